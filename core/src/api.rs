@@ -1,0 +1,483 @@
+//! Requests and answers of the claim engine, and the [`ClaimEngine`] trait (SPEC §2–§3).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::claim::{Cardinality, Criticality, Provenance, ValidTime};
+use crate::error::Result;
+use crate::ids::{AgentId, ClaimRef, Handle};
+use crate::ledger::AuditCursor;
+use crate::claim::Claim;
+use crate::record::{Adjudication, Disposition, LedgerEntry};
+use crate::time::Timestamp;
+use crate::validate::RejectReason;
+
+/// One claim to record. Build with [`IngestRequest::new`] and the `with_*` methods.
+///
+/// Defaults: provenance `External(FirstHand)`, Functional, confidence 1.0, criticality
+/// Medium, no valid time, no parents. Fields are checked by the engine, so any value here
+/// yields an answer (a `Rejected` disposition for invalid ones), never a panic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IngestRequest {
+    /// The agent (validated by the engine).
+    pub agent: String,
+    /// What the claim is about.
+    pub subject: String,
+    /// Which property.
+    pub predicate: String,
+    /// The value.
+    pub value: Value,
+    /// Where it came from.
+    pub provenance: Provenance,
+    /// Functional or SetValued.
+    pub cardinality: Cardinality,
+    /// Value confidence in [0, 1].
+    pub confidence: f32,
+    /// How much it matters.
+    pub criticality: Criticality,
+    /// Valid-time window.
+    pub valid_time: Option<ValidTime>,
+    /// Parents it was derived from (must exist for the agent, each once).
+    pub derived_from: Vec<ClaimRef>,
+    /// Parents it depends on (must exist for the agent, each once).
+    pub depends_on: Vec<ClaimRef>,
+}
+
+impl IngestRequest {
+    /// A first-hand, Functional claim with full confidence.
+    pub fn new(
+        agent: impl Into<String>,
+        subject: impl Into<String>,
+        predicate: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> IngestRequest {
+        IngestRequest {
+            agent: agent.into(),
+            subject: subject.into(),
+            predicate: predicate.into(),
+            value: value.into(),
+            provenance: Provenance::FIRST_HAND,
+            cardinality: Cardinality::Functional,
+            confidence: 1.0,
+            criticality: Criticality::Medium,
+            valid_time: None,
+            derived_from: Vec::new(),
+            depends_on: Vec::new(),
+        }
+    }
+
+    /// Sets the provenance.
+    pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = provenance;
+        self
+    }
+
+    /// Sets the value confidence.
+    pub fn with_confidence(mut self, confidence: f32) -> Self {
+        self.confidence = confidence;
+        self
+    }
+
+    /// Sets the criticality.
+    pub fn with_criticality(mut self, criticality: Criticality) -> Self {
+        self.criticality = criticality;
+        self
+    }
+
+    /// Makes the claim SetValued.
+    pub fn set_valued(mut self) -> Self {
+        self.cardinality = Cardinality::SetValued;
+        self
+    }
+
+    /// Sets the valid-time window.
+    pub fn with_valid_time(mut self, valid_time: ValidTime) -> Self {
+        self.valid_time = Some(valid_time);
+        self
+    }
+
+    /// Sets the `derived_from` parents.
+    pub fn derived_from(mut self, parents: impl IntoIterator<Item = ClaimRef>) -> Self {
+        self.derived_from = parents.into_iter().collect();
+        self
+    }
+
+    /// Sets the `depends_on` parents.
+    pub fn depends_on(mut self, parents: impl IntoIterator<Item = ClaimRef>) -> Self {
+        self.depends_on = parents.into_iter().collect();
+        self
+    }
+}
+
+/// The answer to every write: exactly one disposition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WriteReceipt {
+    /// The claim written or acted on (`None` only when rejected before a claim was known).
+    pub claim_ref: Option<ClaimRef>,
+    /// The outcome.
+    pub disposition: Disposition,
+    /// Why, when `Rejected`.
+    pub reason: Option<RejectReason>,
+    /// The live claims a contradiction was found against.
+    pub contested_with: Vec<ClaimRef>,
+    /// The commit unit's seq (`None` when nothing was written).
+    pub seq: Option<u64>,
+    /// The commit unit's tx_time (`None` when nothing was written).
+    pub tx_time: Option<Timestamp>,
+    /// The adjudication handle, when `QueuedForAdjudication`.
+    pub handle: Option<Handle>,
+    /// The engine's rationale code, e.g. `"cheap_path"`, `"corroboration"`, `"succession"`.
+    pub rationale: Option<String>,
+}
+
+impl WriteReceipt {
+    /// A `Rejected` receipt.
+    pub fn rejected(claim_ref: Option<ClaimRef>, reason: RejectReason) -> WriteReceipt {
+        WriteReceipt {
+            claim_ref,
+            disposition: Disposition::Rejected,
+            reason: Some(reason),
+            contested_with: Vec::new(),
+            seq: None,
+            tx_time: None,
+            handle: None,
+            rationale: None,
+        }
+    }
+
+    /// The claim ref; panics only if the receipt is a rejection without one (test helper).
+    pub fn claim(&self) -> ClaimRef {
+        self.claim_ref.expect("a non-rejected receipt always names its claim")
+    }
+}
+
+/// Which transaction-time point a read is pinned to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AsOf {
+    /// Everything committed so far.
+    #[default]
+    Now,
+    /// Units with `tx_time ≤ t` (inclusive).
+    Time(Timestamp),
+    /// Units with `seq ≤ n` (inclusive).
+    Seq(u64),
+}
+
+/// A recall query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecallQuery {
+    /// The agent.
+    pub agent: String,
+    /// The subject.
+    pub subject: String,
+    /// The predicate.
+    pub predicate: String,
+    /// Transaction-time pin.
+    pub as_of: AsOf,
+    /// Valid-time point; `None` = the default of SPEC §3.2 step 3.
+    pub valid_at: Option<Timestamp>,
+}
+
+impl RecallQuery {
+    /// The current belief of a line.
+    pub fn new(agent: impl Into<String>, subject: impl Into<String>, predicate: impl Into<String>) -> Self {
+        RecallQuery {
+            agent: agent.into(),
+            subject: subject.into(),
+            predicate: predicate.into(),
+            as_of: AsOf::Now,
+            valid_at: None,
+        }
+    }
+
+    /// Pins the read to a transaction time (inclusive).
+    pub fn as_of(mut self, t: Timestamp) -> Self {
+        self.as_of = AsOf::Time(t);
+        self
+    }
+
+    /// Pins the read to a sequence number (inclusive).
+    pub fn as_of_seq(mut self, seq: u64) -> Self {
+        self.as_of = AsOf::Seq(seq);
+        self
+    }
+
+    /// Asks for the belief valid at `t`.
+    pub fn valid_at(mut self, t: Timestamp) -> Self {
+        self.valid_at = Some(t);
+        self
+    }
+}
+
+/// The status of a belief.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BeliefStatus {
+    /// Nothing live.
+    NoBelief,
+    /// Two or more live values on a line that is not entirely SetValued.
+    Contested,
+    /// Exactly one value, with no valid-time data.
+    TimingUncertain,
+    /// Otherwise.
+    Resolved,
+}
+
+/// How recently a belief was confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Currency {
+    /// Confirmed less than `aging_days` ago.
+    Fresh,
+    /// Confirmed less than `decayed_days` ago.
+    AgingUnconfirmed,
+    /// Older.
+    Decayed,
+}
+
+/// Whether a belief needs re-confirmation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staleness {
+    /// True unless the belief is `Fresh`.
+    pub is_stale: bool,
+    /// Why, when stale.
+    pub reason: Option<String>,
+}
+
+/// A marker on a belief.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Marker {
+    /// Two or more candidates.
+    Contested,
+    /// A live supporter was flagged because a `depends_on` parent stopped being live.
+    PendingReview,
+    /// A candidate is supported only by ModelDerived claims.
+    Inferred,
+    /// (History only) a stored recall re-entry.
+    RecallTainted,
+}
+
+/// One distinct live value and the claims that support it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The value.
+    pub value: Value,
+    /// The earliest supporting claim (canonical order).
+    pub claim_ref: ClaimRef,
+    /// Every supporting claim, canonical order.
+    pub supporting: Vec<ClaimRef>,
+    /// The earliest supporter's provenance.
+    pub provenance: Provenance,
+    /// The highest supporter confidence.
+    pub confidence: f32,
+    /// The earliest supporter's valid-time window.
+    pub valid_time: Option<ValidTime>,
+}
+
+/// What the agent should hold true for a line, derived at read time (SPEC §3.2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Belief {
+    /// The status.
+    pub status: BeliefStatus,
+    /// The single value when Resolved/TimingUncertain on a Functional line.
+    pub value: Option<Value>,
+    /// Every distinct live value, in canonical order of first supporter.
+    pub values: Vec<Value>,
+    /// The candidates, in the same order as `values`.
+    pub candidates: Vec<Candidate>,
+    /// The earliest supporter of the single value.
+    pub primary_claim: Option<ClaimRef>,
+    /// The highest criticality among live claims.
+    pub criticality: Option<Criticality>,
+    /// Supporters − 1 of the single value (0 otherwise).
+    pub corroboration_count: u32,
+    /// The newest live supporter's tx_time.
+    pub last_confirmed_at: Option<Timestamp>,
+    /// Currency against the real clock.
+    pub currency: Option<Currency>,
+    /// Staleness.
+    pub staleness: Option<Staleness>,
+    /// Markers, in order, each at most once.
+    pub markers: Vec<Marker>,
+    /// The seq the read was pinned to (0 for an empty agent).
+    pub as_of_seq: u64,
+}
+
+impl Belief {
+    /// True when the status is Contested.
+    pub fn is_contested(&self) -> bool {
+        self.status == BeliefStatus::Contested
+    }
+
+    /// True when nothing is live.
+    pub fn is_empty(&self) -> bool {
+        self.status == BeliefStatus::NoBelief
+    }
+}
+
+/// A claim's status in a history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClaimStatus {
+    /// Live.
+    Current,
+    /// Lost an adjudication or a resolution.
+    Superseded,
+    /// Invalidated.
+    Invalidated,
+    /// Quarantined.
+    Quarantined,
+    /// PendingConflict or PendingLowConfidence.
+    Pending,
+}
+
+/// One claim in a history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The claim.
+    pub claim: Claim,
+    /// Its latest state disposition at the as-of point.
+    pub disposition: Disposition,
+    /// Its status.
+    pub status: ClaimStatus,
+    /// `RecallTainted` for stored re-entries, `PendingReview` for flagged claims.
+    pub markers: Vec<Marker>,
+}
+
+/// Every claim of a line in canonical order, plus the belief the same fold derives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// The claims, canonical order.
+    pub entries: Vec<HistoryEntry>,
+    /// The belief at the same as-of point (identical to `recall`).
+    pub belief: Belief,
+    /// The seq the read was pinned to.
+    pub as_of_seq: u64,
+}
+
+impl History {
+    /// The current belief: always equal to `recall` at the same as-of point.
+    pub fn current(&self) -> &Belief {
+        &self.belief
+    }
+}
+
+/// An audit query. `limit` must be at least 1; there is no upper cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Only entries about this claim.
+    pub claim_ref: Option<ClaimRef>,
+    /// Continue after this cursor (from a previous page's `next`).
+    pub after: Option<AuditCursor>,
+    /// Page size.
+    pub limit: usize,
+    /// Newest entries first.
+    pub newest_first: bool,
+}
+
+impl Default for AuditQuery {
+    fn default() -> Self {
+        AuditQuery { claim_ref: None, after: None, limit: 100, newest_first: false }
+    }
+}
+
+/// One page of the audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<LedgerEntry>,
+    /// The cursor for the next page; `None` when this was the last.
+    pub next: Option<AuditCursor>,
+}
+
+/// One ancestor in a lineage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LineageStep {
+    /// 1 for a direct parent, 2 for a grandparent, …
+    pub depth: u32,
+    /// The ancestor.
+    pub claim: Claim,
+}
+
+/// The oracle's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Verdict {
+    /// The challenger is right: incumbents are superseded.
+    Affirm,
+    /// The challenger is wrong: it is superseded.
+    Deny,
+    /// Nobody can tell: the line stays contested.
+    Unknown,
+}
+
+/// The result of applying a verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdjudicationOutcome {
+    /// The handle.
+    pub handle: Handle,
+    /// The verdict applied.
+    pub verdict: Verdict,
+    /// The commit unit.
+    pub seq: u64,
+    /// The disposition given to each claim the verdict touched.
+    pub dispositions: Vec<(ClaimRef, Disposition)>,
+}
+
+/// What `sweep` did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// Rows expired now.
+    pub expired: u64,
+    /// Rows whose oracle notification succeeded now.
+    pub renotified: u64,
+    /// Rows whose notification failed again.
+    pub still_unnotified: u64,
+}
+
+/// The oracle the engine asks about External contradictions. Called after commit.
+pub trait Oracle: Send + Sync {
+    /// Tells the oracle about a new adjudication. An error leaves the row un-notified;
+    /// `sweep` retries it.
+    fn request(&self, adjudication: &Adjudication) -> std::result::Result<(), String>;
+}
+
+/// The operations of SPEC §2–§3. [`Engine`](crate::Engine) implements it for every ledger,
+/// so hosts can program against the trait and substitute their own implementation in tests.
+pub trait ClaimEngine: Send + Sync {
+    /// Records a claim; returns its disposition (SPEC §2.2).
+    fn ingest(&self, request: IngestRequest) -> Result<WriteReceipt>;
+    /// Applies an oracle verdict (SPEC §2.3).
+    fn submit_adjudication(
+        &self,
+        agent: &str,
+        handle: Handle,
+        verdict: Verdict,
+        evidence: Provenance,
+    ) -> Result<AdjudicationOutcome>;
+    /// Expires overdue adjudications of every agent and re-notifies un-notified ones.
+    fn sweep(&self, now: Timestamp) -> Result<SweepReport>;
+    /// Human resolution of a line in favour of `winner`.
+    fn resolve(&self, agent: &str, subject: &str, predicate: &str, winner: ClaimRef) -> Result<WriteReceipt>;
+    /// Invalidates a live claim.
+    fn invalidate(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt>;
+    /// Reinstates a Superseded or Invalidated claim.
+    fn reinstate(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt>;
+    /// The belief of a line (SPEC §3.2).
+    fn recall(&self, query: &RecallQuery) -> Result<Belief>;
+    /// Every claim of a line (SPEC §3.3).
+    fn history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History>;
+    /// The belief of every predicate of a subject, sorted by predicate.
+    fn subject(
+        &self,
+        agent: &str,
+        subject: &str,
+        as_of: AsOf,
+        valid_at: Option<Timestamp>,
+    ) -> Result<Vec<(String, Belief)>>;
+    /// A page of the audit trail.
+    fn audit(&self, agent: &str, query: &AuditQuery) -> Result<AuditPage>;
+    /// The DerivedFrom ancestry of a claim, depth order, depth ≤ 64.
+    fn lineage(&self, agent: &str, claim_ref: ClaimRef) -> Result<Vec<LineageStep>>;
+    /// Open adjudications of one agent or all, oldest first.
+    fn pending(&self, agent: Option<&str>) -> Result<Vec<Adjudication>>;
+    /// Every agent in the store, sorted.
+    fn agents(&self) -> Result<Vec<AgentId>>;
+}

@@ -1,0 +1,296 @@
+//! Ingest: the decision order of SPEC §2.2.
+
+use serde_json::json;
+
+use super::Engine;
+use super::fold::Line;
+use super::unit::UnitBuilder;
+use crate::api::{IngestRequest, WriteReceipt};
+use crate::claim::{Cardinality, Claim, Provenance, ValidTime};
+use crate::error::Result;
+use crate::ids::{AgentId, ClaimRef, Handle};
+use crate::ledger::{Append, Ledger, LedgerRead};
+use crate::record::{Adjudication, AdjudicationStatus, Disposition, EdgeKind, Event};
+use crate::validate::{self, Field, RejectReason, Relation};
+
+/// The decision for one ingest before it is turned into rows.
+struct Decision {
+    disposition: Disposition,
+    rationale: &'static str,
+    contested_with: Vec<ClaimRef>,
+    corroborates: Option<ClaimRef>,
+}
+
+impl Decision {
+    fn new(disposition: Disposition, rationale: &'static str) -> Decision {
+        Decision { disposition, rationale, contested_with: Vec::new(), corroborates: None }
+    }
+}
+
+fn static_checks(req: &IngestRequest, max_value_bytes: usize) -> std::result::Result<AgentId, RejectReason> {
+    let agent = AgentId::new(req.agent.as_str())?;
+    validate::subject_or_predicate(Field::Subject, &req.subject)?;
+    validate::subject_or_predicate(Field::Predicate, &req.predicate)?;
+    let size = serde_json::to_vec(&req.value).map_or(usize::MAX, |v| v.len());
+    if size > max_value_bytes {
+        return Err(RejectReason::ValueTooLarge { size, max: max_value_bytes });
+    }
+    validate::confidence(Field::Confidence, req.confidence)?;
+    if let Some(w) = &req.valid_time {
+        validate::confidence(Field::ValidTimeConfidence, w.confidence)?;
+    }
+    validate::parents_unique(Relation::DerivedFrom, &req.derived_from)?;
+    validate::parents_unique(Relation::DependsOn, &req.depends_on)?;
+    Ok(agent)
+}
+
+fn parents_exist(view: &dyn LedgerRead, req: &IngestRequest) -> Result<Option<RejectReason>> {
+    for (relation, parents) in [(Relation::DerivedFrom, &req.derived_from), (Relation::DependsOn, &req.depends_on)] {
+        for &p in parents {
+            if view.claim(p)?.is_none() {
+                return Ok(Some(RejectReason::UnknownParent { relation, claim_ref: p }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Both windows trusted and non-overlapping.
+fn trusted_disjoint(a: Option<&ValidTime>, b: Option<&ValidTime>, threshold: f32) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.is_trusted(threshold) && b.is_trusted(threshold) && a.disjoint(b),
+        _ => false,
+    }
+}
+
+impl<L: Ledger> Engine<L> {
+    pub(super) fn ingest_request(&self, req: IngestRequest) -> Result<WriteReceipt> {
+        let agent = match static_checks(&req, self.config.max_value_bytes) {
+            Ok(agent) => agent,
+            Err(reason) => return Ok(WriteReceipt::rejected(None, reason)),
+        };
+        let mut receipt = None;
+        let mut queued = None;
+        self.ledger.write(&agent, &mut |view| {
+            let (r, append, adj) = self.decide(view, &agent, &req)?;
+            receipt = Some(r);
+            queued = adj;
+            Ok(append)
+        })?;
+        let receipt = receipt.ok_or_else(|| crate::error::Error::Backend {
+            backend: self.ledger.backend(),
+            source: "the backend returned from write without running the unit".into(),
+        })?;
+        if let Some(adj) = queued {
+            self.notify(&agent, &adj);
+        }
+        Ok(receipt)
+    }
+
+    /// Tells the oracle about a new adjudication and records success. A failure (of the
+    /// oracle or of recording it) leaves the row un-notified for `sweep` to retry.
+    pub(super) fn notify(&self, agent: &AgentId, adj: &Adjudication) -> bool {
+        let Some(oracle) = &self.oracle else { return false };
+        oracle.request(adj).is_ok() && self.ledger.mark_notified(agent, adj.handle).is_ok()
+    }
+
+    fn decide(
+        &self,
+        view: &dyn LedgerRead,
+        agent: &AgentId,
+        req: &IngestRequest,
+    ) -> Result<(WriteReceipt, Option<Append>, Option<Adjudication>)> {
+        if let Some(reason) = parents_exist(view, req)? {
+            return Ok((WriteReceipt::rejected(None, reason), None, None));
+        }
+        let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+        let threshold = self.config.valid_time_confidence_threshold;
+        let head_seq = unit.seq() - 1;
+        let line = Line::new(
+            view.line_claims(&req.subject, &req.predicate, head_seq)?,
+            &view.line_entries(&req.subject, &req.predicate, head_seq)?,
+            &view.line_assertions(&req.subject, &req.predicate, head_seq)?,
+            threshold,
+        );
+        let live = line.live();
+        let window = req.valid_time.as_ref();
+        let trusted = window.filter(|w| w.is_trusted(threshold));
+
+        // Step 2: temporal coherence of a trusted window.
+        if let Some(w) = trusted {
+            let start = w.start.unwrap_or(unit.tx_time());
+            if w.end.is_some_and(|end| start > end) || start > unit.tx_time() {
+                let d = Decision::new(Disposition::Quarantined, "incoherent_valid_time");
+                return Ok(self.store_claim(unit, agent, req, d));
+            }
+        }
+
+        // Step 3: recall re-entry.
+        if req.provenance == Provenance::RecallReEntry {
+            let target = match req.derived_from.first() {
+                Some(&p) => view.claim(p)?,
+                None => live.iter().find(|c| c.value == req.value).map(|c| (*c).clone()),
+            };
+            if let Some(target) = target.filter(|t| t.value == req.value) {
+                let since = unit.tx_time().plus_micros(1 - self.config.burst_window_micros());
+                let recent = view.count_entries_since(target.claim_ref, Event::RecallReEntryDetected, since)?;
+                let (disposition, rationale) = if recent >= u64::from(self.config.quarantine_burst_threshold) {
+                    (Disposition::Quarantined, "recall_burst")
+                } else {
+                    (Disposition::CommittedCheap, "recall_identity")
+                };
+                unit.entry(
+                    target.claim_ref,
+                    Event::RecallReEntryDetected,
+                    disposition,
+                    rationale,
+                    json!({ "recent_reentries": recent }),
+                );
+                let receipt = unit.receipt(target.claim_ref, disposition, rationale, Vec::new(), None);
+                return Ok((receipt, Some(unit.finish()), None));
+            }
+            let d = Decision::new(Disposition::PendingLowConfidence, "recall_unmatched");
+            return Ok(self.store_claim(unit, agent, req, d));
+        }
+
+        // Step 4: External below the floor.
+        if req.provenance.is_external() && req.confidence < self.config.low_confidence_floor {
+            let d = Decision::new(Disposition::PendingLowConfidence, "below_confidence_floor");
+            return Ok(self.store_claim(unit, agent, req, d));
+        }
+
+        // Step 5: ModelDerived.
+        if req.provenance == Provenance::ModelDerived {
+            let conflicts: Vec<ClaimRef> = live
+                .iter()
+                .filter(|c| {
+                    c.value != req.value
+                        && !(c.cardinality == Cardinality::SetValued && req.cardinality == Cardinality::SetValued)
+                        && !trusted_disjoint(c.valid_time.as_ref(), window, threshold)
+                })
+                .map(|c| c.claim_ref)
+                .collect();
+            let d = if conflicts.is_empty() {
+                Decision::new(Disposition::CommittedInferred, "inferred")
+            } else {
+                Decision { contested_with: conflicts, ..Decision::new(Disposition::PendingConflict, "model_conflict") }
+            };
+            return Ok(self.store_claim(unit, agent, req, d));
+        }
+
+        // Step 6: External, nothing live.
+        if live.is_empty() {
+            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "cheap_path")));
+        }
+
+        // Step 7: corroboration of an equal live value.
+        let corroborated = live
+            .iter()
+            .find(|c| c.value == req.value && !trusted_disjoint(c.valid_time.as_ref(), window, threshold));
+        if let Some(target) = corroborated {
+            let d = Decision {
+                corroborates: Some(target.claim_ref),
+                ..Decision::new(Disposition::CommittedCheap, "corroboration")
+            };
+            return Ok(self.store_claim(unit, agent, req, d));
+        }
+
+        // Step 8: a new member of a SetValued line.
+        if req.cardinality == Cardinality::SetValued && live.iter().all(|c| c.cardinality == Cardinality::SetValued) {
+            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "set_member")));
+        }
+
+        // Step 9: trusted succession.
+        let succession = trusted.is_some()
+            && live.iter().enumerate().all(|(i, c)| {
+                trusted_disjoint(c.valid_time.as_ref(), window, threshold)
+                    && live[..i].iter().all(|o| trusted_disjoint(c.valid_time.as_ref(), o.valid_time.as_ref(), threshold))
+            });
+        if succession {
+            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "succession")));
+        }
+
+        // Step 10: an External contradiction.
+        let contested_with: Vec<ClaimRef> =
+            live.iter().filter(|c| c.value != req.value).map(|c| c.claim_ref).collect();
+        if contested_with.is_empty() {
+            // Every live claim holds the same value in windows that do not succeed each other:
+            // nothing contradicts it, so it is one more supporter of that value.
+            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "same_value")));
+        }
+        let disposition =
+            if self.oracle.is_some() { Disposition::QueuedForAdjudication } else { Disposition::Contested };
+        let d = Decision { contested_with, ..Decision::new(disposition, "contradiction") };
+        Ok(self.store_claim(unit, agent, req, d))
+    }
+
+    /// Writes the claim row, its edges and ledger entries for a decision.
+    fn store_claim(
+        &self,
+        mut unit: UnitBuilder<'_>,
+        agent: &AgentId,
+        req: &IngestRequest,
+        d: Decision,
+    ) -> (WriteReceipt, Option<Append>, Option<Adjudication>) {
+        let claim_ref = unit.new_claim_ref();
+        let claim = Claim {
+            claim_ref,
+            agent_id: agent.clone(),
+            subject: req.subject.clone(),
+            predicate: req.predicate.clone(),
+            value: req.value.clone(),
+            provenance: req.provenance,
+            cardinality: req.cardinality,
+            confidence: req.confidence,
+            criticality: req.criticality,
+            valid_time: req.valid_time,
+            tx_time: unit.tx_time(),
+            seq: unit.seq(),
+            derived_from: req.derived_from.clone(),
+            depends_on: req.depends_on.clone(),
+        };
+        unit.append_mut().claims.push(claim);
+        for &p in &req.derived_from {
+            unit.edge(claim_ref, p, EdgeKind::DerivedFrom);
+        }
+        for &p in &req.depends_on {
+            unit.edge(claim_ref, p, EdgeKind::DependsOn);
+        }
+        let details = if d.contested_with.is_empty() { json!({}) } else { json!({ "contested_with": d.contested_with }) };
+        unit.entry(claim_ref, Event::ClaimCommitted, d.disposition, d.rationale, details);
+        if let Some(target) = d.corroborates {
+            unit.edge(claim_ref, target, EdgeKind::Corroborates);
+            unit.entry(target, Event::Corroborated, Disposition::CommittedCheap, "corroboration", json!({ "by": claim_ref }));
+        }
+        let mut handle = None;
+        let mut queued = None;
+        if d.disposition == Disposition::QueuedForAdjudication {
+            let h = Handle(unit.new_id());
+            let adj = Adjudication {
+                handle: h,
+                agent_id: agent.clone(),
+                subject: req.subject.clone(),
+                predicate: req.predicate.clone(),
+                challenger: claim_ref,
+                incumbents: d.contested_with.clone(),
+                queued_at: unit.tx_time(),
+                expires_at: self.config.ttl_micros().map(|ttl| unit.tx_time().plus_micros(ttl)),
+                status: AdjudicationStatus::Pending,
+                notified: false,
+                seq: unit.seq(),
+            };
+            unit.entry(
+                claim_ref,
+                Event::AdjudicationRequested,
+                Disposition::QueuedForAdjudication,
+                "adjudication_requested",
+                json!({ "handle": h, "incumbents": d.contested_with }),
+            );
+            unit.append_mut().adjudications.push(adj.clone());
+            handle = Some(h);
+            queued = Some(adj);
+        }
+        let receipt = unit.receipt(claim_ref, d.disposition, d.rationale, d.contested_with, handle);
+        (receipt, Some(unit.finish()), queued)
+    }
+}

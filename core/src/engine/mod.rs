@@ -1,0 +1,199 @@
+//! The claim engine: the decision logic of SPEC §2 and the fold of §3, generic over a
+//! [`Ledger`].
+
+mod cascade;
+mod fold;
+mod ingest;
+mod ops;
+mod reads;
+mod unit;
+
+use std::sync::Arc;
+
+use crate::api::{
+    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, History, IngestRequest, LineageStep,
+    Oracle, RecallQuery, SweepReport, Verdict, WriteReceipt,
+};
+use crate::claim::Provenance;
+use crate::config::EngineConfig;
+use crate::error::Result;
+use crate::ids::{AgentId, ClaimRef, Handle, IdSource, V7Ids};
+use crate::ledger::Ledger;
+use crate::record::Adjudication;
+use crate::time::{Clock, SystemClock, Timestamp};
+
+/// The claim engine over a ledger `L`. `Send + Sync`: share it across threads (e.g. in an
+/// `Arc`). One agent's writes are serialised by the ledger; different agents' are not.
+///
+/// ```
+/// use credence_core::{ClaimEngine, Disposition, Engine, IngestRequest, MemoryLedger, RecallQuery};
+///
+/// let engine = Engine::new(MemoryLedger::new());
+/// let receipt = engine.ingest(IngestRequest::new("agent-1", "alice", "employer", "Acme")).unwrap();
+/// assert_eq!(receipt.disposition, Disposition::CommittedCheap);
+/// let belief = engine.recall(&RecallQuery::new("agent-1", "alice", "employer")).unwrap();
+/// assert_eq!(belief.value, Some("Acme".into()));
+/// ```
+pub struct Engine<L> {
+    ledger: L,
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    oracle: Option<Arc<dyn Oracle>>,
+}
+
+impl<L: std::fmt::Debug> std::fmt::Debug for Engine<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("ledger", &self.ledger)
+            .field("config", &self.config)
+            .field("oracle", &self.oracle.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Engine`]: configuration, clock, id source and oracle.
+pub struct EngineBuilder<L> {
+    ledger: L,
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    oracle: Option<Arc<dyn Oracle>>,
+}
+
+impl<L: Ledger> EngineBuilder<L> {
+    /// Sets the configuration (validated by [`build`](Self::build)).
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the id source.
+    pub fn ids(mut self, ids: Arc<dyn IdSource>) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// Configures an oracle: External contradictions are queued for adjudication.
+    pub fn oracle(mut self, oracle: Arc<dyn Oracle>) -> Self {
+        self.oracle = Some(oracle);
+        self
+    }
+
+    /// Validates the configuration and builds the engine.
+    pub fn build(self) -> Result<Engine<L>> {
+        self.config.validate()?;
+        Ok(Engine { ledger: self.ledger, config: self.config, clock: self.clock, ids: self.ids, oracle: self.oracle })
+    }
+}
+
+impl<L: Ledger> Engine<L> {
+    /// An engine with the default configuration, the system clock and v7 ids.
+    pub fn new(ledger: L) -> Engine<L> {
+        Engine {
+            ledger,
+            config: EngineConfig::default(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(V7Ids::default()),
+            oracle: None,
+        }
+    }
+
+    /// A builder for an engine with other settings.
+    pub fn builder(ledger: L) -> EngineBuilder<L> {
+        EngineBuilder {
+            ledger,
+            config: EngineConfig::default(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(V7Ids::default()),
+            oracle: None,
+        }
+    }
+
+    /// The ledger underneath.
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+}
+
+/// Parses an agent id given to a read; an invalid id simply has no rows.
+fn read_agent(agent: &str) -> Option<AgentId> {
+    AgentId::new(agent).ok()
+}
+
+impl<L: Ledger> ClaimEngine for Engine<L> {
+    fn ingest(&self, request: IngestRequest) -> Result<WriteReceipt> {
+        self.ingest_request(request)
+    }
+
+    fn submit_adjudication(
+        &self,
+        agent: &str,
+        handle: Handle,
+        verdict: Verdict,
+        evidence: Provenance,
+    ) -> Result<AdjudicationOutcome> {
+        self.apply_verdict(agent, handle, verdict, evidence)
+    }
+
+    fn sweep(&self, now: Timestamp) -> Result<SweepReport> {
+        self.sweep_all(now)
+    }
+
+    fn resolve(&self, agent: &str, subject: &str, predicate: &str, winner: ClaimRef) -> Result<WriteReceipt> {
+        self.resolve_line(agent, subject, predicate, winner)
+    }
+
+    fn invalidate(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt> {
+        self.invalidate_claim(agent, claim_ref, reason)
+    }
+
+    fn reinstate(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt> {
+        self.reinstate_claim(agent, claim_ref)
+    }
+
+    fn recall(&self, query: &RecallQuery) -> Result<Belief> {
+        self.recall_line(query)
+    }
+
+    fn history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History> {
+        self.line_history(agent, subject, predicate, as_of)
+    }
+
+    fn subject(
+        &self,
+        agent: &str,
+        subject: &str,
+        as_of: AsOf,
+        valid_at: Option<Timestamp>,
+    ) -> Result<Vec<(String, Belief)>> {
+        self.subject_beliefs(agent, subject, as_of, valid_at)
+    }
+
+    fn audit(&self, agent: &str, query: &AuditQuery) -> Result<AuditPage> {
+        self.audit_page(agent, query)
+    }
+
+    fn lineage(&self, agent: &str, claim_ref: ClaimRef) -> Result<Vec<LineageStep>> {
+        self.claim_lineage(agent, claim_ref)
+    }
+
+    fn pending(&self, agent: Option<&str>) -> Result<Vec<Adjudication>> {
+        self.open_adjudications(agent)
+    }
+
+    fn agents(&self) -> Result<Vec<AgentId>> {
+        self.ledger.agents()
+    }
+}

@@ -1,0 +1,257 @@
+//! Adjudication, sweep, resolve, invalidate and reinstate (SPEC §2.3).
+
+use serde_json::json;
+
+use super::Engine;
+use super::cascade::flag_dependents;
+use super::fold::Line;
+use super::unit::UnitBuilder;
+use crate::api::{AdjudicationOutcome, SweepReport, Verdict, WriteReceipt};
+use crate::claim::{Claim, Provenance};
+use crate::error::{Error, Result};
+use crate::ids::{AgentId, ClaimRef, Handle};
+use crate::ledger::{Append, Ledger, LedgerRead};
+use crate::record::{AdjudicationStatus, AssertionKind, Disposition, Event, StatusChange};
+use crate::time::Timestamp;
+use crate::validate::RejectReason;
+
+/// The result of a unit body that writes rows and answers with `T`.
+type Unit<T> = Result<(T, Option<Append>)>;
+
+impl<L: Ledger> Engine<L> {
+    /// Runs a unit body under the agent's serialisation and returns its answer.
+    fn run_unit<T: Send>(
+        &self,
+        agent: &AgentId,
+        mut body: impl FnMut(&dyn LedgerRead) -> Unit<T> + Send,
+    ) -> Result<T> {
+        let mut answer = None;
+        self.ledger.write(agent, &mut |view| {
+            let (a, append) = body(view)?;
+            answer = Some(a);
+            Ok(append)
+        })?;
+        answer.ok_or_else(|| Error::Backend {
+            backend: self.ledger.backend(),
+            source: "the backend returned from write without running the unit".into(),
+        })
+    }
+
+    fn line_of(&self, view: &dyn LedgerRead, claim: &Claim, max_seq: u64) -> Result<Line> {
+        Ok(Line::new(
+            view.line_claims(&claim.subject, &claim.predicate, max_seq)?,
+            &view.line_entries(&claim.subject, &claim.predicate, max_seq)?,
+            &view.line_assertions(&claim.subject, &claim.predicate, max_seq)?,
+            self.config.valid_time_confidence_threshold,
+        ))
+    }
+
+    pub(super) fn apply_verdict(
+        &self,
+        agent: &str,
+        handle: Handle,
+        verdict: Verdict,
+        evidence: Provenance,
+    ) -> Result<AdjudicationOutcome> {
+        let agent = AgentId::new(agent).map_err(|_| Error::HandleNotFound { handle })?;
+        let (outcome, expired) = self.run_unit(&agent, |view| {
+            let adj = view.adjudication(handle)?.ok_or(Error::HandleNotFound { handle })?;
+            if adj.status != AdjudicationStatus::Pending {
+                return Err(Error::HandleAlreadyClosed { handle, status: adj.status.as_str().to_owned() });
+            }
+            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            let mut dispositions = Vec::new();
+            let expired = adj.expires_at.is_some_and(|at| at <= unit.tx_time());
+            let details = json!({ "handle": handle, "verdict": verdict, "evidence_provenance": evidence });
+            if expired {
+                unit.entry(adj.challenger, Event::AdjudicationExpired, Disposition::Contested, "adjudication_expired", json!({ "handle": handle }));
+                dispositions.push((adj.challenger, Disposition::Contested));
+                unit.append_mut().status_changes.push(StatusChange { handle, status: AdjudicationStatus::Expired });
+            } else {
+                let head = unit.seq() - 1;
+                let challenger = view.claim(adj.challenger)?.ok_or_else(|| {
+                    Error::corrupt(self.ledger.backend(), format!("adjudication {handle} names a missing claim"))
+                })?;
+                let line = self.line_of(view, &challenger, head)?;
+                let live_incumbents: Vec<ClaimRef> =
+                    adj.incumbents.iter().copied().filter(|&r| line.is_live(r)).collect();
+                let mut stopped = Vec::new();
+                let mut settle = |unit: &mut UnitBuilder<'_>, r: ClaimRef, d: Disposition| {
+                    if d == Disposition::Superseded {
+                        unit.assert(r, AssertionKind::Bound, d, "adjudication");
+                        stopped.push(r);
+                    }
+                    unit.entry(r, Event::AdjudicationResolved, d, "adjudication", details.clone());
+                    dispositions.push((r, d));
+                };
+                match verdict {
+                    Verdict::Affirm => {
+                        for &r in &live_incumbents {
+                            settle(&mut unit, r, Disposition::Superseded);
+                        }
+                        settle(&mut unit, adj.challenger, Disposition::CommittedCheap);
+                    }
+                    Verdict::Deny => settle(&mut unit, adj.challenger, Disposition::Superseded),
+                    Verdict::Unknown => {
+                        settle(&mut unit, adj.challenger, Disposition::Contested);
+                        for &r in &live_incumbents {
+                            settle(&mut unit, r, Disposition::Contested);
+                        }
+                    }
+                }
+                flag_dependents(view, &mut unit, &stopped)?;
+                unit.append_mut().status_changes.push(StatusChange { handle, status: AdjudicationStatus::Resolved });
+            }
+            let outcome = AdjudicationOutcome { handle, verdict, seq: unit.seq(), dispositions };
+            Ok(((outcome, expired), Some(unit.finish())))
+        })?;
+        if expired { Err(Error::HandleExpired { handle }) } else { Ok(outcome) }
+    }
+
+    pub(super) fn sweep_all(&self, now: Timestamp) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        for agent in self.ledger.agents()? {
+            let expired = self.run_unit(&agent, |view| {
+                let overdue: Vec<_> = view
+                    .open_adjudications()?
+                    .into_iter()
+                    .filter(|a| a.expires_at.is_some_and(|at| at <= now))
+                    .collect();
+                if overdue.is_empty() {
+                    return Ok((0, None));
+                }
+                let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+                for adj in &overdue {
+                    unit.entry(
+                        adj.challenger,
+                        Event::AdjudicationExpired,
+                        Disposition::Contested,
+                        "adjudication_expired",
+                        json!({ "handle": adj.handle, "swept_at": now }),
+                    );
+                    unit.append_mut()
+                        .status_changes
+                        .push(StatusChange { handle: adj.handle, status: AdjudicationStatus::Expired });
+                }
+                Ok((u64::try_from(overdue.len()).unwrap_or(u64::MAX), Some(unit.finish())))
+            })?;
+            report.expired += expired;
+            let unnotified: Vec<_> = crate::ledger::read_with(&self.ledger, &agent, |view| {
+                Ok(view.open_adjudications()?.into_iter().filter(|a| !a.notified).collect::<Vec<_>>())
+            })?;
+            for adj in unnotified {
+                if self.notify(&agent, &adj) {
+                    report.renotified += 1;
+                } else {
+                    report.still_unnotified += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Looks up the claim an operation names, or the reject reason why it cannot be used.
+    fn named_claim(view: &dyn LedgerRead, claim_ref: ClaimRef) -> Result<std::result::Result<Claim, RejectReason>> {
+        Ok(view.claim(claim_ref)?.ok_or(RejectReason::UnknownClaim { claim_ref }))
+    }
+
+    pub(super) fn resolve_line(
+        &self,
+        agent: &str,
+        subject: &str,
+        predicate: &str,
+        winner: ClaimRef,
+    ) -> Result<WriteReceipt> {
+        let agent = match AgentId::new(agent) {
+            Ok(a) => a,
+            Err(reason) => return Ok(WriteReceipt::rejected(Some(winner), reason)),
+        };
+        self.run_unit(&agent, |view| {
+            let claim = match Self::named_claim(view, winner)? {
+                Ok(c) => c,
+                Err(reason) => return Ok((WriteReceipt::rejected(Some(winner), reason), None)),
+            };
+            if claim.subject != subject || claim.predicate != predicate {
+                let reason = RejectReason::WrongLine {
+                    claim_ref: winner,
+                    subject: subject.to_owned(),
+                    predicate: predicate.to_owned(),
+                };
+                return Ok((WriteReceipt::rejected(Some(winner), reason), None));
+            }
+            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            let line = self.line_of(view, &claim, unit.seq() - 1)?;
+            if !line.is_live(winner) {
+                return Ok((WriteReceipt::rejected(Some(winner), RejectReason::NotLive { claim_ref: winner }), None));
+            }
+            let losers: Vec<ClaimRef> =
+                line.live().iter().map(|c| c.claim_ref).filter(|&r| r != winner).collect();
+            for &r in &losers {
+                unit.assert(r, AssertionKind::Bound, Disposition::Superseded, "manual_resolution");
+                unit.entry(r, Event::Resolved, Disposition::Superseded, "manual_resolution", json!({ "winner": winner }));
+            }
+            unit.entry(winner, Event::Resolved, Disposition::CommittedCheap, "manual_resolution", json!({ "superseded": losers }));
+            for adj in view.open_adjudications()? {
+                if adj.subject == subject && adj.predicate == predicate {
+                    unit.append_mut()
+                        .status_changes
+                        .push(StatusChange { handle: adj.handle, status: AdjudicationStatus::Resolved });
+                }
+            }
+            flag_dependents(view, &mut unit, &losers)?;
+            let receipt = unit.receipt(winner, Disposition::CommittedCheap, "manual_resolution", loser, None);
+            Ok((receipt, Some(unit.finish())))
+        })
+    }
+
+    pub(super) fn invalidate_claim(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt> {
+        let agent = match AgentId::new(agent) {
+            Ok(a) => a,
+            Err(r) => return Ok(WriteReceipt::rejected(Some(claim_ref), r)),
+        };
+        self.run_unit(&agent, |view| {
+            let claim = match Self::named_claim(view, claim_ref)? {
+                Ok(c) => c,
+                Err(r) => return Ok((WriteReceipt::rejected(Some(claim_ref), r), None)),
+            };
+            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            let line = self.line_of(view, &claim, unit.seq() - 1)?;
+            if !line.is_live(claim_ref) {
+                return Ok((WriteReceipt::rejected(Some(claim_ref), RejectReason::NotLive { claim_ref }), None));
+            }
+            unit.assert(claim_ref, AssertionKind::Bound, Disposition::Invalidated, "invalidated");
+            unit.entry(claim_ref, Event::Invalidated, Disposition::Invalidated, "invalidated", json!({ "reason": reason }));
+            flag_dependents(view, &mut unit, &[claim_ref])?;
+            let receipt = unit.receipt(claim_ref, Disposition::Invalidated, "invalidated", Vec::new(, None);
+            Ok((receipt, Some(unit.finish())))
+        })
+    }
+
+    pub(super) fn reinstate_claim(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt> {
+        let agent = match AgentId::new(agent) {
+            Ok(a) => a,
+            Err(r) => return Ok(WriteReceipt::rejected(Some(claim_ref), r)),
+        };
+        self.run_unit(&agent, |view| {
+            let claim = match Self::named_claim(view, claim_ref)? {
+                Ok(c) => c,
+                Err(r) => return Ok((WriteReceipt::rejected(Some(claim_ref), r), None)),
+            };
+            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            let line = self.line_of(view, &claim, unit.seq() - 1)?;
+            let current = line.state(claim_ref).map_or(Disposition::Rejected, |s| s.disposition);
+            let reinstatable = matches!(current, Disposition::Superseded | Disposition::Invalidated)
+                && !line.is_live(claim_ref);
+            if !reinstatable {
+                let reason = RejectReason::NotReinstatable { claim_ref, disposition: current };
+                return Ok((WriteReceipt::rejected(Some(claim_ref), reason), None));
+            }
+            unit.assert(claim_ref, AssertionKind::Reopen, Disposition::Reinstated, "reinstated");
+            unit.entry(claim_ref, Event::Reinstated, Disposition::Reinstated, "reinstated", json!({ "was": current }));
+            let contested_with: Vec<ClaimRef> =
+                line.live().iter().filter(|c| c.value != claim.value).map(|c| c.claim_ref).collect();
+            let receipt = unit.receipt(claim_ref, Disposition::Reinstated, "reinstated", contested_wit, None);
+            Ok((receipt, Some(unit.finish())))
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! The read path (SPEC §3): recall, history, subject, audit, lineage, pending.
+
+use std::collections::{HashSet, VecDeque};
+
+use super::Engine;
+use super::cascade::MAX_DEPTH;
+use super::fold::{self, FoldPoint, Line};
+use super::read_agent;
+use crate::api::{
+    AsOf, AuditPage, AuditQuery, Belief, ClaimStatus, History, HistoryEntry, LineageStep, Marker, RecallQuery,
+};
+use crate::claim::Provenance;
+use crate::error::{Error, Result};
+use crate::ids::{AgentId, ClaimRef};
+use crate::ledger::{AuditCursor, AuditRange, Ledger, LedgerRead, read_with};
+use crate::record::{Adjudication, Disposition, EdgeKind};
+use crate::time::Timestamp;
+
+fn status_of(disposition: Disposition, live: bool) -> ClaimStatus {
+    if live {
+        return ClaimStatus::Current;
+    }
+    match disposition {
+        Disposition::Superseded => ClaimStatus::Superseded,
+        Disposition::Invalidated => ClaimStatus::Invalidated,
+        Disposition::Quarantined => ClaimStatus::Quarantined,
+        _ => ClaimStatus::Pending,
+    }
+}
+
+impl<L: Ledger> Engine<L> {
+    /// Resolves an as-of pin to `(max_seq, as-of time)` within one snapshot.
+    fn pin(&self, view: &dyn LedgerRead, as_of: AsOf) -> Result<(u64, Timestamp)> {
+        let head = view.head()?;
+        let head_seq = head.map_or(0, |h| h.seq);
+        Ok(match as_of {
+            AsOf::Now => (head_seq, self.clock.now()),
+            AsOf::Time(t) => (view.seq_at(t)?, t),
+            AsOf::Seq(n) if n >= head_seq => (head_seq, self.clock.now()),
+            AsOf::Seq(n) => (n, view.tx_time_of(n)?.unwrap_or(Timestamp::EPOCH)),
+        })
+    }
+
+    fn read_line(&self, view: &dyn LedgerRead, subject: &str, predicate: &str, max_seq: u64) -> Result<Line> {
+        Ok(Line::new(
+            view.line_claims(subject, predicate, max_seq)?,
+            &view.line_entries(subject, predicate, max_seq)?,
+            &view.line_assertions(subject, predicate, max_seq)?,
+            self.config.valid_time_confidence_threshold,
+        ))
+    }
+
+    fn fold_point(&self, max_seq: u64, as_of_time: Timestamp, valid_at: Option<Timestamp>) -> FoldPoint {
+        FoldPoint { as_of_seq: max_seq, as_of_time, valid_at, now: self.clock.now() }
+    }
+
+    fn empty_belief(&self) -> Belief {
+        let line = Line::new(Vec::new(), &[], &[], self.config.valid_time_confidence_threshold);
+        fold::belief(&line, &self.config, &self.fold_point(0, self.clock.now(), None))
+    }
+
+    pub(super) fn recall_line(&self, q: &RecallQuery) -> Result<Belief> {
+        let Some(agent) = read_agent(&q.agent) else { return Ok(self.empty_belief()) };
+        read_with(&self.ledger, &agent, |view| {
+            let (max_seq, at) = self.pin(view, q.as_of)?;
+            let line = self.read_line(view, &q.subject, &q.predicate, max_seq)?;
+            Ok(fold::belief(&line, &self.config, &self.fold_point(max_seq, at, q.valid_at)))
+        })
+    }
+
+    pub(super) fn line_history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History> {
+        let Some(agent) = read_agent(agent) else {
+            return Ok(History { entries: Vec::new(), belief: self.empty_belief(), as_of_seq: 0 });
+        };
+        read_with(&self.ledger, &agent, |view| {
+            let (max_seq, at) = self.pin(view, as_of)?;
+            let line = self.read_line(view, subject, predicate, max_seq)?;
+            let belief = fold::belief(&line, &self.config, &self.fold_point(max_seq, at, None));
+            let entries = line
+                .claims
+                .iter()
+                .map(|c| {
+                    let state = line.state(c.claim_ref);
+                    let disposition = state.map_or(Disposition::Rejected, |s| s.disposition);
+                    let live = state.is_some_and(|s| s.is_live());
+                    let mut markers = Vec::new();
+                    if c.provenance == Provenance::RecallReEntry {
+                        markers.push(Marker::RecallTainted);
+                    }
+                    if state.is_some_and(|s| s.flagged) {
+                        markers.push(Marker::PendingReview);
+                    }
+                    HistoryEntry { claim: c.clone(), disposition, status: status_of(disposition, live), markers }
+                })
+                .collect();
+            Ok(History { entries, belief, as_of_seq: max_seq })
+        })
+    }
+
+    pub(super) fn subject_beliefs(
+        &self,
+        agent: &str,
+        subject: &str,
+        as_of: AsOf,
+        valid_at: Option<Timestamp>,
+    ) -> Result<Vec<(String, Belief)>> {
+        let Some(agent) = read_agent(agent) else { return Ok(Vec::new()) };
+        read_with(&self.ledger, &agent, |view| {
+            let (max_seq, at) = self.pin(view, as_of)?;
+            let mut out = Vec::new();
+            for predicate in view.predicates(subject, max_seq)? {
+                let line = self.read_line(view, subject, &predicate, max_seq)?;
+                let belief = fold::belief(&line, &self.config, &self.fold_point(max_seq, at, valid_at));
+                out.push((predicate, belief));
+            }
+            Ok(out)
+        })
+    }
+
+    pub(super) fn audit_page(&self, agent: &str, q: &AuditQuery) -> Result<AuditPage> {
+        if q.limit == 0 {
+            return Err(Error::InvalidQuery { reason: "audit limit must be at least 1".into() });
+        }
+        let Some(agent) = read_agent(agent) else { return Ok(AuditPage { entries: Vec::new(), next: None }) };
+        read_with(&self.ledger, &agent, |view| {
+            let range = AuditRange {
+                claim_ref: q.claim_ref,
+                after: q.after,
+                limit: q.limit.saturating_add(1),
+                newest_first: q.newest_first,
+            };
+            let mut entries = view.audit(&range)?;
+            let more = entries.len() > q.limit;
+            entries.truncate(q.limit);
+            let next = if more { entries.last().map(|e| AuditCursor { seq: e.seq, index: e.index }) } else { None };
+            Ok(AuditPage { entries, next })
+        })
+    }
+
+    pub(super) fn claim_lineage(&self, agent: &str, claim_ref: ClaimRef) -> Result<Vec<LineageStep>> {
+        let not_found = || Error::NotFound { what: format!("claim {claim_ref} of agent {agent:?}") };
+        let Some(agent_id) = read_agent(agent) else { return Err(not_found()) };
+        read_with(&self.ledger, &agent_id, |view| {
+            if view.claim(claim_ref)?.is_none() {
+                return Err(not_found());
+            }
+            let mut seen: HashSet<ClaimRef> = HashSet::from([claim_ref]);
+            let mut queue = VecDeque::from([(claim_ref, 0u32)]);
+            let mut steps = Vec::new();
+            while let Some((r, depth)) = queue.pop_front() {
+                if depth >= MAX_DEPTH {
+                    continue;
+                }
+                for edge in view.edges_from(r, EdgeKind::DerivedFrom)? {
+                    if seen.insert(edge.to) {
+                        let claim = view.claim(edge.to)?.ok_or_else(|| {
+                            Error::corrupt(self.ledger.backend(), format!("edge names missing claim {}", edge.to))
+                        })?;
+                        steps.push(LineageStep { depth: depth + 1, claim });
+                        queue.push_back((edge.to, depth + 1));
+                    }
+                }
+            }
+            Ok(steps)
+        })
+    }
+
+    pub(super) fn open_adjudications(&self, agent: Option<&str>) -> Result<Vec<Adjudication>> {
+        let agents: Vec<AgentId> = match agent {
+            Some(a) => read_agent(a).into_iter().collect(),
+            None => self.ledger.agents()?,
+        };
+        let mut out = Vec::new();
+        for agent in &agents {
+            out.extend(read_with(&self.ledger, agent, |view| view.open_adjudications())?);
+        }
+        out.sort_by_key(|a| (a.queued_at, a.handle));
+        Ok(out)
+    }
+}

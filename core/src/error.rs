@@ -1,0 +1,116 @@
+//! The one error type of credence.
+
+use crate::ids::Handle;
+
+/// What can go wrong outside the ordinary dispositions.
+///
+/// Bad input to a write is not an error: it is a `Rejected` disposition with a reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A claim or other record that the call names does not exist.
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// No adjudication has this handle.
+    #[error("no adjudication with handle {handle}")]
+    HandleNotFound {
+        /// The handle given.
+        handle: Handle,
+    },
+    /// The adjudication expired before the verdict arrived; the expiry has been recorded.
+    #[error("adjudication {handle} expired before the verdict")]
+    HandleExpired {
+        /// The handle given.
+        handle: Handle,
+    },
+    /// The adjudication was already resolved or expired; nothing was written.
+    #[error("adjudication {handle} is already closed ({status})")]
+    HandleAlreadyClosed {
+        /// The handle given.
+        handle: Handle,
+        /// `resolved` or `expired`.
+        status: String,
+    },
+    /// An `EngineConfig` or backend configuration value is out of range.
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// Which value and why.
+        reason: String,
+    },
+    /// A store URL could not be understood.
+    #[error("invalid store URL {url:?}: {reason}")]
+    InvalidStoreUrl {
+        /// The URL given (credentials removed).
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A read query is malformed (for example an audit page of zero entries).
+    #[error("invalid query: {reason}")]
+    InvalidQuery {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The stored schema is newer than this binary understands.
+    #[error("schema version {found} is newer than the {supported} this build supports")]
+    SchemaTooNew {
+        /// Version found in storage.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// The store is temporarily unavailable (busy, locked, pool timeout, connection lost).
+    /// Retrying may succeed.
+    #[error("{backend} unavailable: {reason}")]
+    Unavailable {
+        /// Backend name.
+        backend: &'static str,
+        /// What happened.
+        reason: String,
+    },
+    /// An optimistic-concurrency conflict that survived the backend's own retries.
+    /// Retrying may succeed.
+    #[error("{backend} write conflict: {reason}")]
+    Conflict {
+        /// Backend name.
+        backend: &'static str,
+        /// What happened.
+        reason: String,
+    },
+    /// A stored row does not decode.
+    #[error("{backend} holds a corrupt record: {detail}")]
+    Corrupt {
+        /// Backend name.
+        backend: &'static str,
+        /// Which row and why.
+        detail: String,
+    },
+    /// Any other backend failure.
+    #[error("{backend} error: {source}")]
+    Backend {
+        /// Backend name.
+        backend: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// True when retrying the same call may succeed (busy/locked, pool timeout, lost connection,
+    /// optimistic-concurrency conflict).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Unavailable { .. } | Error::Conflict { .. })
+    }
+
+    /// A `Corrupt` error for `backend`.
+    pub fn corrupt(backend: &'static str, detail: impl Into<String>) -> Error {
+        Error::Corrupt { backend, detail: detail.into() }
+    }
+}
+
+/// `Result` with credence's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

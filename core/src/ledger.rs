@@ -1,0 +1,213 @@
+//! The storage boundary: the [`Ledger`] trait every backend implements.
+//!
+//! A ledger stores rows; it never decides anything. All decisions (dispositions, liveness,
+//! the fold) live in the engine, so every backend gives identical answers as long as it
+//! honours the contracts below. Each "must" sentence has a conformance case in
+//! `credence-conformance` (module `storage`).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::claim::Claim;
+use crate::error::Result;
+use crate::ids::{AgentId, ClaimRef, Handle};
+use crate::record::{Adjudication, Assertion, Edge, EdgeKind, Event, LedgerEntry, StatusChange};
+use crate::time::Timestamp;
+
+/// The newest commit unit of an agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Its stream sequence number.
+    pub seq: u64,
+    /// Its transaction time.
+    pub tx_time: Timestamp,
+}
+
+/// Every row one commit unit appends. All rows carry the unit's `seq` and `tx_time`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Append {
+    /// The unit's sequence number: exactly the agent's previous head + 1 (1 for the first).
+    pub seq: u64,
+    /// The unit's transaction time: strictly greater than the previous head's.
+    pub tx_time: Timestamp,
+    /// New claims.
+    pub claims: Vec<Claim>,
+    /// New validity assertions.
+    pub assertions: Vec<Assertion>,
+    /// New edges.
+    pub edges: Vec<Edge>,
+    /// New ledger entries, `index` 0.. in order.
+    pub entries: Vec<LedgerEntry>,
+    /// New adjudication rows (as queued).
+    pub adjudications: Vec<Adjudication>,
+    /// Adjudication rows this unit closes (resolved or expired).
+    pub status_changes: Vec<StatusChange>,
+}
+
+impl Append {
+    /// An empty unit at `seq` / `tx_time`.
+    pub fn new(seq: u64, tx_time: Timestamp) -> Append {
+        Append { seq, tx_time, ..Append::default() }
+    }
+}
+
+/// Position of a ledger entry: `(seq, index)`. Audit pages continue strictly after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AuditCursor {
+    /// The entry's commit unit.
+    pub seq: u64,
+    /// The entry's index within the unit.
+    pub index: u32,
+}
+
+/// A range of ledger entries for [`LedgerRead::audit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditRange {
+    /// Only entries about this claim.
+    pub claim_ref: Option<ClaimRef>,
+    /// Only entries strictly after this position in the chosen direction.
+    pub after: Option<AuditCursor>,
+    /// At most this many entries (the backend must return exactly this many when that many
+    /// exist; it must not apply a cap of its own).
+    pub limit: usize,
+    /// Descending `(seq, index)` order instead of ascending.
+    pub newest_first: bool,
+}
+
+/// A consistent, read-only view of one agent's rows.
+///
+/// # Behavior
+/// * Every method must answer from one snapshot: within one [`Ledger::read`] or
+///   [`Ledger::write`] call, a row committed by another writer must either be visible to every
+///   call or to none.
+/// * Inside [`Ledger::write`], the view must include every unit committed before it, including
+///   units of the same group commit.
+/// * Methods taking `max_seq` must return only rows with `seq ≤ max_seq`.
+/// * Lists must be ordered as each method documents; the engine relies on it.
+///
+/// # Errors
+/// A row that does not decode must be reported as `Error::Corrupt`, never a panic.
+pub trait LedgerRead {
+    /// The newest commit unit, `None` for an agent with no rows.
+    fn head(&self) -> Result<Option<Head>>;
+    /// The largest `seq` whose `tx_time ≤ t`, or 0 when there is none.
+    fn seq_at(&self, t: Timestamp) -> Result<u64>;
+    /// The `tx_time` of unit `seq`, `None` if there is no such unit.
+    fn tx_time_of(&self, seq: u64) -> Result<Option<Timestamp>>;
+    /// One claim by id, whatever its seq.
+    fn claim(&self, claim_ref: ClaimRef) -> Result<Option<Claim>>;
+    /// The claims of a line with `seq ≤ max_seq`, ordered by `(seq, claim_ref)`.
+    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>>;
+    /// The ledger entries about claims of a line with `seq ≤ max_seq`, ordered by `(seq, index)`.
+    fn line_entries(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<LedgerEntry>>;
+    /// The assertions about claims of a line with `seq ≤ max_seq`, ordered by `(seq, assertion_ref)`.
+    fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>>;
+    /// The ledger entries about one claim with `seq ≤ max_seq`, ordered by `(seq, index)`.
+    fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>>;
+    /// The assertions about one claim with `seq ≤ max_seq`, ordered by `(seq, assertion_ref)`.
+    fn claim_assertions(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<Assertion>>;
+    /// How many entries with this `event` about `claim_ref` have `recorded_at ≥ since`.
+    fn count_entries_since(&self, claim_ref: ClaimRef, event: Event, since: Timestamp) -> Result<u64>;
+    /// Edges of `kind` pointing at `to`, ordered by `(seq, from)`.
+    fn edges_to(&self, to: ClaimRef, kind: EdgeKind) -> Result<Vec<Edge>>;
+    /// Edges of `kind` leaving `from`, in the order they were appended.
+    fn edges_from(&self, from: ClaimRef, kind: EdgeKind) -> Result<Vec<Edge>>;
+    /// The distinct predicates of a subject with a claim of `seq ≤ max_seq`, sorted bytewise.
+    fn predicates(&self, subject: &str, max_seq: u64) -> Result<Vec<String>>;
+    /// A page of ledger entries (see [`AuditRange`]).
+    fn audit(&self, range: &AuditRange) -> Result<Vec<LedgerEntry>>;
+    /// One adjudication row by handle, with its current status and `notified` flag.
+    fn adjudication(&self, handle: Handle) -> Result<Option<Adjudication>>;
+    /// The rows still `pending`, ordered by `(queued_at, handle)`.
+    fn open_adjudications(&self) -> Result<Vec<Adjudication>>;
+    /// Whole commit units with `seq > after_seq`, ascending, at most `limit` of them.
+    ///
+    /// Each returned unit must equal the [`Append`] that was written, except that an
+    /// adjudication row carries its current `notified` flag and `status` `pending` (its
+    /// closing shows as a [`StatusChange`] in the unit that closed it).
+    fn units(&self, after_seq: u64, limit: usize) -> Result<Vec<Append>>;
+}
+
+/// One commit unit's body: reads the current state and returns the rows to append, or `None`
+/// to write nothing. May be called more than once if the backend retries.
+pub type WriteUnit<'a> = dyn FnMut(&dyn LedgerRead) -> Result<Option<Append>> + Send + 'a;
+
+/// One read's body, run against a single snapshot.
+pub type ReadUnit<'a> = dyn FnMut(&dyn LedgerRead) -> Result<()> + 'a;
+
+/// A storage backend: per-agent append-only rows with serialised writes and snapshot reads.
+///
+/// # Behavior
+/// * [`write`](Ledger::write) must run `unit` under the agent's serialisation — across
+///   threads and, for backends that support it, across processes — so no other unit of the
+///   same agent commits between the unit's reads and its appends.
+/// * Writes of different agents must not wait for each other (no global lock).
+/// * If `unit` returns `Ok(Some(append))`, every row of `append` must become durable and
+///   visible together, or none of them; the call must not return `Ok` before that.
+/// * It must refuse an `append.seq` other than head + 1 with `Error::Conflict` (the
+///   `UNIQUE(agent_id, stream_seq)` backstop) and write nothing.
+/// * If `unit` returns `Ok(None)` or `Err`, nothing must be written and no `seq` consumed.
+/// * [`read`](Ledger::read) must never wait for the agent's write serialisation and must
+///   give `f` one consistent snapshot. Reading an agent with no rows must succeed with an
+///   empty view and must not create the agent.
+/// * [`agents`](Ledger::agents) must list every agent with at least one committed unit,
+///   sorted bytewise, with the ids exactly as given.
+///
+/// # Errors
+/// Busy/locked storage, pool timeouts and lost connections must be `Error::Unavailable`;
+/// an OCC failure that survives the backend's retries must be `Error::Conflict`; an
+/// undecodable row must be `Error::Corrupt`.
+pub trait Ledger: Send + Sync {
+    /// A short backend name for errors and reports, e.g. `"memory"`.
+    fn backend(&self) -> &'static str;
+    /// Runs one commit unit for `agent`; returns the new head, or `None` if nothing was written.
+    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>>;
+    /// Runs `f` against one snapshot of `agent`'s rows.
+    fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()>;
+    /// Records that the oracle was told about `handle`. Idempotent; consumes no `seq`.
+    fn mark_notified(&self, agent: &AgentId, handle: Handle) -> Result<()>;
+    /// Every agent with rows.
+    fn agents(&self) -> Result<Vec<AgentId>>;
+}
+
+macro_rules! forward_ledger {
+    ($($ty:ty),*) => {$(
+        impl<L: Ledger + ?Sized> Ledger for $ty {
+            fn backend(&self) -> &'static str {
+                (**self).backend()
+            }
+            fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
+                (**self).write(agent, unit)
+            }
+            fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
+                (**self).read(agent, f)
+            }
+            fn mark_notified(&self, agent: &AgentId, handle: Handle) -> Result<()> {
+                (**self).mark_notified(agent, handle)
+            }
+            fn agents(&self) -> Result<Vec<AgentId>> {
+                (**self).agents()
+            }
+        }
+    )*};
+}
+
+forward_ledger!(&L, Box<L>, Arc<L>);
+
+/// Runs `f` in a read and returns what it produced.
+pub fn read_with<L: Ledger + ?Sized, T>(
+    ledger: &L,
+    agent: &AgentId,
+    mut f: impl FnMut(&dyn LedgerRead) -> Result<T>,
+) -> Result<T> {
+    let mut out = None;
+    ledger.read(agent, &mut |view| {
+        out = Some(f(view)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| crate::error::Error::Backend {
+        backend: ledger.backend(),
+        source: "the backend returned from read without running the read".into(),
+    })
+}

@@ -1,0 +1,39 @@
+//! # credence-core
+//!
+//! A bi-temporal, append-only claim store for AI-agent memory: the domain types, the claim
+//! engine, the [`Ledger`] storage trait every backend implements, and the pure-Rust
+//! [`MemoryLedger`] reference backend.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod claim;
+pub mod config;
+mod engine;
+pub mod error;
+pub mod ids;
+pub mod ledger;
+pub mod memory;
+pub mod record;
+pub mod time;
+pub mod validate;
+
+pub use api::{
+    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine, ClaimStatus,
+    Currency, History, HistoryEntry, IngestRequest, LineageStep, Marker, Oracle, RecallQuery, Staleness, SweepReport,
+    Verdict, WriteReceipt,
+};
+pub use engine::{Engine, EngineBuilder};
+pub use claim::{Cardinality, Claim, Criticality, ExternalSource, Granularity, Provenance, ValidTime};
+pub use config::EngineConfig;
+pub use error::{Error, Result};
+pub use ids::{AgentId, AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
+pub use ledger::{Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, WriteUnit};
+pub use memory::MemoryLedger;
+pub use record::{
+    Adjudication, AdjudicationStatus, Assertion, AssertionKind, Disposition, Edge, EdgeKind, Event, LedgerEntry,
+    StatusChange,
+};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use validate::{Field, RejectReason, Relation};
+
+pub use serde_json;
