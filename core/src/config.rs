@@ -67,7 +67,9 @@ impl EngineConfig {
         unit_interval("valid_time_confidence_threshold", self.valid_time_confidence_threshold)?;
         unit_interval("low_confidence_floor", self.low_confidence_floor)?;
         if self.quarantine_burst_threshold == 0 {
-            return Err(Error::InvalidConfig { reason: "quarantine_burst_threshold must be at least 1".into() });
+            return Err(Error::InvalidConfig {
+                reason: "quarantine_burst_threshold must be at least 1".into(),
+            });
         }
         micros("burst_window", self.burst_window)?;
         if self.aging_days > self.decayed_days {

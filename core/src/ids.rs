@@ -103,7 +103,11 @@ pub struct V7Ids {
 impl IdSource for V7Ids {
     fn next_id(&self, at: Timestamp) -> Uuid {
         let millis = u64::try_from(at.0.div_euclid(1_000)).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, millis / 1_000, u32::try_from((millis % 1_000) * 1_000_000).unwrap_or(0));
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            millis / 1_000,
+            u32::try_from((millis % 1_000) * 1_000_000).unwrap_or(0),
+        );
         let fresh = Uuid::new_v7(ts).as_u128();
         let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Keep ids from one source strictly increasing even within one millisecond.

@@ -18,20 +18,20 @@ pub mod time;
 pub mod validate;
 
 pub use api::{
-    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine, ClaimStatus,
-    Currency, History, HistoryEntry, IngestRequest, LineageStep, Marker, Oracle, RecallQuery, Staleness, SweepReport,
-    Verdict, WriteReceipt,
+    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine,
+    ClaimStatus, Currency, History, HistoryEntry, IngestRequest, LineageStep, Marker, Oracle, RecallQuery,
+    Staleness, SweepReport, Verdict, WriteReceipt,
 };
-pub use engine::{Engine, EngineBuilder};
 pub use claim::{Cardinality, Claim, Criticality, ExternalSource, Granularity, Provenance, ValidTime};
 pub use config::EngineConfig;
+pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use ids::{AgentId, AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, WriteUnit};
 pub use memory::MemoryLedger;
 pub use record::{
-    Adjudication, AdjudicationStatus, Assertion, AssertionKind, Disposition, Edge, EdgeKind, Event, LedgerEntry,
-    StatusChange,
+    Adjudication, AdjudicationStatus, Assertion, AssertionKind, Disposition, Edge, EdgeKind, Event,
+    LedgerEntry, StatusChange,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use validate::{Field, RejectReason, Relation};

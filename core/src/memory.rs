@@ -126,7 +126,10 @@ impl AgentRows {
             });
         }
         if let Some(c) = append.claims.iter().find(|c| self.by_ref.contains_key(&c.claim_ref)) {
-            return Err(Error::Conflict { backend: BACKEND, reason: format!("claim {} already exists", c.claim_ref) });
+            return Err(Error::Conflict {
+                backend: BACKEND,
+                reason: format!("claim {} already exists", c.claim_ref),
+            });
         }
         let head = Head { seq: append.seq, tx_time: append.tx_time };
         self.units.push(head);
@@ -137,7 +140,8 @@ impl AgentRows {
         self.entries.extend(append.entries);
         self.assertions.extend(append.assertions);
         for edge in append.edges {
-            let exists = self.edges.iter().any(|e| e.from == edge.from && e.to == edge.to && e.kind == edge.kind);
+            let exists =
+                self.edges.iter().any(|e| e.from == edge.from && e.to == edge.to && e.kind == edge.kind);
             if !exists {
                 self.edges.push(edge);
             }
@@ -286,10 +290,12 @@ impl LedgerRead for AgentRows {
             unit.entries = self.entries.iter().filter(|e| e.seq == seq).cloned().collect();
             for (adj, closed) in self.adjudications.iter().zip(&self.closed_at) {
                 if adj.seq == seq {
-                    unit.adjudications.push(Adjudication { status: AdjudicationStatus::Pending, ..adj.clone() });
+                    unit.adjudications
+                        .push(Adjudication { status: AdjudicationStatus::Pending, ..adj.clone() });
                 }
                 if *closed == Some(seq) {
-                    unit.status_changes.push(crate::record::StatusChange { handle: adj.handle, status: adj.status });
+                    unit.status_changes
+                        .push(crate::record::StatusChange { handle: adj.handle, status: adj.status });
                 }
             }
             out.push(unit);

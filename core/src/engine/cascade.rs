@@ -15,7 +15,11 @@ use crate::record::{Disposition, EdgeKind, Event};
 pub(super) const MAX_DEPTH: u32 = 64;
 
 /// Flags every claim that transitively `depends_on` one of `stopped` (depth ≤ 64, each once).
-pub(super) fn flag_dependents(view: &dyn LedgerRead, unit: &mut UnitBuilder<'_>, stopped: &[ClaimRef]) -> Result<()> {
+pub(super) fn flag_dependents(
+    view: &dyn LedgerRead,
+    unit: &mut UnitBuilder<'_>,
+    stopped: &[ClaimRef],
+) -> Result<()> {
     let mut seen: HashSet<ClaimRef> = stopped.iter().copied().collect();
     let mut queue: VecDeque<(ClaimRef, ClaimRef, u32)> = stopped.iter().map(|&r| (r, r, 0)).collect();
     while let Some((parent, root, depth)) = queue.pop_front() {

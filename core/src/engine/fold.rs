@@ -30,15 +30,19 @@ impl ClaimState {
 
 /// Folds entries (ordered by seq, index) and assertions (ordered by seq) into per-claim state.
 /// A claim with no state entry is absent from the map and therefore not live.
-pub(super) fn claim_states(entries: &[LedgerEntry], assertions: &[Assertion]) -> HashMap<ClaimRef, ClaimState> {
+pub(super) fn claim_states(
+    entries: &[LedgerEntry],
+    assertions: &[Assertion],
+) -> HashMap<ClaimRef, ClaimState> {
     let mut states: HashMap<ClaimRef, ClaimState> = HashMap::new();
     let mut flagged: Vec<ClaimRef> = Vec::new();
     for e in entries {
         if e.event.is_state() {
-            states
-                .entry(e.claim_ref)
-                .and_modify(|s| s.disposition = e.disposition)
-                .or_insert(ClaimState { disposition: e.disposition, bound: false, flagged: false });
+            states.entry(e.claim_ref).and_modify(|s| s.disposition = e.disposition).or_insert(ClaimState {
+                disposition: e.disposition,
+                bound: false,
+                flagged: false,
+            });
         } else if e.event == Event::DependentFlaggedPendingReview {
             flagged.push(e.claim_ref);
         }
@@ -63,7 +67,12 @@ pub(super) struct Line {
 }
 
 impl Line {
-    pub(super) fn new(mut claims: Vec<Claim>, entries: &[LedgerEntry], assertions: &[Assertion], threshold: f32) -> Line {
+    pub(super) fn new(
+        mut claims: Vec<Claim>,
+        entries: &[LedgerEntry],
+        assertions: &[Assertion],
+        threshold: f32,
+    ) -> Line {
         claims.sort_by_key(|c| c.canonical_key(threshold));
         Line { claims, states: claim_states(entries, assertions) }
     }
@@ -138,7 +147,9 @@ pub(super) fn belief(line: &Line, config: &EngineConfig, point: &FoldPoint) -> B
 
     let single = (candidates.len() == 1).then(|| &candidates[0]);
     let value = match (status, single) {
-        (BeliefStatus::Resolved | BeliefStatus::TimingUncertain, Some((v, _))) if !all_set_valued => Some(v.clone()),
+        (BeliefStatus::Resolved | BeliefStatus::TimingUncertain, Some((v, _))) if !all_set_valued => {
+            Some(v.clone())
+        }
         _ => None,
     };
     let last_confirmed_at = live.iter().map(|c| c.tx_time).max();
@@ -179,7 +190,9 @@ pub(super) fn belief(line: &Line, config: &EngineConfig, point: &FoldPoint) -> B
             is_stale: c != Currency::Fresh,
             reason: match c {
                 Currency::Fresh => None,
-                Currency::AgingUnconfirmed => Some(format!("not confirmed for {} days or more", config.aging_days)),
+                Currency::AgingUnconfirmed => {
+                    Some(format!("not confirmed for {} days or more", config.aging_days))
+                }
                 Currency::Decayed => Some(format!("not confirmed for {} days or more", config.decayed_days)),
             },
         }),

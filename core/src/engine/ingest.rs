@@ -45,7 +45,9 @@ fn static_checks(req: &IngestRequest, max_value_bytes: usize) -> std::result::Re
 }
 
 fn parents_exist(view: &dyn LedgerRead, req: &IngestRequest) -> Result<Option<RejectReason>> {
-    for (relation, parents) in [(Relation::DerivedFrom, &req.derived_from), (Relation::DependsOn, &req.depends_on)] {
+    for (relation, parents) in
+        [(Relation::DerivedFrom, &req.derived_from), (Relation::DependsOn, &req.depends_on)]
+    {
         for &p in parents {
             if view.claim(p)?.is_none() {
                 return Ok(Some(RejectReason::UnknownParent { relation, claim_ref: p }));
@@ -133,8 +135,10 @@ impl<L: Ledger> Engine<L> {
             };
             if let Some(target) = target.filter(|t| t.value == req.value) {
                 let since = unit.tx_time().plus_micros(1 - self.config.burst_window_micros());
-                let recent = view.count_entries_since(target.claim_ref, Event::RecallReEntryDetected, since)?;
-                let (disposition, rationale) = if recent >= u64::from(self.config.quarantine_burst_threshold) {
+                let recent =
+                    view.count_entries_since(target.claim_ref, Event::RecallReEntryDetected, since)?;
+                let (disposition, rationale) = if recent >= u64::from(self.config.quarantine_burst_threshold)
+                {
                     (Disposition::Quarantined, "recall_burst")
                 } else {
                     (Disposition::CommittedCheap, "recall_identity")
@@ -165,7 +169,8 @@ impl<L: Ledger> Engine<L> {
                 .iter()
                 .filter(|c| {
                     c.value != req.value
-                        && !(c.cardinality == Cardinality::SetValued && req.cardinality == Cardinality::SetValued)
+                        && !(c.cardinality == Cardinality::SetValued
+                            && req.cardinality == Cardinality::SetValued)
                         && !trusted_disjoint(c.valid_time.as_ref(), window, threshold)
                 })
                 .map(|c| c.claim_ref)
@@ -173,14 +178,22 @@ impl<L: Ledger> Engine<L> {
             let d = if conflicts.is_empty() {
                 Decision::new(Disposition::CommittedInferred, "inferred")
             } else {
-                Decision { contested_with: conflicts, ..Decision::new(Disposition::PendingConflict, "model_conflict") }
+                Decision {
+                    contested_with: conflicts,
+                    ..Decision::new(Disposition::PendingConflict, "model_conflict")
+                }
             };
             return Ok(self.store_claim(unit, agent, req, d));
         }
 
         // Step 6: External, nothing live.
         if live.is_empty() {
-            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "cheap_path")));
+            return Ok(self.store_claim(
+                unit,
+                agent,
+                req,
+                Decision::new(Disposition::CommittedCheap, "cheap_path"),
+            ));
         }
 
         // Step 7: corroboration of an equal live value.
@@ -196,18 +209,32 @@ impl<L: Ledger> Engine<L> {
         }
 
         // Step 8: a new member of a SetValued line.
-        if req.cardinality == Cardinality::SetValued && live.iter().all(|c| c.cardinality == Cardinality::SetValued) {
-            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "set_member")));
+        if req.cardinality == Cardinality::SetValued
+            && live.iter().all(|c| c.cardinality == Cardinality::SetValued)
+        {
+            return Ok(self.store_claim(
+                unit,
+                agent,
+                req,
+                Decision::new(Disposition::CommittedCheap, "set_member"),
+            ));
         }
 
         // Step 9: trusted succession.
         let succession = trusted.is_some()
             && live.iter().enumerate().all(|(i, c)| {
                 trusted_disjoint(c.valid_time.as_ref(), window, threshold)
-                    && live[..i].iter().all(|o| trusted_disjoint(c.valid_time.as_ref(), o.valid_time.as_ref(), threshold))
+                    && live[..i]
+                        .iter()
+                        .all(|o| trusted_disjoint(c.valid_time.as_ref(), o.valid_time.as_ref(), threshold))
             });
         if succession {
-            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "succession")));
+            return Ok(self.store_claim(
+                unit,
+                agent,
+                req,
+                Decision::new(Disposition::CommittedCheap, "succession"),
+            ));
         }
 
         // Step 10: an External contradiction.
@@ -216,7 +243,12 @@ impl<L: Ledger> Engine<L> {
         if contested_with.is_empty() {
             // Every live claim holds the same value in windows that do not succeed each other:
             // nothing contradicts it, so it is one more supporter of that value.
-            return Ok(self.store_claim(unit, agent, req, Decision::new(Disposition::CommittedCheap, "same_value")));
+            return Ok(self.store_claim(
+                unit,
+                agent,
+                req,
+                Decision::new(Disposition::CommittedCheap, "same_value"),
+            ));
         }
         let disposition =
             if self.oracle.is_some() { Disposition::QueuedForAdjudication } else { Disposition::Contested };
@@ -256,11 +288,21 @@ impl<L: Ledger> Engine<L> {
         for &p in &req.depends_on {
             unit.edge(claim_ref, p, EdgeKind::DependsOn);
         }
-        let details = if d.contested_with.is_empty() { json!({}) } else { json!({ "contested_with": d.contested_with }) };
+        let details = if d.contested_with.is_empty() {
+            json!({})
+        } else {
+            json!({ "contested_with": d.contested_with })
+        };
         unit.entry(claim_ref, Event::ClaimCommitted, d.disposition, d.rationale, details);
         if let Some(target) = d.corroborates {
             unit.edge(claim_ref, target, EdgeKind::Corroborates);
-            unit.entry(target, Event::Corroborated, Disposition::CommittedCheap, "corroboration", json!({ "by": claim_ref }));
+            unit.entry(
+                target,
+                Event::Corroborated,
+                Disposition::CommittedCheap,
+                "corroboration",
+                json!({ "by": claim_ref }),
+            );
         }
         let mut handle = None;
         let mut queued = None;

@@ -11,8 +11,8 @@ mod unit;
 use std::sync::Arc;
 
 use crate::api::{
-    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, History, IngestRequest, LineageStep,
-    Oracle, RecallQuery, SweepReport, Verdict, WriteReceipt,
+    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, History, IngestRequest,
+    LineageStep, Oracle, RecallQuery, SweepReport, Verdict, WriteReceipt,
 };
 use crate::claim::Provenance;
 use crate::config::EngineConfig;
@@ -89,7 +89,13 @@ impl<L: Ledger> EngineBuilder<L> {
     /// Validates the configuration and builds the engine.
     pub fn build(self) -> Result<Engine<L>> {
         self.config.validate()?;
-        Ok(Engine { ledger: self.ledger, config: self.config, clock: self.clock, ids: self.ids, oracle: self.oracle })
+        Ok(Engine {
+            ledger: self.ledger,
+            config: self.config,
+            clock: self.clock,
+            ids: self.ids,
+            oracle: self.oracle,
+        })
     }
 }
 

@@ -64,13 +64,24 @@ impl<L: Ledger> Engine<L> {
             let expired = adj.expires_at.is_some_and(|at| at <= unit.tx_time());
             let details = json!({ "handle": handle, "verdict": verdict, "evidence_provenance": evidence });
             if expired {
-                unit.entry(adj.challenger, Event::AdjudicationExpired, Disposition::Contested, "adjudication_expired", json!({ "handle": handle }));
+                unit.entry(
+                    adj.challenger,
+                    Event::AdjudicationExpired,
+                    Disposition::Contested,
+                    "adjudication_expired",
+                    json!({ "handle": handle }),
+                );
                 dispositions.push((adj.challenger, Disposition::Contested));
-                unit.append_mut().status_changes.push(StatusChange { handle, status: AdjudicationStatus::Expired });
+                unit.append_mut()
+                    .status_changes
+                    .push(StatusChange { handle, status: AdjudicationStatus::Expired });
             } else {
                 let head = unit.seq() - 1;
                 let challenger = view.claim(adj.challenger)?.ok_or_else(|| {
-                    Error::corrupt(self.ledger.backend(), format!("adjudication {handle} names a missing claim"))
+                    Error::corrupt(
+                        self.ledger.backend(),
+                        format!("adjudication {handle} names a missing claim"),
+                    )
                 })?;
                 let line = self.line_of(view, &challenger, head)?;
                 let live_incumbents: Vec<ClaimRef> =
@@ -100,7 +111,9 @@ impl<L: Ledger> Engine<L> {
                     }
                 }
                 flag_dependents(view, &mut unit, &stopped)?;
-                unit.append_mut().status_changes.push(StatusChange { handle, status: AdjudicationStatus::Resolved });
+                unit.append_mut()
+                    .status_changes
+                    .push(StatusChange { handle, status: AdjudicationStatus::Resolved });
             }
             let outcome = AdjudicationOutcome { handle, verdict, seq: unit.seq(), dispositions };
             Ok(((outcome, expired), Some(unit.finish())))
@@ -151,7 +164,10 @@ impl<L: Ledger> Engine<L> {
     }
 
     /// Looks up the claim an operation names, or the reject reason why it cannot be used.
-    fn named_claim(view: &dyn LedgerRead, claim_ref: ClaimRef) -> Result<std::result::Result<Claim, RejectReason>> {
+    fn named_claim(
+        view: &dyn LedgerRead,
+        claim_ref: ClaimRef,
+    ) -> Result<std::result::Result<Claim, RejectReason>> {
         Ok(view.claim(claim_ref)?.ok_or(RejectReason::UnknownClaim { claim_ref }))
     }
 
@@ -182,15 +198,30 @@ impl<L: Ledger> Engine<L> {
             let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
             let line = self.line_of(view, &claim, unit.seq() - 1)?;
             if !line.is_live(winner) {
-                return Ok((WriteReceipt::rejected(Some(winner), RejectReason::NotLive { claim_ref: winner }), None));
+                return Ok((
+                    WriteReceipt::rejected(Some(winner), RejectReason::NotLive { claim_ref: winner }),
+                    None,
+                ));
             }
             let losers: Vec<ClaimRef> =
                 line.live().iter().map(|c| c.claim_ref).filter(|&r| r != winner).collect();
             for &r in &losers {
                 unit.assert(r, AssertionKind::Bound, Disposition::Superseded, "manual_resolution");
-                unit.entry(r, Event::Resolved, Disposition::Superseded, "manual_resolution", json!({ "winner": winner }));
+                unit.entry(
+                    r,
+                    Event::Resolved,
+                    Disposition::Superseded,
+                    "manual_resolution",
+                    json!({ "winner": winner }),
+                );
             }
-            unit.entry(winner, Event::Resolved, Disposition::CommittedCheap, "manual_resolution", json!({ "superseded": losers }));
+            unit.entry(
+                winner,
+                Event::Resolved,
+                Disposition::CommittedCheap,
+                "manual_resolution",
+                json!({ "superseded": losers }),
+            );
             for adj in view.open_adjudications()? {
                 if adj.subject == subject && adj.predicate == predicate {
                     unit.append_mut()
@@ -199,12 +230,18 @@ impl<L: Ledger> Engine<L> {
                 }
             }
             flag_dependents(view, &mut unit, &losers)?;
-            let receipt = unit.receipt(winner, Disposition::CommittedCheap, "manual_resolution", loser, None);
+            let receipt =
+                unit.receipt(winner, Disposition::CommittedCheap, "manual_resolution", losers, None);
             Ok((receipt, Some(unit.finish())))
         })
     }
 
-    pub(super) fn invalidate_claim(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt> {
+    pub(super) fn invalidate_claim(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        reason: &str,
+    ) -> Result<WriteReceipt> {
         let agent = match AgentId::new(agent) {
             Ok(a) => a,
             Err(r) => return Ok(WriteReceipt::rejected(Some(claim_ref), r)),
@@ -217,12 +254,21 @@ impl<L: Ledger> Engine<L> {
             let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
             let line = self.line_of(view, &claim, unit.seq() - 1)?;
             if !line.is_live(claim_ref) {
-                return Ok((WriteReceipt::rejected(Some(claim_ref), RejectReason::NotLive { claim_ref }), None));
+                return Ok((
+                    WriteReceipt::rejected(Some(claim_ref), RejectReason::NotLive { claim_ref }),
+                    None,
+                ));
             }
             unit.assert(claim_ref, AssertionKind::Bound, Disposition::Invalidated, "invalidated");
-            unit.entry(claim_ref, Event::Invalidated, Disposition::Invalidated, "invalidated", json!({ "reason": reason }));
+            unit.entry(
+                claim_ref,
+                Event::Invalidated,
+                Disposition::Invalidated,
+                "invalidated",
+                json!({ "reason": reason }),
+            );
             flag_dependents(view, &mut unit, &[claim_ref])?;
-            let receipt = unit.receipt(claim_ref, Disposition::Invalidated, "invalidated", Vec::new(, None);
+            let receipt = unit.receipt(claim_ref, Disposition::Invalidated, "invalidated", Vec::new(), None);
             Ok((receipt, Some(unit.finish())))
         })
     }
@@ -247,10 +293,17 @@ impl<L: Ledger> Engine<L> {
                 return Ok((WriteReceipt::rejected(Some(claim_ref), reason), None));
             }
             unit.assert(claim_ref, AssertionKind::Reopen, Disposition::Reinstated, "reinstated");
-            unit.entry(claim_ref, Event::Reinstated, Disposition::Reinstated, "reinstated", json!({ "was": current }));
+            unit.entry(
+                claim_ref,
+                Event::Reinstated,
+                Disposition::Reinstated,
+                "reinstated",
+                json!({ "was": current }),
+            );
             let contested_with: Vec<ClaimRef> =
                 line.live().iter().filter(|c| c.value != claim.value).map(|c| c.claim_ref).collect();
-            let receipt = unit.receipt(claim_ref, Disposition::Reinstated, "reinstated", contested_wit, None);
+            let receipt =
+                unit.receipt(claim_ref, Disposition::Reinstated, "reinstated", contested_with, None);
             Ok((receipt, Some(unit.finish())))
         })
     }

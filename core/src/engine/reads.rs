@@ -68,7 +68,13 @@ impl<L: Ledger> Engine<L> {
         })
     }
 
-    pub(super) fn line_history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History> {
+    pub(super) fn line_history(
+        &self,
+        agent: &str,
+        subject: &str,
+        predicate: &str,
+        as_of: AsOf,
+    ) -> Result<History> {
         let Some(agent) = read_agent(agent) else {
             return Ok(History { entries: Vec::new(), belief: self.empty_belief(), as_of_seq: 0 });
         };
@@ -90,7 +96,12 @@ impl<L: Ledger> Engine<L> {
                     if state.is_some_and(|s| s.flagged) {
                         markers.push(Marker::PendingReview);
                     }
-                    HistoryEntry { claim: c.clone(), disposition, status: status_of(disposition, live), markers }
+                    HistoryEntry {
+                        claim: c.clone(),
+                        disposition,
+                        status: status_of(disposition, live),
+                        markers,
+                    }
                 })
                 .collect();
             Ok(History { entries, belief, as_of_seq: max_seq })
@@ -132,7 +143,8 @@ impl<L: Ledger> Engine<L> {
             let mut entries = view.audit(&range)?;
             let more = entries.len() > q.limit;
             entries.truncate(q.limit);
-            let next = if more { entries.last().map(|e| AuditCursor { seq: e.seq, index: e.index }) } else { None };
+            let next =
+                if more { entries.last().map(|e| AuditCursor { seq: e.seq, index: e.index }) } else { None };
             Ok(AuditPage { entries, next })
         })
     }
@@ -154,7 +166,10 @@ impl<L: Ledger> Engine<L> {
                 for edge in view.edges_from(r, EdgeKind::DerivedFrom)? {
                     if seen.insert(edge.to) {
                         let claim = view.claim(edge.to)?.ok_or_else(|| {
-                            Error::corrupt(self.ledger.backend(), format!("edge names missing claim {}", edge.to))
+                            Error::corrupt(
+                                self.ledger.backend(),
+                                format!("edge names missing claim {}", edge.to),
+                            )
                         })?;
                         steps.push(LineageStep { depth: depth + 1, claim });
                         queue.push_back((edge.to, depth + 1));

@@ -74,7 +74,13 @@ impl<'a> UnitBuilder<'a> {
 
     /// Appends a Bound or Reopen assertion plus its ValidityAsserted entry carrying the
     /// resulting `disposition`.
-    pub(super) fn assert(&mut self, target: ClaimRef, kind: AssertionKind, disposition: Disposition, rationale: &str) {
+    pub(super) fn assert(
+        &mut self,
+        target: ClaimRef,
+        kind: AssertionKind,
+        disposition: Disposition,
+        rationale: &str,
+    ) {
         let assertion_ref = AssertionRef(self.new_id());
         self.append.assertions.push(Assertion {
             assertion_ref,
