@@ -1,0 +1,6 @@
+//! The cases, one module per area. Each case is a plain public function with a one-line doc
+//! saying the behaviour it checks.
+
+pub mod adjudication;
+pub mod ingest;
+pub mod storage;
