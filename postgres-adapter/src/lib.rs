@@ -1,0 +1,2 @@
+//! credence-postgres: PostgreSQL backend: shared database, advisory locks.
+#![deny(missing_docs)]
