@@ -4,3 +4,4 @@
 pub mod adjudication;
 pub mod ingest;
 pub mod storage;
+pub mod validation;

@@ -1,8 +1,28 @@
-//! The storage contract of the `Ledger` trait, checked through the engine.
+//! The storage contract of the `Ledger` and `LedgerRead` traits (the "must" sentences of
+//! `credence_core::ledger`), checked through the engine and directly on the ledger.
 
-use credence_core::{BeliefStatus, ClaimEngine, RecallQuery};
+use credence_core::ledger::read_with;
+use credence_core::serde_json::{Value, json};
+use credence_core::{
+    Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AssertionKind, AssertionRef, BeliefStatus,
+    Cardinality, Claim, ClaimEngine, ClaimRef, Criticality, Disposition, Edge, EdgeKind, Error, Event,
+    Granularity, Handle, IdSource, IngestRequest, LedgerEntry, Provenance, RecallQuery, StatusChange,
+    Timestamp, ValidTime,
+};
 
-use crate::{CaseResult, Factory, Fixture, ensure_eq};
+use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
+
+fn agent(id: &str) -> Result<AgentId, CaseError> {
+    AgentId::new(id).map_err(|r| CaseError::Failed(format!("{id:?} should be a valid agent id: {r}")))
+}
+
+fn units(fx: &Fixture, id: &str) -> Result<Vec<Append>, CaseError> {
+    Ok(read_with(&*fx.store.ledger, &agent(id)?, |view| view.units(0, usize::MAX))?)
+}
+
+fn head_seq(fx: &Fixture, id: &str) -> Result<u64, CaseError> {
+    Ok(read_with(&*fx.store.ledger, &agent(id)?, |view| view.head())?.map_or(0, |h| h.seq))
+}
 
 /// Reading an agent that has never written answers NoBelief and creates nothing.
 pub fn empty_agent_reads_as_no_belief(f: &dyn Factory) -> CaseResult {
@@ -12,4 +32,617 @@ pub fn empty_agent_reads_as_no_belief(f: &dyn Factory) -> CaseResult {
     ensure_eq!(belief.as_of_seq, 0);
     ensure_eq!(fx.engine.agents()?, Vec::<credence_core::AgentId>::new());
     Ok(())
+}
+
+/// Every commit unit of an agent gets the next seq, starting at 1 with no gaps, whatever
+/// operation wrote it.
+pub fn write_seq_starts_at_one_and_is_gap_free(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let a = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    let b = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    let c = fx.engine.ingest(IngestRequest::new("a", "s", "q", "x"))?;
+    let d = fx.engine.invalidate("a", a.claim(), "wrong")?;
+    let e = fx.engine.resolve("a", "s", "p", b.claim())?;
+    let seqs: Vec<Option<u64>> = [&a, &b, &c, &d, &e].iter().map(|r| r.seq).collect();
+    ensure_eq!(seqs, vec![Some(1), Some(2), Some(3), Some(4), Some(5)]);
+    let stored: Vec<u64> = units(&fx, "a")?.iter().map(|u| u.seq).collect();
+    ensure_eq!(stored, vec![1, 2, 3, 4, 5]);
+    ensure_eq!(head_seq(&fx, "a")?, 5);
+    Ok(())
+}
+
+/// Seq is per agent: a second agent's first unit is seq 1 however many units others wrote.
+pub fn write_seq_is_per_agent(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    for i in 0..3 {
+        fx.engine.ingest(IngestRequest::new("a", "s", format!("p{i}"), i))?;
+    }
+    let first_of_b = fx.engine.ingest(IngestRequest::new("b", "s", "p", 1))?;
+    ensure_eq!(first_of_b.seq, Some(1));
+    ensure_eq!(head_seq(&fx, "a")?, 3);
+    ensure_eq!(head_seq(&fx, "b")?, 1);
+    Ok(())
+}
+
+/// With the clock standing still, each unit's tx_time is the previous one plus 1 µs.
+pub fn write_clock_standing_still_tx_time_strictly_increases(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let t0 = fx.clock_now();
+    let mut times = Vec::new();
+    for i in 0..4 {
+        let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", i))?;
+        times.push(r.tx_time);
+    }
+    let expected: Vec<Option<Timestamp>> = (0..4).map(|i| Some(t0.plus_micros(i))).collect();
+    ensure_eq!(times, expected);
+    Ok(())
+}
+
+/// When the clock goes backwards, tx_time is the previous tx_time plus 1 µs; when it moves
+/// forward again, tx_time follows the clock.
+pub fn write_clock_going_backwards_tx_time_stays_monotonic(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let t0 = fx.clock_now();
+    let first = fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    ensure_eq!(first.tx_time, Some(t0));
+    fx.clock.set(day(2020, 1, 1));
+    let second = fx.engine.ingest(IngestRequest::new("a", "s", "p", 2))?;
+    ensure_eq!(second.tx_time, Some(t0.plus_micros(1)));
+    let third = fx.engine.ingest(IngestRequest::new("a", "s", "q", 3))?;
+    ensure_eq!(third.tx_time, Some(t0.plus_micros(2)));
+    let later = day(2027, 3, 4).plus_micros(17);
+    fx.clock.set(later);
+    let fourth = fx.engine.ingest(IngestRequest::new("a", "s", "p", 4))?;
+    ensure_eq!(fourth.tx_time, Some(later));
+    let stored: Vec<Timestamp> = units(&fx, "a")?.iter().map(|u| u.tx_time).collect();
+    ensure_eq!(stored, vec![t0, t0.plus_micros(1), t0.plus_micros(2), later]);
+    Ok(())
+}
+
+/// tx_time monotonicity is per agent: another agent's later writes do not push this agent's
+/// tx_time forward.
+pub fn write_tx_time_monotonicity_is_per_agent(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let t0 = fx.clock_now();
+    for i in 0..3 {
+        fx.engine.ingest(IngestRequest::new("a", "s", "p", i))?;
+    }
+    let b = fx.engine.ingest(IngestRequest::new("b", "s", "p", 1))?;
+    ensure_eq!(b.tx_time, Some(t0));
+    Ok(())
+}
+
+/// Every row of one commit unit (claim, edges, ledger entries, assertions, adjudication rows)
+/// carries the unit's seq and tx_time.
+pub fn write_unit_rows_share_seq_and_tx_time(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::with_oracle(f)?;
+    let parent = fx.engine.ingest(IngestRequest::new("a", "s", "parent", 0))?;
+    fx.clock.advance_micros(5);
+    let a = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    fx.clock.advance_micros(5);
+    // corroboration: claim + Corroborates edge + DependsOn edge + two entries
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").depends_on([parent.claim()]))?;
+    fx.clock.advance_micros(5);
+    // contradiction with an oracle: claim + entries + adjudication row
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    fx.clock.advance_micros(5);
+    // invalidation: assertion + entries + dependent flag
+    fx.engine.invalidate("a", parent.claim(), "test")?;
+    fx.clock.advance_micros(5);
+    fx.engine.invalidate("a", a.claim(), "test")?;
+    let all = units(&fx, "a")?;
+    ensure_eq!(all.len(), 6);
+    let mut rows = 0;
+    for u in &all {
+        for c in &u.claims {
+            ensure!(c.seq == u.seq && c.tx_time == u.tx_time, "claim {c:?} in unit {}", u.seq);
+            rows += 1;
+        }
+        for e in &u.entries {
+            ensure!(e.seq == u.seq && e.recorded_at == u.tx_time, "entry {e:?} in unit {}", u.seq);
+            rows += 1;
+        }
+        for e in &u.edges {
+            ensure!(e.seq == u.seq, "edge {e:?} in unit {}", u.seq);
+            rows += 1;
+        }
+        for a in &u.assertions {
+            ensure!(a.seq == u.seq && a.at == u.tx_time, "assertion {a:?} in unit {}", u.seq);
+            rows += 1;
+        }
+        for a in &u.adjudications {
+            ensure!(a.seq == u.seq && a.queued_at == u.tx_time, "adjudication {a:?} in unit {}", u.seq);
+            rows += 1;
+        }
+    }
+    ensure!(rows >= 16, "expected the scenario to write at least 16 rows, saw {rows}");
+    ensure!(all[2].edges.len() == 2 && all[2].entries.len() == 2, "corroboration unit: {:?}", all[2]);
+    ensure!(all[3].adjudications.len() == 1, "oracle unit: {:?}", all[3]);
+    ensure!(!all[4].assertions.is_empty(), "invalidation unit: {:?}", all[4]);
+    Ok(())
+}
+
+/// A rejected write consumes no seq: the next accepted write gets the next number.
+pub fn write_rejected_consumes_no_seq(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let first = fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let ghost = ClaimRef(fx.ids.next_id(fx.clock_now()));
+    let r1 = fx.engine.ingest(IngestRequest::new("a", "s", "p", 2).derived_from([ghost]))?;
+    ensure_eq!(r1.disposition, Disposition::Rejected);
+    let r2 = fx.engine.ingest(IngestRequest::new("a", "", "p", 2))?;
+    ensure_eq!(r2.disposition, Disposition::Rejected);
+    let r3 = fx.engine.invalidate("a", ghost, "no such claim")?;
+    ensure_eq!(r3.disposition, Disposition::Rejected);
+    let r4 = fx.engine.reinstate("a", first.claim())?;
+    ensure_eq!(r4.disposition, Disposition::Rejected);
+    for r in [&r1, &r2, &r3, &r4] {
+        ensure!(r.seq.is_none() && r.tx_time.is_none(), "a rejected receipt names no unit: {r:?}");
+    }
+    let next = fx.engine.ingest(IngestRequest::new("a", "s", "q", 3))?;
+    ensure_eq!(next.seq, Some(2));
+    ensure_eq!(units(&fx, "a")?.len(), 2);
+    Ok(())
+}
+
+/// `Ledger::write` refuses an Append whose seq is not head + 1 with `Error::Conflict` and
+/// writes none of its rows.
+pub fn write_append_with_wrong_seq_is_conflict_and_writes_nothing(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let first = fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let id = agent("a")?;
+    let t = day(2027, 1, 1);
+    for bad_seq in [0, 1, 3, 99] {
+        let claim_ref = ClaimRef(fx.ids.next_id(t));
+        let mut append = Append::new(bad_seq, t);
+        append.claims.push(plain_claim(&id, claim_ref, bad_seq, t));
+        append.entries.push(committed_entry(claim_ref, bad_seq, t));
+        let result = fx.store.ledger.write(&id, &mut |_view| Ok(Some(append.clone())));
+        ensure!(matches!(result, Err(Error::Conflict { .. })), "seq {bad_seq} gave {result:?}");
+        let found = read_with(&*fx.store.ledger, &id, |view| view.claim(claim_ref))?;
+        ensure!(found.is_none(), "rows of the refused unit {bad_seq} are visible: {found:?}");
+    }
+    ensure_eq!(head_seq(&fx, "a")?, 1);
+    ensure_eq!(units(&fx, "a")?.len(), 1);
+    let history = fx.engine.history("a", "s", "p", credence_core::AsOf::Now)?;
+    ensure_eq!(history.entries.len(), 1);
+    ensure_eq!(history.entries[0].claim.claim_ref, first.claim());
+    let next = fx.engine.ingest(IngestRequest::new("a", "s", "p", 2))?;
+    ensure_eq!(next.seq, Some(2));
+    Ok(())
+}
+
+/// A write unit that returns `Ok(None)` writes nothing, consumes no seq and does not create
+/// the agent.
+pub fn write_unit_returning_none_writes_nothing(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let id = agent("quiet")?;
+    let head = fx.store.ledger.write(&id, &mut |_view| Ok(None))?;
+    ensure_eq!(head, None);
+    ensure_eq!(fx.store.ledger.agents()?, Vec::<AgentId>::new());
+    ensure_eq!(head_seq(&fx, "quiet")?, 0);
+    let r = fx.engine.ingest(IngestRequest::new("quiet", "s", "p", 1))?;
+    ensure_eq!(r.seq, Some(1));
+    Ok(())
+}
+
+/// A write unit that fails returns its error, writes nothing and consumes no seq.
+pub fn write_unit_returning_error_writes_nothing(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let id = agent("a")?;
+    let result = fx
+        .store
+        .ledger
+        .write(&id, &mut |_view| Err(Error::InvalidQuery { reason: "the unit body gave up".into() }));
+    ensure!(matches!(result, Err(Error::InvalidQuery { .. })), "got {result:?}");
+    let fresh = agent("b")?;
+    let result = fx.store.ledger.write(&fresh, &mut |_view| Err(Error::NotFound { what: "x".into() }));
+    ensure!(matches!(result, Err(Error::NotFound { .. })), "got {result:?}");
+    ensure_eq!(head_seq(&fx, "a")?, 1);
+    ensure_eq!(fx.store.ledger.agents()?, vec![id]);
+    ensure_eq!(fx.engine.ingest(IngestRequest::new("a", "s", "p", 2))?.seq, Some(2));
+    Ok(())
+}
+
+/// Reading an unknown agent (directly or through every engine read) succeeds with an empty
+/// view and does not create the agent.
+pub fn read_unknown_agent_creates_nothing(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let id = agent("ghost")?;
+    let (head, claims, seq) = read_with(&*fx.store.ledger, &id, |view| {
+        Ok((view.head()?, view.line_claims("s", "p", u64::MAX)?, view.seq_at(fx.clock_now())?))
+    })?;
+    ensure_eq!(head, None);
+    ensure!(claims.is_empty(), "claims of an unknown agent: {claims:?}");
+    ensure_eq!(seq, 0);
+    fx.engine.recall(&RecallQuery::new("ghost", "s", "p"))?;
+    fx.engine.history("ghost", "s", "p", credence_core::AsOf::Now)?;
+    fx.engine.subject("ghost", "s", credence_core::AsOf::Now, None)?;
+    fx.engine.audit("ghost", &credence_core::AuditQuery::default())?;
+    fx.engine.pending(Some("ghost"))?;
+    ensure_eq!(fx.store.ledger.agents()?, Vec::<AgentId>::new());
+    ensure_eq!(fx.engine.agents()?, Vec::<AgentId>::new());
+    Ok(())
+}
+
+/// `agents()` lists every agent with a committed unit, sorted bytewise, ids exactly as given
+/// (case-different and non-ASCII ids are distinct agents).
+pub fn agents_sorted_bytewise_with_ids_exactly_as_given(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let ids = ["b", "B", "a", "é", "e\u{301}", "Zed", "日本", "a b", "a.b/../c", "A"];
+    for id in ids {
+        let r = fx.engine.ingest(IngestRequest::new(id, "s", "p", id))?;
+        ensure_eq!(r.disposition, Disposition::CommittedCheap, "ingest for {id:?}");
+    }
+    let mut expected: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    let listed: Vec<String> = fx.store.ledger.agents()?.iter().map(|a| a.as_str().to_owned()).collect();
+    ensure_eq!(listed, expected);
+    let via_engine: Vec<String> = fx.engine.agents()?.iter().map(|a| a.as_str().to_owned()).collect();
+    ensure_eq!(via_engine, expected);
+    Ok(())
+}
+
+/// Agent ids that differ only in case or Unicode normalisation are different agents with
+/// separate rows and separate seq streams.
+pub fn agents_case_different_ids_are_separate_agents(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let ids = ["Alice", "alice", "ALICE", "caf\u{e9}", "cafe\u{301}"];
+    for (i, id) in ids.iter().enumerate() {
+        let r = fx.engine.ingest(IngestRequest::new(*id, "s", "p", i))?;
+        ensure_eq!(r.seq, Some(1), "first write of {id:?}");
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let belief = fx.engine.recall(&RecallQuery::new(*id, "s", "p"))?;
+        ensure_eq!(belief.value, Some(json!(i)), "belief of {id:?}");
+        ensure_eq!(belief.status, BeliefStatus::TimingUncertain, "status of {id:?}");
+    }
+    ensure_eq!(fx.engine.agents()?.len(), ids.len());
+    Ok(())
+}
+
+/// Subjects and predicates are matched byte-for-byte: case, trailing spaces and Unicode
+/// normalisation make different lines.
+pub fn line_terms_matched_byte_for_byte(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let subjects = ["alice", "Alice", "alice ", "caf\u{e9}", "cafe\u{301}"];
+    for (i, s) in subjects.iter().enumerate() {
+        let r = fx.engine.ingest(IngestRequest::new("a", *s, "p", i))?;
+        ensure_eq!(r.disposition, Disposition::CommittedCheap, "subject {s:?}");
+        let r = fx.engine.ingest(IngestRequest::new("a", "x", *s, i))?;
+        ensure_eq!(r.disposition, Disposition::CommittedCheap, "predicate {s:?}");
+    }
+    for (i, s) in subjects.iter().enumerate() {
+        let b = fx.engine.recall(&RecallQuery::new("a", *s, "p"))?;
+        ensure_eq!(b.value, Some(json!(i)), "subject {s:?}");
+        let b = fx.engine.recall(&RecallQuery::new("a", "x", *s))?;
+        ensure_eq!(b.value, Some(json!(i)), "predicate {s:?}");
+    }
+    Ok(())
+}
+
+/// `units()` returns each commit unit exactly as it was appended (every row kind, every
+/// field), pages with `after_seq` and `limit`, and shows a closed adjudication row as
+/// pending plus a status change in the closing unit.
+pub fn units_return_exactly_what_was_written(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let id = agent("raw")?;
+    let t1 = Timestamp(1_767_225_600_123_457);
+    let t2 = t1.plus_micros(1);
+    let c1 = ClaimRef(fx.ids.next_id(t1));
+    let c2 = ClaimRef(fx.ids.next_id(t1));
+    let handle = Handle(fx.ids.next_id(t1));
+    let mut first = plain_claim(&id, c1, 1, t1);
+    first.value = json!({"k": [1, 2.5, "x", null, true], "nested": {"deep": {"x": -7}}});
+    first.provenance = Provenance::USER;
+    first.cardinality = Cardinality::SetValued;
+    first.confidence = 0.75;
+    first.criticality = Criticality::Critical;
+    first.valid_time = Some(ValidTime {
+        start: Some(Timestamp(-5)),
+        end: Some(Timestamp(7)),
+        confidence: 0.5,
+        start_granularity: Some(Granularity::Year),
+        end_granularity: Some(Granularity::Instant),
+    });
+    let mut second = plain_claim(&id, c2, 1, t1);
+    second.provenance = Provenance::ModelDerived;
+    second.derived_from = vec![c1];
+    second.depends_on = vec![c1];
+    let mut u1 = Append::new(1, t1);
+    u1.claims = vec![first, second];
+    u1.edges = vec![
+        Edge { from: c2, to: c1, kind: EdgeKind::DerivedFrom, seq: 1 },
+        Edge { from: c2, to: c1, kind: EdgeKind::DependsOn, seq: 1 },
+        Edge { from: c2, to: c1, kind: EdgeKind::Corroborates, seq: 1 },
+    ];
+    u1.entries = vec![
+        committed_entry(c1, 1, t1),
+        LedgerEntry {
+            seq: 1,
+            index: 1,
+            claim_ref: c2,
+            event: Event::ClaimCommitted,
+            disposition: Disposition::QueuedForAdjudication,
+            rationale: json!({"rationale": "contradiction", "contested_with": [c1]}),
+            recorded_at: t1,
+        },
+    ];
+    u1.adjudications = vec![Adjudication {
+        handle,
+        agent_id: id.clone(),
+        subject: "s".into(),
+        predicate: "p".into(),
+        challenger: c2,
+        incumbents: vec![c1],
+        queued_at: t1,
+        expires_at: Some(Timestamp(i64::MAX)),
+        status: AdjudicationStatus::Pending,
+        notified: false,
+        seq: 1,
+    }];
+    let mut u2 = Append::new(2, t2);
+    let assertion_ref = AssertionRef(fx.ids.next_id(t2));
+    u2.assertions = vec![Assertion { assertion_ref, target: c1, kind: AssertionKind::Bound, at: t2, seq: 2 }];
+    u2.entries = vec![LedgerEntry {
+        seq: 2,
+        index: 0,
+        claim_ref: c1,
+        event: Event::ValidityAsserted,
+        disposition: Disposition::Superseded,
+        rationale: json!({"rationale": "adjudication", "kind": "Bound"}),
+        recorded_at: t2,
+    }];
+    u2.status_changes = vec![StatusChange { handle, status: AdjudicationStatus::Resolved }];
+    for u in [&u1, &u2] {
+        let head = fx.store.ledger.write(&id, &mut |_view| Ok(Some(u.clone())))?;
+        ensure_eq!(head.map(|h| (h.seq, h.tx_time)), Some((u.seq, u.tx_time)));
+    }
+    let (all, page1, page2, after_all, closed) = read_with(&*fx.store.ledger, &id, |view| {
+        Ok((
+            view.units(0, usize::MAX)?,
+            view.units(0, 1)?,
+            view.units(1, 10)?,
+            view.units(2, 10)?,
+            view.adjudication(handle)?,
+        ))
+    })?;
+    ensure_eq!(all, vec![u1.clone(), u2.clone()]);
+    ensure_eq!(page1, vec![u1]);
+    ensure_eq!(page2, vec![u2]);
+    ensure!(after_all.is_empty(), "units after the head: {after_all:?}");
+    ensure_eq!(closed.map(|a| a.status), Some(AdjudicationStatus::Resolved));
+    Ok(())
+}
+
+/// `seq_at` answers the largest seq with tx_time ≤ t (0 before the first unit) and
+/// `tx_time_of` the unit's exact tx_time (None for a unit that does not exist).
+pub fn read_seq_at_and_tx_time_of_answer_per_unit(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let t0 = fx.clock_now();
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    fx.clock.advance_micros(10);
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let t1 = t0.plus_micros(10);
+    let id = agent("a")?;
+    let answers = read_with(&*fx.store.ledger, &id, |view| {
+        Ok((
+            view.seq_at(t0.plus_micros(-1))?,
+            view.seq_at(t0)?,
+            view.seq_at(t1.plus_micros(-1))?,
+            view.seq_at(t1)?,
+            view.seq_at(Timestamp(i64::MAX))?,
+            view.tx_time_of(1)?,
+            view.tx_time_of(2)?,
+            view.tx_time_of(3)?,
+        ))
+    })?;
+    ensure_eq!(answers, (0, 1, 1, 2, 2, Some(t0), Some(t1), None));
+    Ok(())
+}
+
+/// Line reads with `max_seq` return only rows of units at or before it.
+pub fn read_line_rows_respect_max_seq(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let a = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    fx.engine.invalidate("a", a.claim(), "test")?;
+    let id = agent("a")?;
+    let (c1, e1, a2, c3, e3, a3) = read_with(&*fx.store.ledger, &id, |view| {
+        Ok((
+            view.line_claims("s", "p", 1)?,
+            view.line_entries("s", "p", 1)?,
+            view.line_assertions("s", "p", 2)?,
+            view.line_claims("s", "p", 3)?,
+            view.line_entries("s", "p", 3)?,
+            view.line_assertions("s", "p", 3)?,
+        ))
+    })?;
+    ensure_eq!(c1.len(), 1);
+    ensure!(e1.iter().all(|e| e.seq <= 1) && !e1.is_empty(), "entries at seq 1: {e1:?}");
+    ensure!(a2.is_empty(), "assertions at seq 2: {a2:?}");
+    ensure_eq!(c3.len(), 2);
+    ensure!(e3.iter().any(|e| e.seq == 3), "entries at seq 3: {e3:?}");
+    ensure_eq!(a3.len(), 1);
+    Ok(())
+}
+
+/// Transaction times survive exactly at microsecond precision, including a clock before 1970
+/// and values that are not whole milliseconds.
+pub fn write_times_survive_as_exact_microseconds(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let times = [Timestamp(-1), Timestamp(1_767_225_600_000_001), Timestamp(4_102_444_800_999_999)];
+    let mut refs = Vec::new();
+    for (i, t) in times.iter().enumerate() {
+        fx.clock.set(*t);
+        let r = fx.engine.ingest(IngestRequest::new("a", "s", format!("p{i}"), i))?;
+        ensure_eq!(r.tx_time, Some(*t));
+        refs.push(r.claim());
+    }
+    let id = agent("a")?;
+    for (r, t) in refs.iter().zip(times) {
+        let claim = read_with(&*fx.store.ledger, &id, |view| view.claim(*r))?;
+        ensure_eq!(claim.map(|c| c.tx_time), Some(t));
+    }
+    let stored: Vec<Timestamp> = units(&fx, "a")?.iter().map(|u| u.tx_time).collect();
+    ensure_eq!(stored, times.to_vec());
+    Ok(())
+}
+
+/// Valid-time bounds survive exactly: pre-1970 (negative) microseconds, the extremes of the
+/// range, granularities and the window confidence.
+pub fn write_valid_times_survive_exactly(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let windows = [
+        ValidTime::new(Some(Timestamp(-123_456_789_012_345)), Some(Timestamp(-1))),
+        ValidTime::new(Some(Timestamp(i64::MIN)), Some(Timestamp(i64::MAX))),
+        ValidTime {
+            start: Some(day(1901, 12, 13).plus_micros(1)),
+            end: None,
+            confidence: 0.25,
+            start_granularity: Some(Granularity::Month),
+            end_granularity: Some(Granularity::Day),
+        },
+        ValidTime { start: None, end: Some(Timestamp(999)), ..ValidTime::new(None, None) },
+    ];
+    for (i, w) in windows.iter().enumerate() {
+        let r = fx.engine.ingest(IngestRequest::new("a", "s", format!("p{i}"), i).with_valid_time(*w))?;
+        ensure_eq!(r.disposition, Disposition::CommittedCheap, "window {w:?}");
+        let h = fx.engine.history("a", "s", &format!("p{i}"), credence_core::AsOf::Now)?;
+        ensure_eq!(h.entries.len(), 1);
+        ensure_eq!(h.entries[0].claim.valid_time, Some(*w));
+    }
+    Ok(())
+}
+
+/// JSON values round-trip structurally: strings stay strings, integers stay integers, floats
+/// stay floats, nesting, unicode and escapes survive.
+pub fn write_values_round_trip_structurally(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let values: Vec<Value> = vec![
+        json!("30"),
+        json!(30),
+        json!(1),
+        json!(1.0),
+        json!(-2.5),
+        json!(0.1),
+        json!(1e-7),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(null),
+        json!(true),
+        json!(""),
+        json!([]),
+        json!({}),
+        json!([1, "1", 1.0, [null], {"a": {"b": [false]}}]),
+        json!({"z": 1, "a": {"y": [1, 2, {"x": "é"}]}, "": ""}),
+        json!("naïve 日本語 🦀 \n\t \"quoted\" \\ back\u{7f}\u{1}"),
+        json!({"emoji 🦀": "key", "k\"ey": "v"}),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let pred = format!("p{i:02}");
+        fx.engine.ingest(IngestRequest::new("a", "s", pred.as_str(), v.clone()))?;
+    }
+    for (i, v) in values.iter().enumerate() {
+        let pred = format!("p{i:02}");
+        let h = fx.engine.history("a", "s", &pred, credence_core::AsOf::Now)?;
+        ensure_eq!(h.entries.len(), 1, "{pred}");
+        ensure_eq!(h.entries[0].claim.value, *v, "value on {pred}");
+        ensure_eq!(
+            credence_core::serde_json::to_string(&h.entries[0].claim.value).ok(),
+            credence_core::serde_json::to_string(v).ok(),
+            "serialised form on {pred}"
+        );
+        let b = fx.engine.recall(&RecallQuery::new("a", "s", pred.as_str()))?;
+        ensure_eq!(b.value.as_ref(), Some(v), "belief on {pred}");
+    }
+    Ok(())
+}
+
+/// A string value holding a NUL character is valid JSON and round-trips unchanged.
+pub fn write_value_with_nul_character_round_trips(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let v = json!({"text": "before\u{0}after", "key\u{0}": 1});
+    let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", v.clone()))?;
+    ensure_eq!(r.disposition, Disposition::CommittedCheap);
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.value, Some(v));
+    Ok(())
+}
+
+/// Every claim field survives storage exactly (provenance, cardinality, confidence,
+/// criticality, parents, seq, tx_time).
+pub fn write_claim_fields_survive_exactly(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let p1 = fx.engine.ingest(IngestRequest::new("a", "s", "base1", 1))?;
+    let p2 = fx.engine.ingest(IngestRequest::new("a", "s", "base2", 2))?;
+    let req = IngestRequest::new("a", "s", "p", json!({"x": 1}))
+        .with_provenance(Provenance::USER)
+        .with_confidence(0.3)
+        .with_criticality(Criticality::Low)
+        .set_valued()
+        .derived_from([p2.claim(), p1.claim()])
+        .depends_on([p1.claim()]);
+    let r = fx.engine.ingest(req.clone())?;
+    let id = agent("a")?;
+    let claim = read_with(&*fx.store.ledger, &id, |view| view.claim(r.claim()))?
+        .ok_or_else(|| CaseError::Failed("stored claim not found".into()))?;
+    ensure_eq!(claim.agent_id, id);
+    ensure_eq!(claim.subject, req.subject);
+    ensure_eq!(claim.predicate, req.predicate);
+    ensure_eq!(claim.value, req.value);
+    ensure_eq!(claim.provenance, Provenance::USER);
+    ensure_eq!(claim.cardinality, Cardinality::SetValued);
+    ensure_eq!(claim.confidence.to_bits(), 0.3f32.to_bits());
+    ensure_eq!(claim.criticality, Criticality::Low);
+    ensure_eq!(claim.derived_from, vec![p2.claim(), p1.claim()]);
+    ensure_eq!(claim.depends_on, vec![p1.claim()]);
+    ensure_eq!(Some(claim.seq), r.seq);
+    ensure_eq!(Some(claim.tx_time), r.tx_time);
+    Ok(())
+}
+
+fn day(y: i32, m: u32, d: u32) -> Timestamp {
+    Timestamp::from_ymd(y, m, d).expect("the case uses valid calendar dates")
+}
+
+fn plain_claim(id: &AgentId, claim_ref: ClaimRef, seq: u64, t: Timestamp) -> Claim {
+    Claim {
+        claim_ref,
+        agent_id: id.clone(),
+        subject: "s".into(),
+        predicate: "p".into(),
+        value: json!("raw"),
+        provenance: Provenance::FIRST_HAND,
+        cardinality: Cardinality::Functional,
+        confidence: 1.0,
+        criticality: Criticality::Medium,
+        valid_time: None,
+        tx_time: t,
+        seq,
+        derived_from: Vec::new(),
+        depends_on: Vec::new(),
+    }
+}
+
+fn committed_entry(claim_ref: ClaimRef, seq: u64, t: Timestamp) -> LedgerEntry {
+    LedgerEntry {
+        seq,
+        index: 0,
+        claim_ref,
+        event: Event::ClaimCommitted,
+        disposition: Disposition::CommittedCheap,
+        rationale: json!({"rationale": "cheap_path"}),
+        recorded_at: t,
+    }
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> Timestamp;
+}
+
+impl ClockNow for Fixture {
+    fn clock_now(&self) -> Timestamp {
+        credence_core::Clock::now(&*self.clock)
+    }
 }
