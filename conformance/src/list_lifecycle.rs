@@ -39,6 +39,48 @@ macro_rules! __cases_lifecycle {
                 pending_lists_open_rows_oldest_first_across_agents,
                 pending_excludes_closed_rows,
             }
+            resolve {
+                resolve_contested_line_supersedes_losers_and_commits_winner,
+                resolve_three_values_supersedes_all_others,
+                resolve_supersedes_other_supporters_of_winning_value,
+                resolve_closes_open_pending_rows_of_the_line,
+                resolve_uncontested_line_keeps_winner,
+                resolve_as_of_before_resolution_still_contested,
+                resolve_unknown_claim_is_rejected_and_writes_nothing,
+                resolve_claim_of_other_agent_is_rejected_unknown_claim,
+                resolve_winner_on_other_line_is_rejected_wrong_line,
+                resolve_winner_with_other_subject_is_rejected_wrong_line,
+                resolve_superseded_winner_is_rejected_not_live,
+                resolve_pending_winner_is_rejected_not_live,
+            }
+            invalidate {
+                invalidate_live_claim_is_invalidated_and_kept_in_history,
+                invalidate_writes_bound_assertion_and_entry_with_reason,
+                invalidate_one_supporter_keeps_value_held_by_other,
+                invalidate_one_side_of_contested_line_uncontests_it,
+                invalidate_as_of_before_still_live,
+                invalidate_unknown_claim_is_rejected_unknown_claim,
+                invalidate_claim_of_other_agent_is_rejected_unknown_claim,
+                invalidate_twice_is_rejected_not_live,
+                invalidate_superseded_claim_is_rejected_not_live,
+                invalidate_pending_claim_is_rejected_not_live,
+                invalidate_queued_challenger_removes_it_from_belief,
+            }
+            reinstate {
+                reinstate_invalidated_claim_is_live_again,
+                reinstate_writes_reopen_assertion_and_entry,
+                reinstate_superseded_claim_makes_line_contested,
+                reinstate_adjudication_loser_is_live_again,
+                reinstate_claim_equal_to_live_value_is_not_contested,
+                reinstate_then_invalidate_again_is_invalidated,
+                reinstate_live_claim_is_rejected_not_reinstatable,
+                reinstate_twice_is_rejected_not_reinstatable,
+                reinstate_queued_claim_is_rejected_not_reinstatable,
+                reinstate_pending_claim_is_rejected_not_reinstatable,
+                reinstate_pending_conflict_claim_is_rejected_not_reinstatable,
+                reinstate_quarantined_claim_is_rejected_not_reinstatable,
+                reinstate_unknown_claim_is_rejected_unknown_claim,
+            }
         }
     };
 }

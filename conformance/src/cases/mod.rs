@@ -3,5 +3,8 @@
 
 pub mod adjudication;
 pub mod ingest;
+pub mod invalidate;
+pub mod reinstate;
+pub mod resolve;
 pub mod storage;
 pub mod validation;
