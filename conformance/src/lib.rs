@@ -24,9 +24,12 @@
 #![deny(missing_docs)]
 
 pub mod cases;
+pub mod faults;
 pub mod harness;
+mod list_faults;
 mod list_lifecycle;
 mod list_write;
+pub mod model;
 
 pub use harness::{
     Capabilities, Case, CaseError, CaseResult, DynLedger, Factory, Fixture, RecordingOracle, Store, require,
@@ -46,6 +49,18 @@ macro_rules! conformance_tests {
         }
         $crate::__cases_write!(__emit_tests);
         $crate::__cases_lifecycle!(__emit_tests);
+        $crate::__cases_faults!(__emit_tests);
+        mod model_tests {
+            #[test]
+            fn model_matches_reference() {
+                $crate::model::check_against_model(&super::__credence_factory(), $crate::model::DEFAULT_CASES);
+            }
+
+            #[test]
+            fn invariants_hold_on_random_operation_sequences() {
+                $crate::model::check_invariants(&super::__credence_factory(), $crate::model::DEFAULT_CASES);
+            }
+        }
     };
 }
 
@@ -87,5 +102,6 @@ macro_rules! __emit_list {
 pub fn all_cases() -> Vec<Case> {
     let write: &[Case] = __cases_write!(__emit_list);
     let lifecycle: &[Case] = __cases_lifecycle!(__emit_list);
-    write.iter().chain(lifecycle).copied().collect()
+    let faults: &[Case] = __cases_faults!(__emit_list);
+    write.iter().chain(lifecycle).chain(faults).copied().collect()
 }

@@ -2,6 +2,7 @@
 //! saying the behaviour it checks.
 
 pub mod adjudication;
+pub mod faults;
 pub mod ingest;
 pub mod invalidate;
 pub mod reinstate;

@@ -1,0 +1,231 @@
+//! Model-based property tests (SPEC §7): random operation sequences applied to a backend and
+//! to the `memory:` reference must give identical observable results.
+//!
+//! Each generated case builds two engines with the same settings — a [`ManualClock`] at
+//! [`start_time`](crate::start_time), [`SequentialIds`] with the same seed, the same
+//! [`RecordingOracle`] setup (an oracle is configured in about half the cases, sometimes with an
+//! adjudication TTL) — one over a fresh store from the backend's [`Factory`], one over a
+//! [`MemoryLedger`]. Both get the same operations: ingests with every provenance, small value
+//! pools (so conflicts and corroborations happen), Functional and SetValued lines, confidences
+//! below the floor, valid-time windows from a few distinct years (trusted, untrusted,
+//! incoherent), parents referring to earlier claims (and unknown ones), resolve, invalidate,
+//! reinstate, verdicts on known and unknown handles, sweeps, clock steps from a microsecond to a
+//! quarter, and oracle outages. After every operation the answers must be equal (the whole
+//! receipt, or the error's variant and message); at the end `recall`, `history` and `subject`
+//! of every line at random transaction-time and valid-time points, every agent's full audit
+//! trail (all pages, both directions, per claim), `lineage`, `pending`, `agents` and the
+//! requests the oracle saw must be equal too.
+//!
+//! A third-party backend runs it through [`conformance_tests!`](crate::conformance_tests)
+//! (test `model_tests::model_matches_reference`) or directly:
+//!
+//! ```ignore
+//! #[test]
+//! fn my_backend_matches_the_reference() {
+//!     credence_conformance::model::check_against_model(&MyFactory, 64);
+//! }
+//! ```
+//!
+//! `PROPTEST_CASES` overrides the case count. A failure panics with the shrunk, minimal
+//! operation sequence and the first difference, and its seed is saved to
+//! `proptest-regressions/credence-model.txt` under the test's working directory (the crate
+//! being tested); commit that file so the case is replayed first from then on.
+
+mod invariants;
+mod ops;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use credence_core::{
+    AsOf, AuditPage, AuditQuery, ClaimEngine, ClaimRef, Clock, Engine, Error, ManualClock, MemoryLedger,
+    RecallQuery, SequentialIds,
+};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+
+pub use invariants::check_invariants;
+use ops::{AGENTS, Known, PREDICATES, SUBJECTS, Scenario, Setup, as_of, scenario, shaped, year};
+
+use crate::{DynLedger, Factory, RecordingOracle, start_time};
+
+/// The case count the conformance macro uses; `PROPTEST_CASES` overrides it.
+pub const DEFAULT_CASES: u32 = 64;
+
+/// Most audit pages one agent may produce before the read is declared endless.
+const MAX_AUDIT_PAGES: usize = 100_000;
+
+/// One engine of a comparison, with the clock and oracle it was built with.
+struct Side {
+    engine: Engine<DynLedger>,
+    clock: Arc<ManualClock>,
+    oracle: Arc<RecordingOracle>,
+}
+
+impl Side {
+    fn new(ledger: DynLedger, setup: &Setup) -> Result<Side, String> {
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let oracle = Arc::new(RecordingOracle::default());
+        let mut builder = Engine::builder(ledger)
+            .config(setup.config())
+            .clock(clock.clone())
+            .ids(Arc::new(SequentialIds::new(setup.id_seed)));
+        if setup.oracle {
+            builder = builder.oracle(oracle.clone());
+        }
+        let engine = builder.build().map_err(|e| format!("the engine could not be built: {e}"))?;
+        Ok(Side { engine, clock, oracle })
+    }
+
+    /// The agent's newest seq (0 when it has none or the read fails).
+    fn head(&self, agent: &str) -> u64 {
+        let q = AuditQuery { limit: 1, newest_first: true, ..AuditQuery::default() };
+        self.engine.audit(agent, &q).ok().and_then(|p| p.entries.first().map(|e| e.seq)).unwrap_or(0)
+    }
+
+    /// Every page of an agent's audit trail.
+    fn audit_pages(
+        &self,
+        agent: &str,
+        claim_ref: Option<ClaimRef>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<AuditPage>, Error> {
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.engine.audit(agent, &AuditQuery { claim_ref, after, limit, newest_first })?;
+            after = page.next;
+            pages.push(page);
+            if after.is_none() || pages.len() >= MAX_AUDIT_PAGES {
+                return Ok(pages);
+            }
+        }
+    }
+}
+
+/// Runs `cases` random scenarios (`PROPTEST_CASES` overrides) against the factory's backend and
+/// the `memory:` reference, each on a fresh store, and panics with the minimal failing
+/// operation sequence if any observable answer differs.
+pub fn check_against_model(f: &dyn Factory, cases: u32) {
+    run(f, cases, "proptest-regressions/credence-model.txt", "differs from the memory: reference", compare);
+}
+
+fn runner(cases: u32, persistence: &'static str) -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
+    TestRunner::new(Config {
+        cases,
+        // A missing file is read as "no saved failures"; a failed save only prints a warning.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(persistence))),
+        source_file: None,
+        ..Config::default()
+    })
+}
+
+fn run(
+    f: &dyn Factory,
+    cases: u32,
+    persistence: &'static str,
+    what: &str,
+    property: fn(&dyn Factory, &Scenario) -> Result<(), String>,
+) {
+    let mut runner = runner(cases, persistence);
+    if let Err(e) = runner.run(&scenario(), |s| property(f, &s).map_err(TestCaseError::fail)) {
+        panic!("backend {} {what}:\n{e}", f.name());
+    }
+}
+
+/// One scenario on the backend and on the reference.
+fn compare(f: &dyn Factory, s: &Scenario) -> Result<(), String> {
+    let store = f.store().map_err(|e| format!("the factory could not make a store: {e}"))?;
+    let sut = Side::new(store.ledger.clone(), &s.setup)?;
+    let model = Side::new(Arc::new(MemoryLedger::new()), &s.setup)?;
+    let backend = f.name();
+    let mut known = Known::default();
+    for (n, op) in s.ops.iter().enumerate() {
+        known.times.push(model.clock.now());
+        let expected = op.apply(&model, &known);
+        let actual = op.apply(&sut, &known);
+        if expected != actual {
+            return Err(format!("operation #{n} {op:?}\n  memory: {expected:?}\n  {backend}: {actual:?}"));
+        }
+        known.learn(&expected);
+    }
+    Pair { model: &model, sut: &sut, backend: &backend }.final_reads(s, &known)
+}
+
+/// The reference and the backend under test, read side by side.
+struct Pair<'a> {
+    model: &'a Side,
+    sut: &'a Side,
+    backend: &'a str,
+}
+
+impl Pair<'_> {
+    /// Fails with both answers unless `read` answers the same on both sides.
+    fn same<T: PartialEq + Debug>(
+        &self,
+        what: impl Fn() -> String,
+        read: impl Fn(&Side) -> Result<T, Error>,
+    ) -> Result<(), String> {
+        let (expected, actual) = (shaped(read(self.model)), shaped(read(self.sut)));
+        if expected == actual {
+            Ok(())
+        } else {
+            Err(format!("{}\n  memory: {expected:?}\n  {}: {actual:?}", what(), self.backend))
+        }
+    }
+
+    fn final_reads(&self, s: &Scenario, known: &Known) -> Result<(), String> {
+        self.same(|| "agents()".into(), |side| side.engine.agents())?;
+        self.same(|| "pending(None)".into(), |side| side.engine.pending(None))?;
+        self.same(|| "oracle requests".into(), |side| Ok(side.oracle.requests()))?;
+        for agent in AGENTS {
+            self.agent_reads(s, known, agent)?;
+        }
+        Ok(())
+    }
+
+    fn agent_reads(&self, s: &Scenario, known: &Known, agent: &str) -> Result<(), String> {
+        let head = self.model.head(agent);
+        let page = s.audit_page;
+        self.same(|| format!("pending({agent:?})"), |side| side.engine.pending(Some(agent)))?;
+        for newest_first in [false, true] {
+            self.same(
+                || format!("audit({agent:?}, limit {page}, newest_first {newest_first}), all pages"),
+                |side| side.audit_pages(agent, None, page, newest_first),
+            )?;
+        }
+        for &claim in &known.claims {
+            self.same(
+                || format!("audit({agent:?}, claim {claim}, limit {page}), all pages"),
+                |side| side.audit_pages(agent, Some(claim), page, false),
+            )?;
+            self.same(|| format!("lineage({agent:?}, {claim})"), |side| side.engine.lineage(agent, claim))?;
+        }
+        let points: Vec<(AsOf, Option<i32>)> = std::iter::once((AsOf::Now, None))
+            .chain(s.probes.iter().map(|p| (as_of(p.as_of, head, known), p.valid_at)))
+            .collect();
+        for subject in SUBJECTS {
+            for &(at, valid) in &points {
+                let valid_at = valid.map(year);
+                self.same(
+                    || format!("subject({agent:?}, {subject:?}, {at:?}, valid_at {valid_at:?})"),
+                    |side| side.engine.subject(agent, subject, at, valid_at),
+                )?;
+            }
+            for predicate in PREDICATES {
+                for &(at, valid) in &points {
+                    let mut q = RecallQuery::new(agent, subject, predicate);
+                    q.as_of = at;
+                    q.valid_at = valid.map(year);
+                    self.same(|| format!("recall({q:?})"), |side| side.engine.recall(&q))?;
+                    self.same(
+                        || format!("history({agent:?}, {subject:?}, {predicate:?}, {at:?})"),
+                        |side| side.engine.history(agent, subject, predicate, at),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
