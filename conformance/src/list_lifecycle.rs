@@ -81,6 +81,36 @@ macro_rules! __cases_lifecycle {
                 reinstate_quarantined_claim_is_rejected_not_reinstatable,
                 reinstate_unknown_claim_is_rejected_unknown_claim,
             }
+            dependencies {
+                invalidate_parent_flags_dependent_pending_review,
+                cascade_entries_share_the_invalidation_unit,
+                cascade_flags_grandchildren_in_same_unit,
+                cascade_diamond_flags_each_dependent_once,
+                cascade_depth_limit_is_sixty_four,
+                cascade_leaves_unrelated_claims_unflagged,
+                cascade_flag_is_bitemporal,
+                cascade_flags_dependent_when_one_of_two_parents_stops,
+                resolve_superseding_parent_flags_dependent,
+                affirm_superseding_parent_flags_dependent,
+                deny_superseding_challenger_flags_its_dependents,
+                unknown_verdict_flags_nothing,
+                cascade_flags_dependent_on_same_line,
+            }
+            recall_reentry {
+                reentry_equal_to_live_claim_is_committed_cheap_with_target_ref,
+                reentry_via_derived_from_targets_that_parent,
+                reentry_derived_from_parent_with_other_value_is_pending_low_confidence,
+                reentry_repeated_808_times_keeps_one_row_and_belief_unchanged,
+                reentry_does_not_refresh_currency,
+                reentry_burst_eleventh_within_window_is_quarantined,
+                reentry_after_burst_window_passes_is_committed_cheap_again,
+                reentry_burst_is_counted_per_target,
+                reentry_burst_threshold_is_configurable,
+                reentry_matching_nothing_is_pending_low_confidence_and_tainted,
+                reentry_with_other_value_never_contests_belief,
+                reentry_of_superseded_value_is_pending_low_confidence,
+                external_after_unmatched_reentry_is_cheap_path,
+            }
         }
     };
 }

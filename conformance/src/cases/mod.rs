@@ -2,9 +2,11 @@
 //! saying the behaviour it checks.
 
 pub mod adjudication;
+pub mod dependencies;
 pub mod faults;
 pub mod ingest;
 pub mod invalidate;
+pub mod recall_reentry;
 pub mod reinstate;
 pub mod resolve;
 pub mod storage;
