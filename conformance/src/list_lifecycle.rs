@@ -111,6 +111,17 @@ macro_rules! __cases_lifecycle {
                 reentry_of_superseded_value_is_pending_low_confidence,
                 external_after_unmatched_reentry_is_cheap_path,
             }
+            audit {
+                audit_entries_in_seq_order_and_newest_first_reversed,
+                audit_entries_carry_unit_seq_time_and_rationale,
+                audit_pages_twenty_thousand_entries_completely,
+                audit_filter_by_claim_ref_returns_only_its_entries,
+                audit_limit_zero_is_invalid_query,
+                audit_of_unknown_agent_is_empty,
+                audit_after_last_entry_is_empty,
+                audit_is_isolated_per_agent,
+                audit_rejected_writes_leave_no_entries,
+            }
         }
     };
 }

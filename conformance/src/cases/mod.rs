@@ -2,6 +2,7 @@
 //! saying the behaviour it checks.
 
 pub mod adjudication;
+pub mod audit;
 pub mod dependencies;
 pub mod faults;
 pub mod ingest;
