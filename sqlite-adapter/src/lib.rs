@@ -1,2 +1,61 @@
-//! credence-sqlite: embedded SQLite backend: one file per agent.
+//! credence-sqlite: the embedded SQLite backend of credence — one database file per agent.
+//!
+//! ```
+//! use credence_core::{ClaimEngine, Disposition, Engine, IngestRequest, RecallQuery};
+//! use credence_sqlite::{SqliteConfig, SqliteLedger};
+//!
+//! # fn main() -> credence_core::Result<()> {
+//! let ledger = SqliteLedger::in_memory(SqliteConfig::default())?; // or SqliteLedger::open(dir, ..)
+//! let engine = Engine::new(ledger);
+//! let receipt = engine.ingest(IngestRequest::new("agent-1", "user:42", "city", "Lisbon"))?;
+//! assert_eq!(receipt.disposition, Disposition::CommittedCheap);
+//! let belief = engine.recall(&RecallQuery::new("agent-1", "user:42", "city"))?;
+//! assert_eq!(belief.value, Some("Lisbon".into()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Store URLs
+//! `sqlite:<dir>` (file-backed; [`SqliteLedger::from_url`]) and `sqlite::memory:` (in-memory
+//! databases, nothing on disk).
+//!
+//! # Layout and guarantees
+//! * One database file per agent under `<dir>`, named by an injective, path-safe,
+//!   case-safe encoding of the agent id (`a-<hex>.sqlite3`, or `h-<hash>.sqlite3` for ids
+//!   longer than 100 bytes; the id is also stored inside the file). Listing agents returns
+//!   the original ids.
+//! * Every connection: `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON`, an
+//!   explicit `busy_timeout`, `journal_size_limit` (and `fullfsync=ON` on macOS).
+//! * Per agent: one write connection (`BEGIN IMMEDIATE`) with **group commit** — concurrent
+//!   writes join one transaction, each in its own savepoint, and nobody is answered before
+//!   `COMMIT` — and a small pool of `query_only` read connections, each read in one read
+//!   transaction. Agents never wait for each other.
+//! * A bounded LRU of open agents (default 256); an idle agent leaving it is checkpointed
+//!   and closed. A passive checkpoint runs every `checkpoint_every_n_commits` units.
+//! * Schema by refinery migrations (`migrations/`), applied inside `BEGIN IMMEDIATE` so
+//!   concurrent openers converge; a newer schema than this build is `Error::SchemaTooNew`.
+//! * Another process writing the same file is serialised by SQLite's write lock; a wait
+//!   beyond `busy_timeout` is the retryable `Error::Unavailable`.
+//!
+//! `sqlite::memory:` uses SQLite's `memdb` VFS: the same schema and queries, but a rollback
+//! journal instead of WAL (so a reader may briefly wait for a commit, within `busy_timeout`),
+//! and no LRU (an in-memory database lives only while open).
 #![deny(missing_docs)]
+
+mod agent;
+mod codec;
+mod config;
+mod error;
+mod ledger;
+mod naming;
+mod read;
+mod schema;
+mod url;
+mod write;
+
+pub use config::SqliteConfig;
+pub use ledger::SqliteLedger;
+pub use schema::{MIN_SQLITE_VERSION, latest_version as schema_version};
+
+pub use refinery;
+pub use rusqlite;

@@ -1,0 +1,306 @@
+//! One agent's database: its write connection with group commit, and its read pool.
+//!
+//! # Group commit
+//! Every writer first counts itself in `arrivals`, then takes the state mutex. If no batch is
+//! open it starts one with `BEGIN IMMEDIATE` (this is where another process is waited for,
+//! up to `busy_timeout`). It runs its unit inside its own `SAVEPOINT`: a unit that fails or
+//! writes nothing is rolled back to the savepoint alone, a unit that succeeds is `RELEASE`d
+//! and becomes a member of the batch. It then leaves `arrivals`; the writer that brings
+//! `arrivals` to zero (nobody else is about to join) commits the batch, with the connection
+//! taken out of the mutex so the fsync does not block anyone from queueing. Members wait on a
+//! condition variable until their batch is finished and get its result: nobody is answered
+//! before `COMMIT` returned, and a failed `COMMIT` fails every member. Units of one batch run
+//! one after the other on the write connection, so each sees the rows of earlier members
+//! (the next seq is the previous member's seq + 1).
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use credence_core::{AgentId, ReadUnit, Result};
+use rusqlite::Connection;
+
+use crate::config::SqliteConfig;
+use crate::error::{SqlResult, SqliteError};
+use crate::read::View;
+use crate::schema::{self, Role, Target};
+
+/// A batch stops taking members at this size and commits.
+const MAX_BATCH: usize = 512;
+
+/// The agent's database and its connections.
+pub(crate) struct AgentDb {
+    agent: AgentId,
+    target: Target,
+    config: SqliteConfig,
+    schema_ready: AtomicBool,
+    /// Serialises the first migration; in memory mode it keeps one connection open for the
+    /// life of the store (an in-memory database vanishes with its last connection).
+    keeper: Mutex<Option<Connection>>,
+    state: Mutex<WriteState>,
+    done: Condvar,
+    arrivals: AtomicUsize,
+    readers: Mutex<Vec<Connection>>,
+}
+
+#[derive(Default)]
+struct WriteState {
+    conn: Option<Connection>,
+    batch: Option<Batch>,
+    committing: bool,
+    next_batch: u64,
+    /// The newest finished batch; batches finish in id order.
+    completed: u64,
+    results: HashMap<u64, BatchResult>,
+    commits_since_checkpoint: u64,
+}
+
+struct Batch {
+    id: u64,
+    members: usize,
+}
+
+struct BatchResult {
+    outcome: std::result::Result<(), Arc<SqliteError>>,
+    waiting: usize,
+}
+
+enum Member<T> {
+    Joined { batch: u64, value: T },
+    Alone(Result<Option<T>>),
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+const SAVEPOINT: &str = "SAVEPOINT credence_unit";
+const RELEASE: &str = "RELEASE credence_unit";
+const ROLLBACK_UNIT: &str = "ROLLBACK TO credence_unit; RELEASE credence_unit";
+
+impl AgentDb {
+    pub(crate) fn new(agent: AgentId, target: Target, config: SqliteConfig) -> AgentDb {
+        AgentDb {
+            agent,
+            target,
+            config,
+            schema_ready: AtomicBool::new(false),
+            keeper: Mutex::new(None),
+            state: Mutex::new(WriteState::default()),
+            done: Condvar::new(),
+            arrivals: AtomicUsize::new(0),
+            readers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The agent.
+    pub(crate) fn agent(&self) -> &AgentId {
+        &self.agent
+    }
+
+    fn ensure_schema(&self) -> SqlResult<()> {
+        if self.schema_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut keeper = self.keeper.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.schema_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut conn = schema::open(&self.target, Role::Writer, &self.config)?;
+        schema::migrate(&mut conn, self.agent.as_str(), self.config.busy_timeout)?;
+        if matches!(self.target, Target::Memory(_)) {
+            *keeper = Some(conn);
+        }
+        self.schema_ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, WriteState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, st: MutexGuard<'a, WriteState>) -> MutexGuard<'a, WriteState> {
+        self.done.wait(st).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `op` as one member of the agent's current group commit. `op` returns `Some` when
+    /// it wrote something to keep, `None` to write nothing.
+    pub(crate) fn write<T>(&self, op: &mut dyn FnMut(&Connection) -> Result<Option<T>>) -> Result<Option<T>> {
+        self.ensure_schema()?;
+        self.arrivals.fetch_add(1, Ordering::SeqCst);
+        let mut st = self.lock_state();
+        while st.committing {
+            st = self.wait(st);
+        }
+        let outcome = self.run_member(&mut st, op);
+        let remaining = self.arrivals.fetch_sub(1, Ordering::SeqCst) - 1;
+        let full = st.batch.as_ref().is_some_and(|b| b.members >= MAX_BATCH);
+        if remaining == 0 || full {
+            st = self.commit(st);
+        }
+        match outcome {
+            Member::Alone(result) => result,
+            Member::Panicked(payload) => {
+                drop(st);
+                resume_unwind(payload)
+            }
+            Member::Joined { batch, value } => {
+                while st.completed < batch {
+                    st = self.wait(st);
+                }
+                let outcome = match st.results.get_mut(&batch) {
+                    Some(r) => {
+                        r.waiting -= 1;
+                        let outcome = r.outcome.clone();
+                        if r.waiting == 0 {
+                            st.results.remove(&batch);
+                        }
+                        outcome
+                    }
+                    None => Err(Arc::new(SqliteError::Internal(format!("batch {batch} has no result")))),
+                };
+                outcome.map(|()| Some(value)).map_err(|e| SqliteError::Batch(e).into())
+            }
+        }
+    }
+
+    fn run_member<T>(&self, st: &mut WriteState, op: &mut dyn FnMut(&Connection) -> Result<Option<T>>) -> Member<T> {
+        if st.conn.is_none() {
+            match schema::open(&self.target, Role::Writer, &self.config) {
+                Ok(conn) => st.conn = Some(conn),
+                Err(e) => return Member::Alone(Err(e.into())),
+            }
+        }
+        let Some(conn) = st.conn.as_ref() else {
+            return Member::Alone(Err(SqliteError::Internal("write connection missing".into()).into()));
+        };
+        if st.batch.is_none() {
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                return Member::Alone(Err(SqliteError::sqlite("starting the write transaction")(e).into()));
+            }
+            st.next_batch += 1;
+            st.batch = Some(Batch { id: st.next_batch, members: 0 });
+        }
+        let batch_id = st.batch.as_ref().map_or(0, |b| b.id);
+        let result = match conn.execute_batch(SAVEPOINT) {
+            Ok(()) => catch_unwind(AssertUnwindSafe(|| op(conn))),
+            Err(e) => Ok(Err(SqliteError::sqlite("opening the unit's savepoint")(e).into())),
+        };
+        let member = match result {
+            Ok(Ok(Some(value))) => match conn.execute_batch(RELEASE) {
+                Ok(()) => Member::Joined { batch: batch_id, value },
+                Err(e) => {
+                    let _ = conn.execute_batch(ROLLBACK_UNIT);
+                    Member::Alone(Err(SqliteError::sqlite("releasing the unit's savepoint")(e).into()))
+                }
+            },
+            Ok(Ok(None)) => {
+                let _ = conn.execute_batch(ROLLBACK_UNIT);
+                Member::Alone(Ok(None))
+            }
+            Ok(Err(e)) => {
+                let _ = conn.execute_batch(ROLLBACK_UNIT);
+                Member::Alone(Err(e))
+            }
+            Err(payload) => {
+                let _ = conn.execute_batch(ROLLBACK_UNIT);
+                Member::Panicked(payload)
+            }
+        };
+        let aborted = conn.is_autocommit();
+        if let Member::Joined { .. } = member
+            && let Some(b) = st.batch.as_mut()
+        {
+            b.members += 1;
+        }
+        if aborted {
+            // SQLite rolled the whole transaction back (I/O error, full disk, …): every
+            // member of this batch fails, including this one if it had joined.
+            if let Some(b) = st.batch.take() {
+                let err = Arc::new(SqliteError::Internal("the write transaction was aborted by SQLite".into()));
+                self.finish(st, &b, Err(err));
+            }
+        }
+        member
+    }
+
+    fn finish(&self, st: &mut WriteState, batch: &Batch, outcome: std::result::Result<(), Arc<SqliteError>>) {
+        if batch.members > 0 {
+            st.results.insert(batch.id, BatchResult { outcome, waiting: batch.members });
+        }
+        st.completed = batch.id;
+        self.done.notify_all();
+    }
+
+    fn commit<'a>(&'a self, mut st: MutexGuard<'a, WriteState>) -> MutexGuard<'a, WriteState> {
+        let Some(batch) = st.batch.take() else { return st };
+        let Some(conn) = st.conn.take() else {
+            let err = Arc::new(SqliteError::Internal("write connection missing at commit".into()));
+            self.finish(&mut st, &batch, Err(err));
+            return st;
+        };
+        if batch.members == 0 {
+            let _ = conn.execute_batch("ROLLBACK");
+            st.conn = Some(conn);
+            self.finish(&mut st, &batch, Ok(()));
+            return st;
+        }
+        st.committing = true;
+        drop(st);
+        let outcome = conn.execute_batch("COMMIT").map_err(|e| Arc::new(SqliteError::sqlite("committing")(e)));
+        if outcome.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let mut st = self.lock_state();
+        st.commits_since_checkpoint += u64::try_from(batch.members).unwrap_or(u64::MAX);
+        if matches!(self.target, Target::File(_)) && st.commits_since_checkpoint >= self.config.checkpoint_every_n_commits
+        {
+            st.commits_since_checkpoint = 0;
+            // Passive: never waits for readers; keeps the WAL from growing without bound.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+        st.conn = Some(conn);
+        st.committing = false;
+        self.finish(&mut st, &batch, outcome);
+        st
+    }
+
+    /// Runs `f` in one read transaction on a pooled read-only connection.
+    pub(crate) fn read(&self, f: &mut ReadUnit<'_>) -> Result<()> {
+        self.ensure_schema()?;
+        let pooled = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => schema::open(&self.target, Role::Reader, &self.config)?,
+        };
+        // BEGIN + a first read pins one snapshot for every query `f` makes.
+        schema::retry_busy(self.config.busy_timeout, || {
+            conn.execute_batch("BEGIN DEFERRED")
+                .and_then(|()| conn.query_row("SELECT count(*) FROM agent", [], |_| Ok(())))
+                .map_err(|e| {
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    SqliteError::sqlite("starting a read transaction")(e)
+                })
+        })?;
+        let result = f(&View::new(&conn, &self.agent));
+        let _ = conn.execute_batch("COMMIT");
+        if conn.is_autocommit() {
+            let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if pool.len() < self.config.read_pool_size {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for AgentDb {
+    fn drop(&mut self) {
+        // Closing an idle agent: fold the WAL back into the database first.
+        if matches!(self.target, Target::File(_))
+            && let Some(conn) = self.state.get_mut().unwrap_or_else(PoisonError::into_inner).conn.as_ref()
+        {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
+}

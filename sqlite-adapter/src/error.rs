@@ -1,0 +1,135 @@
+//! The adapter's private error type and its one mapping into [`credence_core::Error`].
+
+use std::sync::Arc;
+
+use credence_core::Error;
+use rusqlite::ErrorCode;
+
+/// The backend name used in every error.
+pub(crate) const BACKEND: &str = "sqlite";
+
+/// Everything that can go wrong inside the adapter. Converted into the core error in exactly
+/// one place (the `From` impl below).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SqliteError {
+    /// A driver error; mapped by its SQLite result code.
+    #[error("{context}: {source}")]
+    Sqlite {
+        /// What the adapter was doing.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored row or file does not decode.
+    #[error("{0}")]
+    Decode(String),
+    /// A unit that does not fit after the current head (the `UNIQUE(agent_id, stream_seq)`
+    /// backstop).
+    #[error("{0}")]
+    Conflict(String),
+    /// The file's schema is newer than this build.
+    #[error("schema version {found} is newer than {supported}")]
+    SchemaTooNew { found: i64, supported: i64 },
+    /// A filesystem error outside SQLite.
+    #[error("{context}: {source}")]
+    Io {
+        /// What the adapter was doing.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A configuration value is out of range, or the SQLite library is too old.
+    #[error("{0}")]
+    Config(String),
+    /// A store URL could not be understood.
+    #[error("invalid store URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    /// The group commit this write joined failed; every member gets this.
+    #[error("group commit failed: {0}")]
+    Batch(Arc<SqliteError>),
+    /// An internal state that should be impossible (a poisoned lock after a panic).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl SqliteError {
+    /// Wraps a driver error with what the adapter was doing.
+    pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> SqliteError {
+        let context = context.into();
+        move |source| SqliteError::Sqlite { context, source }
+    }
+
+    /// Wraps an I/O error with what the adapter was doing.
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SqliteError {
+        let context = context.into();
+        move |source| SqliteError::Io { context, source }
+    }
+
+    /// True when the driver reports a busy or locked database.
+    pub(crate) fn is_busy(&self) -> bool {
+        match self {
+            SqliteError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            ),
+            SqliteError::Batch(inner) => inner.is_busy(),
+            _ => false,
+        }
+    }
+
+    /// The core error this maps to; by reference so a shared batch failure maps per member.
+    fn to_core(&self) -> Error {
+        let message = self.to_string();
+        match self {
+            SqliteError::Sqlite { source, .. } => match source {
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::Utf8Error(..) => Error::corrupt(BACKEND, message),
+                _ => match source.sqlite_error_code() {
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                        Error::Unavailable { backend: BACKEND, reason: message }
+                    }
+                    Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+                        Error::corrupt(BACKEND, message)
+                    }
+                    Some(ErrorCode::ConstraintViolation) => {
+                        Error::Conflict { backend: BACKEND, reason: message }
+                    }
+                    _ => Error::Backend { backend: BACKEND, source: message.into() },
+                },
+            },
+            SqliteError::Decode(_) => Error::corrupt(BACKEND, message),
+            SqliteError::Conflict(reason) => Error::Conflict { backend: BACKEND, reason: reason.clone() },
+            SqliteError::SchemaTooNew { found, supported } => {
+                Error::SchemaTooNew { found: *found, supported: *supported }
+            }
+            SqliteError::Io { .. } | SqliteError::Internal(_) => {
+                Error::Backend { backend: BACKEND, source: message.into() }
+            }
+            SqliteError::Config(reason) => Error::InvalidConfig { reason: reason.clone() },
+            SqliteError::Url { url, reason } => Error::InvalidStoreUrl { url: url.clone(), reason: reason.clone() },
+            SqliteError::Batch(inner) => match inner.to_core() {
+                Error::Unavailable { reason, .. } => {
+                    Error::Unavailable { backend: BACKEND, reason: format!("group commit failed: {reason}") }
+                }
+                Error::Corrupt { detail, .. } => Error::corrupt(BACKEND, format!("group commit failed: {detail}")),
+                Error::Conflict { reason, .. } => {
+                    Error::Conflict { backend: BACKEND, reason: format!("group commit failed: {reason}") }
+                }
+                other => Error::Backend { backend: BACKEND, source: format!("group commit failed: {other}").into() },
+            },
+        }
+    }
+}
+
+impl From<SqliteError> for Error {
+    fn from(e: SqliteError) -> Error {
+        e.to_core()
+    }
+}
+
+/// The adapter's result type.
+pub(crate) type SqlResult<T> = std::result::Result<T, SqliteError>;

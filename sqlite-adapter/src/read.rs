@@ -1,0 +1,437 @@
+//! [`LedgerRead`] over one SQLite connection inside one transaction.
+
+use credence_core::{
+    Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind,
+    Event, Handle, Head, LedgerEntry, LedgerRead, Result, StateMark, StatusChange, Timestamp, ValidTime,
+};
+use rusqlite::types::FromSql;
+use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
+
+use crate::codec::{enum_from_sql, enum_to_sql, f32_from_sql, json_from_sql, seq_bound, seq_from_sql, uuid_from_sql};
+use crate::error::{SqlResult, SqliteError};
+
+const CLAIM_COLS: &str = "c.claim_ref, c.stream_seq, c.tx_time, c.subject, c.predicate, c.value, c.provenance, \
+     c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, c.vt_confidence, \
+     c.vt_start_granularity, c.vt_end_granularity, c.derived_from, c.depends_on";
+const ENTRY_COLS: &str =
+    "e.stream_seq, e.entry_index, e.claim_ref, e.event, e.disposition, e.rationale, e.recorded_at";
+const ASSERTION_COLS: &str = "a.assertion_ref, a.target, a.kind, a.at, a.stream_seq";
+const EDGE_COLS: &str = "g.from_ref, g.to_ref, g.kind, g.stream_seq";
+const ADJ_COLS: &str = "j.handle, j.subject, j.predicate, j.challenger, j.incumbents, j.queued_at, j.expires_at, \
+     j.status, j.notified, j.stream_seq";
+
+/// A consistent view of one agent's rows through `conn`; the caller holds the transaction.
+pub(crate) struct View<'c> {
+    conn: &'c Connection,
+    agent: &'c AgentId,
+}
+
+impl<'c> View<'c> {
+    /// A view of `agent` through `conn` (already inside a transaction).
+    pub(crate) fn new(conn: &'c Connection, agent: &'c AgentId) -> View<'c> {
+        View { conn, agent }
+    }
+
+    fn stmt(&self, sql: &str) -> SqlResult<CachedStatement<'c>> {
+        self.conn.prepare_cached(sql).map_err(SqliteError::sqlite("preparing a query"))
+    }
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        decode: impl Fn(&View<'c>, &Row<'_>) -> SqlResult<T>,
+    ) -> SqlResult<Vec<T>> {
+        let mut stmt = self.stmt(sql)?;
+        let mut rows = stmt.query(params).map_err(SqliteError::sqlite("running a query"))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(SqliteError::sqlite("reading a row"))? {
+            out.push(decode(self, row)?);
+        }
+        Ok(out)
+    }
+
+    fn claims(&self, sql: &str, params: impl Params) -> SqlResult<Vec<Claim>> {
+        self.rows(sql, params, View::claim_from_row)
+    }
+
+    fn claim_from_row(&self, row: &Row<'_>) -> SqlResult<Claim> {
+        let what = "claims row";
+        let valid_time = if get::<bool>(row, 10)? {
+            Some(ValidTime {
+                start: get::<Option<i64>>(row, 11)?.map(Timestamp),
+                end: get::<Option<i64>>(row, 12)?.map(Timestamp),
+                confidence: f32_from_sql(
+                    get::<Option<f64>>(row, 13)?
+                        .ok_or_else(|| SqliteError::Decode(format!("{what}: valid time without confidence")))?,
+                    what,
+                )?,
+                start_granularity: get::<Option<String>>(row, 14)?.map(|s| enum_from_sql(s, what)).transpose()?,
+                end_granularity: get::<Option<String>>(row, 15)?.map(|s| enum_from_sql(s, what)).transpose()?,
+            })
+        } else {
+            None
+        };
+        Ok(Claim {
+            claim_ref: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+            agent_id: self.agent.clone(),
+            seq: seq_from_sql(get(row, 1)?, what)?,
+            tx_time: Timestamp(get(row, 2)?),
+            subject: get(row, 3)?,
+            predicate: get(row, 4)?,
+            value: json_from_sql(&get::<String>(row, 5)?, what)?,
+            provenance: enum_from_sql(get(row, 6)?, what)?,
+            cardinality: enum_from_sql(get(row, 7)?, what)?,
+            confidence: f32_from_sql(get(row, 8)?, what)?,
+            criticality: enum_from_sql(get(row, 9)?, what)?,
+            valid_time,
+            derived_from: json_from_sql(&get::<String>(row, 16)?, what)?,
+            depends_on: json_from_sql(&get::<String>(row, 17)?, what)?,
+        })
+    }
+
+    fn entries(&self, sql: &str, params: impl Params) -> SqlResult<Vec<LedgerEntry>> {
+        self.rows(sql, params, |_, row| {
+            let what = "ledger_entries row";
+            Ok(LedgerEntry {
+                seq: seq_from_sql(get(row, 0)?, what)?,
+                index: entry_index(get(row, 1)?)?,
+                claim_ref: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 2)?, what)?),
+                event: enum_from_sql(get(row, 3)?, what)?,
+                disposition: enum_from_sql(get(row, 4)?, what)?,
+                rationale: json_from_sql(&get::<String>(row, 5)?, what)?,
+                recorded_at: Timestamp(get(row, 6)?),
+            })
+        })
+    }
+
+    fn assertions(&self, sql: &str, params: impl Params) -> SqlResult<Vec<Assertion>> {
+        self.rows(sql, params, |_, row| {
+            let what = "assertions row";
+            Ok(Assertion {
+                assertion_ref: credence_core::AssertionRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+                target: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 1)?, what)?),
+                kind: enum_from_sql(get(row, 2)?, what)?,
+                at: Timestamp(get(row, 3)?),
+                seq: seq_from_sql(get(row, 4)?, what)?,
+            })
+        })
+    }
+
+    fn edges(&self, sql: &str, params: impl Params) -> SqlResult<Vec<Edge>> {
+        self.rows(sql, params, |_, row| {
+            let what = "edges row";
+            Ok(Edge {
+                from: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+                to: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 1)?, what)?),
+                kind: enum_from_sql(get(row, 2)?, what)?,
+                seq: seq_from_sql(get(row, 3)?, what)?,
+            })
+        })
+    }
+
+    fn adjudications(&self, sql: &str, params: impl Params) -> SqlResult<Vec<Adjudication>> {
+        self.rows(sql, params, |view, row| {
+            let what = "adjudications row";
+            Ok(Adjudication {
+                handle: Handle(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+                agent_id: view.agent.clone(),
+                subject: get(row, 1)?,
+                predicate: get(row, 2)?,
+                challenger: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 3)?, what)?),
+                incumbents: json_from_sql(&get::<String>(row, 4)?, what)?,
+                queued_at: Timestamp(get(row, 5)?),
+                expires_at: get::<Option<i64>>(row, 6)?.map(Timestamp),
+                status: enum_from_sql(get(row, 7)?, what)?,
+                notified: get(row, 8)?,
+                seq: seq_from_sql(get(row, 9)?, what)?,
+            })
+        })
+    }
+
+    fn scalar<T: FromSql>(&self, sql: &str, params: impl Params) -> SqlResult<Option<T>> {
+        let mut stmt = self.stmt(sql)?;
+        let mut rows = stmt.query(params).map_err(SqliteError::sqlite("running a query"))?;
+        match rows.next().map_err(SqliteError::sqlite("reading a row"))? {
+            Some(row) => Ok(Some(get(row, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest commit unit.
+    pub(crate) fn head_for_write(&self) -> SqlResult<Option<Head>> {
+        let mut stmt =
+            self.stmt("SELECT stream_seq, tx_time FROM commits WHERE agent_id = ?1 ORDER BY stream_seq DESC LIMIT 1")?;
+        let mut rows = stmt.query([self.agent.as_str()]).map_err(SqliteError::sqlite("reading the head"))?;
+        match rows.next().map_err(SqliteError::sqlite("reading the head"))? {
+            Some(row) => Ok(Some(Head { seq: seq_from_sql(get(row, 0)?, "commits row")?, tx_time: Timestamp(get(row, 1)?) })),
+            None => Ok(None),
+        }
+    }
+
+    fn audit_sql(&self, range: &AuditRange) -> SqlResult<Vec<LedgerEntry>> {
+        let dir = if range.newest_first { "DESC" } else { "ASC" };
+        let cmp = if range.newest_first { "<" } else { ">" };
+        let agent = self.agent.as_str();
+        let claim = range.claim_ref.map(|r| r.0.as_bytes().to_vec());
+        let (cseq, cidx) = range.after.map_or((0, 0), |c| (seq_bound(c.seq), i64::from(c.index)));
+        let limit = i64::try_from(range.limit).unwrap_or(i64::MAX);
+        let mut sql = format!("SELECT {ENTRY_COLS} FROM ledger_entries e WHERE e.agent_id = :agent");
+        let mut params: Vec<(&str, &dyn ToSql)> = vec![(":agent", &agent), (":limit", &limit)];
+        if let Some(claim) = &claim {
+            sql.push_str(" AND e.claim_ref = :claim");
+            params.push((":claim", claim));
+        }
+        if range.after.is_some() {
+            sql.push_str(&format!(" AND (e.stream_seq, e.entry_index) {cmp} (:cseq, :cidx)"));
+            params.push((":cseq", &cseq));
+            params.push((":cidx", &cidx));
+        }
+        sql.push_str(&format!(" ORDER BY e.stream_seq {dir}, e.idx {dir} LIMIT :limit"));
+        self.entries(&sql, params.as_slice())
+    }
+
+    fn units_sql(&self, after_seq: u64, limit: usize) -> SqlResult<Vec<Append>> {
+        let agent = self.agent.as_str();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let heads = self.rows(
+            "SELECT stream_seq, tx_time FROM commits WHERE agent_id = ?1 AND stream_seq > ?2 \
+             ORDER BY stream_seq LIMIT ?3",
+            rusqlite::params![agent, seq_bound(after_seq), limit],
+            |_, row| Ok((get::<i64>(row, 0)?, Timestamp(get(row, 1)?))),
+        )?;
+        let mut out = Vec::with_capacity(heads.len());
+        for (seq, tx_time) in heads {
+            let mut unit = Append::new(seq_from_sql(seq, "commits row")?, tx_time);
+            let p = rusqlite::params![agent, seq];
+            unit.claims =
+                self.claims(&format!("SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = ?1 AND c.stream_seq = ?2 ORDER BY c.id"), p)?;
+            unit.assertions = self.assertions(
+                &format!("SELECT {ASSERTION_COLS} FROM assertions a WHERE a.agent_id = ?1 AND a.stream_seq = ?2 ORDER BY a.id"),
+                p,
+            )?;
+            unit.edges = self.edges(
+                &format!("SELECT {EDGE_COLS} FROM edges g WHERE g.agent_id = ?1 AND g.stream_seq = ?2 ORDER BY g.id"),
+                p,
+            )?;
+            unit.entries = self.entries(
+                &format!("SELECT {ENTRY_COLS} FROM ledger_entries e WHERE e.agent_id = ?1 AND e.stream_seq = ?2 ORDER BY e.idx"),
+                p,
+            )?;
+            unit.adjudications = self
+                .adjudications(
+                    &format!("SELECT {ADJ_COLS} FROM adjudications j WHERE j.agent_id = ?1 AND j.stream_seq = ?2 ORDER BY j.id"),
+                    p,
+                )?
+                .into_iter()
+                .map(|a| Adjudication { status: AdjudicationStatus::Pending, ..a })
+                .collect();
+            unit.status_changes = self
+                .adjudications(
+                    &format!("SELECT {ADJ_COLS} FROM adjudications j WHERE j.agent_id = ?1 AND j.closed_seq = ?2 ORDER BY j.id"),
+                    p,
+                )?
+                .into_iter()
+                .map(|a| StatusChange { handle: a.handle, status: a.status })
+                .collect();
+            out.push(unit);
+        }
+        Ok(out)
+    }
+}
+
+fn get<T: FromSql>(row: &Row<'_>, idx: usize) -> SqlResult<T> {
+    row.get(idx).map_err(SqliteError::sqlite(format!("decoding column {idx}")))
+}
+
+fn entry_index(v: i64) -> SqlResult<u32> {
+    u32::try_from(v).map_err(|_| SqliteError::Decode(format!("ledger_entries row: entry index {v} out of range")))
+}
+
+/// `'ClaimCommitted', 'ValidityAsserted', …`: the events of [`Event::MARKS`] as an SQL list.
+fn marks_in_list() -> String {
+    Event::MARKS.iter().map(|e| format!("'{}'", e.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+fn blob(r: ClaimRef) -> [u8; 16] {
+    *r.0.as_bytes()
+}
+
+impl LedgerRead for View<'_> {
+    fn head(&self) -> Result<Option<Head>> {
+        Ok(self.head_for_write()?)
+    }
+
+    fn seq_at(&self, t: Timestamp) -> Result<u64> {
+        let seq: Option<i64> = self.scalar(
+            "SELECT stream_seq FROM commits WHERE agent_id = ?1 AND tx_time <= ?2 \
+             ORDER BY tx_time DESC, stream_seq DESC LIMIT 1",
+            rusqlite::params![self.agent.as_str(), t.0],
+        )?;
+        Ok(seq.map(|s| seq_from_sql(s, "commits row")).transpose()?.unwrap_or(0))
+    }
+
+    fn tx_time_of(&self, seq: u64) -> Result<Option<Timestamp>> {
+        let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
+        let t: Option<i64> = self.scalar(
+            "SELECT tx_time FROM commits WHERE agent_id = ?1 AND stream_seq = ?2",
+            rusqlite::params![self.agent.as_str(), seq],
+        )?;
+        Ok(t.map(Timestamp))
+    }
+
+    fn claim(&self, claim_ref: ClaimRef) -> Result<Option<Claim>> {
+        let sql = format!("SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = ?1 AND c.claim_ref = ?2");
+        Ok(self.claims(&sql, rusqlite::params![self.agent.as_str(), blob(claim_ref)])?.into_iter().next())
+    }
+
+    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
+        let sql = format!(
+            "SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = ?1 AND c.subject = ?2 AND c.predicate = ?3 \
+             AND c.stream_seq <= ?4 ORDER BY c.stream_seq, c.claim_ref"
+        );
+        Ok(self.claims(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
+    }
+
+    fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
+        let sql = format!(
+            "SELECT e.claim_ref, e.stream_seq, e.entry_index, e.event, e.disposition \
+             FROM claims c JOIN ledger_entries e ON e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+             WHERE c.agent_id = ?1 AND c.subject = ?2 AND c.predicate = ?3 AND e.stream_seq <= ?4 \
+             AND e.event IN ({}) ORDER BY e.stream_seq, e.entry_index, e.idx",
+            marks_in_list()
+        );
+        Ok(self.rows(
+            &sql,
+            rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)],
+            |_, row| {
+                let what = "ledger_entries row";
+                Ok(StateMark {
+                    claim_ref: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+                    seq: seq_from_sql(get(row, 1)?, what)?,
+                    index: entry_index(get(row, 2)?)?,
+                    event: enum_from_sql(get(row, 3)?, what)?,
+                    disposition: enum_from_sql(get(row, 4)?, what)?,
+                })
+            },
+        )?)
+    }
+
+    fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
+        let sql = format!(
+            "SELECT {ASSERTION_COLS} FROM claims c JOIN assertions a \
+             ON a.agent_id = c.agent_id AND a.target = c.claim_ref \
+             WHERE c.agent_id = ?1 AND c.subject = ?2 AND c.predicate = ?3 AND a.stream_seq <= ?4 \
+             ORDER BY a.stream_seq, a.assertion_ref, a.id"
+        );
+        Ok(self.assertions(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
+    }
+
+
+
+    fn count_entries_since(&self, claim_ref: ClaimRef, event: Event, since: Timestamp) -> Result<u64> {
+        let n: Option<i64> = self.scalar(
+            "SELECT count(*) FROM ledger_entries WHERE agent_id = ?1 AND claim_ref = ?2 AND event = ?3 \
+             AND recorded_at >= ?4",
+            rusqlite::params![self.agent.as_str(), blob(claim_ref), event.as_str(), since.0],
+        )?;
+        Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+    }
+
+    fn edges_to(&self, to: ClaimRef, kind: EdgeKind) -> Result<Vec<Edge>> {
+        let sql = format!(
+            "SELECT {EDGE_COLS} FROM edges g WHERE g.agent_id = ?1 AND g.to_ref = ?2 AND g.kind = ?3 \
+             ORDER BY g.stream_seq, g.from_ref, g.id"
+        );
+        Ok(self.edges(&sql, rusqlite::params![self.agent.as_str(), blob(to), kind.as_str()])?)
+    }
+
+    fn edges_from(&self, from: ClaimRef, kind: EdgeKind) -> Result<Vec<Edge>> {
+        let sql = format!(
+            "SELECT {EDGE_COLS} FROM edges g WHERE g.agent_id = ?1 AND g.from_ref = ?2 AND g.kind = ?3 ORDER BY g.id"
+        );
+        Ok(self.edges(&sql, rusqlite::params![self.agent.as_str(), blob(from), kind.as_str()])?)
+    }
+
+    fn predicates(&self, subject: &str, max_seq: u64) -> Result<Vec<String>> {
+        Ok(self.rows(
+            "SELECT DISTINCT predicate FROM claims WHERE agent_id = ?1 AND subject = ?2 AND stream_seq <= ?3 \
+             ORDER BY predicate",
+            rusqlite::params![self.agent.as_str(), subject, seq_bound(max_seq)],
+            |_, row| get(row, 0),
+        )?)
+    }
+
+    fn audit(&self, range: &AuditRange) -> Result<Vec<LedgerEntry>> {
+        Ok(self.audit_sql(range)?)
+    }
+
+    fn adjudication(&self, handle: Handle) -> Result<Option<Adjudication>> {
+        let sql = format!("SELECT {ADJ_COLS} FROM adjudications j WHERE j.agent_id = ?1 AND j.handle = ?2");
+        Ok(self.adjudications(&sql, rusqlite::params![self.agent.as_str(), handle.0.as_bytes()])?.into_iter().next())
+    }
+
+    fn open_adjudications(&self) -> Result<Vec<Adjudication>> {
+        let pending = enum_to_sql(&AdjudicationStatus::Pending)?;
+        let sql = format!(
+            "SELECT {ADJ_COLS} FROM adjudications j WHERE j.agent_id = ?1 AND j.status = ?2 \
+             ORDER BY j.queued_at, j.handle, j.id"
+        );
+        Ok(self.adjudications(&sql, rusqlite::params![self.agent.as_str(), pending])?)
+    }
+
+    fn units(&self, after_seq: u64, limit: usize) -> Result<Vec<Append>> {
+        Ok(self.units_sql(after_seq, limit)?)
+    }
+}
+
+/// The view of an agent that has no database (yet): every list is empty.
+pub(crate) struct EmptyView;
+
+impl LedgerRead for EmptyView {
+    fn head(&self) -> Result<Option<Head>> {
+        Ok(None)
+    }
+    fn seq_at(&self, _t: Timestamp) -> Result<u64> {
+        Ok(0)
+    }
+    fn tx_time_of(&self, _seq: u64) -> Result<Option<Timestamp>> {
+        Ok(None)
+    }
+    fn claim(&self, _claim_ref: ClaimRef) -> Result<Option<Claim>> {
+        Ok(None)
+    }
+    fn line_claims(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<Claim>> {
+        Ok(Vec::new())
+    }
+    fn line_marks(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<StateMark>> {
+        Ok(Vec::new())
+    }
+    fn line_assertions(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<Assertion>> {
+        Ok(Vec::new())
+    }
+    fn count_entries_since(&self, _c: ClaimRef, _e: Event, _since: Timestamp) -> Result<u64> {
+        Ok(0)
+    }
+    fn edges_to(&self, _to: ClaimRef, _kind: EdgeKind) -> Result<Vec<Edge>> {
+        Ok(Vec::new())
+    }
+    fn edges_from(&self, _from: ClaimRef, _kind: EdgeKind) -> Result<Vec<Edge>> {
+        Ok(Vec::new())
+    }
+    fn predicates(&self, _subject: &str, _max_seq: u64) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn audit(&self, _range: &AuditRange) -> Result<Vec<LedgerEntry>> {
+        Ok(Vec::new())
+    }
+    fn adjudication(&self, _handle: Handle) -> Result<Option<Adjudication>> {
+        Ok(None)
+    }
+    fn open_adjudications(&self) -> Result<Vec<Adjudication>> {
+        Ok(Vec::new())
+    }
+    fn units(&self, _after_seq: u64, _limit: usize) -> Result<Vec<Append>> {
+        Ok(Vec::new())
+    }
+}

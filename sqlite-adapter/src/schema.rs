@@ -1,0 +1,203 @@
+//! Opening connections (PRAGMAs) and applying the refinery migrations under a write lock.
+
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::config::SqliteConfig;
+use crate::error::{SqlResult, SqliteError};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The oldest SQLite this crate accepts (3.51.3), as `sqlite3_libversion_number`.
+pub const MIN_SQLITE_VERSION: i32 = 3_051_003;
+
+/// refinery's history table (same layout as refinery's own runner writes).
+const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// Refuses a linked SQLite older than [`MIN_SQLITE_VERSION`].
+pub(crate) fn check_library_version() -> SqlResult<()> {
+    if rusqlite::version_number() < MIN_SQLITE_VERSION {
+        return Err(SqliteError::Config(format!(
+            "sqlite: the linked SQLite {} is older than the required 3.51.3",
+            rusqlite::version()
+        )));
+    }
+    Ok(())
+}
+
+/// How a connection is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The one write connection (may create the file).
+    Writer,
+    /// A read-only (`query_only`) connection; never creates the file.
+    Reader,
+}
+
+/// Where one agent's database lives.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    /// A file.
+    File(std::path::PathBuf),
+    /// A shared in-memory database (`memdb` VFS) with this name.
+    Memory(String),
+}
+
+/// Opens a connection to `target` and applies the PRAGMAs every connection gets.
+pub(crate) fn open(target: &Target, role: Role, config: &SqliteConfig) -> SqlResult<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    if role == Role::Writer || matches!(target, Target::Memory(_)) {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let (conn, is_file) = match target {
+        Target::File(path) => (
+            Connection::open_with_flags(path, flags)
+                .map_err(SqliteError::sqlite(format!("opening {}", path.display())))?,
+            true,
+        ),
+        Target::Memory(name) => (
+            Connection::open_with_flags(format!("file:{name}?vfs=memdb"), flags)
+                .map_err(SqliteError::sqlite("opening an in-memory database"))?,
+            false,
+        ),
+    };
+    conn.set_prepared_statement_cache_capacity(64);
+    apply_pragmas(&conn, is_file, role, config)?;
+    Ok(conn)
+}
+
+fn apply_pragmas(conn: &Connection, is_file: bool, role: Role, config: &SqliteConfig) -> SqlResult<()> {
+    conn.busy_timeout(config.busy_timeout).map_err(SqliteError::sqlite("setting busy_timeout"))?;
+    if is_file {
+        // Switching to WAL needs a brief exclusive lock; concurrent openers may see BUSY
+        // without the busy handler being invoked, so retry within busy_timeout.
+        let mode = retry_busy(config.busy_timeout, || {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                .map_err(SqliteError::sqlite("setting journal_mode=WAL"))
+        })?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SqliteError::Config(format!("sqlite: journal_mode=WAL was refused (got {mode})")));
+        }
+    }
+    let batch = format!(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit={};{}",
+        config.journal_size_limit,
+        if cfg!(target_os = "macos") { " PRAGMA fullfsync=ON;" } else { "" },
+    );
+    conn.execute_batch(&batch).map_err(SqliteError::sqlite("setting PRAGMAs"))?;
+    if role == Role::Reader {
+        conn.execute_batch("PRAGMA query_only=ON").map_err(SqliteError::sqlite("setting query_only"))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` again while it fails with BUSY/LOCKED, for at most `limit`.
+pub(crate) fn retry_busy<T>(limit: Duration, mut f: impl FnMut() -> SqlResult<T>) -> SqlResult<T> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(e) if e.is_busy() && start.elapsed() < limit => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    embedded::migrations::runner().get_migrations().iter().map(|m| i64::from(m.version())).max().unwrap_or(0)
+}
+
+/// Brings the file's schema up to date and records (or checks) the agent id stored in it.
+///
+/// Everything runs inside one `BEGIN IMMEDIATE` transaction, so concurrent openers (threads or
+/// processes) serialise on SQLite's write lock: the first applies the migrations, the others
+/// then find them applied. A schema newer than this build is `SchemaTooNew`.
+pub(crate) fn migrate(conn: &mut Connection, agent: &str, timeout: Duration) -> SqlResult<()> {
+    retry_busy(timeout, || migrate_once(conn, agent))
+}
+
+fn migrate_once(conn: &mut Connection, agent: &str) -> SqlResult<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(SqliteError::sqlite("locking the database for migration"))?;
+    tx.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE}(
+             version int4 PRIMARY KEY,
+             name VARCHAR(255),
+             applied_on VARCHAR(255),
+             checksum VARCHAR(255));"
+    ))
+    .map_err(SqliteError::sqlite("creating the migration history"))?;
+    let current: i64 = tx
+        .query_row(&format!("SELECT COALESCE(MAX(version), 0) FROM {HISTORY_TABLE}"), [], |r| r.get(0))
+        .map_err(SqliteError::sqlite("reading the schema version"))?;
+    let supported = latest_version();
+    if current > supported {
+        return Err(SqliteError::SchemaTooNew { found: current, supported });
+    }
+    let runner = embedded::migrations::runner();
+    let mut pending: Vec<_> =
+        runner.get_migrations().iter().filter(|m| i64::from(m.version()) > current).collect();
+    pending.sort_by_key(|m| m.version());
+    for m in pending {
+        let sql = m.sql().ok_or_else(|| SqliteError::Internal(format!("migration {m} has no SQL")))?;
+        tx.execute_batch(sql).map_err(SqliteError::sqlite(format!("applying migration {m}")))?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {HISTORY_TABLE} (version, name, applied_on, checksum) \
+                 VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?3)"
+            ),
+            rusqlite::params![m.version(), m.name(), m.checksum().to_string()],
+        )
+        .map_err(SqliteError::sqlite(format!("recording migration {m}")))?;
+    }
+    let stored: Option<String> = tx
+        .query_row("SELECT agent_id FROM agent WHERE singleton = 1", [], |r| r.get(0))
+        .optional()
+        .map_err(SqliteError::sqlite("reading the stored agent id"))?;
+    match stored {
+        Some(id) if id == agent => {}
+        Some(id) => {
+            return Err(SqliteError::Decode(format!(
+                "the file belongs to agent {id:?}, not {agent:?} (renamed or copied file?)"
+            )));
+        }
+        None => {
+            tx.execute("INSERT INTO agent (singleton, agent_id) VALUES (1, ?1)", [agent])
+                .map_err(SqliteError::sqlite("recording the agent id"))?;
+        }
+    }
+    tx.commit().map_err(SqliteError::sqlite("committing the migration"))
+}
+
+/// The agent id stored in an existing file, `None` when the file has no schema yet.
+/// Opens its own short-lived read-only connection; never creates the file.
+pub(crate) fn stored_agent(path: &Path, config: &SqliteConfig) -> SqlResult<Option<(String, bool)>> {
+    let conn = open(&Target::File(path.to_path_buf()), Role::Reader, config)?;
+    let has_schema: bool = conn
+        .query_row("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agent')", [], |r| {
+            r.get(0)
+        })
+        .map_err(SqliteError::sqlite(format!("reading {}", path.display())))?;
+    if !has_schema {
+        return Ok(None);
+    }
+    let id: Option<String> = conn
+        .query_row("SELECT agent_id FROM agent WHERE singleton = 1", [], |r| r.get(0))
+        .optional()
+        .map_err(SqliteError::sqlite(format!("reading the agent id of {}", path.display())))?;
+    let Some(id) = id else { return Ok(None) };
+    let has_units: bool = conn
+        .query_row("SELECT EXISTS(SELECT 1 FROM commits)", [], |r| r.get(0))
+        .map_err(SqliteError::sqlite(format!("reading {}", path.display())))?;
+    Ok(Some((id, has_units)))
+}
