@@ -1,2 +1,80 @@
-//! credence-postgres: PostgreSQL backend: shared database, advisory locks.
+//! # credence-postgres
+//!
+//! The `postgres://` backend of credence: all agents in one PostgreSQL database (optionally
+//! one schema), every table keyed by `agent_id`, times as `BIGINT` microseconds.
+//!
+//! ```no_run
+//! use credence_core::{Engine, IngestRequest};
+//! use credence_postgres::PostgresLedger;
+//!
+//! let ledger = PostgresLedger::from_url(
+//!     "postgres://postgres@127.0.0.1:5432/test?schema=credence&pool_max=8&sslmode=disable",
+//! )?;
+//! let engine = Engine::builder(ledger).build()?;
+//! # Ok::<(), credence_core::Error>(())
+//! ```
+//!
+//! ## Store URL
+//!
+//! `postgres://user[:password]@host[:port]/database?option=value&…` (also `postgresql://`;
+//! `[::1]` for IPv6; `%XX` escapes in every part). Options — any other is refused with
+//! `Error::InvalidStoreUrl` naming it:
+//!
+//! | option | meaning | default |
+//! |---|---|---|
+//! | `sslmode` | `disable`, `prefer`, `require`, `verify-ca`, `verify-full` | `prefer` |
+//! | `sslrootcert` | PEM file of trusted CAs for the verify modes | system store |
+//! | `sslcert`, `sslkey` | client certificate and key (PEM) | none |
+//! | `schema` | schema for credence's tables, created if missing | `public` |
+//! | `application_name` | reported in `pg_stat_activity` | `credence` |
+//! | `connect_timeout` | TCP connect + startup | `10s` |
+//! | `statement_timeout` | per statement, incl. waiting for an agent's lock; `0` = none | `30s` |
+//! | `pool_max` | most open connections | `10` |
+//! | `pool_min_idle` | idle connections kept open | `0` |
+//! | `pool_timeout` | wait for a free connection | `30s` |
+//! | `pool_max_lifetime` | close connections older than this; `0` = never | `30m` |
+//! | `pool_idle_timeout` | close connections idle this long; `0` = never | `10m` |
+//! | `write_retries` | retries of a write after an OCC failure | `8` |
+//!
+//! Durations are `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+//!
+//! ## How writes work
+//!
+//! * **Per-agent serialisation** — every write transaction first runs
+//!   `pg_advisory_xact_lock(key)`, `key` being FNV-1a 64 of `"credence:agent:" + id` (see
+//!   [`agent_lock_key`]), so writers of one agent — in any process — run one at a time, while
+//!   other agents proceed in parallel. The unit's reads, decision and appends run in that
+//!   transaction (`READ COMMITTED`, so every statement after the lock sees every earlier unit).
+//! * **OCC backstop** — `UNIQUE(agent_id, stream_seq)` on the `units` table. Unique
+//!   violations, serialisation failures (40001) and deadlocks (40P01) are retried with bounded
+//!   exponential backoff (the unit is re-run), then reported as `Error::Conflict`.
+//! * **Group commit** — concurrent writes of one agent in this process join one transaction,
+//!   each in its own `SAVEPOINT`; callers are answered only after the `COMMIT`.
+//! * **Reads** run in one `REPEATABLE READ READ ONLY` transaction and never take the lock.
+//! * **Pool** — a connection returned with a transaction open or aborted is rolled back, or
+//!   discarded if that fails; checkout validates the connection.
+//! * **Schema** — refinery migrations ([`schema`]) on a dedicated connection under a session
+//!   advisory lock; a schema newer than this build is refused with `Error::SchemaTooNew`.
 #![deny(missing_docs)]
+
+mod codec;
+pub mod config;
+mod error;
+mod group;
+mod ledger;
+pub mod lock;
+pub mod pool;
+mod read;
+pub mod schema;
+mod tls;
+mod url;
+mod write;
+
+pub use config::{PoolConfig, PostgresConfig, SslMode};
+pub use ledger::PostgresLedger;
+pub use lock::agent_lock_key;
+pub use url::redact as redact_url;
+
+pub use postgres;
+pub use r2d2;
+pub use r2d2_postgres;

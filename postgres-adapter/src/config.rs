@@ -1,0 +1,210 @@
+//! [`PostgresConfig`]: everything a [`PostgresLedger`](crate::PostgresLedger) needs, usually
+//! parsed from a store URL (see [`PostgresConfig::from_url`] and the crate docs for options).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the connection is protected, as libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP; a server that only accepts TLS refuses the connection.
+    Disable,
+    /// TLS if the server offers it, plain otherwise; the certificate is not checked.
+    #[default]
+    Prefer,
+    /// TLS required; the certificate is not checked (encryption only).
+    Require,
+    /// TLS required; the server certificate must chain to a trusted CA (`sslrootcert`, or the
+    /// system store). The host name is not checked.
+    VerifyCa,
+    /// As `VerifyCa`, and the certificate must name the host connected to.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The URL spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Parses the URL spelling.
+    pub fn parse(s: &str) -> Option<SslMode> {
+        [SslMode::Disable, SslMode::Prefer, SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// Connection-pool settings (r2d2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Most connections open at once (`pool_max`, default 10).
+    pub max_size: u32,
+    /// Idle connections kept open (`pool_min_idle`, default 0: connections open on demand;
+    /// `None` keeps `max_size` open).
+    pub min_idle: Option<u32>,
+    /// How long a caller waits for a free connection (`pool_timeout`, default 30 s).
+    pub connection_timeout: Duration,
+    /// Connections are closed after this age (`pool_max_lifetime`, default 30 min; 0 = never).
+    pub max_lifetime: Option<Duration>,
+    /// Idle connections are closed after this long (`pool_idle_timeout`, default 10 min; 0 = never).
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_size: 10,
+            min_idle: Some(0),
+            connection_timeout: Duration::from_secs(30),
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
+        }
+    }
+}
+
+/// A password that never shows up in `Debug` output or errors.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// Everything needed to open a [`PostgresLedger`](crate::PostgresLedger).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// Server host name or IP address (default `localhost`).
+    pub host: String,
+    /// Server port (default 5432).
+    pub port: u16,
+    /// User name (default `postgres`).
+    pub user: String,
+    /// Password, if any.
+    pub password: Option<Password>,
+    /// Database name (default: the user name).
+    pub dbname: String,
+    /// Schema holding credence's tables, created if missing (`schema`, default `public`).
+    /// Lower-case letters, digits and `_`, starting with a letter or `_`, at most 63 bytes.
+    pub schema: String,
+    /// TLS mode (`sslmode`, default `prefer`).
+    pub ssl_mode: SslMode,
+    /// PEM file of trusted CA certificates (`sslrootcert`); the system store when absent.
+    pub ssl_root_cert: Option<PathBuf>,
+    /// PEM client certificate (`sslcert`), for servers that require one.
+    pub ssl_cert: Option<PathBuf>,
+    /// PEM client private key (`sslkey`).
+    pub ssl_key: Option<PathBuf>,
+    /// `application_name` reported to the server (default `credence`).
+    pub application_name: String,
+    /// TCP connect + startup timeout (`connect_timeout`, default 10 s).
+    pub connect_timeout: Duration,
+    /// Server-side `statement_timeout` for every statement (`statement_timeout`, default
+    /// 30 s; 0 = none). It also bounds waits for an agent's write lock.
+    pub statement_timeout: Option<Duration>,
+    /// Pool settings.
+    pub pool: PoolConfig,
+    /// How many times a write is retried after an OCC failure (unique violation, 40001,
+    /// 40P01) before `Error::Conflict` (`write_retries`, default 8).
+    pub write_retries: u32,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            host: "localhost".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: None,
+            dbname: "postgres".into(),
+            schema: "public".into(),
+            ssl_mode: SslMode::default(),
+            ssl_root_cert: None,
+            ssl_cert: None,
+            ssl_key: None,
+            application_name: "credence".into(),
+            connect_timeout: Duration::from_secs(10),
+            statement_timeout: Some(Duration::from_secs(30)),
+            pool: PoolConfig::default(),
+            write_retries: 8,
+        }
+    }
+}
+
+impl PostgresConfig {
+    /// Parses a `postgres://` or `postgresql://` store URL.
+    ///
+    /// # Errors
+    /// `Error::InvalidStoreUrl` (with the password removed from the URL) naming the part or
+    /// option that is wrong; an unknown option is an error, never ignored.
+    pub fn from_url(url: &str) -> credence_core::Result<PostgresConfig> {
+        crate::url::parse(url)
+    }
+
+    /// Checks the values a URL cannot have checked (for configs built by hand).
+    ///
+    /// # Errors
+    /// `Error::InvalidConfig` naming the bad value.
+    pub fn validate(&self) -> credence_core::Result<()> {
+        let bad = |reason: String| Err(credence_core::Error::InvalidConfig { reason });
+        if !valid_schema_name(&self.schema) {
+            return bad(format!(
+                "schema {:?} must be 1-63 bytes of a-z, 0-9 and _, not starting with a digit",
+                self.schema
+            ));
+        }
+        if self.pool.max_size == 0 {
+            return bad("pool max size must be at least 1".into());
+        }
+        if self.pool.min_idle.is_some_and(|m| m > self.pool.max_size) {
+            return bad("pool min idle must not exceed pool max size".into());
+        }
+        if self.pool.connection_timeout.is_zero() {
+            return bad("pool connection timeout must be positive".into());
+        }
+        if self.host.is_empty() {
+            return bad("host must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// The server's connection settings for the driver.
+    pub(crate) fn driver_config(&self) -> postgres::Config {
+        let mut c = postgres::Config::new();
+        c.host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .dbname(&self.dbname)
+            .application_name(&self.application_name)
+            .connect_timeout(self.connect_timeout)
+            .ssl_mode(match self.ssl_mode {
+                SslMode::Disable => postgres::config::SslMode::Disable,
+                SslMode::Prefer => postgres::config::SslMode::Prefer,
+                SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                    postgres::config::SslMode::Require
+                }
+            });
+        if let Some(pw) = &self.password {
+            c.password(pw.0.as_bytes());
+        }
+        let timeout_ms = self.statement_timeout.map_or(0, |d| d.as_millis().max(1));
+        c.options(&format!("-c search_path={} -c statement_timeout={timeout_ms}", self.schema));
+        c
+    }
+}
+
+/// True for schema names that need no quoting and cannot inject SQL.
+pub(crate) fn valid_schema_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    first_ok && s.len() <= 63 && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

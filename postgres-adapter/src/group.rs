@@ -1,0 +1,351 @@
+//! Group commit: concurrent writes of one agent in this process share one transaction.
+//!
+//! The first writer of an agent becomes the batch *leader*: it checks out a connection,
+//! begins a transaction, takes the agent's advisory lock and runs its own unit in a
+//! savepoint. Writers of the same agent arriving meanwhile join the batch as *followers*;
+//! the leader hands the connection to each in turn, and each runs its own unit (on its own
+//! thread, so the closure never leaves it) in its own savepoint — a failing unit rolls back
+//! to its savepoint without touching the others. When nobody is waiting (or the batch is
+//! full) the leader closes the batch, commits once, and only then is every member answered.
+//! Writers arriving after the batch closed form the next batch, which waits for this one's
+//! commit on the advisory lock.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use credence_core::{Head, WriteUnit};
+use r2d2::PooledConnection;
+
+use crate::error::{PgError, is_connection_error, is_occ, is_unavailable};
+use crate::lock::agent_lock_key;
+use crate::pool::{PgManager, checkout};
+use crate::read::PgView;
+use crate::write;
+
+/// Most units in one batch; later arrivals start the next batch.
+const MAX_BATCH: usize = 64;
+
+type Conn = PooledConnection<PgManager>;
+
+/// What one member's unit did inside the (not yet committed) transaction.
+pub(crate) enum Member {
+    /// Rows appended; answered after the commit.
+    Written(Head),
+    /// The unit chose to write nothing.
+    Nothing,
+    /// The unit itself returned this error (nothing of it was kept).
+    Unit(credence_core::Error),
+    /// Appending failed and was rolled back to the savepoint (OCC errors are retried).
+    Append(PgError),
+    /// The unit panicked; the panic resumes on the caller's thread after the batch.
+    Panic(Box<dyn Any + Send>),
+    /// The unit never ran: the batch failed before its turn.
+    NotRun,
+}
+
+/// Why a whole batch did not commit.
+#[derive(Clone, Debug)]
+pub(crate) enum BatchFailure {
+    /// Serialisation failure / deadlock / unique violation: the batch may be retried.
+    Occ(String),
+    /// The connection, the pool or the server is unavailable.
+    Unavailable(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl BatchFailure {
+    fn from_pg(e: &PgError) -> BatchFailure {
+        if is_occ(e) {
+            BatchFailure::Occ(e.to_string())
+        } else if is_unavailable(e) {
+            BatchFailure::Unavailable(e.to_string())
+        } else {
+            BatchFailure::Other(e.to_string())
+        }
+    }
+}
+
+#[derive(Default)]
+struct BatchState {
+    accepting: bool,
+    waiting: VecDeque<u64>,
+    members: usize,
+    /// The connection while a follower is using it.
+    conn: Option<Conn>,
+    /// The follower whose turn it is.
+    turn: Option<u64>,
+    /// The last follower's unit broke the transaction.
+    broken: Option<BatchFailure>,
+    /// Set once: the commit's outcome.
+    finished: Option<Result<(), BatchFailure>>,
+}
+
+/// One group of units sharing a transaction.
+#[derive(Default)]
+pub(crate) struct Batch {
+    state: Mutex<BatchState>,
+    cv: Condvar,
+}
+
+impl Batch {
+    fn lock(&self) -> MutexGuard<'_, BatchState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, g: MutexGuard<'a, BatchState>) -> MutexGuard<'a, BatchState> {
+        self.cv.wait(g).unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The open batch of each agent.
+#[derive(Default)]
+pub(crate) struct Groups {
+    open: Mutex<HashMap<String, Arc<Batch>>>,
+    next_id: Mutex<u64>,
+}
+
+/// Runs one unit in a savepoint on `conn`.
+fn run_member(conn: &mut Conn, agent: &str, unit: &mut WriteUnit<'_>) -> Result<Member, PgError> {
+    conn.client().batch_execute("SAVEPOINT credence_unit")?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let view = PgView::new(conn, agent);
+        unit(&view)
+    }));
+    let member = match outcome {
+        Err(panic) => Member::Panic(panic),
+        Ok(Err(e)) => Member::Unit(e),
+        Ok(Ok(None)) => Member::Nothing,
+        Ok(Ok(Some(append))) => match write::append(conn, agent, &append) {
+            Ok(()) => {
+                conn.client().batch_execute("RELEASE SAVEPOINT credence_unit")?;
+                return Ok(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
+            }
+            Err(e) => Member::Append(e),
+        },
+    };
+    if let Member::Nothing = member {
+        conn.client().batch_execute("RELEASE SAVEPOINT credence_unit")?;
+    } else {
+        conn.client()
+            .batch_execute("ROLLBACK TO SAVEPOINT credence_unit; RELEASE SAVEPOINT credence_unit")?;
+    }
+    Ok(member)
+}
+
+/// True when a unit's append error means the transaction cannot go on.
+fn breaks_transaction(member: &Member, conn: &mut Conn) -> bool {
+    matches!(member, Member::Append(PgError::Db(db)) if is_connection_error(db)) || conn.client().is_closed()
+}
+
+impl Groups {
+    /// Runs `unit` for `agent` in a batch; returns what the unit did and whether its batch
+    /// committed.
+    pub(crate) fn run(
+        &self,
+        pool: &r2d2::Pool<PgManager>,
+        agent: &str,
+        unit: &mut WriteUnit<'_>,
+    ) -> (Member, Result<(), BatchFailure>) {
+        let id = {
+            let mut n = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
+            *n += 1;
+            *n
+        };
+        let joined = {
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            match open.get(agent) {
+                Some(batch) => {
+                    let mut st = batch.lock();
+                    if st.accepting && st.members < MAX_BATCH {
+                        st.waiting.push_back(id);
+                        st.members += 1;
+                        Some(batch.clone())
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            }
+            .map_or_else(
+                || {
+                    let batch = Arc::new(Batch::default());
+                    {
+                        let mut st = batch.lock();
+                        st.accepting = true;
+                        st.members = 1;
+                    }
+                    open.insert(agent.to_owned(), batch.clone());
+                    (batch, true)
+                },
+                |b| (b, false),
+            )
+        };
+        let (batch, leader) = joined;
+        if leader { self.lead(pool, agent, &batch, unit) } else { follow(&batch, id, agent, unit) }
+    }
+
+    fn close(&self, agent: &str, batch: &Arc<Batch>) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        batch.lock().accepting = false;
+        if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
+            open.remove(agent);
+        }
+    }
+
+    fn lead(
+        &self,
+        pool: &r2d2::Pool<PgManager>,
+        agent: &str,
+        batch: &Arc<Batch>,
+        unit: &mut WriteUnit<'_>,
+    ) -> (Member, Result<(), BatchFailure>) {
+        let mut guard = LeaderGuard { groups: self, agent, batch, done: false };
+        let (member, result) = match self.lead_inner(pool, agent, batch, unit) {
+            Ok((member, commit)) => (member, commit),
+            Err((member, failure)) => (member, Err(failure)),
+        };
+        guard.finish(result.clone());
+        (member, result)
+    }
+
+    fn lead_inner(
+        &self,
+        pool: &r2d2::Pool<PgManager>,
+        agent: &str,
+        batch: &Arc<Batch>,
+        unit: &mut WriteUnit<'_>,
+    ) -> Result<(Member, Result<(), BatchFailure>), (Member, BatchFailure)> {
+        let fail = |e: PgError| BatchFailure::from_pg(&e);
+        let mut conn = checkout(pool).map_err(|e| (Member::NotRun, fail(e)))?;
+        conn.begin_raw("BEGIN ISOLATION LEVEL READ COMMITTED").map_err(|e| (Member::NotRun, fail(e)))?;
+        conn.client()
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&agent_lock_key(agent)])
+            .map_err(|e| (Member::NotRun, fail(e.into())))?;
+        let mine = run_member(&mut conn, agent, unit).map_err(|e| (Member::NotRun, fail(e)))?;
+        if breaks_transaction(&mine, &mut conn) {
+            let failure = match &mine {
+                Member::Append(e) => BatchFailure::from_pg(e),
+                _ => BatchFailure::Unavailable("the connection was lost".into()),
+            };
+            return Err((mine, failure));
+        }
+        // Serve the followers one at a time.
+        loop {
+            let next = {
+                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut st = batch.lock();
+                match st.waiting.pop_front() {
+                    Some(id) => Some(id),
+                    None => {
+                        st.accepting = false;
+                        if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
+                            open.remove(agent);
+                        }
+                        None
+                    }
+                }
+            };
+            let Some(id) = next else { break };
+            let mut st = batch.lock();
+            st.conn = Some(conn);
+            st.turn = Some(id);
+            batch.cv.notify_all();
+            while st.turn.is_some() {
+                st = batch.wait(st);
+            }
+            conn = match st.conn.take() {
+                Some(c) => c,
+                None => {
+                    drop(st);
+                    return Err((mine, BatchFailure::Other("a batch member kept the connection".into())));
+                }
+            };
+            if let Some(failure) = st.broken.take() {
+                drop(st);
+                return Err((mine, failure));
+            }
+        }
+        let commit = conn.commit_raw().map_err(fail);
+        Ok((mine, commit))
+    }
+}
+
+/// Makes sure followers are answered and the batch is unlisted even if the leader unwinds.
+struct LeaderGuard<'a> {
+    groups: &'a Groups,
+    agent: &'a str,
+    batch: &'a Arc<Batch>,
+    done: bool,
+}
+
+impl LeaderGuard<'_> {
+    fn finish(&mut self, result: Result<(), BatchFailure>) {
+        self.groups.close(self.agent, self.batch);
+        let mut st = self.batch.lock();
+        st.finished = Some(result);
+        self.batch.cv.notify_all();
+        self.done = true;
+    }
+}
+
+impl Drop for LeaderGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(Err(BatchFailure::Other("the batch leader stopped unexpectedly".into())));
+        }
+    }
+}
+
+fn follow(
+    batch: &Batch,
+    id: u64,
+    agent: &str,
+    unit: &mut WriteUnit<'_>,
+) -> (Member, Result<(), BatchFailure>) {
+    let mut st = batch.lock();
+    loop {
+        if let Some(result) = &st.finished {
+            return (Member::NotRun, result.clone());
+        }
+        if st.turn == Some(id) {
+            break;
+        }
+        st = batch.wait(st);
+    }
+    let Some(mut conn) = st.conn.take() else {
+        st.turn = None;
+        st.broken = Some(BatchFailure::Other("the batch connection was missing".into()));
+        batch.cv.notify_all();
+        return (Member::NotRun, Err(BatchFailure::Other("the batch connection was missing".into())));
+    };
+    drop(st);
+    let member = run_member(&mut conn, agent, unit);
+    let mut st = batch.lock();
+    let member = match member {
+        Ok(m) => {
+            if breaks_transaction(&m, &mut conn) {
+                st.broken = Some(match &m {
+                    Member::Append(e) => BatchFailure::from_pg(e),
+                    _ => BatchFailure::Unavailable("the connection was lost".into()),
+                });
+            }
+            m
+        }
+        Err(e) => {
+            st.broken = Some(BatchFailure::from_pg(&e));
+            Member::NotRun
+        }
+    };
+    st.conn = Some(conn);
+    st.turn = None;
+    batch.cv.notify_all();
+    while st.finished.is_none() {
+        st = batch.wait(st);
+    }
+    let result =
+        st.finished.clone().unwrap_or(Err(BatchFailure::Other("batch ended without a result".into())));
+    (member, result)
+}

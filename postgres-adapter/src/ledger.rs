@@ -1,0 +1,196 @@
+//! [`PostgresLedger`]: the [`Ledger`] implementation.
+
+use std::hash::{BuildHasher, Hasher};
+use std::panic::resume_unwind;
+use std::time::Duration;
+
+use credence_core::{AgentId, Error, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
+
+use crate::config::PostgresConfig;
+use crate::error::{BACKEND, PgError, PgResult, is_occ};
+use crate::group::{BatchFailure, Groups, Member};
+use crate::lock::agent_lock_key;
+use crate::pool::{PgManager, checkout};
+use crate::read::PgView;
+use crate::{schema, tls};
+
+/// The PostgreSQL ledger: all agents in one database schema, a pool of connections, writes
+/// serialised per agent with `pg_advisory_xact_lock` and grouped per agent in-process.
+pub struct PostgresLedger {
+    pool: r2d2::Pool<PgManager>,
+    config: PostgresConfig,
+    groups: Groups,
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresLedger").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl PostgresLedger {
+    /// Parses `url` (see the crate docs for the options) and connects.
+    ///
+    /// # Errors
+    /// As [`PostgresLedger::connect`], plus `InvalidStoreUrl` for a bad URL.
+    pub fn from_url(url: &str) -> Result<PostgresLedger> {
+        PostgresLedger::connect(PostgresConfig::from_url(url)?)
+    }
+
+    /// Connects, creates the schema if needed and migrates it (on a dedicated connection under
+    /// a session advisory lock), then opens the pool.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for bad settings or unreadable TLS files; `SchemaTooNew` when the schema
+    /// was written by a newer build; `Unavailable` when the server cannot be reached;
+    /// `Backend` for authentication and TLS failures (the message says which).
+    pub fn connect(config: PostgresConfig) -> Result<PostgresLedger> {
+        config.validate()?;
+        let tls = tls::connector(&config)?;
+        let manager = PgManager::new(config.driver_config(), tls, config.pool.connection_timeout);
+        {
+            let mut dedicated = manager.open()?;
+            schema::migrate(&mut dedicated, &config.schema)?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool.max_size)
+            .min_idle(config.pool.min_idle)
+            .connection_timeout(config.pool.connection_timeout)
+            .max_lifetime(config.pool.max_lifetime)
+            .idle_timeout(config.pool.idle_timeout)
+            .test_on_check_out(true)
+            .build_unchecked(manager);
+        Ok(PostgresLedger { pool, config, groups: Groups::default() })
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &PostgresConfig {
+        &self.config
+    }
+
+    /// The connection pool (for diagnostics and tests). A connection checked out here and
+    /// returned with a transaction open is rolled back or discarded.
+    pub fn pool(&self) -> &r2d2::Pool<PgManager> {
+        &self.pool
+    }
+
+    /// The newest schema version applied to this ledger's schema.
+    ///
+    /// # Errors
+    /// `Unavailable` if no connection can be had.
+    pub fn schema_version(&self) -> Result<i64> {
+        let mut conn = checkout(&self.pool)?;
+        Ok(schema::applied_version(&mut conn)?)
+    }
+
+    fn attempt(&self, agent: &str, unit: &mut WriteUnit<'_>) -> Attempt {
+        let (member, commit) = self.groups.run(&self.pool, agent, unit);
+        match (member, commit) {
+            (Member::Panic(p), _) => resume_unwind(p),
+            (Member::Unit(e), _) => Attempt::Done(Err(e)),
+            (Member::Nothing, _) => Attempt::Done(Ok(None)),
+            (Member::Written(head), Ok(())) => Attempt::Done(Ok(Some(head))),
+            (Member::Append(e), Ok(())) => {
+                if is_occ(&e) {
+                    Attempt::Retry(e.to_string())
+                } else {
+                    Attempt::Done(Err(e.into()))
+                }
+            }
+            (Member::NotRun, Ok(())) => Attempt::Done(Err(Error::Backend {
+                backend: BACKEND,
+                source: "a write unit was skipped".into(),
+            })),
+            (_, Err(BatchFailure::Occ(reason))) => Attempt::Retry(reason),
+            (_, Err(BatchFailure::Unavailable(reason))) => {
+                Attempt::Done(Err(Error::Unavailable { backend: BACKEND, reason }))
+            }
+            (_, Err(BatchFailure::Other(reason))) => {
+                Attempt::Done(Err(Error::Backend { backend: BACKEND, source: reason.into() }))
+            }
+        }
+    }
+
+    fn mark_notified_inner(&self, agent: &str, handle: Handle) -> PgResult<()> {
+        let mut conn = checkout(&self.pool)?;
+        let mut txn = conn.begin("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+        // Taking the agent's lock keeps writers' views stable: nothing of the agent changes
+        // while one of its units runs.
+        txn.conn().client().execute("SELECT pg_advisory_xact_lock($1)", &[&agent_lock_key(agent)])?;
+        let stmt = txn
+            .conn()
+            .statement("UPDATE adjudications SET notified = TRUE WHERE agent_id = $1 AND handle = $2")?;
+        txn.conn().client().execute(&stmt, &[&agent, &handle.0])?;
+        txn.commit()
+    }
+
+    fn agents_inner(&self) -> PgResult<Vec<AgentId>> {
+        let mut conn = checkout(&self.pool)?;
+        let rows = conn.client().query("SELECT agent_id FROM agents", &[])?;
+        let mut agents = rows
+            .iter()
+            .map(|row| {
+                let id: String = row.try_get(0).map_err(|e| PgError::Corrupt(format!("agents row: {e}")))?;
+                AgentId::new(id).map_err(|e| PgError::Corrupt(format!("agents row: {e}")))
+            })
+            .collect::<PgResult<Vec<AgentId>>>()?;
+        agents.sort();
+        Ok(agents)
+    }
+}
+
+enum Attempt {
+    Done(Result<Option<Head>>),
+    Retry(String),
+}
+
+/// Sleeps before retry `attempt` (0-based): exponential from 2 ms, capped at 200 ms, with
+/// jitter so competing writers spread out.
+fn backoff(attempt: u32) {
+    let base = 2u64.saturating_mul(1u64 << attempt.min(7)).min(200);
+    let jitter = std::collections::hash_map::RandomState::new().build_hasher().finish() % (base + 1);
+    std::thread::sleep(Duration::from_millis(base / 2 + jitter / 2 + 1));
+}
+
+impl Ledger for PostgresLedger {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
+        let mut attempt = 0;
+        loop {
+            match self.attempt(agent.as_str(), unit) {
+                Attempt::Done(result) => return result,
+                Attempt::Retry(reason) => {
+                    if attempt >= self.config.write_retries {
+                        return Err(Error::Conflict {
+                            backend: BACKEND,
+                            reason: format!("still conflicting after {} attempts: {reason}", attempt + 1),
+                        });
+                    }
+                    backoff(attempt);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
+        let mut conn = checkout(&self.pool)?;
+        let mut txn = conn.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        {
+            let view = PgView::new(txn.conn(), agent.as_str());
+            f(&view)?;
+        }
+        Ok(txn.commit()?)
+    }
+
+    fn mark_notified(&self, agent: &AgentId, handle: Handle) -> Result<()> {
+        Ok(self.mark_notified_inner(agent.as_str(), handle)?)
+    }
+
+    fn agents(&self) -> Result<Vec<AgentId>> {
+        Ok(self.agents_inner()?)
+    }
+}

@@ -1,0 +1,59 @@
+//! Schema management: refinery migrations on a dedicated connection under a session advisory
+//! lock, so any number of processes opening the same schema at once converge.
+
+use crate::error::{PgError, PgResult};
+use crate::lock::migration_lock_key;
+use crate::pool::PgConnection;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The table refinery records applied migrations in (inside the credence schema).
+pub const HISTORY_TABLE: &str = "credence_schema_history";
+
+/// The newest schema version this build knows.
+pub fn supported_version() -> i64 {
+    embedded::migrations::runner().get_migrations().iter().map(|m| i64::from(m.version())).max().unwrap_or(0)
+}
+
+/// Creates `schema` if needed and brings it to the newest version, holding the schema's
+/// migration lock for the whole time. The connection's `search_path` is `schema`.
+///
+/// # Errors
+/// `SchemaTooNew` when the schema records a version newer than this build's.
+pub(crate) fn migrate(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
+    let key = migration_lock_key(schema);
+    conn.client().execute("SELECT pg_advisory_lock($1)", &[&key])?;
+    let result = migrate_locked(conn, schema);
+    let unlocked = conn.client().execute("SELECT pg_advisory_unlock($1)", &[&key]);
+    result?;
+    unlocked?;
+    Ok(())
+}
+
+fn migrate_locked(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
+    // The name was validated to be a plain lower-case identifier.
+    conn.client().batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
+    let supported = supported_version();
+    let found = applied_version(conn)?;
+    if found > supported {
+        return Err(PgError::SchemaTooNew { found, supported });
+    }
+    embedded::migrations::runner().set_migration_table_name(HISTORY_TABLE).run(conn.client())?;
+    Ok(())
+}
+
+/// The newest applied version, 0 for a fresh schema.
+pub(crate) fn applied_version(conn: &mut PgConnection) -> PgResult<i64> {
+    let exists = conn
+        .client()
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])?
+        .try_get::<_, bool>(0)?;
+    if !exists {
+        return Ok(0);
+    }
+    let row = conn.client().query_one(&format!("SELECT max(version)::bigint FROM {HISTORY_TABLE}"), &[])?;
+    let v: Option<i64> = row.try_get(0).map_err(|e| PgError::Corrupt(format!("{HISTORY_TABLE}: {e}")))?;
+    Ok(v.unwrap_or(0))
+}
