@@ -3,6 +3,7 @@
 
 pub mod adjudication;
 pub mod audit;
+pub mod concurrency;
 pub mod dependencies;
 pub mod faults;
 pub mod ingest;
@@ -12,3 +13,10 @@ pub mod reinstate;
 pub mod resolve;
 pub mod storage;
 pub mod validation;
+pub mod dispositions;
+pub mod corroboration;
+pub mod set_valued;
+pub mod succession;
+pub mod as_of;
+pub mod currency;
+pub mod reads;

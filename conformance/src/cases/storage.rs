@@ -448,22 +448,22 @@ pub fn read_line_rows_respect_max_seq(f: &dyn Factory) -> CaseResult {
     fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
     fx.engine.invalidate("a", a.claim(), "test")?;
     let id = agent("a")?;
-    let (c1, e1, a2, c3, e3, a3) = read_with(&*fx.store.ledger, &id, |view| {
+    let (c1, a2, c3, a3, preds0, preds1) = read_with(&*fx.store.ledger, &id, |view| {
         Ok((
             view.line_claims("s", "p", 1)?,
-            view.line_entries("s", "p", 1)?,
             view.line_assertions("s", "p", 2)?,
             view.line_claims("s", "p", 3)?,
-            view.line_entries("s", "p", 3)?,
             view.line_assertions("s", "p", 3)?,
+            view.predicates("s", 0)?,
+            view.predicates("s", 1)?,
         ))
     })?;
-    ensure_eq!(c1.len(), 1);
-    ensure!(e1.iter().all(|e| e.seq <= 1) && !e1.is_empty(), "entries at seq 1: {e1:?}");
+    ensure_eq!(c1.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1]);
     ensure!(a2.is_empty(), "assertions at seq 2: {a2:?}");
-    ensure_eq!(c3.len(), 2);
-    ensure!(e3.iter().any(|e| e.seq == 3), "entries at seq 3: {e3:?}");
-    ensure_eq!(a3.len(), 1);
+    ensure_eq!(c3.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2]);
+    ensure_eq!(a3.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![3]);
+    ensure!(preds0.is_empty(), "predicates at seq 0: {preds0:?}");
+    ensure_eq!(preds1, vec!["p".to_owned()]);
     Ok(())
 }
 
