@@ -3,7 +3,6 @@
 
 pub mod adjudication;
 pub mod audit;
-pub mod concurrency;
 pub mod dependencies;
 pub mod faults;
 pub mod ingest;
