@@ -52,6 +52,34 @@ impl Append {
     }
 }
 
+/// The liveness-relevant part of one ledger entry (no rationale).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateMark {
+    /// The claim the entry is about.
+    pub claim_ref: ClaimRef,
+    /// The entry's commit unit.
+    pub seq: u64,
+    /// The entry's index within the unit.
+    pub index: u32,
+    /// The entry's event.
+    pub event: Event,
+    /// The entry's disposition.
+    pub disposition: crate::record::Disposition,
+}
+
+impl StateMark {
+    /// The mark of a full ledger entry.
+    pub fn of(entry: &LedgerEntry) -> StateMark {
+        StateMark {
+            claim_ref: entry.claim_ref,
+            seq: entry.seq,
+            index: entry.index,
+            event: entry.event,
+            disposition: entry.disposition,
+        }
+    }
+}
+
 /// Position of a ledger entry: `(seq, index)`. Audit pages continue strictly after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AuditCursor {
@@ -99,8 +127,10 @@ pub trait LedgerRead {
     fn claim(&self, claim_ref: ClaimRef) -> Result<Option<Claim>>;
     /// The claims of a line with `seq ≤ max_seq`, ordered by `(seq, claim_ref)`.
     fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>>;
-    /// The ledger entries about claims of a line with `seq ≤ max_seq`, ordered by `(seq, index)`.
-    fn line_entries(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<LedgerEntry>>;
+    /// The liveness marks of a line's claims with `seq ≤ max_seq`: one [`StateMark`] per
+    /// ledger entry whose event is in [`Event::MARKS`] (state events and
+    /// `DependentFlaggedPendingReview`), ordered by `(seq, index)`.
+    fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>>;
     /// The assertions about claims of a line with `seq ≤ max_seq`, ordered by `(seq, assertion_ref)`.
     fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>>;
     /// The ledger entries about one claim with `seq ≤ max_seq`, ordered by `(seq, index)`.

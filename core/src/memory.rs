@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use crate::claim::Claim;
 use crate::error::{Error, Result};
 use crate::ids::{AgentId, ClaimRef, Handle};
-use crate::ledger::{Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, WriteUnit};
+use crate::ledger::{
+    Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit,
+};
 use crate::record::{Adjudication, AdjudicationStatus, Assertion, Edge, EdgeKind, Event, LedgerEntry};
 use crate::time::Timestamp;
 
@@ -22,6 +24,10 @@ struct AgentRows {
     units: Vec<Head>,
     claims: Vec<Claim>,
     by_ref: HashMap<ClaimRef, usize>,
+    /// Claim positions per `(subject, predicate)` line, in append order.
+    by_line: HashMap<(String, String), Vec<usize>>,
+    /// Entry positions per claim, in append order.
+    entries_by_claim: HashMap<ClaimRef, Vec<usize>>,
     entries: Vec<LedgerEntry>,
     assertions: Vec<Assertion>,
     edges: Vec<Edge>,
@@ -134,10 +140,15 @@ impl AgentRows {
         let head = Head { seq: append.seq, tx_time: append.tx_time };
         self.units.push(head);
         for claim in append.claims {
-            self.by_ref.insert(claim.claim_ref, self.claims.len());
+            let at = self.claims.len();
+            self.by_ref.insert(claim.claim_ref, at);
+            self.by_line.entry((claim.subject.clone(), claim.predicate.clone())).or_default().push(at);
             self.claims.push(claim);
         }
-        self.entries.extend(append.entries);
+        for entry in append.entries {
+            self.entries_by_claim.entry(entry.claim_ref).or_default().push(self.entries.len());
+            self.entries.push(entry);
+        }
         self.assertions.extend(append.assertions);
         for edge in append.edges {
             let exists =
@@ -159,12 +170,18 @@ impl AgentRows {
         Ok(head)
     }
 
-    fn on_line<'a>(&'a self, subject: &'a str, predicate: &'a str) -> impl Fn(&ClaimRef) -> bool + 'a {
-        move |r| {
-            self.by_ref
-                .get(r)
-                .is_some_and(|&i| self.claims[i].subject == subject && self.claims[i].predicate == predicate)
-        }
+    /// The claims of a line, append order (which is `(seq, claim_ref)` order within a unit
+    /// only after sorting).
+    fn line(&self, subject: &str, predicate: &str) -> impl Iterator<Item = &Claim> {
+        self.by_line
+            .get(&(subject.to_owned(), predicate.to_owned()))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.claims[i])
+    }
+
+    fn entries_of(&self, claim_ref: ClaimRef) -> impl Iterator<Item = &LedgerEntry> {
+        self.entries_by_claim.get(&claim_ref).into_iter().flatten().map(|&i| &self.entries[i])
     }
 }
 
@@ -191,30 +208,35 @@ impl LedgerRead for AgentRows {
     }
 
     fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
-        let mut v: Vec<Claim> = self
-            .claims
-            .iter()
-            .filter(|c| c.seq <= max_seq && c.subject == subject && c.predicate == predicate)
-            .cloned()
-            .collect();
+        let mut v: Vec<Claim> = self.line(subject, predicate).filter(|c| c.seq <= max_seq).cloned().collect();
         v.sort_by_key(|c| (c.seq, c.claim_ref));
         Ok(v)
     }
 
-    fn line_entries(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<LedgerEntry>> {
-        let on_line = self.on_line(subject, predicate);
-        Ok(self.entries.iter().filter(|e| e.seq <= max_seq && on_line(&e.claim_ref)).cloned().collect())
+    fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
+        let mut v: Vec<StateMark> = self
+            .line(subject, predicate)
+            .flat_map(|c| self.entries_of(c.claim_ref))
+            .filter(|e| e.seq <= max_seq && Event::MARKS.contains(&e.event))
+            .map(StateMark::of)
+            .collect();
+        v.sort_by_key(|m| (m.seq, m.index));
+        Ok(v)
     }
 
     fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
-        let on_line = self.on_line(subject, predicate);
+        let on_line = |r: &ClaimRef| {
+            self.by_ref
+                .get(r)
+                .is_some_and(|&i| self.claims[i].subject == subject && self.claims[i].predicate == predicate)
+        };
         Ok(sorted_assertions(
             self.assertions.iter().filter(|a| a.seq <= max_seq && on_line(&a.target)).cloned().collect(),
         ))
     }
 
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {
-        Ok(self.entries.iter().filter(|e| e.seq <= max_seq && e.claim_ref == claim_ref).cloned().collect())
+        Ok(self.entries_of(claim_ref).filter(|e| e.seq <= max_seq).cloned().collect())
     }
 
     fn claim_assertions(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<Assertion>> {
@@ -224,11 +246,7 @@ impl LedgerRead for AgentRows {
     }
 
     fn count_entries_since(&self, claim_ref: ClaimRef, event: Event, since: Timestamp) -> Result<u64> {
-        let n = self
-            .entries
-            .iter()
-            .filter(|e| e.claim_ref == claim_ref && e.event == event && e.recorded_at >= since)
-            .count();
+        let n = self.entries_of(claim_ref).filter(|e| e.event == event && e.recorded_at >= since).count();
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
@@ -256,14 +274,15 @@ impl LedgerRead for AgentRows {
 
     fn audit(&self, range: &AuditRange) -> Result<Vec<LedgerEntry>> {
         let pos = |e: &LedgerEntry| AuditCursor { seq: e.seq, index: e.index };
-        let wanted = |e: &&LedgerEntry| {
-            range.claim_ref.is_none_or(|r| e.claim_ref == r)
-                && range.after.is_none_or(|c| if range.newest_first { pos(e) < c } else { pos(e) > c })
-        };
+        let about = |e: &&LedgerEntry| range.claim_ref.is_none_or(|r| e.claim_ref == r);
+        // Entries are stored in (seq, index) order, so the cursor is a binary search away.
         let page: Vec<LedgerEntry> = if range.newest_first {
-            self.entries.iter().rev().filter(wanted).take(range.limit).cloned().collect()
+            let end =
+                range.after.map_or(self.entries.len(), |c| self.entries.partition_point(|e| pos(e) < c));
+            self.entries[..end].iter().rev().filter(about).take(range.limit).cloned().collect()
         } else {
-            self.entries.iter().filter(wanted).take(range.limit).cloned().collect()
+            let start = range.after.map_or(0, |c| self.entries.partition_point(|e| pos(e) <= c));
+            self.entries[start..].iter().filter(about).take(range.limit).cloned().collect()
         };
         Ok(page)
     }

@@ -132,6 +132,19 @@ impl Event {
         Event::DependentFlaggedPendingReview,
     ];
 
+    /// The events a [`StateMark`](crate::ledger::StateMark) is returned for: the state events
+    /// plus `DependentFlaggedPendingReview` (which sets the PendingReview marker).
+    pub const MARKS: [Event; 8] = [
+        Event::ClaimCommitted,
+        Event::ValidityAsserted,
+        Event::AdjudicationResolved,
+        Event::AdjudicationExpired,
+        Event::Resolved,
+        Event::Invalidated,
+        Event::Reinstated,
+        Event::DependentFlaggedPendingReview,
+    ];
+
     /// True for the events whose disposition decides liveness (SPEC §1.6).
     pub fn is_state(self) -> bool {
         !matches!(

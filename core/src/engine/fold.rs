@@ -8,7 +8,8 @@ use crate::api::{Belief, BeliefStatus, Candidate, Currency, Marker, Staleness};
 use crate::claim::{Cardinality, Claim, Provenance};
 use crate::config::EngineConfig;
 use crate::ids::ClaimRef;
-use crate::record::{Assertion, AssertionKind, Disposition, Event, LedgerEntry};
+use crate::ledger::StateMark;
+use crate::record::{Assertion, AssertionKind, Disposition, Event};
 use crate::time::{MICROS_PER_DAY, Timestamp};
 
 /// What the rows say about one claim at an as-of point.
@@ -28,15 +29,12 @@ impl ClaimState {
     }
 }
 
-/// Folds entries (ordered by seq, index) and assertions (ordered by seq) into per-claim state.
+/// Folds marks (ordered by seq, index) and assertions (ordered by seq) into per-claim state.
 /// A claim with no state entry is absent from the map and therefore not live.
-pub(super) fn claim_states(
-    entries: &[LedgerEntry],
-    assertions: &[Assertion],
-) -> HashMap<ClaimRef, ClaimState> {
+pub(super) fn claim_states(marks: &[StateMark], assertions: &[Assertion]) -> HashMap<ClaimRef, ClaimState> {
     let mut states: HashMap<ClaimRef, ClaimState> = HashMap::new();
     let mut flagged: Vec<ClaimRef> = Vec::new();
-    for e in entries {
+    for e in marks {
         if e.event.is_state() {
             states.entry(e.claim_ref).and_modify(|s| s.disposition = e.disposition).or_insert(ClaimState {
                 disposition: e.disposition,
@@ -69,12 +67,12 @@ pub(super) struct Line {
 impl Line {
     pub(super) fn new(
         mut claims: Vec<Claim>,
-        entries: &[LedgerEntry],
+        marks: &[StateMark],
         assertions: &[Assertion],
         threshold: f32,
     ) -> Line {
         claims.sort_by_key(|c| c.canonical_key(threshold));
-        Line { claims, states: claim_states(entries, assertions) }
+        Line { claims, states: claim_states(marks, assertions) }
     }
 
     pub(super) fn state(&self, r: ClaimRef) -> Option<ClaimState> {

@@ -110,7 +110,7 @@ impl<L: Ledger> Engine<L> {
         let head_seq = unit.seq() - 1;
         let line = Line::new(
             view.line_claims(&req.subject, &req.predicate, head_seq)?,
-            &view.line_entries(&req.subject, &req.predicate, head_seq)?,
+            &view.line_marks(&req.subject, &req.predicate, head_seq)?,
             &view.line_assertions(&req.subject, &req.predicate, head_seq)?,
             threshold,
         );

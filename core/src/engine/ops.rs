@@ -40,7 +40,7 @@ impl<L: Ledger> Engine<L> {
     fn line_of(&self, view: &dyn LedgerRead, claim: &Claim, max_seq: u64) -> Result<Line> {
         Ok(Line::new(
             view.line_claims(&claim.subject, &claim.predicate, max_seq)?,
-            &view.line_entries(&claim.subject, &claim.predicate, max_seq)?,
+            &view.line_marks(&claim.subject, &claim.predicate, max_seq)?,
             &view.line_assertions(&claim.subject, &claim.predicate, max_seq)?,
             self.config.valid_time_confidence_threshold,
         ))

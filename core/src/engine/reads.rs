@@ -44,7 +44,7 @@ impl<L: Ledger> Engine<L> {
     fn read_line(&self, view: &dyn LedgerRead, subject: &str, predicate: &str, max_seq: u64) -> Result<Line> {
         Ok(Line::new(
             view.line_claims(subject, predicate, max_seq)?,
-            &view.line_entries(subject, predicate, max_seq)?,
+            &view.line_marks(subject, predicate, max_seq)?,
             &view.line_assertions(subject, predicate, max_seq)?,
             self.config.valid_time_confidence_threshold,
         ))
