@@ -237,18 +237,18 @@ impl<L: Ledger> Engine<L> {
             ));
         }
 
-        // Step 10: an External contradiction.
-        let contested_with: Vec<ClaimRef> =
-            live.iter().filter(|c| c.value != req.value).map(|c| c.claim_ref).collect();
+        // Step 10: an External contradiction. A live claim with another value contradicts the
+        // request unless their two trusted windows are disjoint (that pair is a succession).
+        let contested_with: Vec<ClaimRef> = live
+            .iter()
+            .filter(|c| c.value != req.value && !trusted_disjoint(c.valid_time.as_ref(), window, threshold))
+            .map(|c| c.claim_ref)
+            .collect();
         if contested_with.is_empty() {
-            // Every live claim holds the same value in windows that do not succeed each other:
-            // nothing contradicts it, so it is one more supporter of that value.
-            return Ok(self.store_claim(
-                unit,
-                agent,
-                req,
-                Decision::new(Disposition::CommittedCheap, "same_value"),
-            ));
+            // Nothing live contradicts it (each other value sits in a trusted window disjoint
+            // from this one), even though the live set is not a clean succession.
+            let d = Decision::new(Disposition::CommittedCheap, "no_contradiction");
+            return Ok(self.store_claim(unit, agent, req, d));
         }
         let disposition =
             if self.oracle.is_some() { Disposition::QueuedForAdjudication } else { Disposition::Contested };
