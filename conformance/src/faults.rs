@@ -18,7 +18,7 @@ use std::sync::{Mutex, PoisonError};
 
 use credence_core::{
     Adjudication, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event,
-    Handle, Head, Ledger, LedgerEntry, LedgerRead, ReadUnit, Result, Timestamp, WriteUnit,
+    Handle, Head, Ledger, LedgerEntry, LedgerRead, ReadUnit, Result, StateMark, Timestamp, WriteUnit,
 };
 
 /// The error an injected failure produces.
@@ -244,7 +244,7 @@ faulty_view! {
     tx_time_of(seq: u64) -> Option<Timestamp>;
     claim(claim_ref: ClaimRef) -> Option<Claim>;
     line_claims(subject: &str, predicate: &str, max_seq: u64) -> Vec<Claim>;
-    line_entries(subject: &str, predicate: &str, max_seq: u64) -> Vec<LedgerEntry>;
+    line_marks(subject: &str, predicate: &str, max_seq: u64) -> Vec<StateMark>;
     line_assertions(subject: &str, predicate: &str, max_seq: u64) -> Vec<Assertion>;
     claim_entries(claim_ref: ClaimRef, max_seq: u64) -> Vec<LedgerEntry>;
     claim_assertions(claim_ref: ClaimRef, max_seq: u64) -> Vec<Assertion>;
