@@ -6,7 +6,6 @@ use crate::error::{SqlResult, SqliteError};
 
 /// Settings of a [`SqliteLedger`](crate::SqliteLedger). Every field has a sensible default.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct SqliteConfig {
     /// How long a connection waits for a lock held by another connection or process
     /// (`PRAGMA busy_timeout`). A wait beyond it is `Error::Unavailable`. Default 5 s.

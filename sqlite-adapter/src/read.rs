@@ -329,6 +329,22 @@ impl LedgerRead for View<'_> {
 
 
 
+    fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLS} FROM ledger_entries e WHERE e.agent_id = ?1 AND e.claim_ref = ?2 \
+             AND e.stream_seq <= ?3 ORDER BY e.stream_seq, e.idx"
+        );
+        Ok(self.entries(&sql, rusqlite::params![self.agent.as_str(), blob(claim_ref), seq_bound(max_seq)])?)
+    }
+
+    fn claim_assertions(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<Assertion>> {
+        let sql = format!(
+            "SELECT {ASSERTION_COLS} FROM assertions a WHERE a.agent_id = ?1 AND a.target = ?2 \
+             AND a.stream_seq <= ?3 ORDER BY a.stream_seq, a.assertion_ref, a.id"
+        );
+        Ok(self.assertions(&sql, rusqlite::params![self.agent.as_str(), blob(claim_ref), seq_bound(max_seq)])?)
+    }
+
     fn count_entries_since(&self, claim_ref: ClaimRef, event: Event, since: Timestamp) -> Result<u64> {
         let n: Option<i64> = self.scalar(
             "SELECT count(*) FROM ledger_entries WHERE agent_id = ?1 AND claim_ref = ?2 AND event = ?3 \
@@ -408,6 +424,12 @@ impl LedgerRead for EmptyView {
         Ok(Vec::new())
     }
     fn line_assertions(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<Assertion>> {
+        Ok(Vec::new())
+    }
+    fn claim_entries(&self, _c: ClaimRef, _max_seq: u64) -> Result<Vec<LedgerEntry>> {
+        Ok(Vec::new())
+    }
+    fn claim_assertions(&self, _c: ClaimRef, _max_seq: u64) -> Result<Vec<Assertion>> {
         Ok(Vec::new())
     }
     fn count_entries_since(&self, _c: ClaimRef, _e: Event, _since: Timestamp) -> Result<u64> {
