@@ -44,7 +44,7 @@ use credence_core::{
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 
 pub use invariants::check_invariants;
-use ops::{AGENTS, Known, PREDICATES, SUBJECTS, Scenario, Setup, as_of, scenario, shaped, year};
+use ops::{AGENTS, Known, PREDICATES, SUBJECTS, Scenario, Setup, as_of, effective, scenario, shaped, year};
 
 use crate::{DynLedger, Factory, RecordingOracle, start_time};
 
@@ -141,14 +141,15 @@ fn compare(f: &dyn Factory, s: &Scenario) -> Result<(), String> {
     let model = Side::new(Arc::new(MemoryLedger::new()), &s.setup)?;
     let backend = f.name();
     let mut known = Known::default();
-    for (n, op) in s.ops.iter().enumerate() {
+    for n in 0..s.ops.len() {
+        let op = effective(&s.ops, n);
         known.times.push(model.clock.now());
         let expected = op.apply(&model, &known);
         let actual = op.apply(&sut, &known);
         if expected != actual {
             return Err(format!("operation #{n} {op:?}\n  memory: {expected:?}\n  {backend}: {actual:?}"));
         }
-        known.learn(&expected);
+        known.learn(op, &expected);
     }
     Pair { model: &model, sut: &sut, backend: &backend }.final_reads(s, &known)
 }
@@ -195,7 +196,7 @@ impl Pair<'_> {
                 |side| side.audit_pages(agent, None, page, newest_first),
             )?;
         }
-        for &claim in &known.claims {
+        for claim in known.claims.iter().map(|k| k.claim) {
             self.same(
                 || format!("audit({agent:?}, claim {claim}, limit {page}), all pages"),
                 |side| side.audit_pages(agent, Some(claim), page, false),

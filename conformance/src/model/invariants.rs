@@ -10,7 +10,7 @@ use credence_core::{
     Timestamp, WriteReceipt,
 };
 
-use super::ops::{AGENTS, Known, Op, Outcome, PREDICATES, SUBJECTS, Scenario, as_of};
+use super::ops::{AGENTS, Known, Op, Outcome, PREDICATES, SUBJECTS, Scenario, as_of, effective};
 use super::{Side, run};
 use crate::Factory;
 
@@ -32,13 +32,14 @@ fn check(f: &dyn Factory, s: &Scenario) -> Result<(), String> {
     let side = Side::new(store.ledger.clone(), &s.setup)?;
     let mut known = Known::default();
     let mut heads = Heads::new();
-    for (n, op) in s.ops.iter().enumerate() {
+    for n in 0..s.ops.len() {
+        let op = effective(&s.ops, n);
         let now = side.clock.now();
         known.times.push(now);
         let out = op.apply(&side, &known);
         answer_allowed(op, &out, &known, s.setup.oracle, now, &mut heads)
             .map_err(|m| format!("operation #{n} {op:?} answered {out:?}: {m}"))?;
-        known.learn(&out);
+        known.learn(op, &out);
     }
     for agent in AGENTS {
         stored_state(&side, s, &known, agent, heads.get(agent).map(|h| h.0))?;
@@ -87,7 +88,7 @@ fn ingest_allowed(
 ) -> Result<(), String> {
     use Disposition::*;
     let d = r.disposition;
-    let fresh = r.claim_ref.is_some_and(|c| !known.claims.contains(&c));
+    let fresh = r.claim_ref.is_some_and(|c| !known.has(c));
     match op.provenance {
         Provenance::RecallReEntry => {
             fails(matches!(d, CommittedCheap | Quarantined | PendingLowConfidence | Rejected), || {
@@ -133,7 +134,8 @@ fn answer_allowed(
 ) -> Result<(), String> {
     use Disposition::*;
     let (agent, seq, tx_time) = match (op, out) {
-        (Op::Advance(_) | Op::OracleDown(_), Outcome::Nothing) | (Op::Sweep { .. }, Outcome::Sweep(_)) => {
+        (Op::Advance(_) | Op::OracleDown(_) | Op::Again, Outcome::Nothing)
+        | (Op::Sweep { .. }, Outcome::Sweep(_)) => {
             return Ok(());
         }
         (Op::Ingest(i), Outcome::Receipt(r)) => {
@@ -151,7 +153,7 @@ fn answer_allowed(
                 _ => Reinstated,
             };
             fails(r.disposition == wanted || r.disposition == Rejected, || format!("expected {wanted:?}"))?;
-            fails(r.claim_ref == Some(known.claim(*winner)), || {
+            fails(r.claim_ref == Some(known.claim(agent, *winner)), || {
                 "the receipt must name the claim acted on".into()
             })?;
             (*agent, r.seq, r.tx_time)

@@ -63,8 +63,10 @@ impl Step {
 /// An earlier claim (or handle) by position among those seen so far, or one nobody minted.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Pick {
-    /// The `index`-th one seen so far (modulo how many there are); unknown when none yet.
-    Earlier(Index),
+    /// The `index`-th one the operation's agent got so far (modulo how many); unknown when none.
+    Own(Index),
+    /// The `index`-th one any agent got so far (often another agent's).
+    Any(Index),
     /// A ref that was never minted.
     Unknown,
 }
@@ -112,8 +114,9 @@ pub(super) struct Ingest {
 pub(super) enum Op {
     /// `ingest`.
     Ingest(Ingest),
-    /// `resolve` of a line in favour of an earlier (or unknown) claim.
-    Resolve { agent: &'static str, subject: &'static str, predicate: &'static str, winner: Pick },
+    /// `resolve` in favour of an earlier (or unknown) claim, on that claim's own line (`None`)
+    /// or on another one.
+    Resolve { agent: &'static str, line: Option<(&'static str, &'static str)>, winner: Pick },
     /// `invalidate`.
     Invalidate { agent: &'static str, target: Pick },
     /// `reinstate`.
@@ -122,6 +125,9 @@ pub(super) enum Op {
     Adjudicate { agent: &'static str, handle: Pick, verdict: Verdict, evidence: Provenance },
     /// `sweep(now + ahead)`.
     Sweep { ahead: Step },
+    /// Repeats the latest earlier `Ingest` (nothing when there is none): re-entry bursts,
+    /// corroborations and identical retries.
+    Again,
     /// Moves both clocks.
     Advance(Step),
     /// Makes both oracles fail (or succeed again).
@@ -199,40 +205,70 @@ impl From<Error> for ErrorShape {
     }
 }
 
+/// A claim some operation stored, with its agent and line.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct KnownClaim {
+    pub agent: &'static str,
+    pub subject: &'static str,
+    pub predicate: &'static str,
+    pub claim: ClaimRef,
+}
+
 /// Claims, handles and instants seen so far (from the reference engine's answers).
 #[derive(Debug, Default)]
 pub(super) struct Known {
-    pub claims: Vec<ClaimRef>,
-    pub handles: Vec<Handle>,
+    pub claims: Vec<KnownClaim>,
+    pub handles: Vec<(&'static str, Handle)>,
     pub times: Vec<Timestamp>,
 }
 
+/// Picks from `all` (or from the entries of `agent`) by a [`Pick`].
+fn choose<T: Copy>(all: &[T], of: impl Fn(&T) -> &'static str, agent: &str, pick: Pick) -> Option<T> {
+    let pool: Vec<T> = match pick {
+        Pick::Own(_) => all.iter().filter(|t| of(t) == agent).copied().collect(),
+        Pick::Any(_) => all.to_vec(),
+        Pick::Unknown => return None,
+    };
+    match pick {
+        Pick::Own(i) | Pick::Any(i) if !pool.is_empty() => Some(pool[i.index(pool.len())]),
+        _ => None,
+    }
+}
+
 impl Known {
-    pub(super) fn claim(&self, pick: Pick) -> ClaimRef {
-        match pick {
-            Pick::Earlier(i) if !self.claims.is_empty() => self.claims[i.index(self.claims.len())],
-            _ => unknown_claim(),
-        }
+    /// The claim a pick names for an operation of `agent`.
+    pub(super) fn claim(&self, agent: &str, pick: Pick) -> ClaimRef {
+        self.known_claim(agent, pick).map_or_else(unknown_claim, |k| k.claim)
     }
 
-    fn handle(&self, pick: Pick) -> Handle {
-        match pick {
-            Pick::Earlier(i) if !self.handles.is_empty() => self.handles[i.index(self.handles.len())],
-            _ => unknown_handle(),
-        }
+    fn known_claim(&self, agent: &str, pick: Pick) -> Option<KnownClaim> {
+        choose(&self.claims, |k| k.agent, agent, pick)
     }
 
-    /// Records the claims, handles and times an answer names.
-    pub(super) fn learn(&mut self, outcome: &Outcome) {
-        if let Outcome::Receipt(r) = outcome {
-            if let Some(c) = r.claim_ref.filter(|c| !self.claims.contains(c)) {
-                self.claims.push(c);
-            }
-            if let Some(h) = r.handle.filter(|h| !self.handles.contains(h)) {
-                self.handles.push(h);
-            }
-            self.times.extend(r.tx_time);
+    fn handle(&self, agent: &str, pick: Pick) -> Handle {
+        choose(&self.handles, |h| h.0, agent, pick).map_or_else(unknown_handle, |h| h.1)
+    }
+
+    /// True when some earlier answer named `claim`.
+    pub(super) fn has(&self, claim: ClaimRef) -> bool {
+        self.claims.iter().any(|k| k.claim == claim)
+    }
+
+    /// Records the claims and handles an answer to `op` names, and its tx_time.
+    pub(super) fn learn(&mut self, op: &Op, outcome: &Outcome) {
+        let (Op::Ingest(i), Outcome::Receipt(r)) = (op, outcome) else { return };
+        if let Some(claim) = r.claim_ref.filter(|&c| r.seq.is_some() && !self.has(c)) {
+            self.claims.push(KnownClaim {
+                agent: i.agent,
+                subject: i.subject,
+                predicate: i.predicate,
+                claim,
+            });
         }
+        if let Some(h) = r.handle {
+            self.handles.push((i.agent, h));
+        }
+        self.times.extend(r.tx_time);
     }
 
     /// The instant an [`AsOfPick::Time`] names.
@@ -262,15 +298,18 @@ impl Op {
             |r: Result<WriteReceipt, Error>| r.map_or_else(|e| Outcome::Failed(e.into()), Outcome::Receipt);
         match self {
             Op::Ingest(i) => receipt(e.ingest(i.request(known))),
-            Op::Resolve { agent, subject, predicate, winner } => {
-                receipt(e.resolve(agent, subject, predicate, known.claim(*winner)))
+            Op::Resolve { agent, line, winner } => {
+                let target = known.known_claim(agent, *winner);
+                let (subject, predicate) =
+                    line.or(target.map(|k| (k.subject, k.predicate))).unwrap_or((SUBJECTS[0], PREDICATES[0]));
+                receipt(e.resolve(agent, subject, predicate, known.claim(agent, *winner)))
             }
             Op::Invalidate { agent, target } => {
-                receipt(e.invalidate(agent, known.claim(*target), "model test"))
+                receipt(e.invalidate(agent, known.claim(agent, *target), "model test"))
             }
-            Op::Reinstate { agent, target } => receipt(e.reinstate(agent, known.claim(*target))),
+            Op::Reinstate { agent, target } => receipt(e.reinstate(agent, known.claim(agent, *target))),
             Op::Adjudicate { agent, handle, verdict, evidence } => e
-                .submit_adjudication(agent, known.handle(*handle), *verdict, *evidence)
+                .submit_adjudication(agent, known.handle(agent, *handle), *verdict, *evidence)
                 .map_or_else(|e| Outcome::Failed(e.into()), Outcome::Verdict),
             Op::Sweep { ahead } => e
                 .sweep(side.clock.now().plus_micros(ahead.micros()))
@@ -283,6 +322,7 @@ impl Op {
                 side.oracle.set_failing(*down);
                 Outcome::Nothing
             }
+            Op::Again => Outcome::Nothing,
         }
     }
 }
@@ -293,8 +333,8 @@ impl Ingest {
             .with_provenance(self.provenance)
             .with_confidence(self.confidence)
             .with_criticality(self.criticality)
-            .derived_from(self.derived_from.iter().map(|&p| known.claim(p)))
-            .depends_on(self.depends_on.iter().map(|&p| known.claim(p)));
+            .derived_from(self.derived_from.iter().map(|&p| known.claim(self.agent, p)))
+            .depends_on(self.depends_on.iter().map(|&p| known.claim(self.agent, p)));
         if self.set_valued {
             req = req.set_valued();
         }
@@ -325,16 +365,29 @@ fn agent() -> impl Strategy<Value = &'static str> {
     prop_oneof![12 => Just(AGENTS[0]), 8 => Just(AGENTS[1]), 1 => Just(AGENTS[2])]
 }
 
+/// Mostly one line, so conflicts, corroborations and successions happen.
+fn subject() -> impl Strategy<Value = &'static str> {
+    prop_oneof![3 => Just(SUBJECTS[0]), 1 => Just(SUBJECTS[1])]
+}
+
+fn predicate() -> impl Strategy<Value = &'static str> {
+    prop_oneof![3 => Just(PREDICATES[0]), 1 => Just(PREDICATES[1])]
+}
+
 fn step() -> impl Strategy<Value = Step> {
     select(vec![Step::Micro, Step::Minute, Step::Hour, Step::Day, Step::TenDays, Step::Month, Step::Quarter])
 }
 
 fn pick() -> impl Strategy<Value = Pick> {
-    prop_oneof![6 => any::<Index>().prop_map(Pick::Earlier), 1 => Just(Pick::Unknown)]
+    prop_oneof![
+        12 => any::<Index>().prop_map(Pick::Own),
+        1 => any::<Index>().prop_map(Pick::Any),
+        1 => Just(Pick::Unknown),
+    ]
 }
 
 fn parents() -> impl Strategy<Value = Vec<Pick>> {
-    prop_oneof![10 => Just(Vec::new()), 4 => vec(pick(), 1..=1), 1 => vec(pick(), 2..=2)]
+    prop_oneof![12 => Just(Vec::new()), 4 => vec(pick(), 1..=1), 1 => vec(pick(), 2..=2)]
 }
 
 fn provenance() -> impl Strategy<Value = Provenance> {
@@ -347,6 +400,20 @@ fn provenance() -> impl Strategy<Value = Provenance> {
 }
 
 fn window() -> impl Strategy<Value = Window> {
+    let slot = (
+        select(vec![(2020, Some(2023)), (2023, Some(2025)), (2025, Some(2026)), (2026, None)]),
+        select(vec![1.0f32, 0.7]),
+    )
+        .prop_map(|((start, end), confidence)| Window {
+            start: Some(start),
+            end,
+            confidence,
+            granularity: Some(Granularity::Year),
+        });
+    prop_oneof![2 => slot, 1 => free_window()]
+}
+
+fn free_window() -> impl Strategy<Value = Window> {
     let year = select(vec![2020, 2023, 2025, 2026, 2027]);
     let confidence = prop_oneof![8 => select(vec![1.0f32, 0.9, 0.7, 0.69, 0.2]), 1 => Just(1.5f32)];
     let granularity = option::of(select(vec![
@@ -361,18 +428,28 @@ fn window() -> impl Strategy<Value = Window> {
 
 fn ingest() -> impl Strategy<Value = Op> {
     let value = select(vec![json!("a"), json!("b"), json!(1), json!(1.0), json!(true)]);
-    let confidence = prop_oneof![20 => select(vec![1.0f32, 0.9, 0.5, 0.3, 0.29, 0.0]), 1 => Just(1.5f32)];
+    let confidence = prop_oneof![
+        12 => Just(1.0f32),
+        6 => select(vec![0.9f32, 0.5, 0.3]),
+        3 => select(vec![0.29f32, 0.0]),
+        1 => Just(1.5f32),
+    ];
     let criticality =
         select(vec![Criticality::Low, Criticality::Medium, Criticality::High, Criticality::Critical]);
     (
-        (agent(), select(SUBJECTS.to_vec()), select(PREDICATES.to_vec()), value, provenance()),
-        (prop::bool::weighted(0.2), confidence, criticality, option::weighted(0.45, window())),
+        (agent(), subject(), predicate(), value, provenance()),
+        (
+            (prop::bool::weighted(0.05), prop::bool::weighted(0.85)),
+            confidence,
+            criticality,
+            option::weighted(0.5, window()),
+        ),
         (parents(), parents()),
     )
         .prop_map(
             |(
                 (agent, subject, predicate, value, provenance),
-                (set_valued, confidence, criticality, window),
+                ((set_valued_employer, set_valued_other), confidence, criticality, window),
                 (derived_from, depends_on),
             )| {
                 Op::Ingest(Ingest {
@@ -381,7 +458,12 @@ fn ingest() -> impl Strategy<Value = Op> {
                     predicate,
                     value,
                     provenance,
-                    set_valued,
+                    // Mostly one cardinality per line, so SetValued lines really form.
+                    set_valued: if predicate == PREDICATES[0] {
+                        set_valued_employer
+                    } else {
+                        set_valued_other
+                    },
                     confidence,
                     criticality,
                     window,
@@ -396,12 +478,13 @@ fn op() -> impl Strategy<Value = Op> {
     let verdict = select(vec![Verdict::Affirm, Verdict::Deny, Verdict::Unknown]);
     prop_oneof![
         14 => ingest(),
+        3 => Just(Op::Again),
         4 => step().prop_map(Op::Advance),
-        2 => (agent(), select(SUBJECTS.to_vec()), select(PREDICATES.to_vec()), pick())
-            .prop_map(|(agent, subject, predicate, winner)| Op::Resolve { agent, subject, predicate, winner }),
+        2 => (agent(), option::weighted(0.2, (subject(), predicate())), pick())
+            .prop_map(|(agent, line, winner)| Op::Resolve { agent, line, winner }),
         2 => (agent(), pick()).prop_map(|(agent, target)| Op::Invalidate { agent, target }),
         2 => (agent(), pick()).prop_map(|(agent, target)| Op::Reinstate { agent, target }),
-        3 => (agent(), pick(), verdict, provenance())
+        2 => (agent(), pick(), verdict, provenance())
             .prop_map(|(agent, handle, verdict, evidence)| Op::Adjudicate { agent, handle, verdict, evidence }),
         1 => step().prop_map(|ahead| Op::Sweep { ahead }),
         1 => any::<bool>().prop_map(Op::OracleDown),
@@ -418,7 +501,7 @@ fn probe() -> impl Strategy<Value = Probe> {
         .prop_map(|(as_of, valid_at)| Probe { as_of, valid_at })
 }
 
-/// Whole scenarios: settings, 1–40 operations, 3–6 probes and an audit page size.
+/// Whole scenarios: settings, 1–59 operations, 3–6 probes and an audit page size.
 pub(super) fn scenario() -> impl Strategy<Value = Scenario> {
     let setup = (
         prop::bool::weighted(0.5),
@@ -432,8 +515,17 @@ pub(super) fn scenario() -> impl Strategy<Value = Scenario> {
             burst_threshold,
             id_seed,
         });
-    (setup, vec(op(), 1..40), vec(probe(), 3..=6), select(vec![1usize, 3, 100]))
+    (setup, vec(op(), 1..60), vec(probe(), 3..=6), select(vec![1usize, 3, 100]))
         .prop_map(|(setup, ops, probes, audit_page)| Scenario { setup, ops, probes, audit_page })
+}
+
+/// The operation to run at position `n`: `ops[n]`, or for [`Op::Again`] the latest ingest
+/// before it.
+pub(super) fn effective(ops: &[Op], n: usize) -> &Op {
+    match &ops[n] {
+        Op::Again => ops[..n].iter().rev().find(|o| matches!(o, Op::Ingest(_))).unwrap_or(&ops[n]),
+        op => op,
+    }
 }
 
 /// Formats an `Err` as its shape, so results of two engines compare.
