@@ -246,6 +246,52 @@ pub fn succession_overlap_with_oracle_queues_only_overlapping_incumbents(f: &dyn
     Ok(())
 }
 
+/// A succession after a corroborated window is CommittedCheap `succession` (interpretation:
+/// "pairwise non-overlapping" is between different values; supporters of one value may overlap).
+pub fn succession_after_corroborated_window_is_committed_cheap(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
+    let again = fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
+    ensure_eq!(again.rationale.as_deref(), Some("corroboration"));
+    let bob = fx.engine.ingest(ceo("Bob", ValidTime::new(year(2022), None)))?;
+    ensure_eq!(bob.disposition, Disposition::CommittedCheap);
+    ensure_eq!(bob.rationale.as_deref(), Some("succession"));
+    ensure!(bob.contested_with.is_empty(), "{:?}", bob.contested_with);
+    ensure_eq!(ceo_at(&fx, day(2021, 1, 1))?.corroboration_count, 1);
+    ensure_eq!(ceo_at(&fx, day(2023, 1, 1))?.value, Some(json!("Bob")));
+    Ok(())
+}
+
+/// An equal value in a trusted window disjoint from every (overlapping) supporter of that value
+/// is not a contradiction: it is CommittedCheap with nothing in `contested_with`.
+pub fn equal_value_disjoint_from_overlapping_supporters_is_not_contested(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
+    fx.engine.ingest(ceo("Alice", ValidTime::new(year(2021), year(2022))))?;
+    let r = fx.engine.ingest(ceo("Alice", ValidTime::new(year(2023), None)))?;
+    ensure_eq!(r.disposition, Disposition::CommittedCheap);
+    ensure!(r.contested_with.is_empty(), "{:?}", r.contested_with);
+    ensure_eq!(ceo_at(&fx, day(2024, 1, 1))?.value, Some(json!("Alice")));
+    ensure_eq!(ceo_at(&fx, day(2022, 6, 1))?.status, BeliefStatus::NoBelief);
+    Ok(())
+}
+
+/// A ModelDerived claim in a trusted window disjoint from the live External windows does not
+/// conflict with them: it is CommittedInferred and holds its own window.
+pub fn model_derived_succession_is_committed_inferred(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
+    let m = fx.engine.ingest(
+        ceo("Bob", ValidTime::new(year(2022), None)).with_provenance(credence_core::Provenance::ModelDerived),
+    )?;
+    ensure_eq!(m.disposition, Disposition::CommittedInferred);
+    let b = ceo_at(&fx, day(2023, 1, 1))?;
+    ensure_eq!(b.value, Some(json!("Bob")));
+    ensure_eq!(b.markers, vec![credence_core::Marker::Inferred]);
+    ensure_eq!(ceo_at(&fx, day(2021, 1, 1))?.markers, Vec::<credence_core::Marker>::new());
+    Ok(())
+}
+
 /// Succession works whatever the ingest order: windows written out of order still succeed,
 /// and valid_at picks the right one.
 pub fn succession_ingested_out_of_order(f: &dyn Factory) -> CaseResult {
