@@ -41,9 +41,9 @@ use credence_core::{
     AsOf, AuditPage, AuditQuery, ClaimEngine, ClaimRef, Clock, Engine, Error, ManualClock, MemoryLedger,
     RecallQuery, SequentialIds,
 };
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, FailurePersistence, FileFailurePersistence, TestCaseError, TestRunner};
 
-pub use invariants::check_invariants;
+pub use invariants::{INVARIANT_REGRESSIONS, check_invariants, check_invariants_with};
 use ops::{AGENTS, Known, PREDICATES, SUBJECTS, Scenario, Setup, as_of, effective, scenario, shaped, year};
 
 use crate::{DynLedger, Factory, RecordingOracle, start_time};
@@ -103,32 +103,43 @@ impl Side {
     }
 }
 
+/// Where [`check_against_model`] saves failing seeds, relative to the test's working directory.
+pub const MODEL_REGRESSIONS: &str = "proptest-regressions/credence-model.txt";
+
 /// Runs `cases` random scenarios (`PROPTEST_CASES` overrides) against the factory's backend and
 /// the `memory:` reference, each on a fresh store, and panics with the minimal failing
-/// operation sequence if any observable answer differs.
+/// operation sequence if any observable answer differs. Failing seeds are saved to
+/// [`MODEL_REGRESSIONS`] and replayed first on later runs.
 pub fn check_against_model(f: &dyn Factory, cases: u32) {
-    run(f, cases, "proptest-regressions/credence-model.txt", "differs from the memory: reference", compare);
+    check_against_model_with(f, runner_config(cases, Some(MODEL_REGRESSIONS)));
 }
 
-fn runner(cases: u32, persistence: &'static str) -> TestRunner {
+/// [`check_against_model`] with a runner configuration of your own (case count, shrinking
+/// limits, where failures are saved).
+pub fn check_against_model_with(f: &dyn Factory, config: Config) {
+    run(f, config, "differs from the memory: reference", compare);
+}
+
+/// The configuration the checks use: `cases` cases unless `PROPTEST_CASES` says otherwise, and
+/// failing seeds appended to `regressions` (a path relative to the working directory, which
+/// `cargo test` sets to the tested crate's root), or kept nowhere for `None`. A missing file
+/// reads as "no saved failures"; a file that cannot be written only prints a warning.
+pub fn runner_config(cases: u32, regressions: Option<&'static str>) -> Config {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
-    TestRunner::new(Config {
-        cases,
-        // A missing file is read as "no saved failures"; a failed save only prints a warning.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(persistence))),
-        source_file: None,
-        ..Config::default()
-    })
+    let persistence: Box<dyn FailurePersistence> = match regressions {
+        Some(path) => Box::new(FileFailurePersistence::Direct(path)),
+        None => Box::new(FileFailurePersistence::Off),
+    };
+    Config { cases, failure_persistence: Some(persistence), source_file: None, ..Config::default() }
 }
 
 fn run(
     f: &dyn Factory,
-    cases: u32,
-    persistence: &'static str,
+    config: Config,
     what: &str,
     property: fn(&dyn Factory, &Scenario) -> Result<(), String>,
 ) {
-    let mut runner = runner(cases, persistence);
+    let mut runner = TestRunner::new(config);
     if let Err(e) = runner.run(&scenario(), |s| property(f, &s).map_err(TestCaseError::fail)) {
         panic!("backend {} {what}:\n{e}", f.name());
     }

@@ -11,7 +11,9 @@ use credence_core::{
 };
 
 use super::ops::{AGENTS, Known, Op, Outcome, PREDICATES, SUBJECTS, Scenario, as_of, effective};
-use super::{Side, run};
+use proptest::test_runner::Config;
+
+use super::{Side, run, runner_config};
 use crate::Factory;
 
 /// Runs `cases` random scenarios (`PROPTEST_CASES` overrides) on the factory's backend alone
@@ -20,8 +22,18 @@ use crate::Factory;
 /// probed point, every stored claim has exactly one ClaimCommitted entry in its own seq, every
 /// answer carries a disposition the SPEC allows for that operation, audit pages in both
 /// directions agree, no operation panics.
+///
+/// Failing seeds are saved to [`INVARIANT_REGRESSIONS`] and replayed first on later runs.
 pub fn check_invariants(f: &dyn Factory, cases: u32) {
-    run(f, cases, "proptest-regressions/credence-invariants.txt", "breaks an invariant", check);
+    check_invariants_with(f, runner_config(cases, Some(INVARIANT_REGRESSIONS)));
+}
+
+/// Where [`check_invariants`] saves failing seeds, relative to the test's working directory.
+pub const INVARIANT_REGRESSIONS: &str = "proptest-regressions/credence-invariants.txt";
+
+/// [`check_invariants`] with a runner configuration of your own.
+pub fn check_invariants_with(f: &dyn Factory, config: Config) {
+    run(f, config, "breaks an invariant", check);
 }
 
 /// The newest seq and tx_time each agent answered with.
