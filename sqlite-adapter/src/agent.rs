@@ -24,7 +24,7 @@ use rusqlite::Connection;
 use crate::config::SqliteConfig;
 use crate::error::{SqlResult, SqliteError};
 use crate::read::View;
-use crate::schema::{self, Role, Target};
+use crate::schema::{self, Pragmas, Role, Target};
 
 /// A batch stops taking members at this size and commits.
 const MAX_BATCH: usize = 512;
@@ -263,14 +263,49 @@ impl AgentDb {
         st
     }
 
+    /// The PRAGMAs of the write connection and of one read connection.
+    pub(crate) fn pragmas(&self) -> Result<(Pragmas, Pragmas)> {
+        self.ensure_schema()?;
+        let writer = {
+            let mut st = self.lock_state();
+            while st.committing {
+                st = self.wait(st);
+            }
+            if st.conn.is_none() {
+                st.conn = Some(schema::open(&self.target, Role::Writer, &self.config)?);
+            }
+            match st.conn.as_ref() {
+                Some(conn) => schema::read_pragmas(conn)?,
+                None => return Err(SqliteError::Internal("write connection missing".into()).into()),
+            }
+        };
+        let conn = self.take_reader()?;
+        let reader = schema::read_pragmas(&conn)?;
+        self.return_reader(conn);
+        Ok((writer, reader))
+    }
+
+    fn take_reader(&self) -> SqlResult<Connection> {
+        let pooled = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => schema::open(&self.target, Role::Reader, &self.config),
+        }
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        if conn.is_autocommit() {
+            let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if pool.len() < self.config.read_pool_size {
+                pool.push(conn);
+            }
+        }
+    }
+
     /// Runs `f` in one read transaction on a pooled read-only connection.
     pub(crate) fn read(&self, f: &mut ReadUnit<'_>) -> Result<()> {
         self.ensure_schema()?;
-        let pooled = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => schema::open(&self.target, Role::Reader, &self.config)?,
-        };
+        let conn = self.take_reader()?;
         // BEGIN + a first read pins one snapshot for every query `f` makes.
         schema::retry_busy(self.config.busy_timeout, || {
             conn.execute_batch("BEGIN DEFERRED")
@@ -284,12 +319,7 @@ impl AgentDb {
         })?;
         let result = f(&View::new(&conn, &self.agent));
         let _ = conn.execute_batch("COMMIT");
-        if conn.is_autocommit() {
-            let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-            if pool.len() < self.config.read_pool_size {
-                pool.push(conn);
-            }
-        }
+        self.return_reader(conn);
         result
     }
 }

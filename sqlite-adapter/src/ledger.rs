@@ -12,7 +12,7 @@ use crate::config::SqliteConfig;
 use crate::error::{BACKEND, SqlResult, SqliteError};
 use crate::naming::{self, Decoded};
 use crate::read::{EmptyView, View};
-use crate::schema::{self, Target};
+use crate::schema::{self, Pragmas, Target};
 use crate::url::{self, Location};
 use crate::write;
 
@@ -116,6 +116,18 @@ impl SqliteLedger {
         match &self.location {
             Location::Dir(dir) => Ok(Some(resolve(dir, agent, true, &self.config)?.unwrap_or_default())),
             Location::Memory => Ok(None),
+        }
+    }
+
+    /// The PRAGMAs of `agent`'s write connection and of one of its read connections, read
+    /// back from the live connections; `None` if the agent has no database.
+    ///
+    /// # Errors
+    /// As opening the agent.
+    pub fn connection_pragmas(&self, agent: &AgentId) -> Result<Option<(Pragmas, Pragmas)>> {
+        match self.agent_db(agent, false)? {
+            Some(db) => db.pragmas().map(Some),
+            None => Ok(None),
         }
     }
 

@@ -55,7 +55,7 @@ mod write;
 
 pub use config::SqliteConfig;
 pub use ledger::SqliteLedger;
-pub use schema::{MIN_SQLITE_VERSION, latest_version as schema_version};
+pub use schema::{MIN_SQLITE_VERSION, Pragmas, latest_version as schema_version};
 
 pub use refinery;
 pub use rusqlite;

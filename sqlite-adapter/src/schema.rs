@@ -201,3 +201,39 @@ pub(crate) fn stored_agent(path: &Path, config: &SqliteConfig) -> SqlResult<Opti
         .map_err(SqliteError::sqlite(format!("reading {}", path.display())))?;
     Ok(Some((id, has_units)))
 }
+
+/// PRAGMA values read back from one live connection (see
+/// [`SqliteLedger::connection_pragmas`](crate::SqliteLedger::connection_pragmas)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pragmas {
+    /// `journal_mode` (`"wal"` for files).
+    pub journal_mode: String,
+    /// `synchronous` (2 = FULL).
+    pub synchronous: i64,
+    /// `foreign_keys`.
+    pub foreign_keys: bool,
+    /// `busy_timeout` in milliseconds.
+    pub busy_timeout_ms: i64,
+    /// `journal_size_limit` in bytes.
+    pub journal_size_limit: i64,
+    /// `query_only`.
+    pub query_only: bool,
+}
+
+/// Reads the PRAGMAs of `conn`.
+pub(crate) fn read_pragmas(conn: &Connection) -> SqlResult<Pragmas> {
+    let text = |p: &str| -> SqlResult<String> {
+        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0)).map_err(SqliteError::sqlite(format!("reading PRAGMA {p}")))
+    };
+    let int = |p: &str| -> SqlResult<i64> {
+        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0)).map_err(SqliteError::sqlite(format!("reading PRAGMA {p}")))
+    };
+    Ok(Pragmas {
+        journal_mode: text("journal_mode")?,
+        synchronous: int("synchronous")?,
+        foreign_keys: int("foreign_keys")? != 0,
+        busy_timeout_ms: int("busy_timeout")?,
+        journal_size_limit: int("journal_size_limit")?,
+        query_only: int("query_only")? != 0,
+    })
+}

@@ -1,0 +1,208 @@
+//! Connection settings, schema management, URLs, configuration and the agent cache.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use credence_core::{AgentId, ClaimEngine, Disposition, Engine, Error, IngestRequest, Ledger, RecallQuery};
+use credence_sqlite::{SqliteConfig, SqliteLedger, rusqlite};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn agent(id: &str) -> AgentId {
+    AgentId::new(id).expect("test agent ids are valid")
+}
+
+#[test]
+fn open_file_connections_read_back_wal_full_foreign_keys_and_busy_timeout() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = SqliteConfig {
+        busy_timeout: Duration::from_millis(1234),
+        journal_size_limit: 1 << 20,
+        ..SqliteConfig::default()
+    };
+    let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
+    engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let (writer, reader) = engine.ledger().connection_pragmas(&agent("a"))?.ok_or("agent has a database")?;
+    for (role, p) in [("writer", &writer), ("reader", &reader)] {
+        assert_eq!(p.journal_mode, "wal", "{role}");
+        assert_eq!(p.synchronous, 2, "{role}: synchronous must be FULL");
+        assert!(p.foreign_keys, "{role}");
+        assert_eq!(p.busy_timeout_ms, 1234, "{role}");
+        assert_eq!(p.journal_size_limit, 1 << 20, "{role}");
+    }
+    assert!(!writer.query_only);
+    assert!(reader.query_only);
+    // journal_mode is persistent: a foreign connection sees WAL in the file itself.
+    let file = engine.ledger().agent_file(&agent("a"))?.ok_or("file store")?;
+    let conn = rusqlite::Connection::open(&file)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    assert_eq!(mode, "wal");
+    Ok(())
+}
+
+#[test]
+fn library_version_is_at_least_3_51_3() {
+    assert!(rusqlite::version_number() >= credence_sqlite::MIN_SQLITE_VERSION, "{}", rusqlite::version());
+}
+
+#[test]
+fn from_url_malformed_is_invalid_store_url() {
+    for url in ["", "sqlite:", "sqlite://", "sqlite::mem:", "postgres://localhost/x", "memory:", "file:/tmp/x"] {
+        let err = SqliteLedger::from_url(url).err();
+        assert!(matches!(err, Some(Error::InvalidStoreUrl { .. })), "{url:?}: {err:?}");
+    }
+}
+
+#[test]
+fn from_url_memory_and_dir_open_working_stores() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("store").display());
+    for ledger in [SqliteLedger::from_url("sqlite::memory:")?, SqliteLedger::from_url(&url)?] {
+        let engine = Engine::new(ledger);
+        let r = engine.ingest(IngestRequest::new("a", "s", "p", "v"))?;
+        assert_eq!(r.disposition, Disposition::CommittedCheap);
+        assert_eq!(engine.recall(&RecallQuery::new("a", "s", "p"))?.value, Some("v".into()));
+    }
+    assert!(dir.path().join("store").is_dir());
+    Ok(())
+}
+
+#[test]
+fn in_memory_store_leaves_nothing_on_disk_and_is_private() -> TestResult {
+    let a = Engine::new(SqliteLedger::in_memory(SqliteConfig::default())?);
+    let b = Engine::new(SqliteLedger::in_memory(SqliteConfig::default())?);
+    a.ingest(IngestRequest::new("x", "s", "p", 1))?;
+    assert!(b.recall(&RecallQuery::new("x", "s", "p"))?.is_empty());
+    assert!(a.ledger().dir().is_none());
+    assert_eq!(a.ledger().agent_file(&agent("x"))?, None);
+    Ok(())
+}
+
+#[test]
+fn open_invalid_config_is_invalid_config() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bad = [
+        SqliteConfig { read_pool_size: 0, ..SqliteConfig::default() },
+        SqliteConfig { max_open_agents: 0, ..SqliteConfig::default() },
+        SqliteConfig { journal_size_limit: -1, ..SqliteConfig::default() },
+        SqliteConfig { checkpoint_every_n_commits: 0, ..SqliteConfig::default() },
+    ];
+    for config in bad {
+        let err = SqliteLedger::open(dir.path(), config.clone()).err();
+        assert!(matches!(err, Some(Error::InvalidConfig { .. })), "{config:?}: {err:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn open_same_fresh_file_from_eight_threads_all_succeed() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (path, barrier) = (dir.path().to_path_buf(), barrier.clone());
+            std::thread::spawn(move || -> Result<Disposition, Error> {
+                let engine = Engine::new(SqliteLedger::open(&path, SqliteConfig::default())?);
+                barrier.wait();
+                Ok(engine.ingest(IngestRequest::new("shared", format!("s{i}"), "p", i))?.disposition)
+            })
+        })
+        .collect();
+    for h in handles {
+        let d = h.join().map_err(|_| "thread panicked")??;
+        assert_eq!(d, Disposition::CommittedCheap);
+    }
+    let ledger = SqliteLedger::open(dir.path(), SqliteConfig::default())?;
+    let head = credence_core::ledger::read_with(&ledger, &agent("shared"), |v| v.head())?;
+    assert_eq!(head.map(|h| h.seq), Some(8));
+    Ok(())
+}
+
+#[test]
+fn open_file_with_newer_schema_is_schema_too_new() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let file = {
+        let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+        engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+        engine.ledger().agent_file(&agent("a"))?.ok_or("file store")?
+    };
+    let conn = rusqlite::Connection::open(&file)?;
+    conn.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (999, 'future', '', '0')",
+        [],
+    )?;
+    drop(conn);
+    let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+    let err = engine.ingest(IngestRequest::new("a", "s", "p", 2)).err();
+    assert!(
+        matches!(err, Some(Error::SchemaTooNew { found: 999, supported }) if supported == credence_sqlite::schema_version()),
+        "{err:?}"
+    );
+    let err = engine.recall(&RecallQuery::new("a", "s", "p")).err();
+    assert!(matches!(err, Some(Error::SchemaTooNew { .. })), "{err:?}");
+    Ok(())
+}
+
+#[test]
+fn schema_history_is_refinerys_table() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+    engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let file = engine.ledger().agent_file(&agent("a"))?.ok_or("file store")?;
+    let conn = rusqlite::Connection::open(&file)?;
+    let (version, name): (i64, String) =
+        conn.query_row("SELECT version, name FROM refinery_schema_history ORDER BY version DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    assert_eq!(version, credence_sqlite::schema_version());
+    assert_eq!(name, "init");
+    Ok(())
+}
+
+#[test]
+fn agent_cache_beyond_max_open_agents_closes_idle_agents_and_keeps_data() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = SqliteConfig { max_open_agents: 2, ..SqliteConfig::default() };
+    let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
+    for i in 0..6 {
+        engine.ingest(IngestRequest::new(format!("agent-{i}"), "s", "p", i))?;
+        assert!(engine.ledger().open_agents() <= 2, "open: {}", engine.ledger().open_agents());
+    }
+    for i in 0..6 {
+        let belief = engine.recall(&RecallQuery::new(format!("agent-{i}"), "s", "p"))?;
+        assert_eq!(belief.value, Some(i.into()));
+        assert!(engine.ledger().open_agents() <= 2);
+    }
+    // A closed agent was checkpointed: its WAL is empty or gone.
+    let file = engine.ledger().agent_file(&agent("agent-0"))?.ok_or("file store")?;
+    let wal = file.with_extension("sqlite3-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal)?.len() == 0, "WAL of a closed agent was not checkpointed");
+    Ok(())
+}
+
+#[test]
+fn read_of_unknown_agent_is_empty_and_creates_no_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let ledger = SqliteLedger::open(dir.path(), SqliteConfig::default())?;
+    let head = credence_core::ledger::read_with(&ledger, &agent("nobody"), |v| v.head())?;
+    assert_eq!(head, None);
+    assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+    assert!(ledger.agents()?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn wal_stays_bounded_under_sustained_writes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = SqliteConfig { checkpoint_every_n_commits: 50, journal_size_limit: 256 * 1024, ..SqliteConfig::default() };
+    let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
+    let payload = "x".repeat(2_000);
+    for i in 0..1_500 {
+        engine.ingest(IngestRequest::new("a", format!("s{i}"), "p", payload.as_str()))?;
+    }
+    let file = engine.ledger().agent_file(&agent("a"))?.ok_or("file store")?;
+    let wal = std::fs::metadata(file.with_extension("sqlite3-wal"))?.len();
+    let db = std::fs::metadata(&file)?.len();
+    assert!(wal < 3 * 1024 * 1024, "WAL grew to {wal} bytes (db {db})");
+    Ok(())
+}
