@@ -122,6 +122,36 @@ macro_rules! __cases_lifecycle {
                 audit_is_isolated_per_agent,
                 audit_rejected_writes_leave_no_entries,
             }
+            concurrency {
+                eight_threads_two_hundred_writes_one_agent_lose_nothing,
+                two_conflicting_writers_yield_one_cheap_one_contested,
+                concurrent_equal_writes_one_cheap_path_rest_corroborate,
+                concurrent_writes_to_different_agents_all_commit,
+                readers_during_write_storm_never_error,
+                concurrent_verdicts_on_one_handle_apply_once,
+                concurrent_invalidations_of_one_claim_succeed_once,
+                concurrent_reentries_quarantine_exactly_past_threshold,
+                concurrent_sweeps_expire_each_row_once,
+            }
+            scale {
+                ten_thousand_entries_no_caps_and_superseded_stays_superseded,
+                set_valued_line_with_twelve_hundred_members_lists_all,
+                eleven_hundred_corroborations_count_exactly,
+                subject_with_fifteen_hundred_predicates_lists_all,
+                six_hundred_pending_adjudications_all_listed_and_swept,
+                three_hundred_agents_all_listed,
+            }
+            errors {
+                handle_errors_from_engine_are_not_retryable,
+                lineage_of_unknown_claim_is_not_found,
+                lineage_of_other_agents_claim_is_not_found,
+                lineage_with_invalid_agent_is_not_found,
+                invalid_agent_in_writes_is_rejected_not_error,
+                submit_with_invalid_agent_is_handle_not_found,
+                reads_with_invalid_agent_are_empty_not_errors,
+                engine_with_invalid_config_is_invalid_config_error,
+                error_messages_name_the_problem,
+            }
         }
     };
 }

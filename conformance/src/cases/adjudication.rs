@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use credence_core::ledger::read_with;
 use credence_core::{
-    Adjudication, AdjudicationStatus, AgentId, AsOf, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus,
-    Disposition, EngineConfig, Error, Event, Handle, IngestRequest, LedgerEntry, Marker, Provenance,
-    RecallQuery, Timestamp, Verdict, WriteReceipt,
+    Adjudication, AdjudicationStatus, AgentId, AsOf, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef,
+    ClaimStatus, Disposition, EngineConfig, Error, Event, Handle, IngestRequest, LedgerEntry, Marker,
+    Provenance, RecallQuery, Timestamp, Verdict, WriteReceipt,
 };
 
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
@@ -38,8 +38,8 @@ fn row(fx: &Fixture, agent: &str, handle: Handle) -> Result<Adjudication, CaseEr
 
 /// Every ledger entry about one claim, in seq order.
 fn entries_of(fx: &Fixture, agent: &str, claim: ClaimRef) -> Result<Vec<LedgerEntry>, CaseError> {
-    let id = agent_id(agent)?;
-    Ok(read_with(fx.store.ledger.as_ref(), &id, |v| v.claim_entries(claim, u64::MAX))?)
+    let query = AuditQuery { claim_ref: Some(claim), limit: 1_000_000, ..AuditQuery::default() };
+    Ok(fx.engine.audit(agent, &query)?.entries)
 }
 
 /// The latest state disposition and the status of a claim in its line's history.

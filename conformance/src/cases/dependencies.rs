@@ -12,7 +12,7 @@ use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
 /// Every DependentFlaggedPendingReview entry of agent `a`, in seq order.
 fn flags(fx: &Fixture) -> Result<Vec<LedgerEntry>, CaseError> {
     let id = AgentId::new("a").map_err(|e| CaseError::Failed(e.to_string()))?;
-    let range = AuditRange { claim_ref: None, after: None, limit: usize::MAX, newest_first: false };
+    let range = AuditRange { claim_ref: None, after: None, limit: 1_000_000_000, newest_first: false };
     Ok(read_with(fx.store.ledger.as_ref(), &id, |v| v.audit(&range))?
         .into_iter()
         .filter(|e| e.event == Event::DependentFlaggedPendingReview)

@@ -2,8 +2,8 @@
 
 use credence_core::ledger::read_with;
 use credence_core::{
-    AgentId, AsOf, AssertionKind, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition, Event,
-    IngestRequest, RecallQuery, RejectReason, WriteReceipt,
+    AgentId, AsOf, AssertionKind, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition,
+    Event, IngestRequest, RecallQuery, RejectReason, WriteReceipt,
 };
 
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
@@ -20,7 +20,7 @@ fn footprint(fx: &Fixture, agent: &str) -> Result<(u64, usize), CaseError> {
         let range = credence_core::AuditRange {
             claim_ref: None,
             after: None,
-            limit: usize::MAX,
+            limit: 1_000_000_000,
             newest_first: false,
         };
         Ok((seq, v.audit(&range)?.len()))
@@ -82,9 +82,11 @@ pub fn invalidate_writes_bound_assertion_and_entry_with_reason(f: &dyn Factory) 
     let r = fx.engine.invalidate("a", acme, "wrong person entirely")?;
     let seq = r.seq.ok_or_else(|| CaseError::Failed("no seq".into()))?;
     let id = agent_id("a")?;
-    let (entries, assertions) = read_with(fx.store.ledger.as_ref(), &id, |v| {
-        Ok((v.claim_entries(acme, u64::MAX)?, v.claim_assertions(acme, u64::MAX)?))
-    })?;
+    let units = read_with(fx.store.ledger.as_ref(), &id, |v| v.units(0, 1_000_000))?;
+    let assertions: Vec<credence_core::Assertion> =
+        units.into_iter().flat_map(|u| u.assertions).filter(|a| a.target == acme).collect();
+    let query = AuditQuery { claim_ref: Some(acme), limit: 1_000_000, ..AuditQuery::default() };
+    let entries = fx.engine.audit("a", &query)?.entries;
     ensure_eq!(assertions.len(), 1);
     ensure_eq!((assertions[0].kind, assertions[0].seq), (AssertionKind::Bound, seq));
     ensure_eq!(Some(assertions[0].at), r.tx_time);

@@ -3,13 +3,16 @@
 
 pub mod adjudication;
 pub mod audit;
+pub mod concurrency;
 pub mod dependencies;
+pub mod errors;
 pub mod faults;
 pub mod ingest;
 pub mod invalidate;
 pub mod recall_reentry;
 pub mod reinstate;
 pub mod resolve;
+pub mod scale;
 pub mod storage;
 pub mod validation;
 pub mod dispositions;

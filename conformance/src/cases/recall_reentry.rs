@@ -1,9 +1,8 @@
 //! SPEC §2.2 step 3: recall re-entries — corroboration by identity, burst quarantine, and the
 //! amplification guard (re-entries never become ground truth).
 
-use credence_core::ledger::read_with;
 use credence_core::{
-    AgentId, AsOf, Belief, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Currency, Disposition,
+    AsOf, AuditQuery, Belief, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Currency, Disposition,
     EngineConfig, Event, IngestRequest, LedgerEntry, Marker, Provenance, RecallQuery, WriteReceipt,
 };
 
@@ -26,8 +25,11 @@ fn belief(fx: &Fixture) -> Result<Belief, CaseError> {
 }
 
 fn detected(fx: &Fixture, target: ClaimRef) -> Result<Vec<LedgerEntry>, CaseError> {
-    let id = AgentId::new("a").map_err(|e| CaseError::Failed(e.to_string()))?;
-    Ok(read_with(fx.store.ledger.as_ref(), &id, |v| v.claim_entries(target, u64::MAX))?
+    let query = AuditQuery { claim_ref: Some(target), limit: 1_000_000, ..AuditQuery::default() };
+    Ok(fx
+        .engine
+        .audit("a", &query)?
+        .entries
         .into_iter()
         .filter(|e| e.event == Event::RecallReEntryDetected)
         .collect())

@@ -2,8 +2,8 @@
 
 use credence_core::ledger::read_with;
 use credence_core::{
-    AdjudicationStatus, AgentId, AsOf, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition, Event,
-    IngestRequest, LedgerEntry, RecallQuery, RejectReason, WriteReceipt,
+    AdjudicationStatus, AgentId, AsOf, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus,
+    Disposition, Event, IngestRequest, LedgerEntry, RecallQuery, RejectReason, WriteReceipt,
 };
 
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
@@ -20,7 +20,7 @@ fn footprint(fx: &Fixture, agent: &str) -> Result<(u64, usize), CaseError> {
         let range = credence_core::AuditRange {
             claim_ref: None,
             after: None,
-            limit: usize::MAX,
+            limit: 1_000_000_000,
             newest_first: false,
         };
         Ok((seq, v.audit(&range)?.len()))
@@ -28,8 +28,8 @@ fn footprint(fx: &Fixture, agent: &str) -> Result<(u64, usize), CaseError> {
 }
 
 fn entries_of(fx: &Fixture, agent: &str, claim: ClaimRef) -> Result<Vec<LedgerEntry>, CaseError> {
-    let id = agent_id(agent)?;
-    Ok(read_with(fx.store.ledger.as_ref(), &id, |v| v.claim_entries(claim, u64::MAX))?)
+    let query = AuditQuery { claim_ref: Some(claim), limit: 1_000_000, ..AuditQuery::default() };
+    Ok(fx.engine.audit(agent, &query)?.entries)
 }
 
 fn status(fx: &Fixture, s: &str, p: &str, claim: ClaimRef) -> Result<(Disposition, ClaimStatus), CaseError> {
