@@ -38,6 +38,10 @@ macro_rules! __cases_lifecycle {
                 verdict_on_unnotified_row_is_applied,
                 pending_lists_open_rows_oldest_first_across_agents,
                 pending_excludes_closed_rows,
+                affirm_after_incumbent_invalidated_settles_only_challenger,
+                expiry_of_invalidated_challenger_keeps_it_invalidated,
+                unknown_verdict_on_invalidated_challenger_keeps_it_invalidated,
+                resolve_for_queued_challenger_closes_row_before_verdict,
             }
             resolve {
                 resolve_contested_line_supersedes_losers_and_commits_winner,
@@ -80,6 +84,7 @@ macro_rules! __cases_lifecycle {
                 reinstate_pending_conflict_claim_is_rejected_not_reinstatable,
                 reinstate_quarantined_claim_is_rejected_not_reinstatable,
                 reinstate_unknown_claim_is_rejected_unknown_claim,
+                reinstate_claim_in_disjoint_window_is_not_contested,
             }
             dependencies {
                 invalidate_parent_flags_dependent_pending_review,
@@ -121,6 +126,7 @@ macro_rules! __cases_lifecycle {
                 audit_after_last_entry_is_empty,
                 audit_is_isolated_per_agent,
                 audit_rejected_writes_leave_no_entries,
+                audit_pages_one_hundred_thousand_entries_completely,
             }
             concurrency {
                 eight_threads_two_hundred_writes_one_agent_lose_nothing,

@@ -298,6 +298,10 @@ pub fn deny_supersedes_challenger_and_incumbent_holds(f: &dyn Factory) -> CaseRe
         (Disposition::Superseded, ClaimStatus::Superseded)
     );
     ensure_eq!(state(&fx, "a", "alice", "employer", incumbent.claim())?.1, ClaimStatus::Current);
+    ensure!(
+        entries_of(&fx, "a", incumbent.claim())?.iter().all(|e| e.seq != out.seq),
+        "Deny writes nothing about the incumbent"
+    );
     ensure_eq!(row(&fx, "a", handle)?.status, AdjudicationStatus::Resolved);
     let belief = recall(&fx)?;
     ensure_eq!(belief.value, Some("Acme".into()));
@@ -669,4 +673,83 @@ pub fn pending_excludes_closed_rows(f: &dyn Factory) -> CaseResult {
 /// The fixture clock's current time.
 fn clock_now(fx: &Fixture) -> Timestamp {
     credence_core::Clock::now(fx.clock.as_ref())
+}
+
+/// An incumbent invalidated while the row was pending is left alone by Affirm: only the
+/// challenger is settled (CommittedCheap) and it becomes the belief.
+pub fn affirm_after_incumbent_invalidated_settles_only_challenger(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::with_oracle(f)?;
+    let (incumbent, challenger, handle) = queued(&fx)?;
+    fx.engine.invalidate("a", incumbent.claim(), "retracted")?;
+    let out = fx.engine.submit_adjudication("a", handle, Verdict::Affirm, Provenance::USER)?;
+    ensure_eq!(out.dispositions, vec![(challenger.claim(), Disposition::CommittedCheap)]);
+    ensure_eq!(
+        state(&fx, "a", "alice", "employer", incumbent.claim())?,
+        (Disposition::Invalidated, ClaimStatus::Invalidated)
+    );
+    ensure_eq!(recall(&fx)?.value, Some("Globex".into()));
+    Ok(())
+}
+
+/// A challenger invalidated while its row was pending stays Invalidated (history status and
+/// disposition) when the row later expires through `sweep`; the belief is unchanged.
+///
+/// Interpretation (SPEC is silent): an expiry records that no verdict came; it must not turn a
+/// claim the user invalidated into a "Contested" one. Either skipping the expiry entry or
+/// closing the row at invalidation satisfies this case.
+pub fn expiry_of_invalidated_challenger_keeps_it_invalidated(f: &dyn Factory) -> CaseResult {
+    let fx = with_ttl(f)?;
+    let (_, challenger, _) = queued(&fx)?;
+    fx.engine.invalidate("a", challenger.claim(), "retracted")?;
+    let before = recall(&fx)?;
+    let now = clock_now(&fx).plus_micros(2 * TTL_MICROS);
+    fx.clock.set(now);
+    fx.engine.sweep(now)?;
+    ensure_eq!(
+        state(&fx, "a", "alice", "employer", challenger.claim())?,
+        (Disposition::Invalidated, ClaimStatus::Invalidated)
+    );
+    ensure_eq!(recall(&fx)?.value, before.value);
+    ensure!(fx.engine.pending(None)?.is_empty(), "nothing stays pending");
+    Ok(())
+}
+
+/// A challenger invalidated while its row was pending stays Invalidated after an Unknown
+/// verdict (which only says nobody can tell); the incumbent keeps the belief.
+///
+/// Interpretation (SPEC is silent): a verdict never silently revives or relabels a claim the
+/// user invalidated; only `reinstate` does.
+pub fn unknown_verdict_on_invalidated_challenger_keeps_it_invalidated(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::with_oracle(f)?;
+    let (incumbent, challenger, handle) = queued(&fx)?;
+    fx.engine.invalidate("a", challenger.claim(), "retracted")?;
+    let verdict = fx.engine.submit_adjudication("a", handle, Verdict::Unknown, Provenance::USER);
+    ensure!(
+        matches!(verdict, Ok(_) | Err(Error::HandleAlreadyClosed { .. })),
+        "the verdict is applied or the row was closed by the invalidation: {verdict:?}"
+    );
+    ensure_eq!(
+        state(&fx, "a", "alice", "employer", challenger.claim())?,
+        (Disposition::Invalidated, ClaimStatus::Invalidated)
+    );
+    let belief = recall(&fx)?;
+    ensure_eq!(belief.value, Some("Acme".into()));
+    ensure_eq!(belief.primary_claim, incumbent.claim_ref);
+    Ok(())
+}
+
+/// Resolving a line in favour of the queued challenger supersedes the incumbent and closes
+/// the row, so a late verdict is `HandleAlreadyClosed`.
+pub fn resolve_for_queued_challenger_closes_row_before_verdict(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::with_oracle(f)?;
+    let (incumbent, challenger, handle) = queued(&fx)?;
+    fx.engine.resolve("a", "alice", "employer", challenger.claim())?;
+    ensure_eq!(state(&fx, "a", "alice", "employer", incumbent.claim())?.1, ClaimStatus::Superseded);
+    ensure_eq!(row(&fx, "a", handle)?.status, AdjudicationStatus::Resolved);
+    let seq = head_seq(&fx, "a")?;
+    let late = fx.engine.submit_adjudication("a", handle, Verdict::Deny, Provenance::USER);
+    ensure!(matches!(late, Err(Error::HandleAlreadyClosed { .. })), "got {late:?}");
+    ensure_eq!(head_seq(&fx, "a")?, seq);
+    ensure_eq!(recall(&fx)?.value, Some("Globex".into()));
+    Ok(())
 }

@@ -242,3 +242,27 @@ pub fn reinstate_unknown_claim_is_rejected_unknown_claim(f: &dyn Factory) -> Cas
     ensure_eq!(footprint(&fx, "a")?, before, "nothing written");
     Ok(())
 }
+
+/// Reinstating a claim whose trusted window is disjoint from the live claim's is a succession,
+/// not a contradiction: the receipt lists nothing in `contested_with` and the belief is not
+/// Contested.
+pub fn reinstate_claim_in_disjoint_window_is_not_contested(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let y = |year| credence_core::Timestamp::from_ymd(year, 1, 1);
+    let old = ValidTime::new(y(2020), y(2022));
+    let new = ValidTime::new(y(2022), None);
+    let alice = fx.engine.ingest(IngestRequest::new("a", "acme", "ceo", "Alice").with_valid_time(old))?;
+    let bob = fx.engine.ingest(IngestRequest::new("a", "acme", "ceo", "Bob").with_valid_time(new))?;
+    ensure_eq!(bob.rationale.as_deref(), Some("succession"));
+    fx.engine.invalidate("a", alice.claim(), "x")?;
+    let r = fx.engine.reinstate("a", alice.claim())?;
+    ensure_eq!(r.disposition, Disposition::Reinstated);
+    ensure!(r.contested_with.is_empty(), "a disjoint window contradicts nothing: {:?}", r.contested_with);
+    let belief = fx.engine.recall(&RecallQuery::new("a", "acme", "ceo"))?;
+    ensure!(!belief.is_contested(), "belief {belief:?}");
+    ensure_eq!(belief.value, Some("Bob".into()));
+    let past =
+        fx.engine.recall(&RecallQuery::new("a", "acme", "ceo").valid_at(y(2021).unwrap_or_default()))?;
+    ensure_eq!(past.value, Some("Alice".into()), "the reinstated claim holds its own window");
+    Ok(())
+}
