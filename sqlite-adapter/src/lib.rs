@@ -46,6 +46,8 @@ mod agent;
 mod codec;
 mod config;
 mod error;
+#[cfg(test)]
+mod explain;
 mod ledger;
 mod naming;
 mod read;

@@ -72,6 +72,7 @@ fn truncated_agent_file_is_a_typed_error_and_other_agents_work() -> TestResult {
         saw_error = engine.ingest(IngestRequest::new("bad", "s1", "p", 2)).err();
     }
     let err = saw_error.ok_or("a truncated file gave no error at all")?;
+    println!("truncated file: {err}");
     assert!(is_typed(&err), "{err:?}");
     assert_other_agent_works(&engine)
 }

@@ -1,0 +1,92 @@
+//! Every statement of the read and write paths is planned with an index: no full scans.
+//!
+//! The test captures the SQL the adapter really runs (SQLite's statement trace) while every
+//! [`LedgerRead`] method and a write are exercised, then asks `EXPLAIN QUERY PLAN` about each.
+
+use std::sync::{Arc, Mutex};
+
+use credence_core::{
+    AgentId, Append, AuditCursor, AuditRange, ClaimRef, EdgeKind, Event, Handle, LedgerRead, Timestamp,
+};
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use uuid::Uuid;
+
+use crate::config::SqliteConfig;
+use crate::read::View;
+use crate::schema::{self, Role, Target};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn every_read(view: &View<'_>) -> credence_core::Result<()> {
+    let r = ClaimRef(Uuid::from_u128(7));
+    view.head()?;
+    view.seq_at(Timestamp(5))?;
+    view.tx_time_of(1)?;
+    view.claim(r)?;
+    view.line_claims("s", "p", 9)?;
+    view.line_marks("s", "p", 9)?;
+    view.line_assertions("s", "p", 9)?;
+    view.claim_entries(r, 9)?;
+    view.claim_assertions(r, 9)?;
+    view.count_entries_since(r, Event::RecallReEntryDetected, Timestamp(0))?;
+    view.edges_to(r, EdgeKind::DependsOn)?;
+    view.edges_from(r, EdgeKind::DerivedFrom)?;
+    view.predicates("s", 9)?;
+    for claim_ref in [None, Some(r)] {
+        for after in [None, Some(AuditCursor { seq: 3, index: 0 })] {
+            for newest_first in [false, true] {
+                view.audit(&AuditRange { claim_ref, after, limit: 10, newest_first })?;
+            }
+        }
+    }
+    view.adjudication(Handle(Uuid::from_u128(9)))?;
+    view.open_adjudications()?;
+    view.units(0, 10)?;
+    Ok(())
+}
+
+#[test]
+fn every_read_and_write_statement_uses_an_index() -> TestResult {
+    let config = SqliteConfig::default();
+    let target = Target::Memory(format!("/credence-explain-{}", std::process::id()));
+    let mut conn = schema::open(&target, Role::Writer, &config)?;
+    schema::migrate(&mut conn, "a", config.busy_timeout)?;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    conn.trace_v2(
+        TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(move |e: TraceEvent<'_>| {
+            if let TraceEvent::Stmt(_, sql) = e {
+                sink.lock().expect("trace sink lock is never poisoned").push(sql.to_owned());
+            }
+        }),
+    )?;
+    let agent = AgentId::new("a")?;
+    let view = View::new(&conn, &agent);
+    every_read(&view)?;
+    crate::write::apply(&conn, &agent, &Append::new(1, Timestamp(10)))?;
+    crate::write::mark_notified(&conn, &agent, Handle(Uuid::from_u128(9)))?;
+    conn.trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>)?;
+
+    let statements: Vec<String> = seen.lock().map_err(|_| "poisoned")?.clone();
+    assert!(statements.len() >= 25, "only {} statements captured", statements.len());
+    let mut scans = Vec::new();
+    let mut searches = 0;
+    for sql in statements.iter().filter(|s| s.trim_start().to_ascii_uppercase().starts_with("SELECT")) {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let details: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?
+            .collect::<Result<_, _>>()?;
+        for d in details {
+            searches += usize::from(d.starts_with("SEARCH "));
+            // `SCAN t` is a full table scan; `SCAN t USING [COVERING] INDEX` a full index scan.
+            if d.starts_with("SCAN ") && !d.starts_with("SCAN CONSTANT ROW") {
+                scans.push(format!("{d}\n    in {sql}"));
+            }
+        }
+    }
+    assert!(scans.is_empty(), "full scans:\n{}", scans.join("\n"));
+    assert!(searches >= 20, "only {searches} index searches: the plans were not inspected");
+    Ok(())
+}
