@@ -162,7 +162,11 @@ impl AgentDb {
         }
     }
 
-    fn run_member<T>(&self, st: &mut WriteState, op: &mut dyn FnMut(&Connection) -> Result<Option<T>>) -> Member<T> {
+    fn run_member<T>(
+        &self,
+        st: &mut WriteState,
+        op: &mut dyn FnMut(&Connection) -> Result<Option<T>>,
+    ) -> Member<T> {
         if st.conn.is_none() {
             match schema::open(&self.target, Role::Writer, &self.config) {
                 Ok(conn) => st.conn = Some(conn),
@@ -215,7 +219,8 @@ impl AgentDb {
             // SQLite rolled the whole transaction back (I/O error, full disk, …): every
             // member of this batch fails, including this one if it had joined.
             if let Some(b) = st.batch.take() {
-                let err = Arc::new(SqliteError::Internal("the write transaction was aborted by SQLite".into()));
+                let err =
+                    Arc::new(SqliteError::Internal("the write transaction was aborted by SQLite".into()));
                 self.finish(st, &b, Err(err));
             }
         }
@@ -245,13 +250,15 @@ impl AgentDb {
         }
         st.committing = true;
         drop(st);
-        let outcome = conn.execute_batch("COMMIT").map_err(|e| Arc::new(SqliteError::sqlite("committing")(e)));
+        let outcome =
+            conn.execute_batch("COMMIT").map_err(|e| Arc::new(SqliteError::sqlite("committing")(e)));
         if outcome.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         let mut st = self.lock_state();
         st.commits_since_checkpoint += u64::try_from(batch.members).unwrap_or(u64::MAX);
-        if matches!(self.target, Target::File(_)) && st.commits_since_checkpoint >= self.config.checkpoint_every_n_commits
+        if matches!(self.target, Target::File(_))
+            && st.commits_since_checkpoint >= self.config.checkpoint_every_n_commits
         {
             st.commits_since_checkpoint = 0;
             // Passive: never waits for readers; keeps the WAL from growing without bound.

@@ -10,7 +10,8 @@ use crate::error::{SqlResult, SqliteError};
 
 /// A seq as an INTEGER column value.
 pub(crate) fn seq_to_sql(seq: u64) -> SqlResult<i64> {
-    i64::try_from(seq).map_err(|_| SqliteError::Conflict(format!("seq {seq} does not fit in an INTEGER column")))
+    i64::try_from(seq)
+        .map_err(|_| SqliteError::Conflict(format!("seq {seq} does not fit in an INTEGER column")))
 }
 
 /// A seq bound for `stream_seq <= ?`: values beyond `i64::MAX` mean "everything".
@@ -25,7 +26,8 @@ pub(crate) fn seq_from_sql(v: i64, what: &str) -> SqlResult<u64> {
 
 /// A UUID from a BLOB column.
 pub(crate) fn uuid_from_sql(bytes: &[u8], what: &str) -> SqlResult<Uuid> {
-    Uuid::from_slice(bytes).map_err(|_| SqliteError::Decode(format!("{what}: {} bytes is not a UUID", bytes.len())))
+    Uuid::from_slice(bytes)
+        .map_err(|_| SqliteError::Decode(format!("{what}: {} bytes is not a UUID", bytes.len())))
 }
 
 /// A unit-like enum as its serde wire name (`"Medium"`, `"pending"`, …).

@@ -110,16 +110,23 @@ impl SqliteError {
                 Error::Backend { backend: BACKEND, source: message.into() }
             }
             SqliteError::Config(reason) => Error::InvalidConfig { reason: reason.clone() },
-            SqliteError::Url { url, reason } => Error::InvalidStoreUrl { url: url.clone(), reason: reason.clone() },
+            SqliteError::Url { url, reason } => {
+                Error::InvalidStoreUrl { url: url.clone(), reason: reason.clone() }
+            }
             SqliteError::Batch(inner) => match inner.to_core() {
                 Error::Unavailable { reason, .. } => {
                     Error::Unavailable { backend: BACKEND, reason: format!("group commit failed: {reason}") }
                 }
-                Error::Corrupt { detail, .. } => Error::corrupt(BACKEND, format!("group commit failed: {detail}")),
+                Error::Corrupt { detail, .. } => {
+                    Error::corrupt(BACKEND, format!("group commit failed: {detail}"))
+                }
                 Error::Conflict { reason, .. } => {
                     Error::Conflict { backend: BACKEND, reason: format!("group commit failed: {reason}") }
                 }
-                other => Error::Backend { backend: BACKEND, source: format!("group commit failed: {other}").into() },
+                other => Error::Backend {
+                    backend: BACKEND,
+                    source: format!("group commit failed: {other}").into(),
+                },
             },
         }
     }

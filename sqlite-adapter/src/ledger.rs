@@ -44,7 +44,10 @@ struct Entry {
 
 impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteLedger").field("location", &self.location).field("config", &self.config).finish()
+        f.debug_struct("SqliteLedger")
+            .field("location", &self.location)
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -166,7 +169,8 @@ impl SqliteLedger {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             cache.tick += 1;
             let tick = cache.tick;
-            let db = cache.map.entry(agent.clone()).or_insert(Entry { db: fresh, last_used: tick }).db.clone();
+            let db =
+                cache.map.entry(agent.clone()).or_insert(Entry { db: fresh, last_used: tick }).db.clone();
             (db, evict(&mut cache, self.config.max_open_agents))
         };
         drop(victims); // checkpoints and closes, outside the lock
@@ -264,14 +268,21 @@ impl Ledger for SqliteLedger {
                 }
             }
             Location::Dir(dir) => {
-                let entries = std::fs::read_dir(dir).map_err(SqliteError::io(format!("listing {}", dir.display())))?;
+                let entries =
+                    std::fs::read_dir(dir).map_err(SqliteError::io(format!("listing {}", dir.display())))?;
                 for entry in entries {
                     let entry = entry.map_err(SqliteError::io(format!("listing {}", dir.display())))?;
                     let name = entry.file_name();
                     let Some(decoded) = name.to_str().and_then(naming::decode) else { continue };
                     if let Decoded::Id(id) = &decoded
                         && let Ok(agent) = AgentId::new(id.clone())
-                        && let Some(db) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).map.get(&agent).map(|e| e.db.clone())
+                        && let Some(db) = self
+                            .cache
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .map
+                            .get(&agent)
+                            .map(|e| e.db.clone())
                     {
                         if has_units(&db)? {
                             out.push(agent);
@@ -280,7 +291,10 @@ impl Ledger for SqliteLedger {
                     }
                     if let Some((id, true)) = schema::stored_agent(&entry.path(), &self.config)? {
                         let agent = AgentId::new(id.clone()).map_err(|e| {
-                            SqliteError::Decode(format!("{} stores an invalid agent id {id:?}: {e}", entry.path().display()))
+                            SqliteError::Decode(format!(
+                                "{} stores an invalid agent id {id:?}: {e}",
+                                entry.path().display()
+                            ))
                         })?;
                         out.push(agent);
                     }

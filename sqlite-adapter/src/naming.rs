@@ -70,7 +70,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -108,7 +108,9 @@ mod tests {
 
     #[test]
     fn decode_ignores_foreign_files() {
-        for name in ["a-61.sqlite3-wal", "a-61.sqlite3-shm", "readme", "a-6.sqlite3", "a-zz.sqlite3", "a-.sqlite3"] {
+        for name in
+            ["a-61.sqlite3-wal", "a-61.sqlite3-shm", "readme", "a-6.sqlite3", "a-zz.sqlite3", "a-.sqlite3"]
+        {
             assert_eq!(decode(name), None, "{name}");
         }
     }

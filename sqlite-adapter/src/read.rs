@@ -1,13 +1,16 @@
 //! [`LedgerRead`] over one SQLite connection inside one transaction.
 
 use credence_core::{
-    Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind,
-    Event, Handle, Head, LedgerEntry, LedgerRead, Result, StateMark, StatusChange, Timestamp, ValidTime,
+    Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
+    EdgeKind, Event, Handle, Head, LedgerEntry, LedgerRead, Result, StateMark, StatusChange, Timestamp,
+    ValidTime,
 };
 use rusqlite::types::FromSql;
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
 
-use crate::codec::{enum_from_sql, enum_to_sql, f32_from_sql, json_from_sql, seq_bound, seq_from_sql, uuid_from_sql};
+use crate::codec::{
+    enum_from_sql, enum_to_sql, f32_from_sql, json_from_sql, seq_bound, seq_from_sql, uuid_from_sql,
+};
 use crate::error::{SqlResult, SqliteError};
 
 const CLAIM_COLS: &str = "c.claim_ref, c.stream_seq, c.tx_time, c.subject, c.predicate, c.value, c.provenance, \
@@ -62,12 +65,17 @@ impl<'c> View<'c> {
                 start: get::<Option<i64>>(row, 11)?.map(Timestamp),
                 end: get::<Option<i64>>(row, 12)?.map(Timestamp),
                 confidence: f32_from_sql(
-                    get::<Option<f64>>(row, 13)?
-                        .ok_or_else(|| SqliteError::Decode(format!("{what}: valid time without confidence")))?,
+                    get::<Option<f64>>(row, 13)?.ok_or_else(|| {
+                        SqliteError::Decode(format!("{what}: valid time without confidence"))
+                    })?,
                     what,
                 )?,
-                start_granularity: get::<Option<String>>(row, 14)?.map(|s| enum_from_sql(s, what)).transpose()?,
-                end_granularity: get::<Option<String>>(row, 15)?.map(|s| enum_from_sql(s, what)).transpose()?,
+                start_granularity: get::<Option<String>>(row, 14)?
+                    .map(|s| enum_from_sql(s, what))
+                    .transpose()?,
+                end_granularity: get::<Option<String>>(row, 15)?
+                    .map(|s| enum_from_sql(s, what))
+                    .transpose()?,
             })
         } else {
             None
@@ -160,11 +168,15 @@ impl<'c> View<'c> {
 
     /// The newest commit unit.
     pub(crate) fn head_for_write(&self) -> SqlResult<Option<Head>> {
-        let mut stmt =
-            self.stmt("SELECT stream_seq, tx_time FROM commits WHERE agent_id = ?1 ORDER BY stream_seq DESC LIMIT 1")?;
+        let mut stmt = self.stmt(
+            "SELECT stream_seq, tx_time FROM commits WHERE agent_id = ?1 ORDER BY stream_seq DESC LIMIT 1",
+        )?;
         let mut rows = stmt.query([self.agent.as_str()]).map_err(SqliteError::sqlite("reading the head"))?;
         match rows.next().map_err(SqliteError::sqlite("reading the head"))? {
-            Some(row) => Ok(Some(Head { seq: seq_from_sql(get(row, 0)?, "commits row")?, tx_time: Timestamp(get(row, 1)?) })),
+            Some(row) => Ok(Some(Head {
+                seq: seq_from_sql(get(row, 0)?, "commits row")?,
+                tx_time: Timestamp(get(row, 1)?),
+            })),
             None => Ok(None),
         }
     }
@@ -245,7 +257,8 @@ fn get<T: FromSql>(row: &Row<'_>, idx: usize) -> SqlResult<T> {
 }
 
 fn entry_index(v: i64) -> SqlResult<u32> {
-    u32::try_from(v).map_err(|_| SqliteError::Decode(format!("ledger_entries row: entry index {v} out of range")))
+    u32::try_from(v)
+        .map_err(|_| SqliteError::Decode(format!("ledger_entries row: entry index {v} out of range")))
 }
 
 /// `'ClaimCommitted', 'ValidityAsserted', …`: the events of [`Event::MARKS`] as an SQL list.
@@ -290,7 +303,8 @@ impl LedgerRead for View<'_> {
             "SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = ?1 AND c.subject = ?2 AND c.predicate = ?3 \
              AND c.stream_seq <= ?4 ORDER BY c.stream_seq, c.claim_ref"
         );
-        Ok(self.claims(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
+        Ok(self
+            .claims(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
     }
 
     fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
@@ -324,10 +338,11 @@ impl LedgerRead for View<'_> {
              WHERE c.agent_id = ?1 AND c.subject = ?2 AND c.predicate = ?3 AND a.stream_seq <= ?4 \
              ORDER BY a.stream_seq, a.assertion_ref, a.id"
         );
-        Ok(self.assertions(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
+        Ok(self.assertions(
+            &sql,
+            rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)],
+        )?)
     }
-
-
 
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {
         let sql = format!(
@@ -342,7 +357,8 @@ impl LedgerRead for View<'_> {
             "SELECT {ASSERTION_COLS} FROM assertions a WHERE a.agent_id = ?1 AND a.target = ?2 \
              AND a.stream_seq <= ?3 ORDER BY a.stream_seq, a.assertion_ref, a.id"
         );
-        Ok(self.assertions(&sql, rusqlite::params![self.agent.as_str(), blob(claim_ref), seq_bound(max_seq)])?)
+        Ok(self
+            .assertions(&sql, rusqlite::params![self.agent.as_str(), blob(claim_ref), seq_bound(max_seq)])?)
     }
 
     fn count_entries_since(&self, claim_ref: ClaimRef, event: Event, since: Timestamp) -> Result<u64> {
@@ -384,7 +400,10 @@ impl LedgerRead for View<'_> {
 
     fn adjudication(&self, handle: Handle) -> Result<Option<Adjudication>> {
         let sql = format!("SELECT {ADJ_COLS} FROM adjudications j WHERE j.agent_id = ?1 AND j.handle = ?2");
-        Ok(self.adjudications(&sql, rusqlite::params![self.agent.as_str(), handle.0.as_bytes()])?.into_iter().next())
+        Ok(self
+            .adjudications(&sql, rusqlite::params![self.agent.as_str(), handle.0.as_bytes()])?
+            .into_iter()
+            .next())
     }
 
     fn open_adjudications(&self) -> Result<Vec<Adjudication>> {

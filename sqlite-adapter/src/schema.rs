@@ -50,7 +50,8 @@ pub(crate) enum Target {
 
 /// Opens a connection to `target` and applies the PRAGMAs every connection gets.
 pub(crate) fn open(target: &Target, role: Role, config: &SqliteConfig) -> SqlResult<Connection> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let mut flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     if role == Role::Writer || matches!(target, Target::Memory(_)) {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
@@ -184,9 +185,11 @@ fn migrate_once(conn: &mut Connection, agent: &str) -> SqlResult<()> {
 pub(crate) fn stored_agent(path: &Path, config: &SqliteConfig) -> SqlResult<Option<(String, bool)>> {
     let conn = open(&Target::File(path.to_path_buf()), Role::Reader, config)?;
     let has_schema: bool = conn
-        .query_row("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agent')", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agent')",
+            [],
+            |r| r.get(0),
+        )
         .map_err(SqliteError::sqlite(format!("reading {}", path.display())))?;
     if !has_schema {
         return Ok(None);
@@ -223,10 +226,12 @@ pub struct Pragmas {
 /// Reads the PRAGMAs of `conn`.
 pub(crate) fn read_pragmas(conn: &Connection) -> SqlResult<Pragmas> {
     let text = |p: &str| -> SqlResult<String> {
-        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0)).map_err(SqliteError::sqlite(format!("reading PRAGMA {p}")))
+        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+            .map_err(SqliteError::sqlite(format!("reading PRAGMA {p}")))
     };
     let int = |p: &str| -> SqlResult<i64> {
-        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0)).map_err(SqliteError::sqlite(format!("reading PRAGMA {p}")))
+        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+            .map_err(SqliteError::sqlite(format!("reading PRAGMA {p}")))
     };
     Ok(Pragmas {
         journal_mode: text("journal_mode")?,

@@ -50,7 +50,8 @@ mod tests {
 
     #[test]
     fn parse_malformed_url_is_an_error() {
-        for url in ["", "sqlite:", "sqlite://", "sqlite::mem:", "postgres://x", "memory:", "sqlite:a\0b", "SQLITE:x"]
+        for url in
+            ["", "sqlite:", "sqlite://", "sqlite::mem:", "postgres://x", "memory:", "sqlite:a\0b", "SQLITE:x"]
         {
             assert!(matches!(parse(url), Err(SqliteError::Url { .. })), "{url:?}");
         }

@@ -20,7 +20,10 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
     if let Some(prev) = head
         && append.tx_time <= prev.tx_time
     {
-        return Err(SqliteError::Conflict(format!("unit tx_time {} is not after {}", append.tx_time, prev.tx_time)));
+        return Err(SqliteError::Conflict(format!(
+            "unit tx_time {} is not after {}",
+            append.tx_time, prev.tx_time
+        )));
     }
     let a = agent.as_str();
     let seq = seq_to_sql(append.seq)?;
@@ -31,7 +34,10 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
 
     for c in &append.claims {
         if &c.agent_id != agent {
-            return Err(SqliteError::Conflict(format!("claim {} belongs to agent {}", c.claim_ref, c.agent_id)));
+            return Err(SqliteError::Conflict(format!(
+                "claim {} belongs to agent {}",
+                c.claim_ref, c.agent_id
+            )));
         }
         let vt = c.valid_time.as_ref();
         let gran = |g: Option<credence_core::Granularity>| g.map(|g| enum_to_sql(&g)).transpose();
@@ -104,7 +110,8 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
     }
 
     for (pos, e) in append.entries.iter().enumerate() {
-        let pos = i64::try_from(pos).map_err(|_| SqliteError::Conflict("too many ledger entries in one unit".into()))?;
+        let pos = i64::try_from(pos)
+            .map_err(|_| SqliteError::Conflict("too many ledger entries in one unit".into()))?;
         let (rationale, row_seq) = (json_to_sql(&e.rationale)?, seq_to_sql(e.seq)?);
         conn.prepare_cached(
             "INSERT INTO ledger_entries (agent_id, stream_seq, idx, entry_index, claim_ref, event, disposition, \
@@ -128,7 +135,10 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
 
     for j in &append.adjudications {
         if &j.agent_id != agent {
-            return Err(SqliteError::Conflict(format!("adjudication {} belongs to agent {}", j.handle, j.agent_id)));
+            return Err(SqliteError::Conflict(format!(
+                "adjudication {} belongs to agent {}",
+                j.handle, j.agent_id
+            )));
         }
         let incumbents = json_to_sql(&j.incumbents)?;
         let (status, row_seq) = (enum_to_sql(&j.status)?, seq_to_sql(j.seq)?);
@@ -166,7 +176,11 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
 }
 
 /// Sets the `notified` flag of one adjudication row (consumes no seq).
-pub(crate) fn mark_notified(conn: &Connection, agent: &AgentId, handle: credence_core::Handle) -> SqlResult<()> {
+pub(crate) fn mark_notified(
+    conn: &Connection,
+    agent: &AgentId,
+    handle: credence_core::Handle,
+) -> SqlResult<()> {
     conn.prepare_cached("UPDATE adjudications SET notified = 1 WHERE agent_id = ?1 AND handle = ?2")
         .and_then(|mut s| s.execute(params![agent.as_str(), handle.0.as_bytes()]))
         .map_err(SqliteError::sqlite("marking an adjudication notified"))?;

@@ -22,7 +22,9 @@ impl Factory for FileFactory {
         let path = dir.path().to_path_buf();
         let ledger: DynLedger = Arc::new(SqliteLedger::open(&path, SqliteConfig::default())?);
         Ok(Store::new(ledger)
-            .with_reopen(move || Ok(Arc::new(SqliteLedger::open(&path, SqliteConfig::default())?) as DynLedger))
+            .with_reopen(move || {
+                Ok(Arc::new(SqliteLedger::open(&path, SqliteConfig::default())?) as DynLedger)
+            })
             .with_guard(dir))
     }
 }

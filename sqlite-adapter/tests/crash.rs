@@ -80,7 +80,10 @@ fn sigkill_mid_stream_keeps_every_acknowledged_write_and_whole_units() -> TestRe
         assert_eq!(unit.seq, u64::try_from(i)? + 1, "seq gap before unit {}", unit.seq);
         assert!(!unit.claims.is_empty(), "unit {} has no claim", unit.seq);
         for claim in &unit.claims {
-            let committed = unit.entries.iter().any(|e| e.claim_ref == claim.claim_ref && e.event == Event::ClaimCommitted);
+            let committed = unit
+                .entries
+                .iter()
+                .any(|e| e.claim_ref == claim.claim_ref && e.event == Event::ClaimCommitted);
             assert!(committed, "claim {} of unit {} has no ClaimCommitted entry", claim.claim_ref, unit.seq);
             assert_eq!(claim.seq, unit.seq);
             stored.insert(claim.claim_ref);

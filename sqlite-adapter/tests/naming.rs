@@ -67,7 +67,8 @@ fn agents_lists_original_ids_sorted_after_reopen() -> TestResult {
         }
     }
     let ledger = SqliteLedger::open(dir.path(), SqliteConfig::default())?;
-    let mut expected: Vec<AgentId> = ids.iter().map(|id| AgentId::new(id.as_str())).collect::<Result<_, _>>()?;
+    let mut expected: Vec<AgentId> =
+        ids.iter().map(|id| AgentId::new(id.as_str())).collect::<Result<_, _>>()?;
     expected.sort();
     assert_eq!(ledger.agents()?, expected);
     Ok(())

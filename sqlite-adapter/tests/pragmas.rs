@@ -47,7 +47,9 @@ fn library_version_is_at_least_3_51_3() {
 
 #[test]
 fn from_url_malformed_is_invalid_store_url() {
-    for url in ["", "sqlite:", "sqlite://", "sqlite::mem:", "postgres://localhost/x", "memory:", "file:/tmp/x"] {
+    for url in
+        ["", "sqlite:", "sqlite://", "sqlite::mem:", "postgres://localhost/x", "memory:", "file:/tmp/x"]
+    {
         let err = SqliteLedger::from_url(url).err();
         assert!(matches!(err, Some(Error::InvalidStoreUrl { .. })), "{url:?}: {err:?}");
     }
@@ -150,10 +152,11 @@ fn schema_history_is_refinerys_table() -> TestResult {
     engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
     let file = engine.ledger().agent_file(&agent("a"))?.ok_or("file store")?;
     let conn = rusqlite::Connection::open(&file)?;
-    let (version, name): (i64, String) =
-        conn.query_row("SELECT version, name FROM refinery_schema_history ORDER BY version DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (version, name): (i64, String) = conn.query_row(
+        "SELECT version, name FROM refinery_schema_history ORDER BY version DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     assert_eq!(version, credence_sqlite::schema_version());
     assert_eq!(name, "init");
     Ok(())
@@ -176,7 +179,10 @@ fn agent_cache_beyond_max_open_agents_closes_idle_agents_and_keeps_data() -> Tes
     // A closed agent was checkpointed: its WAL is empty or gone.
     let file = engine.ledger().agent_file(&agent("agent-0"))?.ok_or("file store")?;
     let wal = file.with_extension("sqlite3-wal");
-    assert!(!wal.exists() || std::fs::metadata(&wal)?.len() == 0, "WAL of a closed agent was not checkpointed");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal)?.len() == 0,
+        "WAL of a closed agent was not checkpointed"
+    );
     Ok(())
 }
 
@@ -194,7 +200,11 @@ fn read_of_unknown_agent_is_empty_and_creates_no_file() -> TestResult {
 #[test]
 fn wal_stays_bounded_under_sustained_writes() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let config = SqliteConfig { checkpoint_every_n_commits: 50, journal_size_limit: 256 * 1024, ..SqliteConfig::default() };
+    let config = SqliteConfig {
+        checkpoint_every_n_commits: 50,
+        journal_size_limit: 256 * 1024,
+        ..SqliteConfig::default()
+    };
     let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
     let payload = "x".repeat(2_000);
     for i in 0..1_500 {

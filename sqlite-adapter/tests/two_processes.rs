@@ -10,14 +10,19 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const WRITER: &str = env!("CARGO_BIN_EXE_credence-sqlite-writer");
 
+/// One acknowledged write: claim, seq, disposition.
+type Ack = (ClaimRef, u64, String);
+
 /// Parses `ACK <claim_ref> <seq> <disposition>` lines.
-fn acks(stdout: &[u8]) -> Result<Vec<(ClaimRef, u64, String)>, Box<dyn std::error::Error>> {
+fn acks(stdout: &[u8]) -> Result<Vec<Ack>, Box<dyn std::error::Error>> {
     let text = String::from_utf8(stdout.to_vec())?;
     let mut out = Vec::new();
     for line in text.lines() {
         let parts: Vec<&str> = line.split(' ').collect();
         match parts.as_slice() {
-            ["ACK", claim, seq, disposition] => out.push((claim.parse()?, seq.parse()?, (*disposition).to_owned())),
+            ["ACK", claim, seq, disposition] => {
+                out.push((claim.parse()?, seq.parse()?, (*disposition).to_owned()))
+            }
             _ => return Err(format!("unexpected helper output: {line}").into()),
         }
     }
@@ -50,7 +55,8 @@ fn two_processes_writing_one_agent_get_gap_free_seq_and_lose_nothing() -> TestRe
     let seqs: Vec<u64> = units.iter().map(|u| u.seq).collect();
     let expected: Vec<u64> = (1..=u64::try_from(2 * n)?).collect();
     assert_eq!(seqs, expected, "seq must be exactly 1..=N");
-    let stored: BTreeSet<ClaimRef> = units.iter().flat_map(|u| u.claims.iter().map(|c| c.claim_ref)).collect();
+    let stored: BTreeSet<ClaimRef> =
+        units.iter().flat_map(|u| u.claims.iter().map(|c| c.claim_ref)).collect();
     for (claim, seq, _) in &acked {
         assert!(stored.contains(claim), "acknowledged claim {claim} (seq {seq}) is missing");
     }

@@ -29,7 +29,9 @@ fn main() -> ExitCode {
 fn ack(out: &mut impl Write, r: &WriteReceipt) -> Result<(), String> {
     let claim = r.claim_ref.map(|c| c.to_string()).unwrap_or_default();
     let seq = r.seq.unwrap_or(0);
-    writeln!(out, "ACK {claim} {seq} {}", r.disposition.as_str()).and_then(|()| out.flush()).map_err(|e| e.to_string())
+    writeln!(out, "ACK {claim} {seq} {}", r.disposition.as_str())
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
 }
 
 fn run(args: &[String]) -> Result<(), String> {
