@@ -25,6 +25,8 @@ macro_rules! __cases_write {
                 units_return_exactly_what_was_written,
                 read_seq_at_and_tx_time_of_answer_per_unit,
                 read_line_rows_respect_max_seq,
+                read_count_entries_since_is_inclusive,
+                read_edges_answer_in_documented_order,
                 write_times_survive_as_exact_microseconds,
                 write_valid_times_survive_exactly,
                 write_values_round_trip_structurally,

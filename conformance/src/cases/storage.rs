@@ -467,6 +467,69 @@ pub fn read_line_rows_respect_max_seq(f: &dyn Factory) -> CaseResult {
     Ok(())
 }
 
+/// `count_entries_since` counts entries of one event about one claim with `recorded_at ≥ since`
+/// (inclusive), and no other events or claims.
+pub fn read_count_entries_since_is_inclusive(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let target = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?.claim();
+    let other = fx.engine.ingest(IngestRequest::new("a", "s", "q", "x"))?.claim();
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        fx.clock.advance_micros(1_000_000);
+        let r = fx
+            .engine
+            .ingest(IngestRequest::new("a", "s", "p", "x").with_provenance(Provenance::RecallReEntry))?;
+        ensure_eq!(r.claim_ref, Some(target));
+        times.push(r.tx_time.ok_or_else(|| CaseError::Failed("no tx_time".into()))?);
+    }
+    let id = agent("a")?;
+    let counts = read_with(&*fx.store.ledger, &id, |view| {
+        let n = |c, e, t| view.count_entries_since(c, e, t);
+        Ok((
+            n(target, Event::RecallReEntryDetected, Timestamp(i64::MIN))?,
+            n(target, Event::RecallReEntryDetected, times[1])?,
+            n(target, Event::RecallReEntryDetected, times[2])?,
+            n(target, Event::RecallReEntryDetected, times[2].plus_micros(1))?,
+            n(target, Event::ClaimCommitted, Timestamp(i64::MIN))?,
+            n(other, Event::RecallReEntryDetected, Timestamp(i64::MIN))?,
+        ))
+    })?;
+    ensure_eq!(counts, (3, 2, 1, 0, 1, 0));
+    Ok(())
+}
+
+/// `edges_to` answers edges of one kind ordered by `(seq, from)`; `edges_from` answers them in
+/// the order they were appended.
+pub fn read_edges_answer_in_documented_order(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let a = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?.claim();
+    let p1 = fx.engine.ingest(IngestRequest::new("a", "s", "q", 1))?.claim();
+    let p2 = fx.engine.ingest(IngestRequest::new("a", "s", "r", 2))?.claim();
+    let mut supporters = Vec::new();
+    for _ in 0..3 {
+        supporters.push(fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?.claim());
+    }
+    let child = fx
+        .engine
+        .ingest(IngestRequest::new("a", "s", "c", 0).derived_from([p2, p1, a]).depends_on([p1]))?
+        .claim();
+    let id = agent("a")?;
+    let (to_a, from_child, deps, none) = read_with(&*fx.store.ledger, &id, |view| {
+        Ok((
+            view.edges_to(a, EdgeKind::Corroborates)?,
+            view.edges_from(child, EdgeKind::DerivedFrom)?,
+            view.edges_from(child, EdgeKind::DependsOn)?,
+            view.edges_to(a, EdgeKind::DependsOn)?,
+        ))
+    })?;
+    ensure_eq!(to_a.iter().map(|e| e.from).collect::<Vec<_>>(), supporters);
+    ensure!(to_a.iter().all(|e| e.kind == EdgeKind::Corroborates && e.to == a), "{to_a:?}");
+    ensure_eq!(from_child.iter().map(|e| e.to).collect::<Vec<_>>(), vec![p2, p1, a]);
+    ensure_eq!(deps.iter().map(|e| e.to).collect::<Vec<_>>(), vec![p1]);
+    ensure!(none.is_empty(), "{none:?}");
+    Ok(())
+}
+
 /// Transaction times survive exactly at microsecond precision, including a clock before 1970
 /// and values that are not whole milliseconds.
 pub fn write_times_survive_as_exact_microseconds(f: &dyn Factory) -> CaseResult {
