@@ -172,6 +172,7 @@ macro_rules! __cases_write {
                 history_as_of_shows_statuses_at_that_point,
                 history_as_of_time_matches_as_of_seq,
                 subject_as_of_lists_only_earlier_predicates,
+                recall_now_after_clock_went_back_sees_current_window,
             }
             currency {
                 currency_under_30_days_is_fresh,

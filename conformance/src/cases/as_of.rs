@@ -177,3 +177,20 @@ pub fn subject_as_of_lists_only_earlier_predicates(f: &dyn Factory) -> CaseResul
     ensure_eq!(now.len(), 2);
     Ok(())
 }
+
+/// After the clock goes backwards, a read "now" still covers every committed unit: a trusted
+/// window that started before the latest tx_time is current (interpretation: the as-of time of
+/// "now" is never earlier than the agent's latest tx_time, which SPEC §1.5 keeps monotonic).
+pub fn recall_now_after_clock_went_back_sees_current_window(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let t = credence_core::Clock::now(&*fx.clock);
+    let w = credence_core::ValidTime::new(Some(t.plus_micros(-1_800_000_000)), None);
+    let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").with_valid_time(w))?;
+    ensure_eq!(r.disposition, credence_core::Disposition::CommittedCheap);
+    fx.clock.set(t.plus_micros(-3_600_000_000));
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.value, Some(json!("x")));
+    let h = fx.engine.history("a", "s", "p", AsOf::Now)?;
+    ensure_eq!(h.current().value, Some(json!("x")));
+    Ok(())
+}
