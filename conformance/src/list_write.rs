@@ -31,6 +31,8 @@ macro_rules! __cases_write {
                 write_valid_times_survive_exactly,
                 write_values_round_trip_structurally,
                 write_value_with_nul_character_round_trips,
+                write_deeply_nested_value_never_poisons_its_line,
+                write_nested_value_round_trips,
                 write_claim_fields_survive_exactly,
             }
             validation {

@@ -633,6 +633,44 @@ pub fn write_value_with_nul_character_round_trips(f: &dyn Factory) -> CaseResult
     Ok(())
 }
 
+/// A deeply nested value (200 levels, within the size limit) is either Rejected with a reason or
+/// stored and read back unchanged: an accepted value must never make its line unreadable.
+pub fn write_deeply_nested_value_never_poisons_its_line(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let mut v = json!("leaf");
+    for i in 0..200 {
+        v = if i % 2 == 0 { json!([v]) } else { json!({ "k": v }) };
+    }
+    let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", v.clone()))?;
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    let h = fx.engine.history("a", "s", "p", credence_core::AsOf::Now)?;
+    if r.disposition == Disposition::Rejected {
+        ensure!(r.reason.is_some(), "a rejection names its reason: {r:?}");
+        ensure_eq!(b.status, BeliefStatus::NoBelief);
+        ensure!(h.entries.is_empty(), "nothing stored: {:?}", h.entries);
+    } else {
+        ensure_eq!(r.disposition, Disposition::CommittedCheap);
+        ensure_eq!(b.value, Some(v));
+        ensure_eq!(h.entries.len(), 1);
+    }
+    let next = fx.engine.ingest(IngestRequest::new("a", "s", "p", "flat"))?;
+    ensure!(next.disposition != Disposition::Rejected, "the line still takes writes: {next:?}");
+    Ok(())
+}
+
+/// A value nested 100 levels deep is accepted and round-trips unchanged.
+pub fn write_nested_value_round_trips(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let mut v = json!(1.5);
+    for i in 0..100 {
+        v = if i % 2 == 0 { json!([v, i]) } else { json!({ "k": v, "i": i }) };
+    }
+    let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", v.clone()))?;
+    ensure_eq!(r.disposition, Disposition::CommittedCheap);
+    ensure_eq!(fx.engine.recall(&RecallQuery::new("a", "s", "p"))?.value, Some(v));
+    Ok(())
+}
+
 /// Every claim field survives storage exactly (provenance, cardinality, confidence,
 /// criticality, parents, seq, tx_time).
 pub fn write_claim_fields_survive_exactly(f: &dyn Factory) -> CaseResult {
