@@ -285,6 +285,98 @@ pub fn recall_candidate_reports_supporters_and_confidence(f: &dyn Factory) -> Ca
     Ok(())
 }
 
+/// Status comes from the live set alone: a claim labelled Contested that is left alone (its
+/// rival invalidated) is TimingUncertain, not Contested.
+pub fn recall_status_ignores_contested_label_of_lone_survivor(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    let y = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    ensure_eq!(y.disposition, Disposition::Contested);
+    fx.engine.invalidate("a", x.claim(), "wrong")?;
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.status, BeliefStatus::TimingUncertain);
+    ensure_eq!(b.value, Some(json!("y")));
+    ensure!(b.markers.is_empty(), "{:?}", b.markers);
+    Ok(())
+}
+
+/// A queued challenger whose incumbent stopped being live is the belief on its own
+/// (TimingUncertain), while the adjudication stays pending.
+pub fn recall_status_ignores_queued_label_of_lone_challenger(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::with_oracle(f)?;
+    let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    let y = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    ensure_eq!(y.disposition, Disposition::QueuedForAdjudication);
+    fx.engine.invalidate("a", x.claim(), "wrong")?;
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.status, BeliefStatus::TimingUncertain);
+    ensure_eq!(b.primary_claim, y.claim_ref);
+    Ok(())
+}
+
+/// A Contested belief has no single value, no primary claim and a corroboration count of 0.
+pub fn recall_contested_has_no_single_value(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.status, BeliefStatus::Contested);
+    ensure_eq!(b.value, None);
+    ensure_eq!(b.primary_claim, None);
+    ensure_eq!(b.corroboration_count, 0);
+    ensure_eq!(b.candidates.iter().map(|c| c.supporting.len()).collect::<Vec<_>>(), vec![2, 1]);
+    Ok(())
+}
+
+/// The primary claim is the earliest supporter in canonical order: a supporter with a trusted
+/// 2020 start precedes an earlier-written supporter without a window.
+pub fn recall_primary_claim_is_earliest_in_canonical_order(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let plain = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    let dated = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").with_valid_time(since(2020)))?;
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.primary_claim, dated.claim_ref);
+    ensure_eq!(b.candidates[0].supporting, vec![dated.claim(), plain.claim()]);
+    ensure_eq!(b.candidates[0].valid_time, Some(since(2020)));
+    Ok(())
+}
+
+/// A single value is TimingUncertain only when no supporter has valid-time data; one supporter
+/// with a window (even untrusted) makes it Resolved.
+pub fn recall_single_value_with_any_window_is_resolved(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    ensure_eq!(fx.engine.recall(&RecallQuery::new("a", "s", "p"))?.status, BeliefStatus::TimingUncertain);
+    fx.engine
+        .ingest(IngestRequest::new("a", "s", "p", "x").with_valid_time(since(2020).with_confidence(0.1)))?;
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.status, BeliefStatus::Resolved);
+    ensure_eq!(b.value, Some(json!("x")));
+    Ok(())
+}
+
+/// `subject` lists a predicate whose claims are all non-live, with a NoBelief belief
+/// (interpretation: "every predicate of the subject" means every predicate with a stored claim).
+pub fn subject_lists_predicates_without_live_claims_as_no_belief(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "live", 1))?;
+    let gone = fx.engine.ingest(IngestRequest::new("a", "s", "gone", 1))?;
+    fx.engine.invalidate("a", gone.claim(), "wrong")?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "low", 1).with_confidence(0.1))?;
+    let all = fx.engine.subject("a", "s", AsOf::Now, None)?;
+    let got: Vec<(&str, BeliefStatus)> = all.iter().map(|(p, b)| (p.as_str(), b.status)).collect();
+    ensure_eq!(
+        got,
+        vec![
+            ("gone", BeliefStatus::NoBelief),
+            ("live", BeliefStatus::TimingUncertain),
+            ("low", BeliefStatus::NoBelief)
+        ]
+    );
+    Ok(())
+}
+
 /// Reads with an invalid agent id (empty, NUL, control character, too long) answer empty —
 /// never an error, never a panic — and create nothing.
 pub fn reads_with_invalid_agent_id_answer_empty(f: &dyn Factory) -> CaseResult {
