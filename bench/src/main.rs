@@ -1,0 +1,205 @@
+//! `credence-bench --store <url>`: measures one backend and prints a table.
+//!
+//! Figures: the raw-driver baseline (single-row inserts, one transaction each), sequential
+//! ingest and its ratio to the baseline, ingest with 64 concurrent callers on one agent and on
+//! 64 agents, recall p50/p99 on lines with 1, 100 and 10 000 claims of history, reader
+//! p50/p99 and errors under a writer storm, peak RSS and bytes on disk per claim.
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+// Rates and percentiles are floating-point summaries of counts; precision loss is irrelevant.
+
+mod baseline;
+mod history;
+mod store;
+mod workloads;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use credence_core::Engine;
+
+use store::Target;
+use workloads::{
+    Latency, concurrent_ingest, peak_rss_bytes, reader_storm, recall_latency, sequential_ingest,
+};
+
+const USAGE: &str =
+    "usage: credence-bench --store <url> [--ingests N] [--per-caller N] [--storm-secs N] [--max-history N]
+  <url>: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db
+  --ingests N       sequential ingests and baseline rows (default 2000)
+  --per-caller N    ingests per caller in the 64-caller runs (default 50)
+  --storm-secs N    length of the reader/writer storm (default 10)
+  --max-history N   longest line history for recall latency (default 10000)";
+
+struct Args {
+    store: String,
+    ingests: u64,
+    per_caller: u64,
+    storm_secs: u64,
+    max_history: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args =
+        Args { store: String::new(), ingests: 2000, per_caller: 50, storm_secs: 10, max_history: 10_000 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let number =
+            |v: String| v.parse::<u64>().map_err(|_| format!("{flag} takes a whole number, got {v:?}"));
+        match flag.as_str() {
+            "--store" => args.store = value()?,
+            "--ingests" => args.ingests = number(value()?)?,
+            "--per-caller" => args.per_caller = number(value()?)?,
+            "--storm-secs" => args.storm_secs = number(value()?)?,
+            "--max-history" => args.max_history = number(value()?)?,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if args.store.is_empty() {
+        return Err("--store is required".into());
+    }
+    if args.ingests == 0 || args.per_caller == 0 {
+        return Err("--ingests and --per-caller must be at least 1".into());
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("credence-bench: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let target = match Target::from_url(&args.store) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("credence-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = run(&args, &target);
+    if let Err(e) = target.cleanup() {
+        eprintln!("credence-bench: cleaning up: {e}");
+    }
+    match result {
+        Ok(table) => {
+            println!("{table}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("credence-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn latency_row(rows: &mut Vec<(String, String)>, label: &str, l: Latency) {
+    rows.push((format!("{label} p50"), ms(l.p50)));
+    rows.push((format!("{label} p99"), ms(l.p99)));
+}
+
+fn run(args: &Args, target: &Target) -> Result<String, String> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let progress = |what: &str| eprintln!("[bench] {what}");
+
+    progress("baseline");
+    let baseline = match target {
+        Target::SqliteDir(dir) => {
+            let base = dir.join("baseline");
+            std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+            Some(("raw rusqlite insert/s (1 row per txn)", baseline::sqlite_inserts(&base, args.ingests)?))
+        }
+        Target::Postgres { url, schema } => Some((
+            "raw postgres insert/s (1 row per txn)",
+            baseline::postgres_inserts(url, schema, args.ingests)?,
+        )),
+        _ => None,
+    };
+
+    let ledger = target.open()?;
+    let engine = Engine::new(ledger.clone());
+    let mut claims: u64 = 0;
+
+    progress("sequential ingest");
+    let sequential = sequential_ingest(&engine, "bench-seq", args.ingests)?;
+    claims += args.ingests;
+    if let Some((label, rate)) = baseline {
+        rows.push((label.into(), format!("{rate:.0}")));
+    }
+    rows.push(("sequential ingest/s (1 caller, 1 agent)".into(), format!("{sequential:.0}")));
+    if let Some((_, rate)) = baseline {
+        rows.push(("  ratio to baseline".into(), format!("{:.0} %", 100.0 * sequential / rate)));
+    }
+
+    progress("64 callers, one agent");
+    let one_agent = concurrent_ingest(&engine, 64, args.per_caller, |_| "bench-c1".into())?;
+    claims += 64 * args.per_caller;
+    rows.push(("ingest/s, 64 callers on 1 agent".into(), format!("{one_agent:.0}")));
+    rows.push(("  ratio to sequential".into(), format!("{:.1}x", one_agent / sequential)));
+
+    progress("64 callers, 64 agents");
+    let many_agents = concurrent_ingest(&engine, 64, args.per_caller, |t| format!("bench-m{t}"))?;
+    claims += 64 * args.per_caller;
+    rows.push(("ingest/s, 64 callers on 64 agents".into(), format!("{many_agents:.0}")));
+    rows.push(("  ratio to sequential".into(), format!("{:.1}x", many_agents / sequential)));
+
+    for size in [1u64, 100, 10_000].into_iter().filter(|&n| n <= args.max_history) {
+        progress(&format!("recall latency, history of {size}"));
+        // Each history lives on its own agent: its commit units are copied in from seq 1.
+        let (agent, subject) = (format!("bench-recall-{size}"), format!("history-{size}"));
+        history::build_line(&ledger, &agent, &subject, size)?;
+        claims += size;
+        let reps = if size >= 10_000 { 100 } else { 500 };
+        latency_row(
+            &mut rows,
+            &format!("recall, {size}-claim history,"),
+            recall_latency(&engine, &agent, &subject, reps)?,
+        );
+    }
+
+    progress("reader storm");
+    let storm = reader_storm(&engine, "bench-storm", 4, 4, Duration::from_secs(args.storm_secs));
+    claims += storm.writes;
+    latency_row(&mut rows, &format!("reader recall under {}s writer storm,", args.storm_secs), storm.reader);
+    rows.push(("  reader errors".into(), storm.reader_errors.to_string()));
+    rows.push((
+        "  storm writes (writer errors)".into(),
+        format!("{} ({})", storm.writes, storm.writer_errors),
+    ));
+
+    drop(engine);
+    drop(ledger);
+    if let Some(rss) = peak_rss_bytes() {
+        rows.push(("peak RSS".into(), format!("{:.1} MiB", rss as f64 / (1024.0 * 1024.0))));
+    }
+    if let Some(bytes) = target.bytes_on_disk()? {
+        rows.push((
+            "bytes on disk per claim".into(),
+            format!("{:.0} ({claims} claims)", bytes as f64 / claims as f64),
+        ));
+    }
+
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(10);
+    let mut out = format!("credence-bench — store: {} ({})\n\n", target.name(), args.store);
+    out += &format!(
+        "| {:width$} | {:>16} |\n|{}|{}|\n",
+        "figure",
+        "value",
+        "-".repeat(width + 2),
+        "-".repeat(18)
+    );
+    for (k, v) in rows {
+        out += &format!("| {k:width$} | {v:>16} |\n");
+    }
+    Ok(out)
+}
