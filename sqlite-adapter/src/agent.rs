@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use credence_core::{AgentId, ReadUnit, Result};
@@ -29,8 +29,18 @@ use crate::schema::{self, Pragmas, Role, Target};
 /// A batch stops taking members at this size and commits.
 const MAX_BATCH: usize = 512;
 
+/// Group-commit counters shared by every agent of one store.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Transactions committed (one per batch).
+    pub(crate) transactions: AtomicU64,
+    /// Writes acknowledged through those transactions.
+    pub(crate) writes: AtomicU64,
+}
+
 /// The agent's database and its connections.
 pub(crate) struct AgentDb {
+    counters: Arc<Counters>,
     agent: AgentId,
     target: Target,
     config: SqliteConfig,
@@ -77,8 +87,14 @@ const RELEASE: &str = "RELEASE credence_unit";
 const ROLLBACK_UNIT: &str = "ROLLBACK TO credence_unit; RELEASE credence_unit";
 
 impl AgentDb {
-    pub(crate) fn new(agent: AgentId, target: Target, config: SqliteConfig) -> AgentDb {
+    pub(crate) fn new(
+        agent: AgentId,
+        target: Target,
+        config: SqliteConfig,
+        counters: Arc<Counters>,
+    ) -> AgentDb {
         AgentDb {
+            counters,
             agent,
             target,
             config,
@@ -256,7 +272,12 @@ impl AgentDb {
             let _ = conn.execute_batch("ROLLBACK");
         }
         let mut st = self.lock_state();
-        st.commits_since_checkpoint += u64::try_from(batch.members).unwrap_or(u64::MAX);
+        let members = u64::try_from(batch.members).unwrap_or(u64::MAX);
+        if outcome.is_ok() {
+            self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+            self.counters.writes.fetch_add(members, Ordering::Relaxed);
+        }
+        st.commits_since_checkpoint += members;
         if matches!(self.target, Target::File(_))
             && st.commits_since_checkpoint >= self.config.checkpoint_every_n_commits
         {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use credence_core::{AgentId, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
 
-use crate::agent::AgentDb;
+use crate::agent::{AgentDb, Counters};
 use crate::config::SqliteConfig;
 use crate::error::{BACKEND, SqlResult, SqliteError};
 use crate::naming::{self, Decoded};
@@ -28,6 +28,16 @@ pub struct SqliteLedger {
     config: SqliteConfig,
     memory_prefix: String,
     cache: Mutex<Cache>,
+    counters: Arc<Counters>,
+}
+
+/// Group-commit counters of a store since it was opened (see [`SqliteLedger::commit_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Write transactions committed (one per group commit).
+    pub transactions: u64,
+    /// Writes (commit units and `mark_notified` calls) acknowledged through them.
+    pub writes: u64,
 }
 
 #[derive(Default)]
@@ -100,6 +110,7 @@ impl SqliteLedger {
             config,
             memory_prefix: format!("/credence-{}-{n}", std::process::id()),
             cache: Mutex::new(Cache::default()),
+            counters: Arc::default(),
         })
     }
 
@@ -134,6 +145,15 @@ impl SqliteLedger {
         }
     }
 
+    /// How many transactions the writes so far needed: with concurrent writers to one agent,
+    /// `transactions < writes` shows group commit at work.
+    pub fn commit_stats(&self) -> CommitStats {
+        CommitStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
+        }
+    }
+
     /// Number of agent databases currently open.
     pub fn open_agents(&self) -> usize {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner).map.len()
@@ -155,7 +175,12 @@ impl SqliteLedger {
                 Location::Memory => {
                     cache.next_memory_db += 1;
                     let target = Target::Memory(format!("{}-{}", self.memory_prefix, cache.next_memory_db));
-                    let db = Arc::new(AgentDb::new(agent.clone(), target, self.config.clone()));
+                    let db = Arc::new(AgentDb::new(
+                        agent.clone(),
+                        target,
+                        self.config.clone(),
+                        self.counters.clone(),
+                    ));
                     cache.map.insert(agent.clone(), Entry { db: db.clone(), last_used: tick });
                     return Ok(Some(db));
                 }
@@ -164,7 +189,12 @@ impl SqliteLedger {
         };
         // Resolving a file name may open files: done outside the cache lock.
         let Some(path) = resolve(&target, agent, create, &self.config)? else { return Ok(None) };
-        let fresh = Arc::new(AgentDb::new(agent.clone(), Target::File(path), self.config.clone()));
+        let fresh = Arc::new(AgentDb::new(
+            agent.clone(),
+            Target::File(path),
+            self.config.clone(),
+            self.counters.clone(),
+        ));
         let (db, victims) = {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             cache.tick += 1;

@@ -56,7 +56,7 @@ mod url;
 mod write;
 
 pub use config::SqliteConfig;
-pub use ledger::SqliteLedger;
+pub use ledger::{CommitStats, SqliteLedger};
 pub use schema::{MIN_SQLITE_VERSION, Pragmas, latest_version as schema_version};
 
 pub use refinery;
