@@ -198,6 +198,21 @@ impl Claim {
         self.valid_time.as_ref().filter(|w| w.is_trusted(threshold))
     }
 
+    /// True iff this claim's and `window`'s windows are both trusted and do not overlap: the
+    /// two follow each other in valid time (a succession), so they never contradict.
+    pub fn succeeds_or_precedes(&self, window: Option<&ValidTime>, threshold: f32) -> bool {
+        match (self.trusted_window(threshold), window.filter(|w| w.is_trusted(threshold))) {
+            (Some(a), Some(b)) => a.disjoint(b),
+            _ => false,
+        }
+    }
+
+    /// True iff this live claim contradicts a claim holding `value` in `window`: another value,
+    /// and not a trusted succession.
+    pub fn contradicts(&self, value: &serde_json::Value, window: Option<&ValidTime>, threshold: f32) -> bool {
+        self.value != *value && !self.succeeds_or_precedes(window, threshold)
+    }
+
     /// The canonical ordering key of SPEC §3.1: `(key, tx_time, seq, claim_ref)`.
     pub fn canonical_key(&self, threshold: f32) -> (Timestamp, Timestamp, u64, ClaimRef) {
         let key = self.trusted_window(threshold).and_then(|w| w.start).unwrap_or(self.tx_time);

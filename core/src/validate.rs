@@ -11,6 +11,11 @@ pub const MAX_AGENT_ID_BYTES: usize = 256;
 /// Longest subject or predicate, in bytes.
 pub const MAX_TERM_BYTES: usize = 1024;
 
+/// Deepest nesting of arrays and objects a value may have. Every backend stores values as
+/// JSON text and must parse them back; JSON parsers limit recursion (serde_json at 128), so
+/// a deeper value is refused at the door instead of becoming unreadable later.
+pub const MAX_VALUE_DEPTH: usize = 100;
+
 /// Which input field a reject reason is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +106,14 @@ pub enum RejectReason {
         /// The limit.
         max: usize,
     },
+    /// The value nests arrays/objects deeper than [`MAX_VALUE_DEPTH`].
+    #[error("value nests {depth} levels deep, more than the {max} allowed")]
+    ValueTooDeep {
+        /// Its nesting depth (counted up to one past the limit).
+        depth: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A confidence is NaN, infinite or outside [0, 1].
     #[error("{field} {value} is not a finite number in [0, 1]")]
     ConfidenceOutOfRange {
@@ -181,6 +194,25 @@ pub fn agent_id(s: &str) -> Result<(), RejectReason> {
 /// Checks a subject or predicate: 1–1024 bytes, no NUL.
 pub fn subject_or_predicate(field: Field, s: &str) -> Result<(), RejectReason> {
     term(field, s, MAX_TERM_BYTES, false)
+}
+
+/// Checks that a value nests no deeper than [`MAX_VALUE_DEPTH`] (iteratively: a hostile value
+/// cannot overflow the stack here).
+pub fn value_depth(value: &serde_json::Value) -> Result<(), RejectReason> {
+    let mut stack: Vec<(&serde_json::Value, usize)> = vec![(value, 0)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match v {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        let depth = depth + 1;
+        if depth > MAX_VALUE_DEPTH {
+            return Err(RejectReason::ValueTooDeep { depth, max: MAX_VALUE_DEPTH });
+        }
+        stack.extend(children.map(|c| (c, depth)));
+    }
+    Ok(())
 }
 
 /// Checks a confidence: finite and within [0, 1].

@@ -6,7 +6,7 @@ use super::Engine;
 use super::fold::Line;
 use super::unit::UnitBuilder;
 use crate::api::{IngestRequest, WriteReceipt};
-use crate::claim::{Cardinality, Claim, Provenance, ValidTime};
+use crate::claim::{Cardinality, Claim, Provenance};
 use crate::error::Result;
 use crate::ids::{AgentId, ClaimRef, Handle};
 use crate::ledger::{Append, Ledger, LedgerRead};
@@ -35,6 +35,7 @@ fn static_checks(req: &IngestRequest, max_value_bytes: usize) -> std::result::Re
     if size > max_value_bytes {
         return Err(RejectReason::ValueTooLarge { size, max: max_value_bytes });
     }
+    validate::value_depth(&req.value)?;
     validate::confidence(Field::Confidence, req.confidence)?;
     if let Some(w) = &req.valid_time {
         validate::confidence(Field::ValidTimeConfidence, w.confidence)?;
@@ -55,14 +56,6 @@ fn parents_exist(view: &dyn LedgerRead, req: &IngestRequest) -> Result<Option<Re
         }
     }
     Ok(None)
-}
-
-/// Both windows trusted and non-overlapping.
-fn trusted_disjoint(a: Option<&ValidTime>, b: Option<&ValidTime>, threshold: f32) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => a.is_trusted(threshold) && b.is_trusted(threshold) && a.disjoint(b),
-        _ => false,
-    }
 }
 
 impl<L: Ledger> Engine<L> {
@@ -168,10 +161,9 @@ impl<L: Ledger> Engine<L> {
             let conflicts: Vec<ClaimRef> = live
                 .iter()
                 .filter(|c| {
-                    c.value != req.value
+                    c.contradicts(&req.value, window, threshold)
                         && !(c.cardinality == Cardinality::SetValued
                             && req.cardinality == Cardinality::SetValued)
-                        && !trusted_disjoint(c.valid_time.as_ref(), window, threshold)
                 })
                 .map(|c| c.claim_ref)
                 .collect();
@@ -197,9 +189,8 @@ impl<L: Ledger> Engine<L> {
         }
 
         // Step 7: corroboration of an equal live value.
-        let corroborated = live
-            .iter()
-            .find(|c| c.value == req.value && !trusted_disjoint(c.valid_time.as_ref(), window, threshold));
+        let corroborated =
+            live.iter().find(|c| c.value == req.value && !c.succeeds_or_precedes(window, threshold));
         if let Some(target) = corroborated {
             let d = Decision {
                 corroborates: Some(target.claim_ref),
@@ -220,13 +211,12 @@ impl<L: Ledger> Engine<L> {
             ));
         }
 
-        // Step 9: trusted succession.
+        // Step 9: trusted succession. Supporters of one value may overlap each other (they are
+        // one candidate); claims of different values must not.
         let succession = trusted.is_some()
             && live.iter().enumerate().all(|(i, c)| {
-                trusted_disjoint(c.valid_time.as_ref(), window, threshold)
-                    && live[..i]
-                        .iter()
-                        .all(|o| trusted_disjoint(c.valid_time.as_ref(), o.valid_time.as_ref(), threshold))
+                c.succeeds_or_precedes(window, threshold)
+                    && live[..i].iter().all(|o| !o.contradicts(&c.value, c.valid_time.as_ref(), threshold))
             });
         if succession {
             return Ok(self.store_claim(
@@ -241,7 +231,7 @@ impl<L: Ledger> Engine<L> {
         // request unless their two trusted windows are disjoint (that pair is a succession).
         let contested_with: Vec<ClaimRef> = live
             .iter()
-            .filter(|c| c.value != req.value && !trusted_disjoint(c.valid_time.as_ref(), window, threshold))
+            .filter(|c| c.contradicts(&req.value, window, threshold))
             .map(|c| c.claim_ref)
             .collect();
         if contested_with.is_empty() {

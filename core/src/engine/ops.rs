@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::Engine;
-use super::cascade::flag_dependents;
+use super::cascade::on_stopped;
 use super::fold::Line;
 use super::unit::UnitBuilder;
 use crate::api::{AdjudicationOutcome, SweepReport, Verdict, WriteReceipt};
@@ -110,10 +110,10 @@ impl<L: Ledger> Engine<L> {
                         }
                     }
                 }
-                flag_dependents(view, &mut unit, &stopped)?;
                 unit.append_mut()
                     .status_changes
                     .push(StatusChange { handle, status: AdjudicationStatus::Resolved });
+                on_stopped(view, &mut unit, &stopped)?;
             }
             let outcome = AdjudicationOutcome { handle, verdict, seq: unit.seq(), dispositions };
             Ok(((outcome, expired), Some(unit.finish())))
@@ -229,7 +229,7 @@ impl<L: Ledger> Engine<L> {
                         .push(StatusChange { handle: adj.handle, status: AdjudicationStatus::Resolved });
                 }
             }
-            flag_dependents(view, &mut unit, &losers)?;
+            on_stopped(view, &mut unit, &losers)?;
             let receipt =
                 unit.receipt(winner, Disposition::CommittedCheap, "manual_resolution", losers, None);
             Ok((receipt, Some(unit.finish())))
@@ -267,7 +267,7 @@ impl<L: Ledger> Engine<L> {
                 "invalidated",
                 json!({ "reason": reason }),
             );
-            flag_dependents(view, &mut unit, &[claim_ref])?;
+            on_stopped(view, &mut unit, &[claim_ref])?;
             let receipt = unit.receipt(claim_ref, Disposition::Invalidated, "invalidated", Vec::new(), None);
             Ok((receipt, Some(unit.finish())))
         })
@@ -300,8 +300,13 @@ impl<L: Ledger> Engine<L> {
                 "reinstated",
                 json!({ "was": current }),
             );
-            let contested_with: Vec<ClaimRef> =
-                line.live().iter().filter(|c| c.value != claim.value).map(|c| c.claim_ref).collect();
+            let threshold = self.config.valid_time_confidence_threshold;
+            let contested_with: Vec<ClaimRef> = line
+                .live()
+                .iter()
+                .filter(|c| c.contradicts(&claim.value, claim.valid_time.as_ref(), threshold))
+                .map(|c| c.claim_ref)
+                .collect();
             let receipt =
                 unit.receipt(claim_ref, Disposition::Reinstated, "reinstated", contested_with, None);
             Ok((receipt, Some(unit.finish())))

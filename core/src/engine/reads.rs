@@ -33,10 +33,12 @@ impl<L: Ledger> Engine<L> {
     fn pin(&self, view: &dyn LedgerRead, as_of: AsOf) -> Result<(u64, Timestamp)> {
         let head = view.head()?;
         let head_seq = head.map_or(0, |h| h.seq);
+        // "Now" is never earlier than the newest write, even when the clock stepped back.
+        let now = head.map_or(self.clock.now(), |h| self.clock.now().max(h.tx_time));
         Ok(match as_of {
-            AsOf::Now => (head_seq, self.clock.now()),
+            AsOf::Now => (head_seq, now),
             AsOf::Time(t) => (view.seq_at(t)?, t),
-            AsOf::Seq(n) if n >= head_seq => (head_seq, self.clock.now()),
+            AsOf::Seq(n) if n >= head_seq => (head_seq, now),
             AsOf::Seq(n) => (n, view.tx_time_of(n)?.unwrap_or(Timestamp::EPOCH)),
         })
     }
