@@ -37,3 +37,8 @@ pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use validate::{Field, RejectReason, Relation};
 
 pub use serde_json;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
