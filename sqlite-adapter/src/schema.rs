@@ -123,7 +123,38 @@ pub fn latest_version() -> i64 {
 /// processes) serialise on SQLite's write lock: the first applies the migrations, the others
 /// then find them applied. A schema newer than this build is `SchemaTooNew`.
 pub(crate) fn migrate(conn: &mut Connection, agent: &str, timeout: Duration) -> SqlResult<()> {
+    // Fast path without the write lock: an up-to-date file of this agent needs nothing, so
+    // opening it for a read never waits for a writer.
+    if retry_busy(timeout, || is_current(conn, agent))? {
+        return Ok(());
+    }
     retry_busy(timeout, || migrate_once(conn, agent))
+}
+
+/// True when the file's schema is exactly the newest and it belongs to `agent`.
+fn is_current(conn: &Connection, agent: &str) -> SqlResult<bool> {
+    let read = SqliteError::sqlite("checking the schema version");
+    let tables: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('{HISTORY_TABLE}', 'agent')"),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(read)?;
+    if tables != 2 {
+        return Ok(false);
+    }
+    let (version, stored): (i64, Option<String>) = conn
+        .query_row(
+            &format!(
+                "SELECT (SELECT COALESCE(MAX(version), 0) FROM {HISTORY_TABLE}), \
+                 (SELECT agent_id FROM agent WHERE singleton = 1)"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(SqliteError::sqlite("checking the schema version"))?;
+    Ok(version == latest_version() && stored.as_deref() == Some(agent))
 }
 
 fn migrate_once(conn: &mut Connection, agent: &str) -> SqlResult<()> {
