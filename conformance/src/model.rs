@@ -2,7 +2,7 @@
 //! to the `memory:` reference must give identical observable results.
 //!
 //! Each generated case builds two engines with the same settings — a [`ManualClock`] at
-//! [`start_time`](crate::start_time), [`SequentialIds`] with the same seed, the same
+//! [`start_time`], [`SequentialIds`] with the same seed, the same
 //! [`RecordingOracle`] setup (an oracle is configured in about half the cases, sometimes with an
 //! adjudication TTL) — one over a fresh store from the backend's [`Factory`], one over a
 //! [`MemoryLedger`]. Both get the same operations: ingests with every provenance, small value
@@ -16,8 +16,14 @@
 //! trail (all pages, both directions, per claim), `lineage`, `pending`, `agents` and the
 //! requests the oracle saw must be equal too.
 //!
-//! A third-party backend runs it through [`conformance_tests!`](crate::conformance_tests)
-//! (test `model_tests::model_matches_reference`) or directly:
+//! A second property, [`check_invariants`], runs the same scenarios on the backend alone and
+//! checks what must hold without a reference: per-agent seq gap-free with strictly increasing
+//! tx_time, `history(..).current() == recall(..)`, exactly one ClaimCommitted entry per stored
+//! claim in its own unit, only the dispositions the SPEC allows per operation, no panic.
+//!
+//! A third-party backend gets both through [`conformance_tests!`](crate::conformance_tests)
+//! (tests `model_tests::model_matches_reference` and
+//! `model_tests::invariants_hold_on_random_operation_sequences`) or calls them directly:
 //!
 //! ```ignore
 //! #[test]
@@ -27,9 +33,10 @@
 //! ```
 //!
 //! `PROPTEST_CASES` overrides the case count. A failure panics with the shrunk, minimal
-//! operation sequence and the first difference, and its seed is saved to
-//! `proptest-regressions/credence-model.txt` under the test's working directory (the crate
-//! being tested); commit that file so the case is replayed first from then on.
+//! operation sequence and the first difference, and its seed is appended to
+//! [`MODEL_REGRESSIONS`] (`proptest-regressions/credence-model.txt` under the test's working
+//! directory, i.e. the crate being tested); commit that file so the case is replayed first from
+//! then on. [`check_against_model_with`] and [`runner_config`] take another configuration.
 
 mod invariants;
 mod ops;
