@@ -100,6 +100,7 @@ macro_rules! __cases_lifecycle {
                 deny_superseding_challenger_flags_its_dependents,
                 unknown_verdict_flags_nothing,
                 cascade_flags_dependent_on_same_line,
+                resolve_superseding_two_parents_flags_shared_dependent_once,
             }
             recall_reentry {
                 reentry_equal_to_live_claim_is_committed_cheap_with_target_ref,
@@ -115,6 +116,7 @@ macro_rules! __cases_lifecycle {
                 reentry_with_other_value_never_contests_belief,
                 reentry_of_superseded_value_is_pending_low_confidence,
                 external_after_unmatched_reentry_is_cheap_path,
+                reentry_on_contested_line_matches_equal_live_claim,
             }
             audit {
                 audit_entries_in_seq_order_and_newest_first_reversed,
@@ -138,6 +140,8 @@ macro_rules! __cases_lifecycle {
                 concurrent_invalidations_of_one_claim_succeed_once,
                 concurrent_reentries_quarantine_exactly_past_threshold,
                 concurrent_sweeps_expire_each_row_once,
+                two_conflicting_writers_with_oracle_queue_exactly_one,
+                concurrent_rejected_writes_consume_no_seq,
             }
             scale {
                 ten_thousand_entries_no_caps_and_superseded_stays_superseded,

@@ -447,3 +447,72 @@ pub fn concurrent_sweeps_expire_each_row_once(f: &dyn Factory) -> CaseResult {
     ensure!(engine.pending(None)?.is_empty(), "nothing left pending");
     Ok(())
 }
+
+/// Two conflicting writers on one empty line with an oracle: exactly one CommittedCheap, one
+/// QueuedForAdjudication, and exactly one pending row naming the first as incumbent (10 rounds).
+pub fn two_conflicting_writers_with_oracle_queue_exactly_one(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::with_oracle(f)?;
+    let engine = &fx.engine;
+    for round in 0..10 {
+        let barrier = Barrier::new(2);
+        let subject = format!("round{round}");
+        let (x, y) = thread::scope(|s| {
+            let go = |value: &'static str| {
+                let (barrier, subject) = (&barrier, &subject);
+                s.spawn(move || {
+                    barrier.wait();
+                    engine.ingest(IngestRequest::new("a", subject.as_str(), "employer", value))
+                })
+            };
+            let (hx, hy) = (go("Acme"), go("Globex"));
+            (join(hx), join(hy))
+        });
+        let (x, y) = (x??, y??);
+        let (cheap, queued) = match (x.disposition, y.disposition) {
+            (Disposition::CommittedCheap, Disposition::QueuedForAdjudication) => (x, y),
+            (Disposition::QueuedForAdjudication, Disposition::CommittedCheap) => (y, x),
+            other => return Err(CaseError::Failed(format!("round {round}: dispositions {other:?}"))),
+        };
+        let rows: Vec<_> = engine.pending(Some("a"))?.into_iter().filter(|a| a.subject == subject).collect();
+        ensure_eq!(rows.len(), 1, "round {round}");
+        ensure_eq!(rows[0].challenger, queued.claim());
+        ensure_eq!(rows[0].incumbents, vec![cheap.claim()]);
+    }
+    Ok(())
+}
+
+/// Rejected writes interleaved from many threads consume no seq: the accepted writes get
+/// exactly 1..=n.
+pub fn concurrent_rejected_writes_consume_no_seq(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let engine = &fx.engine;
+    let results: Vec<Result<Vec<WriteReceipt>, CaseError>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut accepted = Vec::new();
+                    for i in 0..100 {
+                        // Every other write is invalid (empty predicate) and must be rejected.
+                        let predicate = if i % 2 == 0 { format!("p{i}") } else { String::new() };
+                        let r = engine.ingest(IngestRequest::new("a", format!("t{t}"), predicate, i))?;
+                        if i % 2 == 0 {
+                            accepted.push(r);
+                        } else {
+                            ensure!(r.disposition == Disposition::Rejected && r.seq.is_none(), "{r:?}");
+                        }
+                    }
+                    Ok(accepted)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| join(h).and_then(|r| r)).collect()
+    });
+    let mut receipts = Vec::new();
+    for r in results {
+        receipts.extend(r?);
+    }
+    ensure_eq!(receipts.len(), 200);
+    check_stream(&receipts)?;
+    ensure_eq!(head_seq(&fx, "a")?, 200);
+    Ok(())
+}

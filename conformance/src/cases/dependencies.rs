@@ -255,3 +255,15 @@ pub fn cascade_flags_dependent_on_same_line(f: &dyn Factory) -> CaseResult {
     ensure_eq!(belief.markers, vec![Marker::PendingReview]);
     Ok(())
 }
+
+/// A resolution superseding two claims that share a dependent flags that dependent once.
+pub fn resolve_superseding_two_parents_flags_shared_dependent_once(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let acme = fx.engine.ingest(IngestRequest::new("a", "alice", "employer", "Acme"))?.claim();
+    let globex = fx.engine.ingest(IngestRequest::new("a", "alice", "employer", "Globex"))?.claim();
+    let initech = fx.engine.ingest(IngestRequest::new("a", "alice", "employer", "Initech"))?.claim();
+    let shared = dep(&fx, "report", &[globex, initech])?;
+    fx.engine.resolve("a", "alice", "employer", acme)?;
+    ensure_eq!(flagged_refs(&fx)?, vec![shared], "flagged exactly once");
+    Ok(())
+}

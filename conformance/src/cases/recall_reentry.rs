@@ -286,3 +286,17 @@ pub fn external_after_unmatched_reentry_is_cheap_path(f: &dyn Factory) -> CaseRe
     ensure_eq!(belief(&fx)?.value, Some("Acme".into()));
     Ok(())
 }
+
+/// On a Contested line, a re-entry equal to one of the live values is corroboration by identity
+/// of that value's claim; the line stays Contested and no claim row is added.
+pub fn reentry_on_contested_line_matches_equal_live_claim(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    external(&fx, "Acme")?;
+    let globex = external(&fx, "Globex")?.claim();
+    let r = reentry(&fx, "Globex")?;
+    ensure_eq!(r.disposition, Disposition::CommittedCheap);
+    ensure_eq!(r.claim_ref, Some(globex));
+    ensure_eq!(history_len(&fx)?, 2);
+    ensure_eq!(belief(&fx)?.status, BeliefStatus::Contested);
+    Ok(())
+}
