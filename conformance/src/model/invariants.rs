@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::mem::discriminant;
 
 use credence_core::{
-    AsOf, ClaimEngine, Clock, Disposition, Error, Event, Handle, LedgerEntry, Provenance, RecallQuery,
-    Timestamp, WriteReceipt,
+    AsOf, AuditQuery, ClaimEngine, Clock, Disposition, Error, Event, Handle, LedgerEntry, Provenance,
+    RecallQuery, Timestamp, WriteReceipt,
 };
 
 use super::ops::{AGENTS, Known, Op, Outcome, PREDICATES, SUBJECTS, Scenario, as_of, effective};
@@ -44,12 +44,14 @@ fn check(f: &dyn Factory, s: &Scenario) -> Result<(), String> {
     let side = Side::new(store.ledger.clone(), &s.setup)?;
     let mut known = Known::default();
     let mut heads = Heads::new();
+    let mut stored: HashMap<&'static str, u64> = AGENTS.iter().map(|&a| (a, 0)).collect();
     for n in 0..s.ops.len() {
         let op = effective(&s.ops, n);
         let now = side.clock.now();
         known.times.push(now);
         let out = op.apply(&side, &known);
         answer_allowed(op, &out, &known, s.setup.oracle, now, &mut heads)
+            .and_then(|()| units_accounted(&side, op, &out, &mut stored))
             .map_err(|m| format!("operation #{n} {op:?} answered {out:?}: {m}"))?;
         known.learn(op, &out);
     }
@@ -194,6 +196,53 @@ fn answer_allowed(
         }
         heads.insert(agent, (seq, tx_time.unwrap_or(last_tx)));
     }
+    Ok(())
+}
+
+/// The agent's newest seq as stored (0 for none).
+fn stored_head(side: &Side, agent: &str) -> Result<u64, String> {
+    let q = AuditQuery { limit: 1, newest_first: true, ..AuditQuery::default() };
+    let page = side.engine.audit(agent, &q).map_err(|e| format!("audit({agent:?}): {e}"))?;
+    Ok(page.entries.first().map_or(0, |e| e.seq))
+}
+
+/// Each operation stores exactly the units its answer claims: one for a committed write (at
+/// the answered seq) or an expired verdict, none for a rejection or a refused verdict, at most
+/// one per agent for a sweep (and one somewhere iff it expired a row).
+fn units_accounted(
+    side: &Side,
+    op: &Op,
+    out: &Outcome,
+    stored: &mut HashMap<&'static str, u64>,
+) -> Result<(), String> {
+    let expired = discriminant(&Error::HandleExpired { handle: Handle(Default::default()) });
+    let (grew, seq) = match out {
+        Outcome::Nothing => return Ok(()),
+        Outcome::Sweep(report) => {
+            let mut grew = 0;
+            for agent in AGENTS {
+                let (before, after) = (stored[agent], stored_head(side, agent)?);
+                fails(after == before || after == before + 1, || {
+                    format!("a sweep moved {agent:?} from seq {before} to {after}")
+                })?;
+                grew += after - before;
+                stored.insert(agent, after);
+            }
+            return fails((grew == 0) == (report.expired == 0), || {
+                format!("a sweep wrote {grew} units but reports {} expired rows", report.expired)
+            });
+        }
+        Outcome::Receipt(r) => (u64::from(r.seq.is_some()), r.seq),
+        Outcome::Verdict(o) => (1, Some(o.seq)),
+        Outcome::Failed(e) => (u64::from(e.variant == expired), None),
+    };
+    let Some(agent) = op.agent() else { return Ok(()) };
+    let (before, after) = (stored[agent], stored_head(side, agent)?);
+    fails(after == before + grew, || {
+        format!("{agent:?} went from seq {before} to {after}, expected +{grew}")
+    })?;
+    fails(seq.is_none_or(|s| s == after), || format!("answered seq {seq:?} but the stored head is {after}"))?;
+    stored.insert(agent, after);
     Ok(())
 }
 

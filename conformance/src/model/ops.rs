@@ -327,6 +327,20 @@ impl Op {
     }
 }
 
+impl Op {
+    /// The agent a write operation is for (`None` for sweeps and clock or oracle changes).
+    pub(super) fn agent(&self) -> Option<&'static str> {
+        match self {
+            Op::Ingest(i) => Some(i.agent),
+            Op::Resolve { agent, .. }
+            | Op::Invalidate { agent, .. }
+            | Op::Reinstate { agent, .. }
+            | Op::Adjudicate { agent, .. } => Some(agent),
+            Op::Sweep { .. } | Op::Again | Op::Advance(_) | Op::OracleDown(_) => None,
+        }
+    }
+}
+
 impl Ingest {
     fn request(&self, known: &Known) -> IngestRequest {
         let mut req = IngestRequest::new(self.agent, self.subject, self.predicate, self.value.clone())
