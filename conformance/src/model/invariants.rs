@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::mem::discriminant;
 
 use credence_core::{
-    AsOf, AuditQuery, ClaimEngine, Clock, Disposition, Error, Event, Handle, LedgerEntry, Provenance,
-    RecallQuery, Timestamp, WriteReceipt,
+    AsOf, AuditQuery, ClaimEngine, ClaimStatus, Clock, Disposition, Error, Event, Handle, LedgerEntry,
+    Provenance, RecallQuery, Timestamp, WriteReceipt,
 };
 
 use super::ops::{AGENTS, Known, Op, Outcome, PREDICATES, SUBJECTS, Scenario, as_of, effective};
@@ -315,6 +315,12 @@ fn stored_state(
                 e.history(agent, subject, predicate, AsOf::Now).map_err(|e| format!("history: {e}"))?;
             for h in &history.entries {
                 let c = &h.claim;
+                fails(h.disposition.is_live() == (h.status == ClaimStatus::Current), || {
+                    format!(
+                        "claim {} of ({agent:?}, {subject:?}, {predicate:?}) has latest disposition {:?} but status {:?}",
+                        c.claim_ref, h.disposition, h.status
+                    )
+                })?;
                 fails(
                     c.agent_id.as_str() == agent && c.subject == subject && c.predicate == predicate,
                     || format!("history of ({agent:?}, {subject:?}, {predicate:?}) holds {c:?}"),
