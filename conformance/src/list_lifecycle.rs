@@ -40,7 +40,8 @@ macro_rules! __cases_lifecycle {
                 pending_excludes_closed_rows,
                 affirm_after_incumbent_invalidated_settles_only_challenger,
                 expiry_of_invalidated_challenger_keeps_it_invalidated,
-                unknown_verdict_on_invalidated_challenger_keeps_it_invalidated,
+                verdict_on_invalidated_challenger_is_already_closed,
+                affirm_superseding_earlier_challenger_closes_its_row,
                 resolve_for_queued_challenger_closes_row_before_verdict,
             }
             resolve {
@@ -68,7 +69,7 @@ macro_rules! __cases_lifecycle {
                 invalidate_twice_is_rejected_not_live,
                 invalidate_superseded_claim_is_rejected_not_live,
                 invalidate_pending_claim_is_rejected_not_live,
-                invalidate_queued_challenger_removes_it_from_belief,
+                invalidate_queued_challenger_removes_it_and_closes_its_row,
             }
             reinstate {
                 reinstate_invalidated_claim_is_live_again,
@@ -101,6 +102,7 @@ macro_rules! __cases_lifecycle {
                 unknown_verdict_flags_nothing,
                 cascade_flags_dependent_on_same_line,
                 resolve_superseding_two_parents_flags_shared_dependent_once,
+                reinstating_parent_keeps_dependent_flagged,
             }
             recall_reentry {
                 reentry_equal_to_live_claim_is_committed_cheap_with_target_ref,

@@ -714,20 +714,19 @@ pub fn expiry_of_invalidated_challenger_keeps_it_invalidated(f: &dyn Factory) ->
     Ok(())
 }
 
-/// A challenger invalidated while its row was pending stays Invalidated after an Unknown
-/// verdict (which only says nobody can tell); the incumbent keeps the belief.
-///
-/// Interpretation (SPEC is silent): a verdict never silently revives or relabels a claim the
-/// user invalidated; only `reinstate` does.
-pub fn unknown_verdict_on_invalidated_challenger_keeps_it_invalidated(f: &dyn Factory) -> CaseResult {
+/// Invalidating a queued challenger closes its adjudication in the same unit (docs/semantics.md:
+/// a claim that stops being live closes the rows it is the challenger of): a later verdict is
+/// `HandleAlreadyClosed`, writes nothing, and the claim stays Invalidated.
+pub fn verdict_on_invalidated_challenger_is_already_closed(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     let (incumbent, challenger, handle) = queued(&fx)?;
     fx.engine.invalidate("a", challenger.claim(), "retracted")?;
+    ensure_eq!(row(&fx, "a", handle)?.status, AdjudicationStatus::Resolved);
+    ensure!(fx.engine.pending(None)?.is_empty(), "the row is closed by the invalidation");
+    let seq = head_seq(&fx, "a")?;
     let verdict = fx.engine.submit_adjudication("a", handle, Verdict::Unknown, Provenance::USER);
-    ensure!(
-        matches!(verdict, Ok(_) | Err(Error::HandleAlreadyClosed { .. })),
-        "the verdict is applied or the row was closed by the invalidation: {verdict:?}"
-    );
+    ensure!(matches!(verdict, Err(Error::HandleAlreadyClosed { .. })), "got {verdict:?}");
+    ensure_eq!(head_seq(&fx, "a")?, seq, "nothing written");
     ensure_eq!(
         state(&fx, "a", "alice", "employer", challenger.claim())?,
         (Disposition::Invalidated, ClaimStatus::Invalidated)
@@ -735,6 +734,22 @@ pub fn unknown_verdict_on_invalidated_challenger_keeps_it_invalidated(f: &dyn Fa
     let belief = recall(&fx)?;
     ensure_eq!(belief.value, Some("Acme".into()));
     ensure_eq!(belief.primary_claim, incumbent.claim_ref);
+    Ok(())
+}
+
+/// An earlier challenger superseded by a later Affirm stops being live, so its own row is closed
+/// (resolved) in the same unit and a late verdict on it is `HandleAlreadyClosed`.
+pub fn affirm_superseding_earlier_challenger_closes_its_row(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::with_oracle(f)?;
+    let (_, second, first_handle) = queued(&fx)?;
+    let third = fx.engine.ingest(IngestRequest::new("a", "alice", "employer", "Initech"))?;
+    let out = fx.engine.submit_adjudication("a", handle_of(&third)?, Verdict::Affirm, Provenance::USER)?;
+    ensure!(out.dispositions.contains(&(second.claim(), Disposition::Superseded)), "{:?}", out.dispositions);
+    ensure_eq!(row(&fx, "a", first_handle)?.status, AdjudicationStatus::Resolved);
+    ensure!(fx.engine.pending(None)?.is_empty(), "no row stays open");
+    let late = fx.engine.submit_adjudication("a", first_handle, Verdict::Affirm, Provenance::USER);
+    ensure!(matches!(late, Err(Error::HandleAlreadyClosed { .. })), "got {late:?}");
+    ensure_eq!(recall(&fx)?.value, Some("Initech".into()));
     Ok(())
 }
 

@@ -36,6 +36,10 @@ fn page_all(
     for _ in 0..max_pages {
         let page = fx.engine.audit(agent, &AuditQuery { claim_ref, after, limit, newest_first })?;
         ensure!(page.entries.len() <= limit, "page of {} entries exceeds limit {limit}", page.entries.len());
+        ensure!(
+            after.is_none() || !page.entries.is_empty(),
+            "a page's next must be None when nothing follows (limit {limit}, after {after:?})"
+        );
         let last = page.entries.last().map(pos);
         out.extend(page.entries);
         match page.next {

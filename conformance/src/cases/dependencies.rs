@@ -267,3 +267,16 @@ pub fn resolve_superseding_two_parents_flags_shared_dependent_once(f: &dyn Facto
     ensure_eq!(flagged_refs(&fx)?, vec![shared], "flagged exactly once");
     Ok(())
 }
+
+/// Reinstating the parent does not clear the dependent's flag: review is still owed
+/// (docs/semantics.md), so PendingReview stays on its belief.
+pub fn reinstating_parent_keeps_dependent_flagged(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let parent = dep(&fx, "parent", &[])?;
+    dep(&fx, "child", &[parent])?;
+    fx.engine.invalidate("a", parent, "x")?;
+    fx.engine.reinstate("a", parent)?;
+    ensure_eq!(markers(&fx, "child")?, vec![Marker::PendingReview]);
+    ensure!(markers(&fx, "parent")?.is_empty(), "the parent itself is not flagged");
+    Ok(())
+}

@@ -214,15 +214,23 @@ pub fn invalidate_pending_claim_is_rejected_not_live(f: &dyn Factory) -> CaseRes
     Ok(())
 }
 
-/// A queued challenger is live and can be invalidated; the incumbent then holds the belief.
-pub fn invalidate_queued_challenger_removes_it_from_belief(f: &dyn Factory) -> CaseResult {
+/// A queued challenger is live and can be invalidated; the incumbent then holds the belief and
+/// the challenger's adjudication is closed (status resolved) by the same unit.
+pub fn invalidate_queued_challenger_removes_it_and_closes_its_row(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     ingest(&fx, "Acme")?;
     let globex = ingest(&fx, "Globex")?;
     ensure_eq!(globex.disposition, Disposition::QueuedForAdjudication);
+    let handle = globex.handle.ok_or_else(|| CaseError::Failed("no handle".into()))?;
     let r = fx.engine.invalidate("a", globex.claim(), "retracted")?;
     ensure_eq!(r.disposition, Disposition::Invalidated);
     ensure_eq!(belief(&fx)?.value, Some("Acme".into()));
     ensure_eq!(status(&fx, "alice", "employer", globex.claim())?.1, ClaimStatus::Invalidated);
+    let id = agent_id("a")?;
+    let units = read_with(fx.store.ledger.as_ref(), &id, |v| v.units(0, 1_000_000))?;
+    let closing: Vec<u64> =
+        units.iter().filter(|u| u.status_changes.iter().any(|c| c.handle == handle)).map(|u| u.seq).collect();
+    ensure_eq!(closing, r.seq.into_iter().collect::<Vec<_>>(), "the invalidation's unit closes the row");
+    ensure!(fx.engine.pending(None)?.is_empty(), "nothing stays pending");
     Ok(())
 }
