@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::mem::discriminant;
 
 use credence_core::{
-    AsOf, AuditQuery, ClaimEngine, ClaimStatus, Clock, Disposition, Error, Event, Handle, LedgerEntry,
-    Provenance, RecallQuery, Timestamp, WriteReceipt,
+    AsOf, AuditQuery, BeliefStatus, ClaimEngine, ClaimStatus, Clock, Disposition, Error, Event, Handle,
+    History, LedgerEntry, Marker, Provenance, RecallQuery, Timestamp, WriteReceipt,
 };
 
 use super::ops::{AGENTS, Known, Op, Outcome, PREDICATES, SUBJECTS, Scenario, as_of, effective};
@@ -246,6 +246,44 @@ fn units_accounted(
     Ok(())
 }
 
+/// The belief agrees with itself and with the history it was folded from (SPEC §3.2).
+fn belief_consistent(history: &History) -> Result<(), String> {
+    let b = history.current();
+    let values: Vec<_> = b.candidates.iter().map(|c| c.value.clone()).collect();
+    fails(b.values == values, || format!("values {:?} differ from the candidates' {values:?}", b.values))?;
+    fails((b.status == BeliefStatus::NoBelief) == b.candidates.is_empty(), || {
+        format!("status {:?} with {} candidates", b.status, b.candidates.len())
+    })?;
+    fails((b.status == BeliefStatus::Contested) == b.markers.contains(&Marker::Contested), || {
+        format!("status {:?} with markers {:?}", b.status, b.markers)
+    })?;
+    for (i, c) in b.candidates.iter().enumerate() {
+        fails(!values[..i].contains(&c.value), || format!("value {} is two candidates", c.value))?;
+        fails(c.supporting.first() == Some(&c.claim_ref), || {
+            format!("candidate {c:?} is not led by its first supporter")
+        })?;
+        for r in &c.supporting {
+            let entry = history.entries.iter().find(|h| h.claim.claim_ref == *r);
+            fails(
+                entry.is_some_and(|h| h.status == ClaimStatus::Current && h.claim.value == c.value),
+                || {
+                    format!(
+                        "supporter {r} of {} is not a Current claim of that value in the history",
+                        c.value
+                    )
+                },
+            )?;
+        }
+    }
+    let single = (b.candidates.len() == 1).then(|| &b.candidates[0]);
+    fails(b.primary_claim == single.map(|c| c.claim_ref), || format!("primary_claim {:?}", b.primary_claim))?;
+    let count = single.map_or(0, |c| c.supporting.len().saturating_sub(1));
+    fails(usize::try_from(b.corroboration_count).is_ok_and(|n| n == count), || {
+        format!("corroboration_count {} for {count} extra supporters", b.corroboration_count)
+    })?;
+    fails(b.as_of_seq == history.as_of_seq, || "belief and history pinned to different seqs".into())
+}
+
 /// Gap-free seqs and per-unit stamps in the audit trail, and the per-line invariants.
 fn stored_state(
     side: &Side,
@@ -310,6 +348,8 @@ fn stored_state(
                         history.current()
                     )
                 })?;
+                belief_consistent(&history)
+                    .map_err(|m| format!("history({agent:?}, {subject:?}, {predicate:?}, {at:?}): {m}"))?;
             }
             let history =
                 e.history(agent, subject, predicate, AsOf::Now).map_err(|e| format!("history: {e}"))?;
