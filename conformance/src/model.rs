@@ -40,6 +40,7 @@
 
 mod invariants;
 mod ops;
+mod strategy;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -51,7 +52,8 @@ use credence_core::{
 use proptest::test_runner::{Config, FailurePersistence, FileFailurePersistence, TestCaseError, TestRunner};
 
 pub use invariants::{INVARIANT_REGRESSIONS, check_invariants, check_invariants_with};
-use ops::{AGENTS, Known, PREDICATES, SUBJECTS, Scenario, Setup, as_of, effective, scenario, shaped, year};
+use ops::{AGENTS, Known, PREDICATES, SUBJECTS, Scenario, Setup, as_of, effective, shaped, year};
+use strategy::scenario;
 
 use crate::{DynLedger, Factory, RecordingOracle, start_time};
 
