@@ -136,6 +136,7 @@ macro_rules! __cases_write {
                 set_valued_values_follow_canonical_order,
                 set_valued_model_derived_member_is_committed_inferred,
                 set_valued_criticality_is_max_over_members,
+                set_valued_members_are_filtered_by_valid_at,
             }
             succession {
                 succession_trusted_disjoint_windows_are_committed_cheap,
@@ -175,6 +176,7 @@ macro_rules! __cases_write {
                 history_as_of_time_matches_as_of_seq,
                 subject_as_of_lists_only_earlier_predicates,
                 recall_now_after_clock_went_back_sees_current_window,
+                recall_bitemporal_as_of_and_valid_at_are_independent,
             }
             currency {
                 currency_under_30_days_is_fresh,

@@ -194,3 +194,30 @@ pub fn recall_now_after_clock_went_back_sees_current_window(f: &dyn Factory) -> 
     ensure_eq!(h.current().value, Some(json!("x")));
     Ok(())
 }
+
+/// The two time axes are independent: "who did we think, in mid-2021, was CEO in mid-2022"
+/// differs from "who do we now think was CEO in mid-2022" after a correction.
+pub fn recall_bitemporal_as_of_and_valid_at_are_independent(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let d = |y, m| Timestamp::from_ymd(y, m, 1).expect("valid date");
+    let ceo = |v: &str, s, e| {
+        IngestRequest::new("a", "acme", "ceo", v).with_valid_time(credence_core::ValidTime::new(Some(s), e))
+    };
+    fx.clock.set(d(2021, 1));
+    let alice = fx.engine.ingest(ceo("Alice", d(2020, 1), None))?;
+    fx.clock.set(d(2023, 1));
+    fx.engine.invalidate("a", alice.claim(), "tenure ended in 2022")?;
+    fx.engine.ingest(ceo("Alice", d(2020, 1), Some(d(2022, 1))))?;
+    let bob = fx.engine.ingest(ceo("Bob", d(2022, 1), None))?;
+    ensure_eq!(bob.rationale.as_deref(), Some("succession"));
+    let q = || RecallQuery::new("a", "acme", "ceo");
+    let then = fx.engine.recall(&q().as_of(d(2021, 6)).valid_at(d(2022, 6)))?;
+    ensure_eq!(then.value, Some(json!("Alice")));
+    ensure_eq!(then.primary_claim, alice.claim_ref);
+    let now = fx.engine.recall(&q().valid_at(d(2022, 6)))?;
+    ensure_eq!(now.value, Some(json!("Bob")));
+    let now_2021 = fx.engine.recall(&q().valid_at(d(2021, 6)))?;
+    ensure_eq!(now_2021.value, Some(json!("Alice")));
+    ensure!(now_2021.primary_claim != alice.claim_ref, "the corrected claim answers now");
+    Ok(())
+}

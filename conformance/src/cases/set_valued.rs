@@ -152,3 +152,20 @@ pub fn set_valued_criticality_is_max_over_members(f: &dyn Factory) -> CaseResult
     ensure_eq!(recall(&fx)?.criticality, Some(Criticality::High));
     Ok(())
 }
+
+/// SetValued members with trusted windows are filtered by `valid_at` like any claim; the
+/// default valid_at (all windows trusted) is now.
+pub fn set_valued_members_are_filtered_by_valid_at(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let y = |y| Some(Timestamp::from_ymd(y, 1, 1).expect("valid date"));
+    fx.engine.ingest(member("en").with_valid_time(ValidTime::new(y(2000), y(2010))))?;
+    fx.engine.ingest(member("fr").with_valid_time(ValidTime::new(y(2005), None)))?;
+    let at = |t: Option<Timestamp>| {
+        fx.engine.recall(&RecallQuery::new("a", "alice", "speaks").valid_at(t.expect("valid date")))
+    };
+    ensure_eq!(at(y(2008))?.values, vec![json!("en"), json!("fr")]);
+    ensure_eq!(at(y(2012))?.values, vec![json!("fr")]);
+    ensure_eq!(at(y(2001))?.values, vec![json!("en")]);
+    ensure_eq!(recall(&fx)?.values, vec![json!("fr")]);
+    Ok(())
+}
