@@ -22,6 +22,8 @@ macro_rules! __cases_write {
                 agents_sorted_bytewise_with_ids_exactly_as_given,
                 agents_case_different_ids_are_separate_agents,
                 line_terms_matched_byte_for_byte,
+                agents_path_like_ids_are_ordinary_agents,
+                line_terms_with_sql_metacharacters_match_exactly,
                 units_return_exactly_what_was_written,
                 read_seq_at_and_tx_time_of_answer_per_unit,
                 read_line_rows_respect_max_seq,

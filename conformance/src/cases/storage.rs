@@ -321,6 +321,44 @@ pub fn line_terms_matched_byte_for_byte(f: &dyn Factory) -> CaseResult {
     Ok(())
 }
 
+/// Path-like and reserved-looking agent ids (`.`, `..`, `../x`, `a/b`, `a\\b`, `CON`, `nul`, a
+/// 256-byte id with slashes) are ordinary, separate agents listed exactly as given.
+pub fn agents_path_like_ids_are_ordinary_agents(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let long = "/..".repeat(85) + "x";
+    let ids = [".", "..", "../x", "a/b", "a\\b", "CON", "con", "nul", "~", "a:b", "*?", long.as_str()];
+    for (i, id) in ids.iter().enumerate() {
+        let r = fx.engine.ingest(IngestRequest::new(*id, "s", "p", i))?;
+        ensure_eq!(r.seq, Some(1), "first write of {id:?}");
+    }
+    for (i, id) in ids.iter().enumerate() {
+        ensure_eq!(fx.engine.recall(&RecallQuery::new(*id, "s", "p"))?.value, Some(json!(i)), "agent {id:?}");
+    }
+    let mut expected: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    let listed: Vec<String> = fx.engine.agents()?.iter().map(|a| a.as_str().to_owned()).collect();
+    ensure_eq!(listed, expected);
+    Ok(())
+}
+
+/// Terms holding SQL wildcards and quotes (`%`, `_`, `'`, `"`, `;`) match only themselves: no
+/// pattern matching, no injection.
+pub fn line_terms_with_sql_metacharacters_match_exactly(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let terms = ["a", "a%", "a_", "ab", "%", "_", "O'Brien", "\"q\"", "x'; DROP TABLE claims; --", "a\\%"];
+    for (i, t) in terms.iter().enumerate() {
+        fx.engine.ingest(IngestRequest::new("a", *t, *t, i))?;
+    }
+    for (i, t) in terms.iter().enumerate() {
+        ensure_eq!(fx.engine.recall(&RecallQuery::new("a", *t, *t))?.value, Some(json!(i)), "line {t:?}");
+        let preds: Vec<String> =
+            fx.engine.subject("a", t, credence_core::AsOf::Now, None)?.into_iter().map(|(p, _)| p).collect();
+        ensure_eq!(preds, vec![(*t).to_owned()], "subject {t:?}");
+        ensure_eq!(fx.engine.history("a", t, t, credence_core::AsOf::Now)?.entries.len(), 1, "history {t:?}");
+    }
+    Ok(())
+}
+
 /// `units()` returns each commit unit exactly as it was appended (every row kind, every
 /// field), pages with `after_seq` and `limit`, and shows a closed adjudication row as
 /// pending plus a status change in the closing unit.
