@@ -271,23 +271,27 @@ impl AgentDb {
         if outcome.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        let mut st = self.lock_state();
         let members = u64::try_from(batch.members).unwrap_or(u64::MAX);
+        let mut st = self.lock_state();
         if outcome.is_ok() {
             self.counters.transactions.fetch_add(1, Ordering::Relaxed);
             self.counters.writes.fetch_add(members, Ordering::Relaxed);
         }
+        // Answer the members first; the checkpoint below must not delay them.
+        self.finish(&mut st, &batch, outcome);
         st.commits_since_checkpoint += members;
         if matches!(self.target, Target::File(_))
             && st.commits_since_checkpoint >= self.config.checkpoint_every_n_commits
         {
             st.commits_since_checkpoint = 0;
+            drop(st);
             // Passive: never waits for readers; keeps the WAL from growing without bound.
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            st = self.lock_state();
         }
         st.conn = Some(conn);
         st.committing = false;
-        self.finish(&mut st, &batch, outcome);
+        self.done.notify_all();
         st
     }
 
