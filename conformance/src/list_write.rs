@@ -36,6 +36,7 @@ macro_rules! __cases_write {
                 write_deeply_nested_value_never_poisons_its_line,
                 write_nested_value_round_trips,
                 write_claim_fields_survive_exactly,
+                write_extreme_confidences_survive_exactly,
             }
             validation {
                 ingest_empty_agent_is_rejected,

@@ -741,6 +741,33 @@ pub fn write_claim_fields_survive_exactly(f: &dyn Factory) -> CaseResult {
     Ok(())
 }
 
+/// Every valid confidence survives storage exactly, bit for bit: 0, 1, the smallest normal and
+/// subnormal f32, the largest value below 1, and non-decimal fractions (`-0.0` compares equal).
+pub fn write_extreme_confidences_survive_exactly(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let confidences =
+        [0.0f32, 1.0, f32::MIN_POSITIVE, f32::from_bits(1), 0.1, 1.0 - f32::EPSILON / 2.0, 0.7, -0.0];
+    let id = agent("a")?;
+    for (i, c) in confidences.iter().enumerate() {
+        let w = ValidTime::new(Some(day(2020, 1, 1)), None).with_confidence(*c);
+        let r = fx.engine.ingest(
+            IngestRequest::new("a", "s", format!("p{i}"), i).with_confidence(*c).with_valid_time(w),
+        )?;
+        ensure!(r.disposition != Disposition::Rejected, "confidence {c:e}: {r:?}");
+        let claim = read_with(&*fx.store.ledger, &id, |view| view.claim(r.claim()))?
+            .ok_or_else(|| CaseError::Failed(format!("claim with confidence {c:e} not found")))?;
+        let back = [claim.confidence, claim.valid_time.map_or(f32::NAN, |w| w.confidence)];
+        for b in back {
+            if *c == 0.0 {
+                ensure!(b == 0.0, "confidence {c:e} came back as {b:e}");
+            } else {
+                ensure_eq!(b.to_bits(), c.to_bits(), "confidence {c:e} came back as {b:e}");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn day(y: i32, m: u32, d: u32) -> Timestamp {
     Timestamp::from_ymd(y, m, d).expect("the case uses valid calendar dates")
 }
