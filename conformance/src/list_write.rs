@@ -58,6 +58,8 @@ macro_rules! __cases_write {
                 ingest_parent_of_another_agent_is_unknown,
                 ingest_rejected_persists_nothing,
                 ingest_reject_reason_serialises_with_code,
+                ingest_value_size_counts_serialised_bytes,
+                ingest_all_terms_at_their_limits_round_trip,
             }
             ingest {
                 first_hand_fact_without_conflict_is_committed_cheap,

@@ -292,3 +292,58 @@ pub fn ingest_reject_reason_serialises_with_code(f: &dyn Factory) -> CaseResult 
     ensure_eq!(wire, json!({"code": "empty", "field": "subject"}));
     Ok(())
 }
+
+/// The value limit counts serialised UTF-8 bytes, escapes included: `"é"` is 2 bytes, a control
+/// character serialises as a 6-byte `\u00XX` escape.
+pub fn ingest_value_size_counts_serialised_bytes(f: &dyn Factory) -> CaseResult {
+    let config = EngineConfig { max_value_bytes: 62, ..EngineConfig::default() };
+    let fx = Fixture::build(f, config, false)?;
+    let ok = fx.engine.ingest(IngestRequest::new("a", "s", "p", "é".repeat(30)))?;
+    ensure_eq!(ok.disposition, Disposition::CommittedCheap);
+    let reason = rejected(&fx, IngestRequest::new("a", "s", "q", "é".repeat(31)))?;
+    ensure_eq!(reason, RejectReason::ValueTooLarge { size: 64, max: 62 });
+    let ok = fx.engine.ingest(IngestRequest::new("a", "s", "r", "\u{1}".repeat(10)))?;
+    ensure_eq!(ok.disposition, Disposition::CommittedCheap);
+    let reason = rejected(&fx, IngestRequest::new("a", "s", "t", "\u{1}".repeat(11)))?;
+    ensure_eq!(reason, RejectReason::ValueTooLarge { size: 68, max: 62 });
+    ensure_eq!(fx.engine.recall(&RecallQuery::new("a", "s", "r"))?.value, Some(json!("\u{1}".repeat(10))));
+    Ok(())
+}
+
+/// A claim with every term at its limit at once (256-byte agent, 1024-byte subject and
+/// predicate, a 64 KiB value) is stored, listed and read back exactly.
+pub fn ingest_all_terms_at_their_limits_round_trip(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let agent = "ä".repeat(128);
+    let subject = "ß".repeat(512);
+    let predicate = "€".repeat(341) + "x";
+    ensure!(agent.len() == 256 && subject.len() == 1024 && predicate.len() == 1024, "limits");
+    let value = json!("v".repeat(65_534));
+    let r = fx.engine.ingest(IngestRequest::new(
+        agent.as_str(),
+        subject.as_str(),
+        predicate.as_str(),
+        value.clone(),
+    ))?;
+    ensure_eq!(r.disposition, Disposition::CommittedCheap);
+    let again = fx.engine.ingest(IngestRequest::new(
+        agent.as_str(),
+        subject.as_str(),
+        predicate.as_str(),
+        value.clone(),
+    ))?;
+    ensure_eq!(again.rationale.as_deref(), Some("corroboration"));
+    let b = fx.engine.recall(&RecallQuery::new(agent.as_str(), subject.as_str(), predicate.as_str()))?;
+    ensure_eq!(b.value, Some(value));
+    ensure_eq!(b.corroboration_count, 1);
+    let preds: Vec<String> = fx
+        .engine
+        .subject(agent.as_str(), &subject, credence_core::AsOf::Now, None)?
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    ensure_eq!(preds, vec![predicate]);
+    let listed: Vec<String> = fx.engine.agents()?.iter().map(|a| a.as_str().to_owned()).collect();
+    ensure_eq!(listed, vec![agent]);
+    Ok(())
+}
