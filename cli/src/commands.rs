@@ -1,0 +1,534 @@
+//! One function per command.
+
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use credence::transfer::{self, Stats};
+use credence::{
+    Adjudication, AgentId, AsOf, AuditQuery, ClaimEngine, ClaimRef, Clock, Credence, Disposition,
+    EngineConfig, Handle, OpenOptions, Oracle, RecallQuery, WriteReceipt, parse_date,
+};
+use serde_json::{Value, json};
+
+use crate::Failure;
+use crate::args::{AsOfArgs, Cli, Command, DEFAULT_STORE, RememberArgs};
+use crate::output::{self, print_json, print_text, table};
+
+/// The oracle of the command line: a queued adjudication waits in the store until someone
+/// runs `credence pending` and `credence adjudicate`, so "notifying" always succeeds.
+struct QueueOracle;
+
+impl Oracle for QueueOracle {
+    fn request(&self, _adjudication: &Adjudication) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
+    let json = cli.json;
+    let url = cli.store.clone().unwrap_or_else(|| DEFAULT_STORE.to_owned());
+    match cli.command {
+        Command::Remember(args) => remember(&url, json, args),
+        Command::Recall { agent, subject, predicate, as_of, valid_at } => {
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            let mut query = RecallQuery::new(agent.as_str(), subject.as_str(), predicate.as_str());
+            query.as_of = as_of_point(&as_of)?;
+            query.valid_at = valid_at.as_deref().map(parse_date).transpose()?.map(|p| p.0);
+            let belief = ClaimEngine::recall(&c, &query)?;
+            if json {
+                print_json(&output::belief_json(&belief))
+            } else {
+                print_text(&output::belief_text(&format!("{subject} · {predicate}"), &belief))
+            }
+        }
+        Command::History { agent, subject, predicate, as_of } => {
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            let h = c.history(&agent, &subject, &predicate, as_of_point(&as_of)?)?;
+            if json {
+                let entries: Vec<Value> = h.entries.iter().map(output::history_entry_json).collect();
+                print_json(&json!({
+                    "agent": agent, "subject": subject, "predicate": predicate,
+                    "entries": entries, "belief": output::belief_json(&h.belief), "as_of_seq": h.as_of_seq,
+                }))
+            } else {
+                let mut s = table(
+                    &["seq", "claim", "value", "status", "disposition", "provenance", "valid"],
+                    &output::history_rows(&h.entries),
+                );
+                s.push('\n');
+                s.push_str(&output::belief_text("belief", &h.belief));
+                print_text(&s)
+            }
+        }
+        Command::Subject { agent, subject, as_of, valid_at } => {
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            let valid_at = valid_at.as_deref().map(parse_date).transpose()?.map(|p| p.0);
+            let beliefs = c.subject(&agent, &subject, as_of_point(&as_of)?, valid_at)?;
+            if json {
+                let preds: Vec<Value> = beliefs
+                    .iter()
+                    .map(|(p, b)| json!({"predicate": p, "belief": output::belief_json(b)}))
+                    .collect();
+                print_json(&json!({"agent": agent, "subject": subject, "predicates": preds}))
+            } else {
+                let s: String = beliefs.iter().map(|(p, b)| output::belief_text(p, b)).collect();
+                print_text(if s.is_empty() { "no claims about this subject\n" } else { &s })
+            }
+        }
+        Command::Audit { agent, claim, limit, newest_first } => {
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            let claim_ref = claim.as_deref().map(parse_ref).transpose()?;
+            if limit == Some(0) {
+                return Err(Failure::Usage("--limit must be at least 1".into()));
+            }
+            let mut entries = Vec::new();
+            let mut query =
+                AuditQuery { claim_ref, after: None, limit: limit.unwrap_or(1000).min(1000), newest_first };
+            loop {
+                let page = c.audit(&agent, &query)?;
+                entries.extend(page.entries);
+                if let Some(l) = limit
+                    && entries.len() >= l
+                {
+                    entries.truncate(l);
+                    break;
+                }
+                match page.next {
+                    Some(next) => query.after = Some(next),
+                    None => break,
+                }
+            }
+            if json {
+                let list: Vec<Value> = entries.iter().map(output::audit_entry_json).collect();
+                print_json(&json!({"agent": agent, "entries": list}))
+            } else {
+                print_text(&table(
+                    &["seq", "claim", "event", "disposition", "rationale", "recorded_at"],
+                    &output::audit_rows(&entries),
+                ))
+            }
+        }
+        Command::Pending { agent } => {
+            let c = open(&url)?;
+            if let Some(a) = &agent {
+                known_agent(&c, a)?;
+            }
+            let list = c.pending(agent.as_deref())?;
+            if json {
+                let adj: Vec<Value> = list.iter().map(output::adjudication_json).collect();
+                print_json(&json!({"adjudications": adj}))
+            } else if list.is_empty() {
+                print_text("no open adjudications\n")
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|a| {
+                        let inc: Vec<String> = a.incumbents.iter().map(ToString::to_string).collect();
+                        vec![
+                            a.handle.to_string(),
+                            a.agent_id.to_string(),
+                            format!("{} · {}", a.subject, a.predicate),
+                            a.challenger.to_string(),
+                            inc.join(", "),
+                            a.status.as_str().to_owned(),
+                            output::show_time(a.expires_at),
+                        ]
+                    })
+                    .collect();
+                print_text(&table(
+                    &["handle", "agent", "line", "challenger", "incumbent", "status", "expires"],
+                    &rows,
+                ))
+            }
+        }
+        Command::Adjudicate { handle, verdict, agent, evidence } => {
+            let handle: Handle = handle
+                .trim()
+                .parse()
+                .map_err(|e| Failure::Usage(format!("invalid adjudication handle {handle:?}: {e}")))?;
+            let c = open(&url)?;
+            let agent = match agent {
+                Some(a) => {
+                    known_agent(&c, &a)?;
+                    a
+                }
+                None => match c.pending(None)?.into_iter().find(|a| a.handle == handle) {
+                    Some(a) => a.agent_id.as_str().to_owned(),
+                    None => {
+                        return Err(Failure::Store(format!(
+                            "no open adjudication with handle {handle} (give --agent to look up a closed one)"
+                        )));
+                    }
+                },
+            };
+            let outcome = c.submit_adjudication(&agent, handle, verdict.into(), evidence.into())?;
+            if json {
+                print_json(&serde_json::to_value(&outcome).unwrap_or(Value::Null))
+            } else {
+                let mut s =
+                    format!("{:?} applied to {} (seq {})\n", outcome.verdict, outcome.handle, outcome.seq);
+                for (claim, d) in &outcome.dispositions {
+                    s.push_str(&format!("  {claim}  {}\n", d.as_str()));
+                }
+                print_text(&s)
+            }
+        }
+        Command::Sweep { now } => {
+            let now = match now.as_deref() {
+                Some(t) => parse_date(t)?.0,
+                None => credence::credence_core::SystemClock.now(),
+            };
+            let c = open_with(&url, queue_options(None))?;
+            let report = c.sweep(now)?;
+            if json {
+                print_json(&serde_json::to_value(report).unwrap_or(Value::Null))
+            } else {
+                print_text(&format!(
+                    "expired {}, notified {}, still un-notified {}\n",
+                    report.expired, report.renotified, report.still_unnotified
+                ))
+            }
+        }
+        Command::Resolve { agent, subject, predicate, winner } => {
+            let winner = parse_ref(&winner)?;
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            write_result(json, c.resolve(&agent, &subject, &predicate, winner)?)
+        }
+        Command::Invalidate { agent, claim, reason } => {
+            let claim = parse_ref(&claim)?;
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            write_result(json, c.invalidate(&agent, claim, &reason)?)
+        }
+        Command::Reinstate { agent, claim } => {
+            let claim = parse_ref(&claim)?;
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            write_result(json, c.reinstate(&agent, claim)?)
+        }
+        Command::Lineage { agent, claim } => {
+            let claim = parse_ref(&claim)?;
+            let c = open(&url)?;
+            known_agent(&c, &agent)?;
+            let steps = c.lineage(&agent, claim)?;
+            if json {
+                let list: Vec<Value> = steps
+                    .iter()
+                    .map(|s| {
+                        json!({"depth": s.depth, "claim_ref": s.claim.claim_ref, "subject": s.claim.subject,
+                               "predicate": s.claim.predicate, "value": s.claim.value,
+                               "provenance": s.claim.provenance, "seq": s.claim.seq})
+                    })
+                    .collect();
+                print_json(&json!({"claim_ref": claim, "ancestors": list}))
+            } else if steps.is_empty() {
+                print_text("no ancestors\n")
+            } else {
+                let rows: Vec<Vec<String>> = steps
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.depth.to_string(),
+                            s.claim.claim_ref.to_string(),
+                            format!("{} · {}", s.claim.subject, s.claim.predicate),
+                            output::show_value(&s.claim.value),
+                            s.claim.provenance.as_str().to_owned(),
+                        ]
+                    })
+                    .collect();
+                print_text(&table(&["depth", "claim", "line", "value", "provenance"], &rows))
+            }
+        }
+        Command::Agents => {
+            let c = open(&url)?;
+            let mut rows = Vec::new();
+            for agent in c.agents()? {
+                let units = transfer::head_seq(c.ledger().as_ref(), &agent)?;
+                rows.push((agent, units));
+            }
+            if json {
+                let list: Vec<Value> = rows.iter().map(|(a, n)| json!({"agent": a, "units": n})).collect();
+                print_json(&json!({"agents": list}))
+            } else {
+                let rows: Vec<Vec<String>> =
+                    rows.iter().map(|(a, n)| vec![a.to_string(), n.to_string()]).collect();
+                print_text(&table(&["agent", "units"], &rows))
+            }
+        }
+        Command::Export { agent } => {
+            let c = open(&url)?;
+            let only = agent.as_deref().map(agent_id).transpose()?;
+            if let Some(a) = &only {
+                known_agent(&c, a.as_str())?;
+            }
+            // Buffer the whole export so a failure midway never leaves half a file on stdout.
+            let mut buf = Vec::new();
+            let stats = transfer::export(c.ledger().as_ref(), only.as_ref(), &mut buf)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&buf)
+                .and_then(|()| out.flush())
+                .map_err(|e| Failure::Store(format!("writing stdout: {e}")))?;
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "exported {} agent(s), {} unit(s), {} claim(s)",
+                    stats.agents, stats.units, stats.claims
+                );
+            }
+            Ok(())
+        }
+        Command::Import { file } => {
+            let plan = match file.as_deref() {
+                Some(p) if p != Path::new("-") => {
+                    let f = std::fs::File::open(p)
+                        .map_err(|e| Failure::Usage(format!("cannot open {}: {e}", p.display())))?;
+                    transfer::parse_import(BufReader::new(f))?
+                }
+                _ => transfer::parse_import(std::io::stdin().lock())?,
+            };
+            let c = open(&url)?;
+            let mut bar = Progress::new("importing", json);
+            let stats = transfer::import(c.ledger().as_ref(), &plan, &mut |d, t| bar.update(d, t))?;
+            bar.finish();
+            stats_result(json, "imported", &stats)
+        }
+        Command::Copy { to, agent } => {
+            let from = open(&url)?;
+            let only = agent.as_deref().map(agent_id).transpose()?;
+            let target = open(&to)?;
+            let mut bar = Progress::new("copying", json);
+            let stats = transfer::copy(
+                from.ledger().as_ref(),
+                target.ledger().as_ref(),
+                only.as_ref(),
+                &mut |d, t| {
+                    bar.update(d, t);
+                },
+            )?;
+            bar.finish();
+            stats_result(json, &format!("copied to {} and verified", target.url()), &stats)
+        }
+        Command::Conformance { filter, threads } => conformance(&url, json, filter.as_deref(), threads),
+        Command::Doctor => {
+            let c = open(&url)?;
+            let findings = credence::doctor::check(&c);
+            let broken = findings.iter().any(|f| f.level == credence::doctor::Level::Error);
+            if json {
+                print_json(&json!({"store": c.url(), "healthy": !broken, "findings": findings}))?;
+            } else {
+                let rows: Vec<Vec<String>> = findings
+                    .iter()
+                    .map(|f| vec![format!("{:?}", f.level).to_uppercase(), f.check.clone(), f.detail.clone()])
+                    .collect();
+                print_text(&table(&["level", "check", "detail"], &rows))?;
+            }
+            if broken {
+                Err(Failure::Store("the store has problems (see the findings above)".into()))
+            } else {
+                Ok(())
+            }
+        }
+        Command::Demo => crate::demo::run(cli.store.as_deref(), json),
+    }
+}
+
+fn open(url: &str) -> Result<Credence, Failure> {
+    Ok(credence::open(url)?)
+}
+
+fn open_with(url: &str, options: OpenOptions) -> Result<Credence, Failure> {
+    Ok(credence::open_with(url, options)?)
+}
+
+fn queue_options(ttl: Option<u64>) -> OpenOptions {
+    let config = EngineConfig { adjudication_ttl: ttl.map(Duration::from_secs), ..EngineConfig::default() };
+    OpenOptions { config, oracle: Some(Arc::new(QueueOracle)), clock: None }
+}
+
+fn agent_id(s: &str) -> Result<AgentId, Failure> {
+    AgentId::new(s).map_err(|e| Failure::Usage(format!("invalid agent id {s:?}: {e}")))
+}
+
+/// Refuses an agent the store has no rows for.
+fn known_agent(c: &Credence, agent: &str) -> Result<(), Failure> {
+    let id = agent_id(agent)?;
+    let agents = c.agents()?;
+    if agents.contains(&id) {
+        return Ok(());
+    }
+    let known: Vec<&str> = agents.iter().take(10).map(AgentId::as_str).collect();
+    let more = if agents.len() > 10 { ", …" } else { "" };
+    Err(Failure::Store(format!(
+        "unknown agent {agent:?}: the store {} has no rows for it (agents: {}{more})",
+        c.url(),
+        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+    )))
+}
+
+fn parse_ref(s: &str) -> Result<ClaimRef, Failure> {
+    s.trim().parse::<ClaimRef>().map_err(|e| Failure::Usage(format!("invalid claim ref {s:?}: {e}")))
+}
+
+fn as_of_point(a: &AsOfArgs) -> Result<AsOf, Failure> {
+    Ok(match (&a.as_of, a.as_of_seq) {
+        (Some(t), _) => AsOf::Time(parse_date(t)?.0),
+        (None, Some(n)) => AsOf::Seq(n),
+        (None, None) => AsOf::Now,
+    })
+}
+
+fn remember(url: &str, json: bool, a: RememberArgs) -> Result<(), Failure> {
+    let value: Value = if a.json_value {
+        serde_json::from_str(&a.value).map_err(|e| {
+            Failure::Usage(format!(
+                "VALUE is not valid JSON ({e}); without --json-value it is taken as a string"
+            ))
+        })?
+    } else {
+        Value::String(a.value.clone())
+    };
+    let derived: Vec<ClaimRef> = a.derived_from.iter().map(|s| parse_ref(s)).collect::<Result<_, _>>()?;
+    let depends: Vec<ClaimRef> = a.depends_on.iter().map(|s| parse_ref(s)).collect::<Result<_, _>>()?;
+    if a.valid_confidence.is_some() && a.valid_from.is_none() && a.valid_until.is_none() {
+        return Err(Failure::Usage("--valid-confidence needs --valid-from or --valid-until".into()));
+    }
+    let options = if a.queue { queue_options(a.ttl) } else { OpenOptions::default() };
+    let c = open_with(url, options)?;
+    let mut builder = c
+        .remember(&a.agent, &a.subject, &a.predicate, value)
+        .provenance(a.provenance.into())
+        .confidence(a.confidence)
+        .criticality(a.criticality.into());
+    if a.set_valued {
+        builder = builder.set_valued();
+    }
+    if let Some(d) = &a.valid_from {
+        builder = builder.valid_from(d)?;
+    }
+    if let Some(d) = &a.valid_until {
+        builder = builder.valid_until(d)?;
+    }
+    if let Some(conf) = a.valid_confidence {
+        builder = builder.valid_confidence(conf);
+    }
+    for p in derived {
+        builder = builder.derived_from(p);
+    }
+    for p in depends {
+        builder = builder.depends_on(p);
+    }
+    write_result(json, builder.commit()?)
+}
+
+/// Prints a write's receipt; a `Rejected` one is a failure (exit 1) after printing.
+fn write_result(json: bool, r: WriteReceipt) -> Result<(), Failure> {
+    if json {
+        print_json(&output::receipt_json(&r))?;
+    } else {
+        print_text(&output::receipt_text(&r))?;
+    }
+    if r.disposition == Disposition::Rejected {
+        let why = r.reason.as_ref().map_or_else(|| "no reason given".to_owned(), ToString::to_string);
+        return Err(Failure::Store(format!("rejected: {why}; nothing was written")));
+    }
+    Ok(())
+}
+
+fn stats_result(json: bool, what: &str, s: &Stats) -> Result<(), Failure> {
+    if json {
+        print_json(&json!({"agents": s.agents, "units": s.units, "claims": s.claims, "entries": s.entries}))
+    } else {
+        print_text(&format!(
+            "{what}: {} agent(s), {} unit(s), {} claim(s), {} ledger entries\n",
+            s.agents, s.units, s.claims, s.entries
+        ))
+    }
+}
+
+fn conformance(url: &str, json: bool, filter: Option<&str>, threads: Option<usize>) -> Result<(), Failure> {
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let live = !json && std::io::stderr().is_terminal();
+    let on_case = |c: &credence::run_conformance::CaseReport| {
+        if live && c.outcome == credence::run_conformance::Outcome::Failed {
+            eprintln!("FAILED {}::{}", c.area, c.case);
+        }
+    };
+    let report = credence::run_conformance::run(url, filter, threads, &on_case)?;
+    if report.cases.is_empty() {
+        return Err(Failure::Usage(format!("no case matches the filter {:?}", filter.unwrap_or(""))));
+    }
+    if json {
+        print_json(&serde_json::to_value(&report).unwrap_or(Value::Null))?;
+    } else {
+        let mut rows: Vec<Vec<String>> = report
+            .areas
+            .iter()
+            .map(|a| vec![a.area.clone(), a.passed.to_string(), a.failed.to_string(), a.skipped.to_string()])
+            .collect();
+        rows.push(vec![
+            "TOTAL".into(),
+            report.passed.to_string(),
+            report.failed.to_string(),
+            report.skipped.to_string(),
+        ]);
+        let mut s = format!("conformance suite on {}\n\n", report.store);
+        s.push_str(&table(&["area", "passed", "failed", "skipped"], &rows));
+        for c in report.cases.iter().filter(|c| c.outcome != credence::run_conformance::Outcome::Passed) {
+            s.push_str(&format!(
+                "\n{:?} {}::{}: {}",
+                c.outcome,
+                c.area,
+                c.case,
+                c.message.as_deref().unwrap_or("")
+            ));
+        }
+        s.push('\n');
+        print_text(&s)?;
+    }
+    if report.failed > 0 {
+        return Err(Failure::Store(format!("{} conformance case(s) failed", report.failed)));
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal (and not with --json).
+struct Progress {
+    label: &'static str,
+    live: bool,
+    last: Option<Instant>,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(label: &'static str, json: bool) -> Progress {
+        Progress { label, live: !json && std::io::stderr().is_terminal(), last: None, drawn: false }
+    }
+
+    fn update(&mut self, done: u64, total: u64) {
+        if !self.live {
+            return;
+        }
+        let now = Instant::now();
+        if done != total && self.last.is_some_and(|l| now.duration_since(l) < Duration::from_millis(100)) {
+            return;
+        }
+        self.last = Some(now);
+        let width = 30u64;
+        let filled = if total == 0 { width } else { done.saturating_mul(width) / total };
+        let bar: String = (0..width).map(|i| if i < filled { '#' } else { '.' }).collect();
+        eprint!("\r{} [{bar}] {done}/{total} units", self.label);
+        self.drawn = true;
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            eprintln!();
+        }
+    }
+}

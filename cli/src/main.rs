@@ -1,0 +1,86 @@
+//! The `credence` command-line tool. See `docs/cli.md`.
+
+mod args;
+mod commands;
+mod demo;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::Cli;
+
+/// Why a command failed, deciding the exit code.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command line could not be understood (exit 2).
+    Usage(String),
+    /// The store refused or failed (exit 1).
+    Store(String),
+}
+
+impl From<credence::Error> for Failure {
+    fn from(e: credence::Error) -> Self {
+        match e {
+            credence::Error::InvalidStoreUrl { .. } => Failure::Usage(e.to_string()),
+            other => {
+                let retry = if other.is_retryable() { " (retryable: trying again may succeed)" } else { "" };
+                Failure::Store(format!("{other}{retry}{}", source_chain(&other)))
+            }
+        }
+    }
+}
+
+impl From<credence::DateError> for Failure {
+    fn from(e: credence::DateError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+impl From<credence::transfer::TransferError> for Failure {
+    fn from(e: credence::transfer::TransferError) -> Self {
+        match e {
+            credence::transfer::TransferError::Store(inner) => inner.into(),
+            other => Failure::Store(other.to_string()),
+        }
+    }
+}
+
+/// ": cause: cause" for errors with sources the message does not already show.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut next = e.source();
+    let shown = e.to_string();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !shown.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version print to stdout and exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Store(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
