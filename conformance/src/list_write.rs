@@ -26,6 +26,7 @@ macro_rules! __cases_write {
                 line_terms_with_sql_metacharacters_match_exactly,
                 units_return_exactly_what_was_written,
                 read_seq_at_and_tx_time_of_answer_per_unit,
+                read_seq_at_matches_every_unit,
                 read_line_rows_respect_max_seq,
                 read_count_entries_since_is_inclusive,
                 read_edges_answer_in_documented_order,

@@ -479,6 +479,40 @@ pub fn read_seq_at_and_tx_time_of_answer_per_unit(f: &dyn Factory) -> CaseResult
     Ok(())
 }
 
+/// `seq_at` and `tx_time_of` agree with every unit of a 40-unit stream written at irregular
+/// times (clock jumps forward, stands still and goes back).
+pub fn read_seq_at_matches_every_unit(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let mut stamps = Vec::new();
+    for i in 0..40i64 {
+        match i % 4 {
+            0 => fx.clock.advance_micros(i * 7_919),
+            1 => {}
+            2 => fx.clock.advance_micros(-50_000),
+            _ => fx.clock.advance_micros(1),
+        }
+        let r = fx.engine.ingest(IngestRequest::new("a", "s", format!("p{}", i % 3), i))?;
+        stamps.push(r.tx_time.ok_or_else(|| CaseError::Failed("no tx_time".into()))?);
+    }
+    ensure!(stamps.windows(2).all(|w| w[0] < w[1]), "tx_time strictly increases: {stamps:?}");
+    let id = agent("a")?;
+    let (at, before, times) = read_with(&*fx.store.ledger, &id, |view| {
+        let mut at = Vec::new();
+        let mut before = Vec::new();
+        let mut times = Vec::new();
+        for (n, t) in (1u64..).zip(&stamps) {
+            at.push(view.seq_at(*t)?);
+            before.push(view.seq_at(t.plus_micros(-1))?);
+            times.push(view.tx_time_of(n)?);
+        }
+        Ok((at, before, times))
+    })?;
+    ensure_eq!(at, (1..=40).collect::<Vec<u64>>());
+    ensure_eq!(before, (0..40).collect::<Vec<u64>>());
+    ensure_eq!(times, stamps.iter().map(|t| Some(*t)).collect::<Vec<_>>());
+    Ok(())
+}
+
 /// Line reads with `max_seq` return only rows of units at or before it.
 pub fn read_line_rows_respect_max_seq(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
