@@ -25,6 +25,7 @@ macro_rules! __cases_write {
                 agents_path_like_ids_are_ordinary_agents,
                 line_terms_with_sql_metacharacters_match_exactly,
                 units_return_exactly_what_was_written,
+                write_units_survive_reopen,
                 read_seq_at_and_tx_time_of_answer_per_unit,
                 read_seq_at_matches_every_unit,
                 read_line_rows_respect_max_seq,

@@ -453,6 +453,44 @@ pub fn units_return_exactly_what_was_written(f: &dyn Factory) -> CaseResult {
     Ok(())
 }
 
+/// On a durable backend every committed unit survives closing and reopening the store exactly
+/// (all row kinds, the adjudication's `notified` flag), and the engine answers the same.
+pub fn write_units_survive_reopen(f: &dyn Factory) -> CaseResult {
+    crate::require(f, f.capabilities().durable, "durable")?;
+    let fx = Fixture::with_oracle(f)?;
+    let base = fx.engine.ingest(IngestRequest::new("a", "s", "base", 0))?;
+    let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").depends_on([base.claim()]))?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    fx.engine.invalidate("a", base.claim(), "gone")?;
+    fx.engine.ingest(IngestRequest::new("b", "s", "p", json!({"k": [1, 2.5]})))?;
+    let before_a = units(&fx, "a")?;
+    let before_b = units(&fx, "b")?;
+    let belief = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    let history = fx.engine.history("a", "s", "p", credence_core::AsOf::Now)?;
+    let pending = fx.engine.pending(None)?;
+    let Some(reopened) = fx.store.reopen() else {
+        return Err(CaseError::Failed("a durable backend must provide Store::reopen".into()));
+    };
+    let ledger = reopened?;
+    let engine = fx.engine_on(ledger.clone())?;
+    let after = |id: &str| -> Result<Vec<Append>, CaseError> {
+        Ok(read_with(&*ledger, &agent(id)?, |view| view.units(0, usize::MAX))?)
+    };
+    ensure_eq!(after("a")?, before_a);
+    ensure_eq!(after("b")?, before_b);
+    ensure_eq!(ledger.agents()?, vec![agent("a")?, agent("b")?]);
+    ensure_eq!(engine.recall(&RecallQuery::new("a", "s", "p"))?, belief);
+    ensure_eq!(engine.history("a", "s", "p", credence_core::AsOf::Now)?, history);
+    ensure_eq!(engine.pending(None)?, pending);
+    let next = engine.ingest(IngestRequest::new("a", "s", "p", "z"))?;
+    ensure_eq!(next.seq, Some(6));
+    ensure_eq!(next.disposition, Disposition::QueuedForAdjudication);
+    ensure_eq!(next.contested_with.len(), 3);
+    ensure_eq!(next.contested_with.first(), Some(&x.claim()));
+    Ok(())
+}
+
 /// `seq_at` answers the largest seq with tx_time ≤ t (0 before the first unit) and
 /// `tx_time_of` the unit's exact tx_time (None for a unit that does not exist).
 pub fn read_seq_at_and_tx_time_of_answer_per_unit(f: &dyn Factory) -> CaseResult {
