@@ -45,7 +45,7 @@ pub fn ingest_equal_external_value_is_corroboration(f: &dyn Factory) -> CaseResu
 
 /// The Corroborates edge points at the earliest live claim with the value, not at the newest
 /// supporter.
-pub fn corroboration_edge_points_to_earliest_live_claim(f: &dyn Factory) -> CaseResult {
+pub fn ingest_corroboration_edge_points_to_earliest_live_claim(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!("x"))?;
     let b = ingest(&fx, json!("x"))?;
@@ -58,7 +58,7 @@ pub fn corroboration_edge_points_to_earliest_live_claim(f: &dyn Factory) -> Case
 
 /// When the earliest claim with the value is no longer live, the edge points at the earliest
 /// claim that still is.
-pub fn corroboration_edge_skips_non_live_claims(f: &dyn Factory) -> CaseResult {
+pub fn ingest_corroboration_edge_skips_non_live_claims(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!("x"))?;
     let b = ingest(&fx, json!("x"))?;
@@ -70,7 +70,7 @@ pub fn corroboration_edge_skips_non_live_claims(f: &dyn Factory) -> CaseResult {
 }
 
 /// Corroboration appends a Corroborated ledger entry about the target in the same unit.
-pub fn corroboration_appends_corroborated_entry_on_target(f: &dyn Factory) -> CaseResult {
+pub fn ingest_corroboration_appends_corroborated_entry_on_target(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!("x"))?;
     let b = ingest(&fx, json!("x"))?;
@@ -83,7 +83,7 @@ pub fn corroboration_appends_corroborated_entry_on_target(f: &dyn Factory) -> Ca
 }
 
 /// `corroboration_count` grows by exactly one per supporter.
-pub fn corroboration_count_grows_by_one_per_supporter(f: &dyn Factory) -> CaseResult {
+pub fn recall_corroboration_count_grows_by_one_per_supporter(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let mut supporters = Vec::new();
     for n in 0..5u32 {
@@ -98,7 +98,7 @@ pub fn corroboration_count_grows_by_one_per_supporter(f: &dyn Factory) -> CaseRe
 
 /// A corroboration refreshes currency: `last_confirmed_at` becomes the newest supporter's
 /// tx_time.
-pub fn corroboration_refreshes_last_confirmed_at(f: &dyn Factory) -> CaseResult {
+pub fn ingest_corroboration_refreshes_last_confirmed_at(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!("x"))?;
     fx.clock.advance_days(40);
@@ -113,7 +113,7 @@ pub fn corroboration_refreshes_last_confirmed_at(f: &dyn Factory) -> CaseResult 
 
 /// If one supporter is invalidated the others still hold the value; when the last goes, the
 /// line has no belief.
-pub fn corroboration_survives_invalidating_one_supporter(f: &dyn Factory) -> CaseResult {
+pub fn invalidate_one_supporter_keeps_corroborated_value(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!("x"))?;
     let b = ingest(&fx, json!("x"))?;
@@ -129,7 +129,7 @@ pub fn corroboration_survives_invalidating_one_supporter(f: &dyn Factory) -> Cas
 }
 
 /// Invalidating the newest supporter moves `last_confirmed_at` back to the newest remaining one.
-pub fn corroboration_invalidating_newest_supporter_rolls_back_last_confirmed(f: &dyn Factory) -> CaseResult {
+pub fn invalidate_newest_supporter_rolls_back_last_confirmed_at(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!("x"))?;
     fx.clock.advance_days(1);
@@ -141,7 +141,7 @@ pub fn corroboration_invalidating_newest_supporter_rolls_back_last_confirmed(f: 
 
 /// Value equality is structural: `1` and `1.0` are different values, so the second contests
 /// the first.
-pub fn integer_and_float_values_are_different(f: &dyn Factory) -> CaseResult {
+pub fn ingest_float_after_equal_integer_is_contested(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!(1))?;
     let b = ingest(&fx, json!(1.0))?;
@@ -152,7 +152,7 @@ pub fn integer_and_float_values_are_different(f: &dyn Factory) -> CaseResult {
 }
 
 /// Value equality is structural: the string `"30"` and the number `30` are different values.
-pub fn string_and_number_values_are_different(f: &dyn Factory) -> CaseResult {
+pub fn ingest_number_after_equal_string_is_contested(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     ingest(&fx, json!("30"))?;
     let b = ingest(&fx, json!(30))?;
@@ -164,7 +164,7 @@ pub fn string_and_number_values_are_different(f: &dyn Factory) -> CaseResult {
 }
 
 /// Value equality ignores object key order, at every depth: a reordered object corroborates.
-pub fn object_key_order_is_irrelevant_for_corroboration(f: &dyn Factory) -> CaseResult {
+pub fn ingest_reordered_object_value_is_corroboration(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let first: Value = credence_core::serde_json::from_str(r#"{"a": 1, "b": {"x": [1, 2], "y": null}}"#)
         .map_err(|e| CaseError::Failed(e.to_string()))?;
@@ -179,7 +179,7 @@ pub fn object_key_order_is_irrelevant_for_corroboration(f: &dyn Factory) -> Case
 }
 
 /// Array order matters: `[1, 2]` and `[2, 1]` are different values.
-pub fn array_order_matters_for_equality(f: &dyn Factory) -> CaseResult {
+pub fn ingest_reordered_array_value_is_contested(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     ingest(&fx, json!([1, 2]))?;
     let r = ingest(&fx, json!([2, 1]))?;
@@ -189,7 +189,7 @@ pub fn array_order_matters_for_equality(f: &dyn Factory) -> CaseResult {
 
 /// An equal value below the confidence floor is not a corroboration: it is
 /// PendingLowConfidence and adds no supporter.
-pub fn equal_value_below_floor_is_not_corroboration(f: &dyn Factory) -> CaseResult {
+pub fn ingest_equal_value_below_floor_is_not_corroboration(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = ingest(&fx, json!("x"))?;
     let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").with_confidence(0.1))?;
@@ -202,7 +202,7 @@ pub fn equal_value_below_floor_is_not_corroboration(f: &dyn Factory) -> CaseResu
 
 /// An equal value in a trusted window disjoint from the live claim's trusted window is a
 /// succession (step 9), not a corroboration.
-pub fn equal_value_in_disjoint_trusted_window_is_succession(f: &dyn Factory) -> CaseResult {
+pub fn ingest_equal_value_in_disjoint_trusted_window_is_succession(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let d = |y| Timestamp::from_ymd(y, 1, 1).expect("valid date");
     let w1 = ValidTime::new(Some(d(2020)), Some(d(2022)));
@@ -218,7 +218,7 @@ pub fn equal_value_in_disjoint_trusted_window_is_succession(f: &dyn Factory) -> 
 }
 
 /// An equal value in an overlapping trusted window corroborates.
-pub fn equal_value_in_overlapping_trusted_window_is_corroboration(f: &dyn Factory) -> CaseResult {
+pub fn ingest_equal_value_in_overlapping_trusted_window_is_corroboration(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let d = |y| Timestamp::from_ymd(y, 1, 1).expect("valid date");
     let w1 = ValidTime::new(Some(d(2020)), None);

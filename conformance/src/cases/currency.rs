@@ -25,7 +25,7 @@ fn currency_after(fx: &Fixture, t0: Timestamp, micros: i64) -> Result<Option<Cur
 }
 
 /// A belief confirmed less than 30 days ago is Fresh and not stale.
-pub fn currency_under_30_days_is_fresh(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_under_30_days_is_fresh(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let t0 = confirm(&fx)?;
     let b = recall(&fx)?;
@@ -38,7 +38,7 @@ pub fn currency_under_30_days_is_fresh(f: &dyn Factory) -> CaseResult {
 }
 
 /// At exactly 30 days the belief is AgingUnconfirmed, and stale with a reason.
-pub fn currency_at_exactly_30_days_is_aging(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_at_exactly_30_days_is_aging(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let t0 = confirm(&fx)?;
     ensure_eq!(currency_after(&fx, t0, 30 * DAY)?, Some(Currency::AgingUnconfirmed));
@@ -49,7 +49,7 @@ pub fn currency_at_exactly_30_days_is_aging(f: &dyn Factory) -> CaseResult {
 }
 
 /// Just under 90 days is still AgingUnconfirmed.
-pub fn currency_under_90_days_is_aging(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_under_90_days_is_aging(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let t0 = confirm(&fx)?;
     ensure_eq!(currency_after(&fx, t0, 90 * DAY - 1)?, Some(Currency::AgingUnconfirmed));
@@ -57,7 +57,7 @@ pub fn currency_under_90_days_is_aging(f: &dyn Factory) -> CaseResult {
 }
 
 /// At exactly 90 days, and beyond, the belief is Decayed and stale.
-pub fn currency_at_90_days_is_decayed(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_at_90_days_is_decayed(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let t0 = confirm(&fx)?;
     ensure_eq!(currency_after(&fx, t0, 90 * DAY)?, Some(Currency::Decayed));
@@ -67,7 +67,7 @@ pub fn currency_at_90_days_is_decayed(f: &dyn Factory) -> CaseResult {
 }
 
 /// Custom `aging_days` / `decayed_days` move the boundaries.
-pub fn currency_custom_boundaries_apply(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_custom_boundaries_apply(f: &dyn Factory) -> CaseResult {
     let config = EngineConfig { aging_days: 2, decayed_days: 5, ..EngineConfig::default() };
     let fx = Fixture::build(f, config, false)?;
     let t0 = confirm(&fx)?;
@@ -79,7 +79,7 @@ pub fn currency_custom_boundaries_apply(f: &dyn Factory) -> CaseResult {
 }
 
 /// With `aging_days == decayed_days` a belief goes straight from Fresh to Decayed.
-pub fn currency_equal_boundaries_skip_aging(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_equal_boundaries_skip_aging(f: &dyn Factory) -> CaseResult {
     let config = EngineConfig { aging_days: 7, decayed_days: 7, ..EngineConfig::default() };
     let fx = Fixture::build(f, config, false)?;
     let t0 = confirm(&fx)?;
@@ -89,7 +89,7 @@ pub fn currency_equal_boundaries_skip_aging(f: &dyn Factory) -> CaseResult {
 }
 
 /// A corroboration refreshes currency: a Decayed belief becomes Fresh again.
-pub fn currency_refreshed_by_corroboration(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_refreshed_by_corroboration(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let t0 = confirm(&fx)?;
     ensure_eq!(currency_after(&fx, t0, 100 * DAY)?, Some(Currency::Decayed));
@@ -101,7 +101,7 @@ pub fn currency_refreshed_by_corroboration(f: &dyn Factory) -> CaseResult {
 }
 
 /// A recall re-entry does not refresh currency.
-pub fn currency_not_refreshed_by_recall_reentry(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_not_refreshed_by_recall_reentry(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let t0 = confirm(&fx)?;
     fx.clock.set(t0.plus_micros(40 * DAY));
@@ -114,7 +114,7 @@ pub fn currency_not_refreshed_by_recall_reentry(f: &dyn Factory) -> CaseResult {
 
 /// Currency is measured against the real clock, not the as-of point: an old as-of read of a
 /// claim written long ago is Decayed now.
-pub fn currency_uses_real_clock_for_as_of_reads(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_uses_real_clock_for_as_of_reads(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let t0 = confirm(&fx)?;
     fx.clock.set(t0.plus_micros(100 * DAY));
@@ -126,7 +126,7 @@ pub fn currency_uses_real_clock_for_as_of_reads(f: &dyn Factory) -> CaseResult {
 }
 
 /// A line with no belief has no currency and no staleness.
-pub fn currency_absent_without_belief(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_absent_without_belief(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let b = recall(&fx)?;
     ensure_eq!(b.currency, None);
@@ -136,7 +136,7 @@ pub fn currency_absent_without_belief(f: &dyn Factory) -> CaseResult {
 }
 
 /// A Contested belief's `last_confirmed_at` is the newest live supporter's tx_time.
-pub fn currency_contested_belief_uses_newest_supporter(f: &dyn Factory) -> CaseResult {
+pub fn recall_currency_contested_belief_uses_newest_supporter(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     confirm(&fx)?;
     fx.clock.advance_days(50);

@@ -26,7 +26,7 @@ fn status_of(fx: &Fixture, p: &str, claim: ClaimRef) -> Result<ClaimStatus, Case
 }
 
 /// CommittedCheap is live: the claim is the belief.
-pub fn committed_cheap_is_live(f: &dyn Factory) -> CaseResult {
+pub fn ingest_committed_cheap_claim_is_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     ensure_eq!(r.disposition, Disposition::CommittedCheap);
@@ -36,7 +36,7 @@ pub fn committed_cheap_is_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// CommittedInferred is live and marks the belief `Inferred`.
-pub fn committed_inferred_is_live_with_inferred_marker(f: &dyn Factory) -> CaseResult {
+pub fn ingest_committed_inferred_claim_is_live_with_inferred_marker(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let r =
         fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").with_provenance(Provenance::ModelDerived))?;
@@ -50,7 +50,7 @@ pub fn committed_inferred_is_live_with_inferred_marker(f: &dyn Factory) -> CaseR
 
 /// QueuedForAdjudication is live: next to its live incumbent the line is Contested until the
 /// verdict.
-pub fn queued_for_adjudication_is_live(f: &dyn Factory) -> CaseResult {
+pub fn ingest_queued_challenger_is_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
@@ -64,7 +64,7 @@ pub fn queued_for_adjudication_is_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// Contested is live: both values stay in the belief.
-pub fn contested_is_live(f: &dyn Factory) -> CaseResult {
+pub fn ingest_contested_claim_is_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
@@ -75,7 +75,7 @@ pub fn contested_is_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// Contested is reachable through an oracle's Unknown verdict, and both claims stay live.
-pub fn contested_by_unknown_verdict_is_live(f: &dyn Factory) -> CaseResult {
+pub fn adjudicate_unknown_verdict_leaves_both_claims_contested_and_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let y = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
@@ -90,7 +90,7 @@ pub fn contested_by_unknown_verdict_is_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// PendingConflict is not live: the model's contradicting value is not in the belief.
-pub fn pending_conflict_is_not_live(f: &dyn Factory) -> CaseResult {
+pub fn ingest_pending_conflict_claim_is_not_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let r =
@@ -102,7 +102,7 @@ pub fn pending_conflict_is_not_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// PendingLowConfidence is not live: alone on its line it leaves NoBelief.
-pub fn pending_low_confidence_is_not_live(f: &dyn Factory) -> CaseResult {
+pub fn ingest_pending_low_confidence_claim_is_not_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").with_confidence(0.2))?;
     ensure_eq!(r.disposition, Disposition::PendingLowConfidence);
@@ -113,7 +113,7 @@ pub fn pending_low_confidence_is_not_live(f: &dyn Factory) -> CaseResult {
 
 /// PendingReview is reachable (a `depends_on` parent stops being live), is recorded in the
 /// audit trail, and the flagged claim stays live with the `PendingReview` marker.
-pub fn pending_review_is_live_with_marker(f: &dyn Factory) -> CaseResult {
+pub fn invalidate_parent_flags_dependent_pending_review_and_keeps_it_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let parent = fx.engine.ingest(IngestRequest::new("a", "s", "base", "b"))?;
     let child = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").depends_on([parent.claim()]))?;
@@ -134,7 +134,7 @@ pub fn pending_review_is_live_with_marker(f: &dyn Factory) -> CaseResult {
 }
 
 /// Quarantined is not live.
-pub fn quarantined_is_not_live(f: &dyn Factory) -> CaseResult {
+pub fn ingest_quarantined_claim_is_not_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let future = ValidTime::new(Some(Timestamp::from_ymd(2099, 1, 1).expect("valid date")), None);
@@ -148,7 +148,7 @@ pub fn quarantined_is_not_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// Superseded (the loser of a manual resolve) is not live; the winner is CommittedCheap.
-pub fn superseded_by_resolve_is_not_live(f: &dyn Factory) -> CaseResult {
+pub fn resolve_loser_is_superseded_and_not_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let y = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
@@ -169,7 +169,7 @@ pub fn superseded_by_resolve_is_not_live(f: &dyn Factory) -> CaseResult {
 
 /// Superseded (the incumbent after an Affirm verdict) is not live; the challenger is
 /// CommittedCheap and holds the line.
-pub fn superseded_by_affirm_is_not_live(f: &dyn Factory) -> CaseResult {
+pub fn adjudicate_affirm_incumbent_is_superseded_and_not_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let y = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
@@ -184,7 +184,7 @@ pub fn superseded_by_affirm_is_not_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// Invalidated is not live; history keeps the claim with status Invalidated.
-pub fn invalidated_is_not_live(f: &dyn Factory) -> CaseResult {
+pub fn invalidate_claim_is_invalidated_and_not_live(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let r = fx.engine.invalidate("a", x.claim(), "typo")?;
@@ -196,7 +196,7 @@ pub fn invalidated_is_not_live(f: &dyn Factory) -> CaseResult {
 }
 
 /// Reinstated is live: an invalidated claim reinstated is the belief again.
-pub fn reinstated_is_live(f: &dyn Factory) -> CaseResult {
+pub fn reinstate_invalidated_claim_is_live_again(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     fx.engine.invalidate("a", x.claim(), "oops")?;
@@ -213,7 +213,7 @@ pub fn reinstated_is_live(f: &dyn Factory) -> CaseResult {
 
 /// Rejected persists nothing, for ingest and for operations naming an unknown claim
 /// (`UnknownClaim`).
-pub fn rejected_persists_nothing(f: &dyn Factory) -> CaseResult {
+pub fn reject_invalid_writes_persist_nothing(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     let ghost = ClaimRef(fx.ids.next_id(Timestamp::EPOCH));
@@ -237,7 +237,7 @@ pub fn rejected_persists_nothing(f: &dyn Factory) -> CaseResult {
 }
 
 /// One scenario through the public API reaches all twelve dispositions.
-pub fn every_disposition_is_reachable_through_the_api(f: &dyn Factory) -> CaseResult {
+pub fn api_scenario_reaches_all_twelve_dispositions(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut note = |d: Disposition| {
@@ -285,7 +285,7 @@ pub fn every_disposition_is_reachable_through_the_api(f: &dyn Factory) -> CaseRe
 
 /// Informational entries never change liveness: a recall re-entry whose parent was
 /// invalidated does not revive the parent.
-pub fn recall_reentry_onto_invalidated_parent_does_not_revive_it(f: &dyn Factory) -> CaseResult {
+pub fn ingest_recall_reentry_onto_invalidated_parent_does_not_revive_it(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let x = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     fx.engine.invalidate("a", x.claim(), "wrong")?;
@@ -302,7 +302,7 @@ pub fn recall_reentry_onto_invalidated_parent_does_not_revive_it(f: &dyn Factory
 
 /// Informational entries never change liveness: flagging a non-live dependent for review does
 /// not make it live.
-pub fn pending_review_flag_on_non_live_dependent_does_not_revive_it(f: &dyn Factory) -> CaseResult {
+pub fn invalidate_parent_of_non_live_dependent_does_not_revive_it(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let base = fx.engine.ingest(IngestRequest::new("a", "s", "base", 1))?;
     let low = fx

@@ -18,7 +18,7 @@ fn recall(fx: &Fixture) -> Result<Belief, CaseError> {
 
 /// SetValued members coexist: each is CommittedCheap (later ones `set_member`), the belief is
 /// Resolved with every member in `values` (canonical order) and no single `value`.
-pub fn set_valued_members_coexist(f: &dyn Factory) -> CaseResult {
+pub fn ingest_set_valued_members_coexist_resolved(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let en = fx.engine.ingest(member("en"))?;
     ensure_eq!(en.disposition, Disposition::CommittedCheap);
@@ -41,7 +41,7 @@ pub fn set_valued_members_coexist(f: &dyn Factory) -> CaseResult {
 
 /// A single SetValued member without valid time is TimingUncertain and, the line not being
 /// Functional, carries no single `value`: the member is in `values`.
-pub fn set_valued_single_member_is_listed_in_values(f: &dyn Factory) -> CaseResult {
+pub fn recall_single_set_valued_member_is_listed_in_values(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(member("en"))?;
     let b = recall(&fx)?;
@@ -52,7 +52,7 @@ pub fn set_valued_single_member_is_listed_in_values(f: &dyn Factory) -> CaseResu
 }
 
 /// A SetValued member repeated corroborates the existing member (step 7 before step 8).
-pub fn set_valued_repeated_member_is_corroboration(f: &dyn Factory) -> CaseResult {
+pub fn ingest_repeated_set_valued_member_is_corroboration(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(member("en"))?;
     fx.engine.ingest(member("fr"))?;
@@ -66,7 +66,7 @@ pub fn set_valued_repeated_member_is_corroboration(f: &dyn Factory) -> CaseResul
 
 /// A Functional claim on a line of live SetValued members is a contradiction: Contested,
 /// listing every member.
-pub fn functional_claim_onto_set_valued_line_is_contested(f: &dyn Factory) -> CaseResult {
+pub fn ingest_functional_claim_onto_set_valued_line_is_contested(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let en = fx.engine.ingest(member("en"))?;
     let fr = fx.engine.ingest(member("fr"))?;
@@ -80,7 +80,7 @@ pub fn functional_claim_onto_set_valued_line_is_contested(f: &dyn Factory) -> Ca
 }
 
 /// A SetValued claim on a line holding a live Functional claim is a contradiction: Contested.
-pub fn set_valued_claim_onto_functional_line_is_contested(f: &dyn Factory) -> CaseResult {
+pub fn ingest_set_valued_claim_onto_functional_line_is_contested(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let en = fx.engine.ingest(IngestRequest::new("a", "alice", "speaks", "en"))?;
     let r = fx.engine.ingest(member("fr"))?;
@@ -91,7 +91,7 @@ pub fn set_valued_claim_onto_functional_line_is_contested(f: &dyn Factory) -> Ca
 }
 
 /// With an oracle configured, a new SetValued member is still CommittedCheap: nothing is queued.
-pub fn set_valued_member_with_oracle_is_not_queued(f: &dyn Factory) -> CaseResult {
+pub fn ingest_set_valued_member_with_oracle_is_not_queued(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     fx.engine.ingest(member("en"))?;
     let r = fx.engine.ingest(member("fr"))?;
@@ -102,7 +102,7 @@ pub fn set_valued_member_with_oracle_is_not_queued(f: &dyn Factory) -> CaseResul
 }
 
 /// Invalidating one member leaves the others.
-pub fn set_valued_invalidated_member_leaves_the_others(f: &dyn Factory) -> CaseResult {
+pub fn invalidate_set_valued_member_leaves_the_others(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(member("en"))?;
     let fr = fx.engine.ingest(member("fr"))?;
@@ -115,7 +115,7 @@ pub fn set_valued_invalidated_member_leaves_the_others(f: &dyn Factory) -> CaseR
 }
 
 /// Members are listed in canonical order: by trusted valid start, not by ingest order.
-pub fn set_valued_values_follow_canonical_order(f: &dyn Factory) -> CaseResult {
+pub fn recall_set_valued_values_follow_canonical_order(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let since = |y| ValidTime::new(Some(Timestamp::from_ymd(y, 1, 1).expect("valid date")), None);
     fx.engine.ingest(member("de").with_valid_time(since(2022)))?;
@@ -129,7 +129,7 @@ pub fn set_valued_values_follow_canonical_order(f: &dyn Factory) -> CaseResult {
 
 /// A ModelDerived member of a SetValued line does not conflict with the other members: it is
 /// CommittedInferred and its candidate marks the belief `Inferred`.
-pub fn set_valued_model_derived_member_is_committed_inferred(f: &dyn Factory) -> CaseResult {
+pub fn ingest_model_derived_set_member_is_committed_inferred(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(member("en"))?;
     let r = fx.engine.ingest(member("fr").with_provenance(Provenance::ModelDerived))?;
@@ -142,7 +142,7 @@ pub fn set_valued_model_derived_member_is_committed_inferred(f: &dyn Factory) ->
 }
 
 /// A SetValued belief's criticality is the highest among its live members.
-pub fn set_valued_criticality_is_max_over_members(f: &dyn Factory) -> CaseResult {
+pub fn recall_set_valued_criticality_is_max_over_live_members(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(member("en").with_criticality(Criticality::Low))?;
     let hi = fx.engine.ingest(member("fr").with_criticality(Criticality::Critical))?;
@@ -155,7 +155,7 @@ pub fn set_valued_criticality_is_max_over_members(f: &dyn Factory) -> CaseResult
 
 /// SetValued members with trusted windows are filtered by `valid_at` like any claim; the
 /// default valid_at (all windows trusted) is now.
-pub fn set_valued_members_are_filtered_by_valid_at(f: &dyn Factory) -> CaseResult {
+pub fn recall_set_valued_members_are_filtered_by_valid_at(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let y = |y| Some(Timestamp::from_ymd(y, 1, 1).expect("valid date"));
     fx.engine.ingest(member("en").with_valid_time(ValidTime::new(y(2000), y(2010))))?;

@@ -267,7 +267,7 @@ pub fn read_unknown_agent_creates_nothing(f: &dyn Factory) -> CaseResult {
 
 /// `agents()` lists every agent with a committed unit, sorted bytewise, ids exactly as given
 /// (case-different and non-ASCII ids are distinct agents).
-pub fn agents_sorted_bytewise_with_ids_exactly_as_given(f: &dyn Factory) -> CaseResult {
+pub fn agents_list_sorted_bytewise_with_ids_as_given(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let ids = ["b", "B", "a", "é", "e\u{301}", "Zed", "日本", "a b", "a.b/../c", "A"];
     for id in ids {
@@ -285,7 +285,7 @@ pub fn agents_sorted_bytewise_with_ids_exactly_as_given(f: &dyn Factory) -> Case
 
 /// Agent ids that differ only in case or Unicode normalisation are different agents with
 /// separate rows and separate seq streams.
-pub fn agents_case_different_ids_are_separate_agents(f: &dyn Factory) -> CaseResult {
+pub fn ingest_case_different_agent_ids_are_separate_agents(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let ids = ["Alice", "alice", "ALICE", "caf\u{e9}", "cafe\u{301}"];
     for (i, id) in ids.iter().enumerate() {
@@ -303,7 +303,7 @@ pub fn agents_case_different_ids_are_separate_agents(f: &dyn Factory) -> CaseRes
 
 /// Subjects and predicates are matched byte-for-byte: case, trailing spaces and Unicode
 /// normalisation make different lines.
-pub fn line_terms_matched_byte_for_byte(f: &dyn Factory) -> CaseResult {
+pub fn ingest_line_terms_matched_byte_for_byte(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let subjects = ["alice", "Alice", "alice ", "caf\u{e9}", "cafe\u{301}"];
     for (i, s) in subjects.iter().enumerate() {
@@ -323,7 +323,7 @@ pub fn line_terms_matched_byte_for_byte(f: &dyn Factory) -> CaseResult {
 
 /// Path-like and reserved-looking agent ids (`.`, `..`, `../x`, `a/b`, `a\\b`, `CON`, `nul`, a
 /// 256-byte id with slashes) are ordinary, separate agents listed exactly as given.
-pub fn agents_path_like_ids_are_ordinary_agents(f: &dyn Factory) -> CaseResult {
+pub fn ingest_path_like_agent_ids_are_ordinary_agents(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let long = "/..".repeat(85) + "x";
     let ids = [".", "..", "../x", "a/b", "a\\b", "CON", "con", "nul", "~", "a:b", "*?", long.as_str()];
@@ -343,7 +343,7 @@ pub fn agents_path_like_ids_are_ordinary_agents(f: &dyn Factory) -> CaseResult {
 
 /// Terms holding SQL wildcards and quotes (`%`, `_`, `'`, `"`, `;`) match only themselves: no
 /// pattern matching, no injection.
-pub fn line_terms_with_sql_metacharacters_match_exactly(f: &dyn Factory) -> CaseResult {
+pub fn ingest_line_terms_with_sql_metacharacters_match_exactly(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let terms = ["a", "a%", "a_", "ab", "%", "_", "O'Brien", "\"q\"", "x'; DROP TABLE claims; --", "a\\%"];
     for (i, t) in terms.iter().enumerate() {
@@ -362,7 +362,7 @@ pub fn line_terms_with_sql_metacharacters_match_exactly(f: &dyn Factory) -> Case
 /// `units()` returns each commit unit exactly as it was appended (every row kind, every
 /// field), pages with `after_seq` and `limit`, and shows a closed adjudication row as
 /// pending plus a status change in the closing unit.
-pub fn units_return_exactly_what_was_written(f: &dyn Factory) -> CaseResult {
+pub fn read_units_return_exactly_what_was_written(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let id = agent("raw")?;
     let t1 = Timestamp(1_767_225_600_123_457);

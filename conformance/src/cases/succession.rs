@@ -36,7 +36,7 @@ fn ceo_at(fx: &Fixture, t: Timestamp) -> Result<Belief, CaseError> {
 
 /// Trusted, pairwise non-overlapping windows succeed each other: Alice is `cheap_path`, Bob and
 /// Carol are CommittedCheap `succession`.
-pub fn succession_trusted_disjoint_windows_are_committed_cheap(f: &dyn Factory) -> CaseResult {
+pub fn ingest_trusted_disjoint_windows_are_committed_cheap_succession(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let [a, b, c] = ceo_line(&fx)?;
     ensure_eq!(a.rationale.as_deref(), Some("cheap_path"));
@@ -172,7 +172,7 @@ pub fn recall_untrusted_live_window_disables_default_valid_at(f: &dyn Factory) -
 
 /// The trust threshold is inclusive: windows at confidence 0.7 succeed each other; at 0.69 they
 /// are untrusted and the second claim contradicts the first.
-pub fn succession_threshold_is_inclusive(f: &dyn Factory) -> CaseResult {
+pub fn ingest_succession_trust_threshold_is_inclusive(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022)).with_confidence(0.7)))?;
     let bob = fx.engine.ingest(ceo("Bob", ValidTime::new(year(2022), None).with_confidence(0.7)))?;
@@ -185,7 +185,7 @@ pub fn succession_threshold_is_inclusive(f: &dyn Factory) -> CaseResult {
 }
 
 /// A custom `valid_time_confidence_threshold` decides trust.
-pub fn succession_custom_threshold_decides_trust(f: &dyn Factory) -> CaseResult {
+pub fn ingest_custom_trust_threshold_decides_succession(f: &dyn Factory) -> CaseResult {
     let config = EngineConfig { valid_time_confidence_threshold: 0.9, ..EngineConfig::default() };
     let fx = Fixture::build(f, config, false)?;
     fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022)).with_confidence(0.8)))?;
@@ -197,7 +197,7 @@ pub fn succession_custom_threshold_decides_trust(f: &dyn Factory) -> CaseResult 
 }
 
 /// Overlapping trusted windows with different values are a contradiction: Contested.
-pub fn overlapping_trusted_windows_with_different_values_are_contested(f: &dyn Factory) -> CaseResult {
+pub fn ingest_overlapping_trusted_windows_with_different_values_are_contested(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2023))))?;
     let b = fx.engine.ingest(ceo("Bob", ValidTime::new(year(2022), None)))?;
@@ -211,7 +211,7 @@ pub fn overlapping_trusted_windows_with_different_values_are_contested(f: &dyn F
 }
 
 /// Two open-ended trusted windows always overlap: the second value is Contested.
-pub fn open_ended_trusted_windows_overlap(f: &dyn Factory) -> CaseResult {
+pub fn ingest_two_open_ended_trusted_windows_are_contested(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), None)))?;
     let b = fx.engine.ingest(ceo("Bob", ValidTime::new(year(2022), None)))?;
@@ -222,7 +222,7 @@ pub fn open_ended_trusted_windows_overlap(f: &dyn Factory) -> CaseResult {
 /// A window overlapping one live window of a succession is Contested, and `contested_with`
 /// names only the claims it overlaps (interpretation: a claim whose trusted window is disjoint
 /// from the new one's is not contradicted by it).
-pub fn succession_overlapping_one_live_window_contests_only_that_claim(f: &dyn Factory) -> CaseResult {
+pub fn ingest_window_overlapping_one_succession_claim_contests_only_it(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let [alice, _, _] = ceo_line(&fx)?;
     let dave = fx.engine.ingest(ceo("Dave", ValidTime::new(year(2021), year(2022))))?;
@@ -235,7 +235,7 @@ pub fn succession_overlapping_one_live_window_contests_only_that_claim(f: &dyn F
 
 /// With an oracle, a window overlapping one claim of a succession is queued against that claim
 /// only: the adjudication's incumbents are the claims it overlaps.
-pub fn succession_overlap_with_oracle_queues_only_overlapping_incumbents(f: &dyn Factory) -> CaseResult {
+pub fn ingest_overlap_with_oracle_queues_only_overlapping_incumbents(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::with_oracle(f)?;
     let [alice, _, _] = ceo_line(&fx)?;
     let dave = fx.engine.ingest(ceo("Dave", ValidTime::new(year(2021), year(2022))))?;
@@ -248,7 +248,7 @@ pub fn succession_overlap_with_oracle_queues_only_overlapping_incumbents(f: &dyn
 
 /// A succession after a corroborated window is CommittedCheap `succession` (interpretation:
 /// "pairwise non-overlapping" is between different values; supporters of one value may overlap).
-pub fn succession_after_corroborated_window_is_committed_cheap(f: &dyn Factory) -> CaseResult {
+pub fn ingest_succession_after_corroborated_window_is_committed_cheap(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
     let again = fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
@@ -264,7 +264,9 @@ pub fn succession_after_corroborated_window_is_committed_cheap(f: &dyn Factory) 
 
 /// An equal value in a trusted window disjoint from every (overlapping) supporter of that value
 /// is not a contradiction: it is CommittedCheap with nothing in `contested_with`.
-pub fn equal_value_disjoint_from_overlapping_supporters_is_not_contested(f: &dyn Factory) -> CaseResult {
+pub fn ingest_equal_value_disjoint_from_overlapping_supporters_is_not_contested(
+    f: &dyn Factory,
+) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
     fx.engine.ingest(ceo("Alice", ValidTime::new(year(2021), year(2022))))?;
@@ -278,7 +280,7 @@ pub fn equal_value_disjoint_from_overlapping_supporters_is_not_contested(f: &dyn
 
 /// A ModelDerived claim in a trusted window disjoint from the live External windows does not
 /// conflict with them: it is CommittedInferred and holds its own window.
-pub fn model_derived_succession_is_committed_inferred(f: &dyn Factory) -> CaseResult {
+pub fn ingest_model_derived_succession_is_committed_inferred(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
     let m = fx.engine.ingest(
@@ -294,7 +296,7 @@ pub fn model_derived_succession_is_committed_inferred(f: &dyn Factory) -> CaseRe
 
 /// Succession works whatever the ingest order: windows written out of order still succeed,
 /// and valid_at picks the right one.
-pub fn succession_ingested_out_of_order(f: &dyn Factory) -> CaseResult {
+pub fn ingest_succession_out_of_order_is_still_succession(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let c = fx.engine.ingest(ceo("Carol", ValidTime::new(year(2024), None)))?;
     let a = fx.engine.ingest(ceo("Alice", ValidTime::new(year(2020), year(2022))))?;
@@ -311,7 +313,7 @@ pub fn succession_ingested_out_of_order(f: &dyn Factory) -> CaseResult {
 
 /// Granularity is display precision only: a Year-granular window is not widened (its start
 /// instant is exact) and decides succession exactly like an Instant one.
-pub fn granularity_is_display_only(f: &dyn Factory) -> CaseResult {
+pub fn recall_granularity_is_display_only(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let yearly = |s, e| ValidTime {
         start_granularity: Some(Granularity::Year),
