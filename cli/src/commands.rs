@@ -520,7 +520,7 @@ impl Progress {
         }
         self.last = Some(now);
         let width = 30u64;
-        let filled = if total == 0 { width } else { done.saturating_mul(width) / total };
+        let filled = done.saturating_mul(width).checked_div(total).unwrap_or(width);
         let bar: String = (0..width).map(|i| if i < filled { '#' } else { '.' }).collect();
         eprint!("\r{} [{bar}] {done}/{total} units", self.label);
         self.drawn = true;

@@ -79,7 +79,7 @@ pub fn parse_date(input: &str) -> Result<(Timestamp, Granularity), DateError> {
     if date.as_bytes().get(4) != Some(&b'-') {
         return Err(unparsable());
     }
-    let month = u32::try_from(digits(date.get(5..7)).ok_or_else(unparsable)?).map_err(|_| unparsable())?;
+    let month = digits(date.get(5..7)).ok_or_else(unparsable)?;
     if !(1..=12).contains(&month) {
         return Err(impossible(&format!("there is no month {month}")));
     }
@@ -90,7 +90,7 @@ pub fn parse_date(input: &str) -> Result<(Timestamp, Granularity), DateError> {
     if date.as_bytes().get(7) != Some(&b'-') {
         return Err(unparsable());
     }
-    let day = u32::try_from(digits(date.get(8..10)).ok_or_else(unparsable)?).map_err(|_| unparsable())?;
+    let day = digits(date.get(8..10)).ok_or_else(unparsable)?;
     let Some(midnight) = Timestamp::from_ymd(year, month, day) else {
         return Err(impossible(&format!("{year:04}-{month:02} has no day {day}")));
     };
@@ -106,9 +106,8 @@ pub fn parse_date(input: &str) -> Result<(Timestamp, Granularity), DateError> {
     if hms.as_bytes().get(2) != Some(&b':') || hms.as_bytes().get(5) != Some(&b':') {
         return Err(unparsable());
     }
-    let part = |r: std::ops::Range<usize>| -> Result<u32, DateError> {
-        u32::try_from(digits(hms.get(r)).ok_or_else(unparsable)?).map_err(|_| unparsable())
-    };
+    let part =
+        |r: std::ops::Range<usize>| -> Result<u32, DateError> { digits(hms.get(r)).ok_or_else(unparsable) };
     let (hour, minute, second) = (part(0..2)?, part(3..5)?, part(6..8)?);
     let Some(local) = Timestamp::from_ymd_hms(year, month, day, hour, minute, second) else {
         return Err(impossible(&format!("there is no time {hour:02}:{minute:02}:{second:02}")));

@@ -95,7 +95,7 @@ pub(crate) fn receipt_json(r: &WriteReceipt) -> Value {
 }
 
 pub(crate) fn receipt_text(r: &WriteReceipt) -> String {
-    let mut s = format!("{}", r.disposition.as_str());
+    let mut s = r.disposition.as_str().to_owned();
     if let Some(c) = r.claim_ref {
         s.push_str(&format!("  claim {c}"));
     }

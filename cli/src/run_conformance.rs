@@ -63,7 +63,7 @@ pub struct AreaSummary {
 pub struct Report {
     /// The URL (password redacted).
     pub store: String,
-    /// The backend name.
+    /// The backend: `memory`, `sqlite` or `postgres`.
     pub backend: String,
     /// Per-area counts, in suite order.
     pub areas: Vec<AreaSummary>,
@@ -209,7 +209,8 @@ pub fn run(
     on_case: &(dyn Fn(&CaseReport) + Sync),
 ) -> Result<Report> {
     let factory = UrlFactory::new(url)?;
-    let backend = factory.name();
+    let store = factory.name();
+    let backend = format!("{:?}", factory.kind).to_lowercase();
     let cases: Vec<_> = all_cases()
         .into_iter()
         .filter(|c| filter.is_none_or(|f| format!("{}::{}", c.area, c.name).contains(f)))
@@ -266,7 +267,7 @@ pub fn run(
     }
     let sum = |f: fn(&AreaSummary) -> u64| areas.iter().map(f).sum();
     Ok(Report {
-        store: backend.clone(),
+        store,
         backend,
         passed: sum(|a| a.passed),
         failed: sum(|a| a.failed),
