@@ -1,6 +1,8 @@
 -- credence SQLite schema, version 1. One database file per agent; every table still carries
 -- agent_id so the keys match the PostgreSQL layout. Times are INTEGER microseconds since the
 -- Unix epoch; ids are 16-byte UUID BLOBs (memcmp order = UUID order); JSON is TEXT.
+-- agent_id is the same in every row of a file, so no query may rely on it alone to narrow
+-- a search (the EXPLAIN QUERY PLAN test in src/explain.rs checks this).
 
 -- The agent this file belongs to (exactly one row; lets hashed file names list the original id).
 CREATE TABLE agent (
@@ -83,6 +85,7 @@ CREATE TABLE edges (
     FOREIGN KEY (agent_id, stream_seq) REFERENCES commits (agent_id, stream_seq)
 ) STRICT;
 CREATE INDEX edges_by_to ON edges (agent_id, to_ref, kind, stream_seq, from_ref);
+CREATE INDEX edges_by_from ON edges (agent_id, from_ref, kind, id);
 CREATE INDEX edges_by_seq ON edges (agent_id, stream_seq);
 
 CREATE TABLE adjudications (

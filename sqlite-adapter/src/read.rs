@@ -307,10 +307,12 @@ impl LedgerRead for View<'_> {
             .claims(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
     }
 
+    // `CROSS JOIN` fixes the join order: the line's few claims first, then their rows by
+    // claim (SQLite never reorders a CROSS JOIN).
     fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
         let sql = format!(
             "SELECT e.claim_ref, e.stream_seq, e.entry_index, e.event, e.disposition \
-             FROM claims c JOIN ledger_entries e ON e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+             FROM claims c CROSS JOIN ledger_entries e ON e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
              WHERE c.agent_id = ?1 AND c.subject = ?2 AND c.predicate = ?3 AND e.stream_seq <= ?4 \
              AND e.event IN ({}) ORDER BY e.stream_seq, e.entry_index, e.idx",
             marks_in_list()
@@ -333,7 +335,7 @@ impl LedgerRead for View<'_> {
 
     fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
         let sql = format!(
-            "SELECT {ASSERTION_COLS} FROM claims c JOIN assertions a \
+            "SELECT {ASSERTION_COLS} FROM claims c CROSS JOIN assertions a \
              ON a.agent_id = c.agent_id AND a.target = c.claim_ref \
              WHERE c.agent_id = ?1 AND c.subject = ?2 AND c.predicate = ?3 AND a.stream_seq <= ?4 \
              ORDER BY a.stream_seq, a.assertion_ref, a.id"
@@ -439,6 +441,8 @@ impl LedgerRead for EmptyView {
     fn line_claims(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<Claim>> {
         Ok(Vec::new())
     }
+    // `CROSS JOIN` fixes the join order: the line's few claims first, then their rows by
+    // claim (SQLite never reorders a CROSS JOIN).
     fn line_marks(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<StateMark>> {
         Ok(Vec::new())
     }
