@@ -62,6 +62,7 @@ macro_rules! __cases_write {
                 ingest_reject_reason_serialises_with_code,
                 ingest_value_size_counts_serialised_bytes,
                 ingest_all_terms_at_their_limits_round_trip,
+                ingest_value_nesting_limit_is_100_levels_inclusive,
             }
             ingest {
                 first_hand_fact_without_conflict_is_committed_cheap,

@@ -347,3 +347,22 @@ pub fn ingest_all_terms_at_their_limits_round_trip(f: &dyn Factory) -> CaseResul
     ensure_eq!(listed, vec![agent]);
     Ok(())
 }
+
+/// A value nesting arrays/objects 101 levels deep is Rejected (`ValueTooDeep { depth: 101,
+/// max: 100 }`); exactly 100 levels is accepted and round-trips.
+pub fn ingest_value_nesting_limit_is_100_levels_inclusive(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let nest = |leaf: credence_core::serde_json::Value, levels: usize| {
+        (0..levels).fold(leaf, |v, i| if i % 2 == 0 { json!([v]) } else { json!({ "k": v }) })
+    };
+    let reason = rejected(&fx, IngestRequest::new("a", "s", "p", nest(json!([]), 100)))?;
+    ensure_eq!(reason, RejectReason::ValueTooDeep { depth: 101, max: 100 });
+    let reason = rejected(&fx, IngestRequest::new("a", "s", "p", nest(json!("leaf"), 1_000)))?;
+    ensure!(matches!(reason, RejectReason::ValueTooDeep { max: 100, .. }), "{reason:?}");
+    store_is_empty(&fx)?;
+    let deepest = nest(json!({"leaf": true}), 99);
+    let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", deepest.clone()))?;
+    ensure_eq!(r.disposition, Disposition::CommittedCheap);
+    ensure_eq!(fx.engine.recall(&RecallQuery::new("a", "s", "p"))?.value, Some(deepest));
+    Ok(())
+}
