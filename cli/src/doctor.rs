@@ -137,13 +137,10 @@ fn sqlite_checks(ledger: &credence_sqlite::SqliteLedger, out: &mut Vec<Finding>)
         Level::Info,
         format!("SQLite {} (schema version supported: {supported})", credence_sqlite::rusqlite::version()),
     ));
-    let agents = match ledger.agents() {
-        Ok(a) => a,
-        Err(e) => {
-            out.push(finding("sqlite agents", Level::Error, e.to_string()));
-            return;
-        }
-    };
+    let agents = ledger.agents().unwrap_or_else(|e| {
+        out.push(finding("sqlite agents", Level::Error, e.to_string()));
+        Vec::new()
+    });
     for agent in agents {
         // PRAGMAs as set on the live connections.
         match ledger.connection_pragmas(&agent) {
@@ -171,19 +168,28 @@ fn sqlite_checks(ledger: &credence_sqlite::SqliteLedger, out: &mut Vec<Finding>)
             Ok(None) => out.push(finding(format!("pragmas {agent}"), Level::Warn, "agent has no database")),
             Err(e) => out.push(finding(format!("pragmas {agent}"), Level::Error, e.to_string())),
         }
-        // integrity_check and schema version on a separate read-only connection.
-        let path = match ledger.agent_file(&agent) {
-            Ok(Some(p)) => p,
-            Ok(None) => continue, // sqlite::memory:
-            Err(e) => {
-                out.push(finding(format!("file {agent}"), Level::Error, e.to_string()));
-                continue;
-            }
-        };
+    }
+    // integrity_check and schema version of every agent file, on read-only connections, even
+    // when the store cannot list its agents.
+    let Some(dir) = ledger.dir() else { return };
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sqlite3"))
+            .collect(),
+        Err(e) => {
+            out.push(finding("sqlite directory", Level::Error, format!("{}: {e}", dir.display())));
+            return;
+        }
+    };
+    files.sort();
+    for path in files {
+        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let conn = match Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
             Ok(c) => c,
             Err(e) => {
-                out.push(finding(format!("file {agent}"), Level::Error, format!("{}: {e}", path.display())));
+                out.push(finding(format!("file {name}"), Level::Error, e.to_string()));
                 continue;
             }
         };
@@ -192,35 +198,24 @@ fn sqlite_checks(ledger: &credence_sqlite::SqliteLedger, out: &mut Vec<Finding>)
             .prepare("PRAGMA integrity_check")
             .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0)).and_then(Iterator::collect));
         match integrity {
-            Ok(rows) if rows == ["ok"] => out.push(finding(
-                format!("integrity_check {agent}"),
-                Level::Ok,
-                format!("ok ({})", path.display()),
-            )),
-            Ok(rows) => out.push(finding(format!("integrity_check {agent}"), Level::Error, rows.join("; "))),
-            Err(e) => out.push(finding(format!("integrity_check {agent}"), Level::Error, e.to_string())),
+            Ok(rows) if rows == ["ok"] => {
+                out.push(finding(format!("integrity_check {name}"), Level::Ok, "ok"))
+            }
+            Ok(rows) => out.push(finding(format!("integrity_check {name}"), Level::Error, rows.join("; "))),
+            Err(e) => out.push(finding(format!("integrity_check {name}"), Level::Error, e.to_string())),
         }
         let version: Result<i64, _> =
             conn.query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0));
+        let check = format!("schema {name}");
         match version {
-            Ok(v) if v == supported => {
-                out.push(finding(format!("schema {agent}"), Level::Ok, format!("version {v}")))
-            }
+            Ok(v) if v == supported => out.push(finding(check, Level::Ok, format!("version {v}"))),
             Ok(v) if v > supported => out.push(finding(
-                format!("schema {agent}"),
+                check,
                 Level::Error,
                 format!("version {v} is newer than this build's {supported}"),
             )),
-            Ok(v) => out.push(finding(
-                format!("schema {agent}"),
-                Level::Warn,
-                format!("version {v}, older than {supported} (migrated on the next write)"),
-            )),
-            Err(e) => out.push(finding(
-                format!("schema {agent}"),
-                Level::Error,
-                format!("cannot read schema version: {e}"),
-            )),
+            Ok(v) => out.push(finding(check, Level::Warn, format!("version {v}, older than {supported}"))),
+            Err(e) => out.push(finding(check, Level::Error, format!("cannot read the schema version: {e}"))),
         }
     }
 }

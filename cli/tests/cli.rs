@@ -489,14 +489,14 @@ fn doctor_reports_a_healthy_sqlite_store() -> TestResult {
     assert_eq!(report["healthy"], true, "{report}");
     let findings = report["findings"].as_array().ok_or("findings")?;
     let find = |prefix: &str| findings.iter().find(|f| s(&f["check"]).starts_with(prefix)).cloned();
-    let integrity = find("integrity_check a1").ok_or("no integrity_check finding")?;
+    let integrity = find("integrity_check a-6131.sqlite3").ok_or("no integrity_check finding")?;
     assert_eq!(integrity["level"], "ok");
     let pragmas = find("pragmas a1").ok_or("no pragma finding")?;
     assert!(s(&pragmas["detail"]).contains("synchronous=FULL"), "{pragmas}");
     assert!(s(&pragmas["detail"]).contains("journal_mode=wal"), "{pragmas}");
     let seqs = find("integrity a2").ok_or("no seq finding")?;
     assert!(s(&seqs["detail"]).contains("2 unit(s)"), "{seqs}");
-    assert!(find("schema a1").is_some_and(|f| f["level"] == "ok"));
+    assert!(find("schema a-6131.sqlite3").is_some_and(|f| f["level"] == "ok"));
     Ok(())
 }
 
@@ -518,7 +518,15 @@ fn doctor_finds_a_damaged_sqlite_file() -> TestResult {
     }
     std::fs::write(&file, bytes)?;
     let out = run(&store, &["--json", "doctor"], None);
-    assert_ne!(out.status.code(), Some(0), "a damaged file must not be reported healthy");
+    assert_eq!(out.status.code(), Some(1), "a damaged file must not be reported healthy");
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(report["healthy"], false);
+    let named = report["findings"]
+        .as_array()
+        .ok_or("findings")?
+        .iter()
+        .any(|f| f["level"] == "error" && s(&f["check"]).contains("a-6131.sqlite3"));
+    assert!(named, "the damaged file is named: {report}");
     Ok(())
 }
 
