@@ -25,7 +25,7 @@ use crate::read::PgView;
 use crate::write;
 
 /// Most units in one batch; later arrivals start the next batch.
-const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 32;
 
 type Conn = PooledConnection<PgManager>;
 
@@ -107,9 +107,20 @@ pub(crate) struct Groups {
     next_id: Mutex<u64>,
 }
 
-/// Runs one unit in a savepoint on `conn`.
-fn run_member(conn: &mut Conn, agent: &str, unit: &mut WriteUnit<'_>) -> Result<Member, PgError> {
-    conn.client().batch_execute("SAVEPOINT credence_unit")?;
+/// Runs one unit in a savepoint on `conn` (opened here unless `savepoint_open`).
+///
+/// Savepoints are not released: a later `SAVEPOINT` of the same name nests, `ROLLBACK TO`
+/// undoes only the latest one, and the final `COMMIT` keeps everything not rolled back. That
+/// saves a round trip per unit.
+fn run_member(
+    conn: &mut Conn,
+    agent: &str,
+    unit: &mut WriteUnit<'_>,
+    savepoint_open: bool,
+) -> Result<Member, PgError> {
+    if !savepoint_open {
+        conn.client().batch_execute("SAVEPOINT credence_unit")?;
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let view = PgView::new(conn, agent);
         unit(&view)
@@ -119,18 +130,12 @@ fn run_member(conn: &mut Conn, agent: &str, unit: &mut WriteUnit<'_>) -> Result<
         Ok(Err(e)) => Member::Unit(e),
         Ok(Ok(None)) => Member::Nothing,
         Ok(Ok(Some(append))) => match write::append(conn, agent, &append) {
-            Ok(()) => {
-                conn.client().batch_execute("RELEASE SAVEPOINT credence_unit")?;
-                return Ok(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
-            }
+            Ok(()) => return Ok(Member::Written(Head { seq: append.seq, tx_time: append.tx_time })),
             Err(e) => Member::Append(e),
         },
     };
-    if let Member::Nothing = member {
-        conn.client().batch_execute("RELEASE SAVEPOINT credence_unit")?;
-    } else {
-        conn.client()
-            .batch_execute("ROLLBACK TO SAVEPOINT credence_unit; RELEASE SAVEPOINT credence_unit")?;
+    if !matches!(member, Member::Nothing) {
+        conn.client().batch_execute("ROLLBACK TO SAVEPOINT credence_unit")?;
     }
     Ok(member)
 }
@@ -146,6 +151,7 @@ impl Groups {
     pub(crate) fn run(
         &self,
         pool: &r2d2::Pool<PgManager>,
+        schema: &str,
         agent: &str,
         unit: &mut WriteUnit<'_>,
     ) -> (Member, Result<(), BatchFailure>) {
@@ -184,7 +190,7 @@ impl Groups {
             )
         };
         let (batch, leader) = joined;
-        if leader { self.lead(pool, agent, &batch, unit) } else { follow(&batch, id, agent, unit) }
+        if leader { self.lead(pool, schema, agent, &batch, unit) } else { follow(&batch, id, agent, unit) }
     }
 
     fn close(&self, agent: &str, batch: &Arc<Batch>) {
@@ -198,12 +204,13 @@ impl Groups {
     fn lead(
         &self,
         pool: &r2d2::Pool<PgManager>,
+        schema: &str,
         agent: &str,
         batch: &Arc<Batch>,
         unit: &mut WriteUnit<'_>,
     ) -> (Member, Result<(), BatchFailure>) {
         let mut guard = LeaderGuard { groups: self, agent, batch, done: false };
-        let (member, result) = match self.lead_inner(pool, agent, batch, unit) {
+        let (member, result) = match self.lead_inner(pool, schema, agent, batch, unit) {
             Ok((member, commit)) => (member, commit),
             Err((member, failure)) => (member, Err(failure)),
         };
@@ -214,17 +221,21 @@ impl Groups {
     fn lead_inner(
         &self,
         pool: &r2d2::Pool<PgManager>,
+        schema: &str,
         agent: &str,
         batch: &Arc<Batch>,
         unit: &mut WriteUnit<'_>,
     ) -> Result<(Member, Result<(), BatchFailure>), (Member, BatchFailure)> {
         let fail = |e: PgError| BatchFailure::from_pg(&e);
         let mut conn = checkout(pool).map_err(|e| (Member::NotRun, fail(e)))?;
-        conn.begin_raw("BEGIN ISOLATION LEVEL READ COMMITTED").map_err(|e| (Member::NotRun, fail(e)))?;
-        conn.client()
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&agent_lock_key(agent)])
-            .map_err(|e| (Member::NotRun, fail(e.into())))?;
-        let mine = run_member(&mut conn, agent, unit).map_err(|e| (Member::NotRun, fail(e)))?;
+        // One round trip: begin, take the agent's lock (first, before any read), open the
+        // leader's savepoint. The key is an integer computed here, so inlining it is safe.
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit",
+            agent_lock_key(schema, agent)
+        );
+        conn.begin_raw(&begin).map_err(|e| (Member::NotRun, fail(e)))?;
+        let mine = run_member(&mut conn, agent, unit, true).map_err(|e| (Member::NotRun, fail(e)))?;
         if breaks_transaction(&mine, &mut conn) {
             let failure = match &mine {
                 Member::Append(e) => BatchFailure::from_pg(e),
@@ -322,7 +333,7 @@ fn follow(
         return (Member::NotRun, Err(BatchFailure::Other("the batch connection was missing".into())));
     };
     drop(st);
-    let member = run_member(&mut conn, agent, unit);
+    let member = run_member(&mut conn, agent, unit, false);
     let mut st = batch.lock();
     let member = match member {
         Ok(m) => {

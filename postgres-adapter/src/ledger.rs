@@ -2,6 +2,8 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::panic::resume_unwind;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use credence_core::{AgentId, Error, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
@@ -11,7 +13,7 @@ use crate::error::{BACKEND, PgError, PgResult, is_occ};
 use crate::group::{BatchFailure, Groups, Member};
 use crate::lock::agent_lock_key;
 use crate::pool::{PgManager, checkout};
-use crate::read::PgView;
+use crate::read::{PgView, QueryPlan};
 use crate::{schema, tls};
 
 /// The PostgreSQL ledger: all agents in one database schema, a pool of connections, writes
@@ -20,6 +22,8 @@ pub struct PostgresLedger {
     pool: r2d2::Pool<PgManager>,
     config: PostgresConfig,
     groups: Groups,
+    capture: AtomicBool,
+    plans: Mutex<Vec<QueryPlan>>,
 }
 
 impl std::fmt::Debug for PostgresLedger {
@@ -47,7 +51,7 @@ impl PostgresLedger {
     pub fn connect(config: PostgresConfig) -> Result<PostgresLedger> {
         config.validate()?;
         let tls = tls::connector(&config)?;
-        let manager = PgManager::new(config.driver_config(), tls, config.pool.connection_timeout);
+        let manager = PgManager::new(config.driver_config(), tls);
         {
             let mut dedicated = manager.open()?;
             schema::migrate(&mut dedicated, &config.schema)?;
@@ -60,7 +64,13 @@ impl PostgresLedger {
             .idle_timeout(config.pool.idle_timeout)
             .test_on_check_out(true)
             .build_unchecked(manager);
-        Ok(PostgresLedger { pool, config, groups: Groups::default() })
+        Ok(PostgresLedger {
+            pool,
+            config,
+            groups: Groups::default(),
+            capture: AtomicBool::new(false),
+            plans: Mutex::new(Vec::new()),
+        })
     }
 
     /// The configuration it was opened with.
@@ -83,8 +93,19 @@ impl PostgresLedger {
         Ok(schema::applied_version(&mut conn)?)
     }
 
+    /// Diagnostics: while on, every statement of [`Ledger::read`] is also `EXPLAIN`ed and its
+    /// plan kept for [`PostgresLedger::take_plans`] (used to check the read path uses indexes).
+    pub fn capture_plans(&self, on: bool) {
+        self.capture.store(on, Ordering::SeqCst);
+    }
+
+    /// The plans captured so far (and forgets them).
+    pub fn take_plans(&self) -> Vec<QueryPlan> {
+        std::mem::take(&mut *self.plans.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     fn attempt(&self, agent: &str, unit: &mut WriteUnit<'_>) -> Attempt {
-        let (member, commit) = self.groups.run(&self.pool, agent, unit);
+        let (member, commit) = self.groups.run(&self.pool, &self.config.schema, agent, unit);
         match (member, commit) {
             (Member::Panic(p), _) => resume_unwind(p),
             (Member::Unit(e), _) => Attempt::Done(Err(e)),
@@ -116,7 +137,9 @@ impl PostgresLedger {
         let mut txn = conn.begin("BEGIN ISOLATION LEVEL READ COMMITTED")?;
         // Taking the agent's lock keeps writers' views stable: nothing of the agent changes
         // while one of its units runs.
-        txn.conn().client().execute("SELECT pg_advisory_xact_lock($1)", &[&agent_lock_key(agent)])?;
+        txn.conn()
+            .client()
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&agent_lock_key(&self.config.schema, agent)])?;
         let stmt = txn
             .conn()
             .statement("UPDATE adjudications SET notified = TRUE WHERE agent_id = $1 AND handle = $2")?;
@@ -180,7 +203,8 @@ impl Ledger for PostgresLedger {
         let mut conn = checkout(&self.pool)?;
         let mut txn = conn.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         {
-            let view = PgView::new(txn.conn(), agent.as_str());
+            let plans = self.capture.load(Ordering::SeqCst).then_some(&self.plans);
+            let view = PgView::new(txn.conn(), agent.as_str()).with_plans(plans);
             f(&view)?;
         }
         Ok(txn.commit()?)

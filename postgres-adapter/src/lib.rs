@@ -41,9 +41,10 @@
 //! ## How writes work
 //!
 //! * **Per-agent serialisation** — every write transaction first runs
-//!   `pg_advisory_xact_lock(key)`, `key` being FNV-1a 64 of `"credence:agent:" + id` (see
-//!   [`agent_lock_key`]), so writers of one agent — in any process — run one at a time, while
-//!   other agents proceed in parallel. The unit's reads, decision and appends run in that
+//!   `pg_advisory_xact_lock(key)`, `key` being FNV-1a 64 of
+//!   `"credence:agent:" + schema + "/" + id` (see [`agent_lock_key`]), so writers of one
+//!   agent — in any process — run one at a time, while other agents (and other schemas)
+//!   proceed in parallel. The unit's reads, decision and appends run in that
 //!   transaction (`READ COMMITTED`, so every statement after the lock sees every earlier unit).
 //! * **OCC backstop** — `UNIQUE(agent_id, stream_seq)` on the `units` table. Unique
 //!   violations, serialisation failures (40001) and deadlocks (40P01) are retried with bounded
@@ -73,6 +74,7 @@ mod write;
 pub use config::{PoolConfig, PostgresConfig, SslMode};
 pub use ledger::PostgresLedger;
 pub use lock::agent_lock_key;
+pub use read::QueryPlan;
 pub use url::redact as redact_url;
 
 pub use postgres;

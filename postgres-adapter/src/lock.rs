@@ -1,9 +1,11 @@
 //! The 64-bit advisory-lock keys: a stable, namespaced hash of the agent id.
 //!
 //! The key must be the same in every process and every build (two processes writing one agent
-//! must take the same lock), so it is FNV-1a 64 over `"credence:agent:" + id bytes`, implemented
-//! here and pinned by known-answer tests. std's `DefaultHasher` is not stable across releases
-//! and must not be used.
+//! must take the same lock), so it is FNV-1a 64 over
+//! `"credence:agent:" + schema + "/" + id bytes`, implemented here and pinned by known-answer
+//! tests. The schema is part of the namespace because advisory locks are per database: stores
+//! in different schemas of one database hold different data and must not wait for each other.
+//! std's `DefaultHasher` is not stable across releases and must not be used.
 
 const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -30,9 +32,9 @@ fn as_key(hash: u64) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-/// The `pg_advisory_xact_lock` key serialising `agent_id`'s writes.
-pub fn agent_lock_key(agent_id: &str) -> i64 {
-    as_key(fnv1a_64(&[AGENT_NAMESPACE.as_bytes(), agent_id.as_bytes()]))
+/// The `pg_advisory_xact_lock` key serialising `agent_id`'s writes in `schema`.
+pub fn agent_lock_key(schema: &str, agent_id: &str) -> i64 {
+    as_key(fnv1a_64(&[AGENT_NAMESPACE.as_bytes(), schema.as_bytes(), b"/", agent_id.as_bytes()]))
 }
 
 /// The session advisory-lock key serialising migrations of `schema`.
@@ -57,19 +59,24 @@ mod tests {
     fn agent_lock_key_known_answers_are_pinned() {
         // Changing these breaks cross-version serialisation: old and new processes would take
         // different locks for the same agent.
-        assert_eq!(agent_lock_key("alice"), KNOWN_ALICE);
-        assert_eq!(agent_lock_key("bob"), KNOWN_BOB);
-        assert_eq!(agent_lock_key("agent-ü"), KNOWN_UNICODE);
+        assert_eq!(agent_lock_key("public", "alice"), KNOWN_ALICE);
+        assert_eq!(agent_lock_key("public", "bob"), KNOWN_BOB);
+        assert_eq!(agent_lock_key("public", "agent-ü"), KNOWN_UNICODE);
+        assert_eq!(agent_lock_key("tenant_1", "alice"), KNOWN_TENANT_ALICE);
     }
 
     #[test]
     fn agent_lock_key_is_namespaced() {
-        assert_ne!(agent_lock_key("alice"), as_key(fnv1a_64(&[b"alice"])));
-        assert_ne!(agent_lock_key("x"), migration_lock_key("x"));
+        assert_ne!(agent_lock_key("public", "alice"), as_key(fnv1a_64(&[b"alice"])));
+        assert_ne!(agent_lock_key("public", "alice"), agent_lock_key("other", "alice"));
+        // The separator keeps (schema, id) pairs apart.
+        assert_ne!(agent_lock_key("ab", "c"), agent_lock_key("a", "bc"));
+        assert_ne!(agent_lock_key("public", "x"), migration_lock_key("x"));
     }
 
     // Computed independently (a Python FNV-1a 64 over the same bytes, as signed 64-bit).
-    const KNOWN_ALICE: i64 = -4_801_898_519_150_571_761;
-    const KNOWN_BOB: i64 = -1_138_211_917_955_821_460;
-    const KNOWN_UNICODE: i64 = -1_030_834_879_170_858_618;
+    const KNOWN_ALICE: i64 = -5_540_037_261_550_284_265;
+    const KNOWN_BOB: i64 = -2_044_286_213_612_495_452;
+    const KNOWN_UNICODE: i64 = 3_374_353_414_815_797_422;
+    const KNOWN_TENANT_ALICE: i64 = 6_973_326_766_693_654_246;
 }

@@ -8,7 +8,6 @@
 //! an aborted transaction.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use postgres::{Client, Statement};
 use postgres_openssl::MakeTlsConnector;
@@ -138,7 +137,6 @@ impl Drop for Txn<'_> {
 /// The r2d2 manager: r2d2_postgres's manager plus the dirty-connection rules above.
 pub struct PgManager {
     inner: PostgresConnectionManager<MakeTlsConnector>,
-    validate_timeout: Duration,
 }
 
 impl std::fmt::Debug for PgManager {
@@ -148,12 +146,8 @@ impl std::fmt::Debug for PgManager {
 }
 
 impl PgManager {
-    pub(crate) fn new(
-        config: postgres::Config,
-        tls: MakeTlsConnector,
-        validate_timeout: Duration,
-    ) -> PgManager {
-        PgManager { inner: PostgresConnectionManager::new(config, tls), validate_timeout }
+    pub(crate) fn new(config: postgres::Config, tls: MakeTlsConnector) -> PgManager {
+        PgManager { inner: PostgresConnectionManager::new(config, tls) }
     }
 
     /// Opens a connection outside the pool.
@@ -175,8 +169,18 @@ impl ManageConnection for PgManager {
             // Surface a real error so r2d2 discards the connection.
             conn.client.batch_execute("ROLLBACK")?;
         }
-        // Fails on a closed connection and inside an aborted transaction.
-        conn.client.is_valid(self.validate_timeout)
+        // Also catch a transaction opened behind our back (through `client()`): inside an
+        // aborted one this statement fails (and r2d2 discards the connection); inside an open
+        // one the transaction started before this statement, so it is rolled back.
+        let rows = conn.client.simple_query("SELECT now() = statement_timestamp()")?;
+        let outside_transaction = rows.iter().any(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0) == Some("t"),
+            _ => false,
+        });
+        if !outside_transaction {
+            conn.client.batch_execute("ROLLBACK")?;
+        }
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {

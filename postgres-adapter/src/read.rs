@@ -5,6 +5,8 @@
 //! unit of the agent can commit while it runs.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use credence_core::{
     Adjudication, AdjudicationStatus, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Event,
@@ -23,6 +25,29 @@ type Param<'a> = &'a (dyn ToSql + Sync);
 pub(crate) struct PgView<'c> {
     conn: RefCell<&'c mut PgConnection>,
     agent: &'c str,
+    plans: Option<&'c Mutex<Vec<QueryPlan>>>,
+    edges: RefCell<EdgeCache>,
+}
+
+/// After this many `edges_to` lookups of one kind in one view, all of the agent's edges of
+/// that kind are loaded at once: a cascade over a thousand dependents then costs one query
+/// instead of a thousand round trips, while a single lookup stays a single indexed query.
+const BULK_EDGES_AFTER: u32 = 4;
+
+#[derive(Default)]
+struct EdgeCache {
+    lookups: HashMap<EdgeKind, u32>,
+    loaded: HashMap<EdgeKind, HashMap<uuid::Uuid, Vec<Edge>>>,
+}
+
+/// One statement of the read path with the plan PostgreSQL chose for it (see
+/// [`PostgresLedger::capture_plans`](crate::PostgresLedger::capture_plans)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryPlan {
+    /// The statement.
+    pub sql: &'static str,
+    /// `EXPLAIN` output, one line per plan node.
+    pub plan: String,
 }
 
 macro_rules! claims_sql {
@@ -77,11 +102,23 @@ const AUDIT_SQL: [&str; 8] = [
 
 impl<'c> PgView<'c> {
     pub(crate) fn new(conn: &'c mut PgConnection, agent: &'c str) -> PgView<'c> {
-        PgView { conn: RefCell::new(conn), agent }
+        PgView { conn: RefCell::new(conn), agent, plans: None, edges: RefCell::default() }
+    }
+
+    /// Also records the plan of every statement into `plans`.
+    pub(crate) fn with_plans(mut self, plans: Option<&'c Mutex<Vec<QueryPlan>>>) -> PgView<'c> {
+        self.plans = plans;
+        self
     }
 
     fn query(&self, sql: &'static str, params: &[Param<'_>]) -> PgResult<Vec<Row>> {
         let mut conn = self.conn.borrow_mut();
+        if let Some(plans) = self.plans {
+            let rows = conn.client().query(&format!("EXPLAIN {sql}"), params)?;
+            let plan =
+                rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect::<Vec<_>>().join("\n");
+            plans.lock().unwrap_or_else(PoisonError::into_inner).push(QueryPlan { sql, plan });
+        }
         let stmt = conn.statement(sql)?;
         Ok(conn.client().query(&stmt, params)?)
     }
@@ -114,13 +151,26 @@ impl<'c> PgView<'c> {
         rows.first().map(codec::head).transpose()
     }
 
-    /// Which of `refs` already exist as claims of the agent.
-    pub(crate) fn existing_claims(&self, refs: &[uuid::Uuid]) -> PgResult<Vec<uuid::Uuid>> {
+    /// The head and which of `refs` already exist as claims of the agent (one round trip).
+    pub(crate) fn head_and_existing_claims(
+        &self,
+        refs: &[uuid::Uuid],
+    ) -> PgResult<(Option<Head>, Vec<uuid::Uuid>)> {
         let rows = self.query(
-            "SELECT claim_ref FROM claims WHERE agent_id = $1 AND claim_ref = ANY($2)",
+            "SELECT h.stream_seq, h.tx_time, \
+             ARRAY(SELECT claim_ref FROM claims WHERE agent_id = $1 AND claim_ref = ANY($2)) AS existing \
+             FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 \
+             ORDER BY stream_seq DESC LIMIT 1) h ON TRUE",
             &[&self.agent, &refs],
         )?;
-        rows.iter().map(|r| codec::RowReader::new(r, "claims").get("claim_ref")).collect()
+        let Some(row) = rows.first() else { return Ok((None, Vec::new())) };
+        let r = codec::RowReader::new(row, "units");
+        let existing: Vec<uuid::Uuid> = r.get("existing")?;
+        let head = match r.get::<Option<i64>>("stream_seq")? {
+            None => None,
+            Some(_) => Some(codec::head(row)?),
+        };
+        Ok((head, existing))
     }
 }
 
@@ -171,10 +221,14 @@ impl LedgerRead for PgView<'_> {
     fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
         let events: Vec<&str> = Event::MARKS.iter().map(|e| e.as_str()).collect();
         self.rows(
-            "SELECT e.stream_seq, e.idx, e.claim_ref, e.event, e.disposition \
-             FROM claims c JOIN entries e ON e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
-             WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 AND e.stream_seq <= $4 \
-             AND e.event = ANY($5) ORDER BY e.stream_seq, e.idx",
+            // The line's claims drive the lookup (OFFSET 0 keeps the planner from flattening the
+            // lateral subquery into a scan of the agent's whole ledger when its statistics are
+            // stale, as they are while a table grows).
+            "SELECT e.stream_seq, e.idx, e.claim_ref, e.event, e.disposition FROM claims c \
+             CROSS JOIN LATERAL (SELECT x.stream_seq, x.idx, x.claim_ref, x.event, x.disposition FROM entries x \
+             WHERE x.agent_id = c.agent_id AND x.claim_ref = c.claim_ref AND x.stream_seq <= $4 \
+             AND x.event = ANY($5) OFFSET 0) e \
+             WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 ORDER BY e.stream_seq, e.idx",
             &[&self.agent, &subject, &predicate, &max_seq_param(max_seq), &events],
             codec::mark,
         )
@@ -182,11 +236,32 @@ impl LedgerRead for PgView<'_> {
 
     fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
         self.rows(
-            "SELECT a.stream_seq, a.assertion_ref, a.target, a.kind, a.at \
-             FROM claims c JOIN assertions a ON a.agent_id = c.agent_id AND a.target = c.claim_ref \
-             WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 AND a.stream_seq <= $4 \
+            "SELECT a.stream_seq, a.assertion_ref, a.target, a.kind, a.at FROM claims c \
+             CROSS JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, x.target, x.kind, x.at, x.ord \
+             FROM assertions x WHERE x.agent_id = c.agent_id AND x.target = c.claim_ref \
+             AND x.stream_seq <= $4 OFFSET 0) a \
+             WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 \
              ORDER BY a.stream_seq, a.assertion_ref, a.ord",
             &[&self.agent, &subject, &predicate, &max_seq_param(max_seq)],
+            codec::assertion,
+        )
+    }
+
+    fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {
+        self.rows(
+            entries_sql!(
+                "WHERE agent_id = $1 AND claim_ref = $2 AND stream_seq <= $3 ORDER BY stream_seq, idx"
+            ),
+            &[&self.agent, &claim_ref.0, &max_seq_param(max_seq)],
+            codec::entry,
+        )
+    }
+
+    fn claim_assertions(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<Assertion>> {
+        self.rows(
+            "SELECT stream_seq, assertion_ref, target, kind, at FROM assertions \
+             WHERE agent_id = $1 AND target = $2 AND stream_seq <= $3 ORDER BY stream_seq, assertion_ref, ord",
+            &[&self.agent, &claim_ref.0, &max_seq_param(max_seq)],
             codec::assertion,
         )
     }
@@ -205,6 +280,30 @@ impl LedgerRead for PgView<'_> {
     }
 
     fn edges_to(&self, to: ClaimRef, kind: EdgeKind) -> Result<Vec<Edge>> {
+        let bulk = {
+            let mut cache = self.edges.borrow_mut();
+            if let Some(all) = cache.loaded.get(&kind) {
+                return Ok(all.get(&to.0).cloned().unwrap_or_default());
+            }
+            let n = cache.lookups.entry(kind).or_insert(0);
+            *n += 1;
+            *n > BULK_EDGES_AFTER
+        };
+        if bulk {
+            let edges = self.rows(
+                "SELECT from_ref, to_ref, kind, stream_seq FROM edges \
+                 WHERE agent_id = $1 AND kind = $2 ORDER BY to_ref, stream_seq, from_ref, ord",
+                &[&self.agent, &kind.as_str()],
+                codec::edge,
+            )?;
+            let mut all: HashMap<uuid::Uuid, Vec<Edge>> = HashMap::new();
+            for e in edges {
+                all.entry(e.to.0).or_default().push(e);
+            }
+            let found = all.get(&to.0).cloned().unwrap_or_default();
+            self.edges.borrow_mut().loaded.insert(kind, all);
+            return Ok(found);
+        }
         self.rows(
             "SELECT from_ref, to_ref, kind, stream_seq FROM edges \
              WHERE agent_id = $1 AND to_ref = $2 AND kind = $3 ORDER BY stream_seq, from_ref, ord",

@@ -14,8 +14,7 @@ pub(crate) fn append(conn: &mut PgConnection, agent: &str, append: &Append) -> P
     let (head, existing) = {
         let view = PgView::new(conn, agent);
         let refs: Vec<Uuid> = append.claims.iter().map(|c| c.claim_ref.0).collect();
-        let existing = if refs.is_empty() { Vec::new() } else { view.existing_claims(&refs)? };
-        (view.head_raw()?, existing)
+        view.head_and_existing_claims(&refs)?
     };
     let expected = head.map_or(1, |h| h.seq + 1);
     if append.seq != expected {
@@ -83,26 +82,34 @@ fn insert_rows(conn: &mut PgConnection, agent: &str, append: &Append, first_unit
         )?;
     }
 
-    for (i, e) in append.entries.iter().enumerate() {
+    if !append.entries.is_empty() {
+        // One statement for all entries of the unit (a unit can flag hundreds of dependents).
+        let n = append.entries.len();
+        let (mut seqs, mut idxs, mut ords, mut refs) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut events, mut dispositions, mut rationales, mut times) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for (i, e) in append.entries.iter().enumerate() {
+            seqs.push(seq_param(e.seq)?);
+            idxs.push(i64::from(e.index));
+            ords.push(ord_param(i)?);
+            refs.push(e.claim_ref.0);
+            events.push(e.event.as_str());
+            dispositions.push(e.disposition.as_str());
+            rationales
+                .push(serde_json::to_string(&e.rationale).map_err(|err| {
+                    PgError::Conflict(format!("entry rationale does not serialise: {err}"))
+                })?);
+            times.push(e.recorded_at.0);
+        }
         let stmt = conn.statement(
             "INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
-             recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             recorded_at) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::integer[], $5::uuid[], \
+             $6::text[], $7::text[], $8::text[], $9::bigint[])",
         )?;
-        let rationale = serde_json::to_string(&e.rationale)
-            .map_err(|err| PgError::Conflict(format!("entry rationale does not serialise: {err}")))?;
         conn.client().execute(
             &stmt,
-            &[
-                &agent,
-                &seq_param(e.seq)?,
-                &i64::from(e.index),
-                &ord_param(i)?,
-                &e.claim_ref.0,
-                &e.event.as_str(),
-                &e.disposition.as_str(),
-                &rationale,
-                &e.recorded_at.0,
-            ],
+            &[&agent, &seqs, &idxs, &ords, &refs, &events, &dispositions, &rationales, &times],
         )?;
     }
 

@@ -1,0 +1,303 @@
+//! PostgreSQL-specific behaviour: migrations, the advisory lock, the pool, lost connections,
+//! concurrency across agents and processes, and index use on the read path.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use credence_core::ledger::read_with;
+use credence_core::{
+    Append, AsOf, AuditQuery, ClaimEngine, Disposition, Engine, Error, IngestRequest, Ledger, RecallQuery,
+    SequentialIds, Timestamp,
+};
+use credence_postgres::{PostgresLedger, agent_lock_key};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn agent(id: &str) -> credence_core::AgentId {
+    credence_core::AgentId::new(id).expect("valid test agent id")
+}
+
+fn engine(ledger: Arc<PostgresLedger>, seed: u64) -> Result<Engine<Arc<PostgresLedger>>, Error> {
+    Engine::builder(ledger).ids(Arc::new(SequentialIds::new(seed))).build()
+}
+
+/// A unit appending nothing but the unit row itself (the next seq, a later tx_time).
+fn empty_unit(view: &dyn credence_core::LedgerRead) -> credence_core::Result<Option<Append>> {
+    let head = view.head()?;
+    let seq = head.map_or(1, |h| h.seq + 1);
+    let tx = head.map_or(Timestamp(1), |h| Timestamp(h.tx_time.0 + 1));
+    Ok(Some(Append::new(seq, tx)))
+}
+
+fn seqs(ledger: &PostgresLedger, id: &str) -> Result<Vec<u64>, Error> {
+    read_with(ledger, &agent(id), |v| Ok(v.units(0, usize::MAX)?.iter().map(|u| u.seq).collect()))
+}
+
+#[test]
+fn migrate_eight_threads_on_fresh_schema_all_succeed() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let url = guard.url("pool_max=1");
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                PostgresLedger::from_url(&url).map(|l| l.schema_version())
+            })
+        })
+        .collect();
+    for h in handles {
+        let version = h.join().map_err(|_| "migration thread panicked")???;
+        assert_eq!(version, credence_postgres::schema::supported_version());
+    }
+    Ok(())
+}
+
+#[test]
+fn connect_schema_newer_than_build_is_schema_too_new() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let url = guard.url("pool_max=1");
+    drop(PostgresLedger::from_url(&url)?);
+    let mut admin = support::admin_client(&base)?;
+    admin.batch_execute(&format!(
+        "INSERT INTO \"{}\".{} (version, name, applied_on, checksum) VALUES (999, 'future', '2030-01-01T00:00:00Z', '0')",
+        guard.schema,
+        credence_postgres::schema::HISTORY_TABLE
+    ))?;
+    let err = PostgresLedger::from_url(&url).expect_err("a newer schema must be refused");
+    assert!(matches!(err, Error::SchemaTooNew { found: 999, .. }), "{err}");
+    Ok(())
+}
+
+#[test]
+fn write_takes_the_agent_advisory_lock_with_the_rust_computed_key() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2"))?;
+    let mut admin = support::admin_client(&base)?;
+    let key = agent_lock_key(&guard.schema, "lock-probe");
+    // pg_locks shows a bigint advisory key as classid = high 32 bits, objid = low 32 bits.
+    let bits = u64::from_ne_bytes(key.to_ne_bytes());
+    let (hi, lo) = (i64::try_from(bits >> 32)?, i64::try_from(bits & 0xffff_ffff)?);
+    let mut seen = None;
+    ledger.write(&agent("lock-probe"), &mut |view| {
+        let row = admin
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+                &[&hi, &lo],
+            )
+            .map_err(|e| Error::Backend { backend: "test", source: e.into() })?;
+        seen = Some(row.get::<_, i64>(0));
+        empty_unit(view)
+    })?;
+    assert_eq!(seen, Some(1), "the write must hold pg_advisory_xact_lock({key}) while its unit runs");
+    Ok(())
+}
+
+#[test]
+fn pool_failed_writes_never_hand_out_a_dirty_connection() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let app = format!("dirty_{}", guard.schema);
+    let ledger = PostgresLedger::from_url(&guard.url(&format!("pool_max=3&application_name={app}")))?;
+    ledger.write(&agent("a"), &mut empty_unit)?;
+    // 1. The unit fails after reading (transaction open).
+    let err = ledger.write(&agent("a"), &mut |view| {
+        view.head()?;
+        Err(Error::InvalidQuery { reason: "injected".into() })
+    });
+    assert!(matches!(err, Err(Error::InvalidQuery { .. })), "{err:?}");
+    // 2. The append fails in the database (a refused seq: transaction aborted inside).
+    let err = ledger.write(&agent("a"), &mut |_| Ok(Some(Append::new(1, Timestamp(99)))));
+    assert!(matches!(err, Err(Error::Conflict { .. })), "{err:?}");
+    // 3. The unit panics mid-write.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = ledger.write(&agent("a"), &mut |view| {
+            view.head()?;
+            panic!("injected panic");
+        });
+    }));
+    assert!(panicked.is_err());
+    // 4. A raw checkout returned with a transaction open and aborted.
+    {
+        let mut conn = ledger.pool().get()?;
+        let failed = conn.client().batch_execute("BEGIN; SELECT 1/0");
+        assert!(failed.is_err());
+    }
+    // Now hold every pooled connection at once and check each is clean.
+    let conns: Vec<_> = (0..3).map(|_| ledger.pool().get()).collect::<Result<_, _>>()?;
+    let mut admin = support::admin_client(&base)?;
+    let dirty: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+            &[&app],
+        )?
+        .get(0);
+    assert_eq!(dirty, 0, "a pooled connection is idle in a transaction");
+    for mut conn in conns {
+        assert!(!conn.in_transaction());
+        let n: i32 = conn.client().query_one("SELECT 1", &[])?.get(0);
+        assert_eq!(n, 1);
+    }
+    ledger.write(&agent("a"), &mut empty_unit)?;
+    assert_eq!(seqs(&ledger, "a")?, vec![1, 2]);
+    Ok(())
+}
+
+#[test]
+fn write_connection_killed_mid_write_is_retryable_and_stores_nothing() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let app = format!("kill_{}", guard.schema);
+    let ledger =
+        Arc::new(PostgresLedger::from_url(&guard.url(&format!("pool_max=2&application_name={app}")))?);
+    let engine = engine(ledger.clone(), 1)?;
+    engine.ingest(IngestRequest::new("victim", "s", "p", 1))?;
+    let mut admin = support::admin_client(&base)?;
+    let killed = AtomicBool::new(false);
+    let err = ledger.write(&agent("victim"), &mut |view| {
+        let unit = empty_unit(view)?;
+        if !killed.swap(true, Ordering::SeqCst) {
+            admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+                    &[&app],
+                )
+                .map_err(|e| Error::Backend { backend: "test", source: e.into() })?;
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(unit)
+    });
+    let err = err.expect_err("the write's connection was killed");
+    assert!(err.is_retryable(), "{err}");
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    assert_eq!(seqs(&ledger, "victim")?, vec![1], "nothing of the killed unit may be stored");
+    let receipt = engine.ingest(IngestRequest::new("victim", "s2", "p", 2))?;
+    assert_eq!(receipt.seq, Some(2));
+    assert_eq!(seqs(&ledger, "victim")?, vec![1, 2]);
+    Ok(())
+}
+
+#[test]
+fn writes_of_two_agents_overlap_in_time() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
+    let inside = Arc::new(AtomicUsize::new(0));
+    let max_inside = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(2));
+    let handles: Vec<_> = ["left", "right"]
+        .into_iter()
+        .map(|id| {
+            let (ledger, inside, max_inside, barrier) =
+                (ledger.clone(), inside.clone(), max_inside.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..3 {
+                    ledger.write(&agent(id), &mut |view| {
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_inside.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(150));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        empty_unit(view)
+                    })?;
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for h in handles {
+        h.join().map_err(|_| "writer panicked")??;
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(max_inside.load(Ordering::SeqCst), 2, "the two agents' units never ran at the same time");
+    assert!(elapsed < Duration::from_millis(6 * 150), "took {elapsed:?}: writes were serialised");
+    assert_eq!(seqs(&ledger, "left")?, vec![1, 2, 3]);
+    assert_eq!(seqs(&ledger, "right")?, vec![1, 2, 3]);
+    Ok(())
+}
+
+#[test]
+fn threads_writing_one_agent_group_commit_gap_free_with_one_winner_per_pair() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
+    let engine = Arc::new(engine(ledger.clone(), 7)?);
+    let threads = 8;
+    let per_thread = 10;
+    let barrier = Arc::new(Barrier::new(threads));
+    let receipts = Arc::new(Mutex::new(Vec::new()));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (engine, barrier, receipts) = (engine.clone(), barrier.clone(), receipts.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in 0..per_thread {
+                    // Threads t and t^1 fight over the same line.
+                    let line = format!("line-{}-{i}", t / 2);
+                    let r = engine.ingest(IngestRequest::new("shared", line, "p", t))?;
+                    receipts.lock().map_err(|_| "poisoned")?.push(r);
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| "writer panicked")?.map_err(|e| e.to_string())?;
+    }
+    let n = threads * per_thread;
+    let expected: Vec<u64> = (1..=u64::try_from(n)?).collect();
+    assert_eq!(seqs(&ledger, "shared")?, expected);
+    let receipts = receipts.lock().map_err(|_| "poisoned")?;
+    let cheap = receipts.iter().filter(|r| r.disposition == Disposition::CommittedCheap).count();
+    let contested = receipts.iter().filter(|r| r.disposition == Disposition::Contested).count();
+    assert_eq!((cheap, contested), (n / 2, n / 2));
+    Ok(())
+}
+
+#[test]
+fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?);
+    let engine = engine(ledger.clone(), 3)?;
+    let first = engine.ingest(IngestRequest::new("big", "s", "p", 0))?;
+    engine.ingest(IngestRequest::new("big", "s", "q", 0))?;
+    // Bulk-load many agents' rows straight into the tables so the planner sees a large table.
+    let mut admin = support::admin_client(&base)?;
+    let s = &guard.schema;
+    admin.batch_execute(&format!(
+        "INSERT INTO {s}.units SELECT 'bulk-' || (g % 50), g, g FROM generate_series(1, 60000) g;
+         INSERT INTO {s}.claims SELECT 'bulk-' || (g % 50), gen_random_uuid(), g, 0, 'subj-' || (g % 500),
+             'pred', '1', 'FirstHand', 'Functional', 1.0, 'Medium', false, NULL, NULL, NULL, NULL, NULL, g,
+             '{{}}', '{{}}' FROM generate_series(1, 60000) g;
+         INSERT INTO {s}.entries SELECT agent_id, stream_seq, 0, 0, claim_ref, 'ClaimCommitted',
+             'CommittedCheap', '{{}}', tx_time FROM {s}.claims WHERE agent_id LIKE 'bulk-%';
+         ANALYZE {s}.units; ANALYZE {s}.claims; ANALYZE {s}.entries; ANALYZE {s}.assertions;
+         ANALYZE {s}.edges; ANALYZE {s}.adjudications; ANALYZE {s}.agents;"
+    ))?;
+    ledger.capture_plans(true);
+    engine.recall(&RecallQuery::new("big", "s", "p"))?;
+    engine.history("big", "s", "p", AsOf::Now)?;
+    engine.audit("big", &AuditQuery::default())?;
+    engine.audit(
+        "big",
+        &AuditQuery { claim_ref: Some(first.claim()), newest_first: true, ..AuditQuery::default() },
+    )?;
+    ledger.capture_plans(false);
+    let plans = ledger.take_plans();
+    assert!(plans.len() >= 4, "expected the read path's statements, got {plans:?}");
+    for p in &plans {
+        assert!(!p.plan.contains("Seq Scan"), "sequential scan for {}:\n{}", p.sql, p.plan);
+    }
+    Ok(())
+}
