@@ -148,7 +148,7 @@ macro_rules! __cases_lifecycle {
             scale {
                 ten_thousand_entries_no_caps_and_superseded_stays_superseded,
                 set_valued_line_with_twelve_hundred_members_lists_all,
-                eleven_hundred_corroborations_count_exactly,
+                five_hundred_corroborations_count_exactly,
                 subject_with_fifteen_hundred_predicates_lists_all,
                 six_hundred_pending_adjudications_all_listed_and_swept,
                 three_hundred_agents_all_listed,
