@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use credence_core::{AgentId, ReadUnit, Result};
 use rusqlite::Connection;
@@ -28,6 +29,23 @@ use crate::schema::{self, Pragmas, Role, Target};
 
 /// A batch stops taking members at this size and commits.
 const MAX_BATCH: usize = 512;
+
+/// How long an in-memory writer waits for waiting readers to start, at most.
+const READER_YIELD: Duration = Duration::from_millis(20);
+
+/// The polling interval of in-memory readers and of the writer yielding to them.
+const POLL: Duration = Duration::from_micros(50);
+
+/// Runs `f` again while it fails with BUSY/LOCKED, polling every [`POLL`], for at most `limit`.
+fn poll_busy<T>(limit: Duration, mut f: impl FnMut() -> SqlResult<T>) -> SqlResult<T> {
+    let started = Instant::now();
+    loop {
+        match f() {
+            Err(e) if e.is_busy() && started.elapsed() < limit => std::thread::sleep(POLL),
+            other => return other,
+        }
+    }
+}
 
 /// Group-commit counters shared by every agent of one store.
 #[derive(Debug, Default)]
@@ -52,6 +70,8 @@ pub(crate) struct AgentDb {
     done: Condvar,
     arrivals: AtomicUsize,
     readers: Mutex<Vec<Connection>>,
+    /// Readers waiting to start a read transaction (memory mode).
+    readers_waiting: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -104,6 +124,7 @@ impl AgentDb {
             done: Condvar::new(),
             arrivals: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
+            readers_waiting: AtomicUsize::new(0),
         }
     }
 
@@ -193,6 +214,9 @@ impl AgentDb {
             return Member::Alone(Err(SqliteError::Internal("write connection missing".into()).into()));
         };
         if st.batch.is_none() {
+            if matches!(self.target, Target::Memory(_)) {
+                self.yield_to_readers();
+            }
             if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
                 return Member::Alone(Err(SqliteError::sqlite("starting the write transaction")(e).into()));
             }
@@ -241,6 +265,15 @@ impl AgentDb {
             }
         }
         member
+    }
+
+    /// In memory mode, lets readers that are waiting start before the next write
+    /// transaction (bounded, so a stream of readers cannot starve the writer).
+    fn yield_to_readers(&self) {
+        let started = Instant::now();
+        while self.readers_waiting.load(Ordering::SeqCst) > 0 && started.elapsed() < READER_YIELD {
+            std::thread::sleep(POLL);
+        }
     }
 
     fn finish(&self, st: &mut WriteState, batch: &Batch, outcome: std::result::Result<(), Arc<SqliteError>>) {
@@ -337,9 +370,8 @@ impl AgentDb {
     /// Runs `f` in one read transaction on a pooled read-only connection.
     pub(crate) fn read(&self, f: &mut ReadUnit<'_>) -> Result<()> {
         self.ensure_schema()?;
-        let conn = self.take_reader()?;
         // BEGIN + a first read pins one snapshot for every query `f` makes.
-        schema::retry_busy(self.config.busy_timeout, || {
+        let begin = |conn: &Connection| {
             conn.execute_batch("BEGIN DEFERRED")
                 .and_then(|()| conn.query_row("SELECT count(*) FROM agent", [], |_| Ok(())))
                 .map_err(|e| {
@@ -348,7 +380,23 @@ impl AgentDb {
                     }
                     SqliteError::sqlite("starting a read transaction")(e)
                 })
-        })?;
+        };
+        let conn = if matches!(self.target, Target::Memory(_)) {
+            // `memdb` has no WAL: an open write transaction keeps new readers out (even a new
+            // connection reading the schema). Readers poll finely (their busy_timeout is 0)
+            // and the writer yields to waiting readers before its next transaction, so a
+            // reader waits for at most about one batch.
+            self.readers_waiting.fetch_add(1, Ordering::SeqCst);
+            let limit = self.config.busy_timeout;
+            let started = poll_busy(limit, || self.take_reader())
+                .and_then(|conn| poll_busy(limit, || begin(&conn)).map(|()| conn));
+            self.readers_waiting.fetch_sub(1, Ordering::SeqCst);
+            started?
+        } else {
+            let conn = self.take_reader()?;
+            schema::retry_busy(self.config.busy_timeout, || begin(&conn))?;
+            conn
+        };
         let result = f(&View::new(&conn, &self.agent));
         let _ = conn.execute_batch("COMMIT");
         self.return_reader(conn);

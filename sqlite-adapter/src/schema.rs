@@ -73,7 +73,10 @@ pub(crate) fn open(target: &Target, role: Role, config: &SqliteConfig) -> SqlRes
 }
 
 fn apply_pragmas(conn: &Connection, is_file: bool, role: Role, config: &SqliteConfig) -> SqlResult<()> {
-    conn.busy_timeout(config.busy_timeout).map_err(SqliteError::sqlite("setting busy_timeout"))?;
+    // In-memory readers poll on their own (see `AgentDb::read`): SQLite's busy handler sleeps
+    // too coarsely to catch the gaps between write transactions.
+    let busy = if !is_file && role == Role::Reader { Duration::ZERO } else { config.busy_timeout };
+    conn.busy_timeout(busy).map_err(SqliteError::sqlite("setting busy_timeout"))?;
     if is_file {
         // Switching to WAL needs a brief exclusive lock; concurrent openers may see BUSY
         // without the busy handler being invoked, so retry within busy_timeout.
