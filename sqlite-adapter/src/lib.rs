@@ -37,9 +37,13 @@
 //! * Another process writing the same file is serialised by SQLite's write lock; a wait
 //!   beyond `busy_timeout` is the retryable `Error::Unavailable`.
 //!
-//! `sqlite::memory:` uses SQLite's `memdb` VFS: the same schema and queries, but a rollback
-//! journal instead of WAL (so a reader may briefly wait for a commit, within `busy_timeout`),
-//! and no LRU (an in-memory database lives only while open).
+//! `sqlite::memory:` uses SQLite's `memdb` VFS: the same schema, queries and group commit, but
+//! a rollback journal instead of WAL — a read that arrives during a write transaction waits for
+//! it to end (the writer lets waiting readers in before its next transaction, so reads never
+//! starve and never error) — and no LRU (an in-memory database lives only while open).
+//!
+//! Listing agents (`Ledger::agents`) reads every agent file; a corrupt file makes the listing
+//! fail with `Error::Corrupt` naming the file, while reads and writes of other agents go on.
 #![deny(missing_docs)]
 
 mod agent;
