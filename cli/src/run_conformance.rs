@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use credence_conformance::{Capabilities, CaseError, DynLedger, Factory, Store, all_cases};
+use credence_conformance::{Capabilities, CaseError, Factory, Store, all_cases};
 use credence_core::{Error, MemoryLedger, Result};
 use serde::Serialize;
 
@@ -82,6 +82,7 @@ pub struct UrlFactory {
     url: String,
     kind: Scheme,
     scratch: Option<PathBuf>,
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     counter: AtomicU64,
 }
 
@@ -138,15 +139,16 @@ impl Factory for UrlFactory {
     }
 
     fn store(&self) -> Result<Store> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
         match self.kind {
             Scheme::Memory => Ok(Store::new(Arc::new(MemoryLedger::new()))),
             #[cfg(feature = "sqlite")]
             Scheme::Sqlite => {
+                use credence_conformance::DynLedger;
                 use credence_sqlite::{SqliteConfig, SqliteLedger};
                 let Some(scratch) = &self.scratch else {
                     return Ok(Store::new(Arc::new(SqliteLedger::in_memory(SqliteConfig::default())?)));
                 };
+                let n = self.counter.fetch_add(1, Ordering::Relaxed);
                 let dir = tempfile::Builder::new()
                     .prefix(&format!("case-{n}-"))
                     .tempdir_in(scratch)
@@ -161,7 +163,9 @@ impl Factory for UrlFactory {
             }
             #[cfg(feature = "postgres")]
             Scheme::Postgres => {
+                use credence_conformance::DynLedger;
                 use credence_postgres::{PostgresConfig, PostgresLedger};
+                let n = self.counter.fetch_add(1, Ordering::Relaxed);
                 let mut config = PostgresConfig::from_url(&self.url)?;
                 config.schema = format!("credence_conformance_{}_{n}", std::process::id());
                 config.pool.max_size = config.pool.max_size.min(4);
