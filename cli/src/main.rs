@@ -72,15 +72,17 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Store(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
-        }
+    let json = cli.json;
+    let (kind, msg, code) = match commands::run(cli) {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => ("usage", msg, 2),
+        Err(Failure::Store(msg)) => ("store", msg, 1),
+    };
+    eprintln!("error: {msg}");
+    // With --json, scripts get one document on stdout even on failure (unless the command
+    // already printed its own, e.g. a rejected write's receipt).
+    if json && !output::PRINTED_JSON.load(std::sync::atomic::Ordering::SeqCst) {
+        let _ = output::print_json(&serde_json::json!({"error": msg, "kind": kind, "exit_code": code}));
     }
+    ExitCode::from(code)
 }

@@ -10,8 +10,12 @@ use serde_json::{Value, json};
 
 use crate::Failure;
 
+/// Set once a JSON document has been printed, so a failure afterwards does not print a second.
+pub(crate) static PRINTED_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Prints one JSON document to stdout.
 pub(crate) fn print_json(doc: &Value) -> Result<(), Failure> {
+    PRINTED_JSON.store(true, std::sync::atomic::Ordering::SeqCst);
     let text =
         serde_json::to_string_pretty(doc).map_err(|e| Failure::Store(format!("encoding JSON: {e}")))?;
     let mut out = std::io::stdout().lock();

@@ -446,6 +446,29 @@ fn bad_input_gives_a_clear_error_and_a_nonzero_exit() -> TestResult {
 }
 
 #[test]
+fn json_failure_prints_one_error_document() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = sqlite_url(dir.path());
+    ok_json(&store, &["remember", "a", "alice", "city", "Lisbon"]);
+    let out = run(&store, &["--json", "recall", "nobody", "alice", "city"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(doc["kind"], "store");
+    assert!(s(&doc["error"]).contains("unknown agent"), "{doc}");
+    let out = run(&store, &["--json", "recall", "a", "alice", "city", "--valid-at", "soon"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(doc["kind"], "usage");
+    // A rejected write prints its receipt (with the reason) as the one document.
+    let out = run(&store, &["--json", "remember", "a", "alice", "city", "x", "--confidence", "2"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(doc["disposition"], "Rejected");
+    assert_eq!(doc["reason"]["code"], "confidence_out_of_range");
+    Ok(())
+}
+
+#[test]
 fn help_and_version_exit_zero() {
     let out = run("memory:", &["--help"], None);
     assert_eq!(out.status.code(), Some(0));
