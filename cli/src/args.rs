@@ -167,6 +167,9 @@ pub(crate) enum Command {
         /// Cases run at once (default: available cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Random scenarios per model-based property check (area `model`); 0 leaves them out.
+        #[arg(long, default_value_t = 64)]
+        model_cases: u32,
     },
     /// Check the store's schema, settings and integrity.
     Doctor,

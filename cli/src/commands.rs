@@ -314,7 +314,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             bar.finish();
             stats_result(json, &format!("copied to {} and verified", target.url()), &stats)
         }
-        Command::Conformance { filter, threads } => conformance(&url, json, filter.as_deref(), threads),
+        Command::Conformance { filter, threads, model_cases } => {
+            conformance(&url, json, filter.as_deref(), threads, model_cases)
+        }
         Command::Doctor => {
             let c = open(&url)?;
             let findings = credence::doctor::check(&c);
@@ -451,7 +453,13 @@ fn stats_result(json: bool, what: &str, s: &Stats) -> Result<(), Failure> {
     }
 }
 
-fn conformance(url: &str, json: bool, filter: Option<&str>, threads: Option<usize>) -> Result<(), Failure> {
+fn conformance(
+    url: &str,
+    json: bool,
+    filter: Option<&str>,
+    threads: Option<usize>,
+    model_cases: u32,
+) -> Result<(), Failure> {
     let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let live = !json && std::io::stderr().is_terminal();
     let on_case = |c: &credence::run_conformance::CaseReport| {
@@ -459,7 +467,7 @@ fn conformance(url: &str, json: bool, filter: Option<&str>, threads: Option<usiz
             eprintln!("FAILED {}::{}", c.area, c.case);
         }
     };
-    let report = credence::run_conformance::run(url, filter, threads, &on_case)?;
+    let report = credence::run_conformance::run(url, filter, threads, model_cases, &on_case)?;
     if report.cases.is_empty() {
         return Err(Failure::Usage(format!("no case matches the filter {:?}", filter.unwrap_or(""))));
     }

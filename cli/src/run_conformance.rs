@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use credence_conformance::{Capabilities, CaseError, Factory, Store, all_cases};
+use std::sync::atomic::AtomicU32;
+
+use credence_conformance::model::{check_against_model_with, check_invariants_with, runner_config};
+use credence_conformance::{Capabilities, Case, CaseError, CaseResult, Factory, Store, all_cases};
 use credence_core::{Error, MemoryLedger, Result};
 use serde::Serialize;
 
@@ -201,8 +204,41 @@ impl Drop for SchemaDropper {
     }
 }
 
-/// Runs every case whose `area::name` contains `filter` (all when `None`), on `threads`
-/// threads, catching panics per case. `on_case` is called as each case finishes.
+/// Random scenarios per model check (see [`run`]).
+static MODEL_CASES: AtomicU32 = AtomicU32::new(credence_conformance::model::DEFAULT_CASES);
+
+/// The backend gives the same observable answers as the `memory:` reference on random
+/// operation sequences.
+fn model_matches_reference(f: &dyn Factory) -> CaseResult {
+    check_against_model_with(f, runner_config(MODEL_CASES.load(Ordering::Relaxed), None));
+    Ok(())
+}
+
+/// Storage invariants (gap-free seq, monotonic tx_time, history agrees with recall, …) hold on
+/// random operation sequences.
+fn invariants_hold_on_random_operation_sequences(f: &dyn Factory) -> CaseResult {
+    check_invariants_with(f, runner_config(MODEL_CASES.load(Ordering::Relaxed), None));
+    Ok(())
+}
+
+/// Every case of the suite: [`all_cases`] plus the two model-based property checks (area
+/// `model`, `model_cases` random scenarios each; `0` leaves them out).
+pub fn suite(model_cases: u32) -> Vec<Case> {
+    let mut cases = all_cases();
+    if model_cases > 0 {
+        MODEL_CASES.store(model_cases, Ordering::Relaxed);
+        cases.push(Case { area: "model", name: "model_matches_reference", run: model_matches_reference });
+        cases.push(Case {
+            area: "model",
+            name: "invariants_hold_on_random_operation_sequences",
+            run: invariants_hold_on_random_operation_sequences,
+        });
+    }
+    cases
+}
+
+/// Runs every case of [`suite`] whose `area::name` contains `filter` (all when `None`), on
+/// `threads` threads, catching panics per case. `on_case` is called as each case finishes.
 ///
 /// # Errors
 /// As [`UrlFactory::new`].
@@ -210,12 +246,13 @@ pub fn run(
     url: &str,
     filter: Option<&str>,
     threads: usize,
+    model_cases: u32,
     on_case: &(dyn Fn(&CaseReport) + Sync),
 ) -> Result<Report> {
     let factory = UrlFactory::new(url)?;
     let store = factory.name();
     let backend = format!("{:?}", factory.kind).to_lowercase();
-    let cases: Vec<_> = all_cases()
+    let cases: Vec<_> = suite(model_cases)
         .into_iter()
         .filter(|c| filter.is_none_or(|f| format!("{}::{}", c.area, c.name).contains(f)))
         .collect();
