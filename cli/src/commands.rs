@@ -1,6 +1,6 @@
 //! One function per command.
 
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::{BufReader, IsTerminal};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -268,13 +268,15 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(a) = &only {
                 known_agent(&c, a.as_str())?;
             }
-            // Buffer the whole export so a failure midway never leaves half a file on stdout.
-            let mut buf = Vec::new();
-            let stats = transfer::export(c.ledger().as_ref(), only.as_ref(), &mut buf)?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(&buf)
-                .and_then(|()| out.flush())
-                .map_err(|e| Failure::Store(format!("writing stdout: {e}")))?;
+            // Streamed: an export cut short by a failure has no trailer line, so `import`
+            // refuses it.
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let stats = transfer::export(c.ledger().as_ref(), only.as_ref(), &mut out).map_err(|e| {
+                Failure::Store(format!(
+                    "{e}; the output is incomplete (it has no trailer line, so import refuses it)"
+                ))
+            })?;
             if std::io::stderr().is_terminal() {
                 eprintln!(
                     "exported {} agent(s), {} unit(s), {} claim(s)",

@@ -52,7 +52,8 @@
 //! [`transfer`] reads and writes a line-delimited JSON format (SPEC §8): line 1 is the header
 //! `{"format":"credence-export","version":1}`, then one line per commit unit,
 //! `{"agent":"…","unit":{…}}`, agents in bytewise order and each agent's units in `seq`
-//! order. A unit carries every row it appended (claims, assertions, edges, ledger entries,
+//! order, and a last trailer line `{"end":{"agents":A,"units":N}}` so a file cut short anywhere
+//! is refused. A unit carries every row it appended (claims, assertions, edges, ledger entries,
 //! adjudication rows and status changes) with original ids, `seq` and `tx_time`.
 #![deny(missing_docs)]
 

@@ -7,6 +7,7 @@
 //! {"agent":"agent-1","unit":{"seq":1,"tx_time":1767225600000000,"claims":[…],"assertions":[],"edges":[],"entries":[…],"adjudications":[],"status_changes":[]}}
 //! {"agent":"agent-1","unit":{"seq":2,…}}
 //! {"agent":"agent-2","unit":{"seq":1,…}}
+//! {"end":{"agents":2,"units":3}}
 //! ```
 //!
 //! * Line 1 is the header; [`import`] refuses a missing header, another `format` or another
@@ -15,6 +16,9 @@
 //!   every row the unit appended, with original ids, `seq` and `tx_time`. Times are integer
 //!   microseconds since the Unix epoch. Agents appear in bytewise order, each agent's units in
 //!   `seq` order (1, 2, 3, … with no gap).
+//! * The last line is the trailer `{"end":{"agents":A,"units":N}}`. A file without it, with
+//!   lines after it, or whose counts disagree with it is truncated or damaged and is refused
+//!   (so a file cut exactly at a line boundary is caught too).
 //! * Importing goes through [`Ledger::write`], one unit at a time, so each unit stays atomic
 //!   and gets exactly its original `seq`.
 //!
@@ -53,6 +57,24 @@ pub struct Header {
     pub format: String,
     /// The format version.
     pub version: u64,
+}
+
+/// The last line: how much the file holds, so a file cut short anywhere is detected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trailer {
+    /// The counts.
+    pub end: EndCounts,
+}
+
+/// The counts in the [`Trailer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndCounts {
+    /// Agents in the file.
+    pub agents: u64,
+    /// Unit lines in the file.
+    pub units: u64,
 }
 
 /// One unit line.
@@ -210,6 +232,9 @@ pub fn export(
             Ok(())
         })?;
     }
+    let trailer = Trailer { end: EndCounts { agents: stats.agents, units: stats.units } };
+    serde_json::to_writer(&mut *out, &trailer).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
     out.flush()?;
     Ok(stats)
 }
@@ -242,8 +267,12 @@ pub fn parse_import(input: impl BufRead) -> Result<ImportPlan, TransferError> {
     let mut last: BTreeMap<AgentId, (u64, credence_core::Timestamp)> = BTreeMap::new();
     let mut claim_refs = HashSet::new();
     let mut saw_header = false;
+    let mut trailer: Option<Trailer> = None;
+    let mut trailer_line = 0;
+    let mut last_line = 0;
     for (i, line) in input.lines().enumerate() {
         let n = i + 1;
+        last_line = n;
         let line = line.map_err(|e| match e.kind() {
             std::io::ErrorKind::InvalidData => bad(n, "not UTF-8 text".into()),
             _ => TransferError::Io(e),
@@ -270,10 +299,21 @@ pub fn parse_import(input: impl BufRead) -> Result<ImportPlan, TransferError> {
             saw_header = true;
             continue;
         }
-        let parsed: UnitLine = serde_json::from_str(&line).map_err(|e| {
-            let hint = if e.is_eof() { " (the line is cut short: is the file truncated?)" } else { "" };
-            bad(n, format!("not a valid unit line: {e}{hint}"))
-        })?;
+        if let Some(end) = trailer {
+            return Err(bad(n, format!("a line follows the trailer {}", json_of(&end))));
+        }
+        let parsed: UnitLine = match serde_json::from_str(&line) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Ok(t) = serde_json::from_str::<Trailer>(&line) {
+                    trailer = Some(t);
+                    trailer_line = n;
+                    continue;
+                }
+                let hint = if e.is_eof() { " (the line is cut short: is the file truncated?)" } else { "" };
+                return Err(bad(n, format!("not a valid unit line: {e}{hint}")));
+            }
+        };
         let UnitLine { agent, unit } = parsed;
         let (prev_seq, prev_tx) =
             last.get(&agent).copied().unwrap_or((0, credence_core::Timestamp(i64::MIN)));
@@ -312,7 +352,29 @@ pub fn parse_import(input: impl BufRead) -> Result<ImportPlan, TransferError> {
             ),
         ));
     }
+    let Some(end) = trailer else {
+        return Err(bad(
+            last_line + 1,
+            "the file ends without its trailer line {\"end\":{…}}: it is truncated".to_owned(),
+        ));
+    };
+    let agents = u64::try_from(plan.agents.len()).unwrap_or(u64::MAX);
+    if end.end.units != plan.units() || end.end.agents != agents {
+        return Err(bad(
+            trailer_line,
+            format!(
+                "the trailer counts {} agent(s) and {} unit(s) but the file holds {agents} and {}: lines are missing",
+                end.end.agents,
+                end.end.units,
+                plan.units()
+            ),
+        ));
+    }
     Ok(plan)
+}
+
+fn json_of<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Every row of a unit must carry its seq, tx_time and agent.

@@ -302,7 +302,9 @@ fn export_then_import_into_an_empty_store_gives_identical_answers() -> TestResul
     let text = String::from_utf8(exported.stdout.clone())?;
     let first: Value = serde_json::from_str(text.lines().next().ok_or("no header")?)?;
     assert_eq!(first, serde_json::json!({"format": "credence-export", "version": 1}));
-    assert_eq!(text.lines().count(), 1 + 5 + 2);
+    assert_eq!(text.lines().count(), 1 + 5 + 2 + 1);
+    let last: Value = serde_json::from_str(text.lines().last().ok_or("no trailer")?)?;
+    assert_eq!(last, serde_json::json!({"end": {"agents": 2, "units": 7}}));
     let line: Value = serde_json::from_str(text.lines().nth(1).ok_or("no unit")?)?;
     assert_eq!(line["agent"], "a1");
     assert_eq!(line["unit"]["seq"], 1);
@@ -313,7 +315,7 @@ fn export_then_import_into_an_empty_store_gives_identical_answers() -> TestResul
     assert_eq!(answers(&from), answers(&to));
     // One agent only.
     let only = ok(&from, &["export", "--agent", "a2"]);
-    assert_eq!(only.lines().count(), 1 + 2);
+    assert_eq!(only.lines().count(), 1 + 2 + 1);
     // A second import into the now non-empty store is refused, writing nothing.
     let again = run(&to, &["import"], Some(&exported.stdout));
     assert_eq!(again.status.code(), Some(1));
@@ -351,14 +353,40 @@ fn import_bad_files_fail_clearly_and_write_nothing() -> TestResult {
     let export = ok(&from, &["export"]);
     let lines: Vec<&str> = export.lines().collect();
 
-    // Truncated: the last line is cut in the middle.
-    let last = lines.last().ok_or("no lines")?;
-    let mut truncated = lines[..lines.len() - 1].join("\n");
+    // Truncated in the middle of a unit line (the trailer is gone too).
+    let n = lines.len();
+    let cut = lines[n - 2];
+    let mut truncated = lines[..n - 2].join("\n");
     truncated.push('\n');
-    truncated.push_str(&last[..last.len() / 2]);
+    truncated.push_str(&cut[..cut.len() / 2]);
     let path = write_file(files.path(), "truncated.jsonl", &truncated)?;
     let err = fails(&to, &["import", &path], 1);
-    assert!(err.contains(&format!("line {}", lines.len())) && err.contains("truncated"), "{err}");
+    assert!(err.contains(&format!("line {}", n - 1)) && err.contains("truncated"), "{err}");
+
+    // Truncated exactly at a line boundary: no trailer.
+    let path = write_file(files.path(), "boundary.jsonl", &(lines[..n - 2].join("\n") + "\n"))?;
+    let err = fails(&to, &["import", &path], 1);
+    assert!(err.contains("trailer") && err.contains("truncated"), "{err}");
+
+    // A unit line dropped from the middle of an agent is a gap; one dropped from the end of an
+    // agent disagrees with the trailer.
+    let mut gap = lines.clone();
+    gap.remove(2);
+    let path = write_file(files.path(), "gap.jsonl", &gap.join("\n"))?;
+    let err = fails(&to, &["import", &path], 1);
+    assert!(err.contains("missing"), "{err}");
+    let mut short = lines.clone();
+    short.remove(n - 2);
+    let path = write_file(files.path(), "short.jsonl", &short.join("\n"))?;
+    let err = fails(&to, &["import", &path], 1);
+    assert!(err.contains("trailer counts"), "{err}");
+
+    // A line after the trailer.
+    let mut after = lines.clone();
+    after.push(lines[1]);
+    let path = write_file(files.path(), "after.jsonl", &after.join("\n"))?;
+    let err = fails(&to, &["import", &path], 1);
+    assert!(err.contains("follows the trailer"), "{err}");
 
     // Wrong version.
     let wrong = export.replacen("\"version\":1", "\"version\":2", 1);
