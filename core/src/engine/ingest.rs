@@ -31,11 +31,12 @@ fn static_checks(req: &IngestRequest, max_value_bytes: usize) -> std::result::Re
     let agent = AgentId::new(req.agent.as_str())?;
     validate::subject_or_predicate(Field::Subject, &req.subject)?;
     validate::subject_or_predicate(Field::Predicate, &req.predicate)?;
+    // Depth first: serialising is recursive, the depth check is not.
+    validate::value_depth(&req.value)?;
     let size = serde_json::to_vec(&req.value).map_or(usize::MAX, |v| v.len());
     if size > max_value_bytes {
         return Err(RejectReason::ValueTooLarge { size, max: max_value_bytes });
     }
-    validate::value_depth(&req.value)?;
     validate::confidence(Field::Confidence, req.confidence)?;
     if let Some(w) = &req.valid_time {
         validate::confidence(Field::ValidTimeConfidence, w.confidence)?;
