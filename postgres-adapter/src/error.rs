@@ -99,10 +99,9 @@ fn db_to_core(e: postgres::Error) -> credence_core::Error {
         Error::Conflict { backend: BACKEND, reason: text }
     } else if db_unavailable(&e) {
         Error::Unavailable { backend: BACKEND, reason: text }
-    } else if e.code().is_none() {
-        Error::Backend { backend: BACKEND, source: text.into() }
     } else {
-        Error::Backend { backend: BACKEND, source: Box::new(e) }
+        // The driver's own message is just "db error"; the chain carries the server's text.
+        Error::Backend { backend: BACKEND, source: text.into() }
     }
 }
 

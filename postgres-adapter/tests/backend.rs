@@ -282,6 +282,13 @@ fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
              '{{}}', '{{}}' FROM generate_series(1, 60000) g;
          INSERT INTO {s}.entries SELECT agent_id, stream_seq, 0, 0, claim_ref, 'ClaimCommitted',
              'CommittedCheap', '{{}}', tx_time FROM {s}.claims WHERE agent_id LIKE 'bulk-%';
+         INSERT INTO {s}.assertions SELECT agent_id, stream_seq, 0, gen_random_uuid(), claim_ref, 'Bound',
+             tx_time FROM {s}.claims WHERE agent_id LIKE 'bulk-%';
+         INSERT INTO {s}.edges SELECT agent_id, claim_ref, gen_random_uuid(), 'DependsOn', stream_seq, 0
+             FROM {s}.claims WHERE agent_id LIKE 'bulk-%';
+         INSERT INTO {s}.adjudications SELECT agent_id, gen_random_uuid(), stream_seq, 0, subject, predicate,
+             claim_ref, '{{}}', tx_time, NULL, CASE WHEN stream_seq % 10 = 0 THEN 'pending' ELSE 'resolved' END,
+             true, NULL FROM {s}.claims WHERE agent_id LIKE 'bulk-%';
          ANALYZE {s}.units; ANALYZE {s}.claims; ANALYZE {s}.entries; ANALYZE {s}.assertions;
          ANALYZE {s}.edges; ANALYZE {s}.adjudications; ANALYZE {s}.agents;"
     ))?;
@@ -298,6 +305,7 @@ fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
     assert!(plans.len() >= 4, "expected the read path's statements, got {plans:?}");
     for p in &plans {
         assert!(!p.plan.contains("Seq Scan"), "sequential scan for {}:\n{}", p.sql, p.plan);
+        assert!(p.plan.contains("Index"), "no index used for {}:\n{}", p.sql, p.plan);
     }
     Ok(())
 }

@@ -100,6 +100,7 @@ fn server() -> Option<&'static TlsServer> {
         .get_or_init(|| {
             let started = (|| {
                 let certs = tempfile::Builder::new().prefix("credence-certs-").tempdir().map_err(|e| e.to_string())?;
+                support::remove_when_process_exits(certs.path());
                 make_certs(certs.path())?;
                 let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n";
                 let server = LocalServer::start_with(
@@ -159,6 +160,7 @@ fn verify_full_with_wrong_ca_fails_with_certificate_error() {
         connect(&s.url("localhost", &format!("sslmode=verify-full&sslrootcert={}", s.other_ca().display())))
             .expect_err("an unknown CA must be refused");
     let text = err.to_string();
+    eprintln!("wrong CA: {text}");
     assert!(text.contains("certificate verify failed"), "{text}");
     assert!(!err.is_retryable(), "{err}");
 }
@@ -170,6 +172,7 @@ fn verify_full_with_wrong_host_name_fails_with_certificate_error() {
     let err = connect(&s.url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={}", s.ca().display())))
         .expect_err("a certificate for another host must be refused");
     let text = err.to_string();
+    eprintln!("wrong host: {text}");
     assert!(text.contains("certificate verify failed"), "{text}");
 }
 
@@ -204,7 +207,9 @@ fn disable_against_hostssl_only_server_fails_clearly() {
     let Some(s) = server() else { return };
     let err = connect(&s.url("127.0.0.1", "sslmode=disable")).expect_err("plain TCP must be refused");
     let text = err.to_string();
+    eprintln!("disable: {text}");
     assert!(text.contains("pg_hba.conf") && text.contains("no encryption"), "{text}");
+    assert!(!err.is_retryable(), "{err}");
 }
 
 #[test]

@@ -117,6 +117,22 @@ pub fn admin_client(base: &str) -> Result<postgres::Client, String> {
     c.connect(postgres::NoTls).map_err(|e| e.to_string())
 }
 
+/// Removes `path` once this process has exited (for temp dirs kept in statics).
+pub fn remove_when_process_exits(path: &Path) {
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; rm -rf '{}'",
+        std::process::id(),
+        path.display()
+    );
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
 /// A throwaway PostgreSQL server in a temp dir.
 pub struct LocalServer {
     pub dir: tempfile::TempDir,
@@ -251,9 +267,11 @@ impl LocalServer {
             None => String::new(),
         };
         let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {prefix}'{}' -D '{}' -m immediate stop >/dev/null 2>&1",
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {prefix}'{}' -D '{}' -m immediate stop >/dev/null 2>&1; \
+             rm -rf '{}'",
             pg_ctl.display(),
             data.display(),
+            self.dir.path().display(),
             pid = std::process::id(),
         );
         let _ = Command::new("sh")
@@ -268,15 +286,19 @@ impl LocalServer {
     fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            // Through the unix socket: TCP may be hostssl-only.
             let ok = postgres::Config::new()
-                .host("127.0.0.1")
+                .host_path(self.dir.path())
                 .port(self.port)
                 .user("postgres")
                 .dbname("postgres")
                 .connect(postgres::NoTls)
                 .is_ok();
-            if ok || Instant::now() > deadline {
+            if ok {
                 return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the server did not accept connections in time:\n{}", self.log()));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
