@@ -120,3 +120,28 @@ fn export_import_round_trip_between_backends_verifies_equal() -> TestResult {
     assert!(matches!(err, TransferError::Mismatch(_)), "{err}");
     Ok(())
 }
+
+#[cfg(feature = "tokio")]
+#[tokio::test(flavor = "current_thread")]
+async fn async_wrapper_runs_concurrent_calls_on_blocking_threads() -> TestResult {
+    use credence::tokio::AsyncCredence;
+
+    let c = AsyncCredence::open("sqlite::memory:").await?;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.ingest(credence::IngestRequest::new("a", format!("s{i}"), "p", i)).await
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await??.seq.ok_or("a seq")?);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=8).collect::<Vec<u64>>(), "one agent's writes get gap-free seqs");
+    assert_eq!(c.recall("a", "s3", "p").await?.value(), Some(&3.into()));
+    assert_eq!(c.agents().await?.len(), 1);
+    assert!(matches!(AsyncCredence::open("nope:").await, Err(Error::InvalidStoreUrl { .. })));
+    Ok(())
+}
