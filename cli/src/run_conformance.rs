@@ -240,6 +240,9 @@ pub fn suite(model_cases: u32) -> Vec<Case> {
 /// Runs every case of [`suite`] whose `area::name` contains `filter` (all when `None`), on
 /// `threads` threads, catching panics per case. `on_case` is called as each case finishes.
 ///
+/// While it runs, the process's panic hook is replaced by a silent one (a panicking case is
+/// reported as failed with its message); the previous hook is restored afterwards.
+///
 /// # Errors
 /// As [`UrlFactory::new`].
 pub fn run(
