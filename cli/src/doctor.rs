@@ -85,7 +85,7 @@ fn agent_integrity(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
             break;
         }
         for unit in page {
-            if unit.seq != after + 1 {
+            if after.checked_add(1) != Some(unit.seq) {
                 return finding(name, Level::Error, format!("seq gap: unit {} follows {after}", unit.seq));
             }
             if prev_tx.is_some_and(|t| unit.tx_time <= t) {

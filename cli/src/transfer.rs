@@ -194,7 +194,7 @@ fn for_each_unit(
             if unit.seq > head {
                 return Ok(head);
             }
-            if unit.seq != after + 1 {
+            if after.checked_add(1) != Some(unit.seq) {
                 return Err(Error::corrupt(
                     ledger.backend(),
                     format!("agent {agent}: unit seq {} follows seq {after}", unit.seq),
@@ -317,7 +317,7 @@ pub fn parse_import(input: impl BufRead) -> Result<ImportPlan, TransferError> {
         let UnitLine { agent, unit } = parsed;
         let (prev_seq, prev_tx) =
             last.get(&agent).copied().unwrap_or((0, credence_core::Timestamp(i64::MIN)));
-        if unit.seq != prev_seq + 1 {
+        if prev_seq.checked_add(1) != Some(unit.seq) {
             let what =
                 if unit.seq <= prev_seq { "a duplicated or out-of-order row" } else { "units are missing" };
             return Err(bad(
@@ -424,7 +424,7 @@ fn ensure_empty<'a>(
 fn write_unit(ledger: &dyn Ledger, agent: &AgentId, unit: &Append) -> Result<(), Error> {
     let head = ledger.write(agent, &mut |view| {
         let head = view.head()?.map_or(0, |h| h.seq);
-        if head + 1 != unit.seq {
+        if head.checked_add(1) != Some(unit.seq) {
             return Err(Error::Conflict {
                 backend: "import",
                 reason: format!(
