@@ -13,6 +13,7 @@
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use credence_core::{Head, WriteUnit};
@@ -105,6 +106,9 @@ impl Batch {
 pub(crate) struct Groups {
     open: Mutex<HashMap<String, Arc<Batch>>>,
     next_id: Mutex<u64>,
+    /// Transactions committed / units that ran in them (see `WriteStats`).
+    pub(crate) committed_batches: AtomicU64,
+    pub(crate) committed_members: AtomicU64,
 }
 
 /// Runs one unit in a savepoint on `conn` (opened here unless `savepoint_open`).
@@ -279,7 +283,12 @@ impl Groups {
                 return Err((mine, failure));
             }
         }
+        let members = u64::try_from(batch.lock().members).unwrap_or(u64::MAX);
         let commit = conn.commit_raw().map_err(fail);
+        if commit.is_ok() {
+            self.committed_batches.fetch_add(1, Ordering::Relaxed);
+            self.committed_members.fetch_add(members, Ordering::Relaxed);
+        }
         Ok((mine, commit))
     }
 }

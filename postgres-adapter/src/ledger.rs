@@ -93,6 +93,15 @@ impl PostgresLedger {
         Ok(schema::applied_version(&mut conn)?)
     }
 
+    /// How many write transactions committed and how many units ran in them (the difference
+    /// is what group commit saved).
+    pub fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            transactions: self.groups.committed_batches.load(Ordering::Relaxed),
+            units: self.groups.committed_members.load(Ordering::Relaxed),
+        }
+    }
+
     /// Diagnostics: while on, every statement of [`Ledger::read`] is also `EXPLAIN`ed and its
     /// plan kept for [`PostgresLedger::take_plans`] (used to check the read path uses indexes).
     pub fn capture_plans(&self, on: bool) {
@@ -160,6 +169,15 @@ impl PostgresLedger {
         agents.sort();
         Ok(agents)
     }
+}
+
+/// Counters of committed write transactions (see [`PostgresLedger::write_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Write transactions committed.
+    pub transactions: u64,
+    /// Units (write calls) that ran inside them, including ones that wrote nothing.
+    pub units: u64,
 }
 
 enum Attempt {

@@ -72,7 +72,7 @@ mod url;
 mod write;
 
 pub use config::{PoolConfig, PostgresConfig, SslMode};
-pub use ledger::PostgresLedger;
+pub use ledger::{PostgresLedger, WriteStats};
 pub use lock::agent_lock_key;
 pub use read::QueryPlan;
 pub use url::redact as redact_url;

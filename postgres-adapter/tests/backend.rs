@@ -309,3 +309,153 @@ fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn writes_arriving_during_a_unit_join_its_transaction_and_are_answered_after_commit() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
+    let before = ledger.write_stats();
+    let last_unit_done = Arc::new(Mutex::new(None::<Instant>));
+    let leader = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || {
+            ledger.write(&agent("grouped"), &mut |view| {
+                // Hold the batch open while the followers arrive.
+                std::thread::sleep(Duration::from_millis(400));
+                empty_unit(view)
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let followers: Vec<_> = (0..2)
+        .map(|_| {
+            let (ledger, last_unit_done) = (ledger.clone(), last_unit_done.clone());
+            std::thread::spawn(move || {
+                let head = ledger.write(&agent("grouped"), &mut |view| {
+                    let unit = empty_unit(view);
+                    *last_unit_done
+                        .lock()
+                        .map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })? =
+                        Some(Instant::now());
+                    unit
+                })?;
+                Ok::<_, Error>((head, Instant::now()))
+            })
+        })
+        .collect();
+    let leader_head = leader.join().map_err(|_| "leader panicked")??;
+    let mut answered = Vec::new();
+    for f in followers {
+        answered.push(f.join().map_err(|_| "follower panicked")??);
+    }
+    let last = last_unit_done.lock().map_err(|_| "poisoned")?.ok_or("followers ran")?;
+    for (_, at) in &answered {
+        assert!(*at >= last, "a member was answered before every unit of its batch had run");
+    }
+    let mut heads: Vec<u64> = answered.iter().filter_map(|(h, _)| h.map(|h| h.seq)).collect();
+    heads.extend(leader_head.map(|h| h.seq));
+    heads.sort_unstable();
+    assert_eq!(heads, vec![1, 2, 3]);
+    let after = ledger.write_stats();
+    assert_eq!(after.units - before.units, 3);
+    assert_eq!(after.transactions - before.transactions, 1, "the three units shared one transaction");
+    assert_eq!(seqs(&ledger, "grouped")?, vec![1, 2, 3]);
+    Ok(())
+}
+
+#[test]
+fn failing_unit_in_a_group_rolls_back_alone() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
+    let leader = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || {
+            ledger.write(&agent("g"), &mut |view| {
+                std::thread::sleep(Duration::from_millis(400));
+                empty_unit(view)
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let bad = {
+        let ledger = ledger.clone();
+        // Appends a unit with a wrong seq: refused inside its savepoint.
+        std::thread::spawn(move || ledger.write(&agent("g"), &mut |_| Ok(Some(Append::new(7, Timestamp(7))))))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let good = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || ledger.write(&agent("g"), &mut empty_unit))
+    };
+    let leader = leader.join().map_err(|_| "leader panicked")??;
+    let bad = bad.join().map_err(|_| "bad writer panicked")?;
+    let good = good.join().map_err(|_| "good writer panicked")??;
+    assert!(matches!(bad, Err(Error::Conflict { .. })), "{bad:?}");
+    assert_eq!(leader.map(|h| h.seq), Some(1));
+    assert_eq!(good.map(|h| h.seq), Some(2));
+    assert_eq!(seqs(&ledger, "g")?, vec![1, 2]);
+    Ok(())
+}
+
+/// A unit that queues an adjudication row with `handle` (a unique violation if it exists).
+fn unit_with_adjudication(
+    view: &dyn credence_core::LedgerRead,
+    handle: uuid::Uuid,
+) -> credence_core::Result<Option<Append>> {
+    let mut unit = empty_unit(view)?.ok_or(Error::InvalidQuery { reason: "no unit".into() })?;
+    unit.adjudications.push(credence_core::Adjudication {
+        handle: credence_core::Handle(handle),
+        agent_id: agent("occ"),
+        subject: "s".into(),
+        predicate: "p".into(),
+        challenger: credence_core::ClaimRef(uuid::Uuid::from_u128(1)),
+        incumbents: Vec::new(),
+        queued_at: unit.tx_time,
+        expires_at: None,
+        status: credence_core::AdjudicationStatus::Pending,
+        notified: false,
+        seq: unit.seq,
+    });
+    Ok(Some(unit))
+}
+
+#[test]
+fn unique_violation_is_retried_by_rerunning_the_unit() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2&write_retries=3"))?;
+    let taken = uuid::Uuid::from_u128(42);
+    ledger.write(&agent("occ"), &mut |view| unit_with_adjudication(view, taken))?;
+    let mut calls = 0;
+    let head = ledger.write(&agent("occ"), &mut |view| {
+        calls += 1;
+        // The first attempt collides with the existing row; the re-run picks a fresh handle.
+        let handle = if calls == 1 { taken } else { uuid::Uuid::from_u128(43) };
+        unit_with_adjudication(view, handle)
+    })?;
+    assert_eq!(calls, 2);
+    assert_eq!(head.map(|h| h.seq), Some(2));
+    assert_eq!(seqs(&ledger, "occ")?, vec![1, 2]);
+    Ok(())
+}
+
+#[test]
+fn unique_violation_that_persists_becomes_conflict_after_bounded_retries() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2&write_retries=3"))?;
+    let taken = uuid::Uuid::from_u128(42);
+    ledger.write(&agent("occ"), &mut |view| unit_with_adjudication(view, taken))?;
+    let mut calls = 0;
+    let err = ledger.write(&agent("occ"), &mut |view| {
+        calls += 1;
+        unit_with_adjudication(view, taken)
+    });
+    assert!(matches!(err, Err(Error::Conflict { .. })), "{err:?}");
+    assert!(err.as_ref().is_err_and(Error::is_retryable));
+    assert_eq!(calls, 4, "one attempt plus write_retries=3 retries");
+    assert_eq!(seqs(&ledger, "occ")?, vec![1], "nothing of the failed unit is stored");
+    Ok(())
+}

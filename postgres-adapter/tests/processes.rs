@@ -28,7 +28,8 @@ fn now_ms() -> u128 {
 #[test]
 #[ignore = "run by the two-process test as a child process"]
 fn child_writer() -> Result<(), Box<dyn std::error::Error>> {
-    let (Ok(url), Ok(tag), Ok(start)) = (std::env::var(URL_VAR), std::env::var(TAG_VAR), std::env::var(START_VAR))
+    let (Ok(url), Ok(tag), Ok(start)) =
+        (std::env::var(URL_VAR), std::env::var(TAG_VAR), std::env::var(START_VAR))
     else {
         return Ok(());
     };
