@@ -305,7 +305,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             let only = agent.as_deref().map(agent_id).transpose()?;
             let target = open(&to)?;
             let mut bar = Progress::new("copying", json);
-            let stats = transfer::copy(
+            let (stats, agents) = transfer::copy_units(
                 from.ledger().as_ref(),
                 target.ledger().as_ref(),
                 only.as_ref(),
@@ -314,6 +314,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 },
             )?;
             bar.finish();
+            if bar.live {
+                eprintln!("verifying: units, recall and history of every line, audit, pending …");
+            }
+            transfer::verify(from.ledger().as_ref(), target.ledger().as_ref(), &agents)?;
             stats_result(json, &format!("copied to {} and verified", target.url()), &stats)
         }
         Command::Conformance { filter, threads, model_cases } => {

@@ -487,6 +487,22 @@ pub fn copy(
     only: Option<&AgentId>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Stats, TransferError> {
+    let (stats, agents) = copy_units(from, to, only, progress)?;
+    verify(from, to, &agents)?;
+    Ok(stats)
+}
+
+/// [`copy`] without the verification: returns the counts and the agents copied (to pass to
+/// [`verify`]).
+///
+/// # Errors
+/// As [`import`].
+pub fn copy_units(
+    from: &dyn Ledger,
+    to: &dyn Ledger,
+    only: Option<&AgentId>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(Stats, Vec<AgentId>), TransferError> {
     let agents = agents_of(from, only)?;
     ensure_empty(to, &agents)?;
     let mut total = 0;
@@ -509,8 +525,7 @@ pub fn copy(
             Ok(())
         })?;
     }
-    verify(from, to, &agents)?;
-    Ok(stats)
+    Ok((stats, agents))
 }
 
 /// Checks that two stores hold the same units for `agents` and give identical recall (every
