@@ -2,10 +2,11 @@
 //!
 //! Every connection is a [`PgConnection`]: the driver's client, a per-connection cache of
 //! prepared statements, and a flag saying whether a transaction may be open on it. Code that
-//! opens a transaction goes through [`Txn`], whose drop rolls back; a connection whose
+//! opens a transaction goes through a guard whose drop rolls back; a connection whose
 //! rollback failed (or that is closed) reports itself broken, so r2d2 discards it instead of
-//! putting it back. Checkout runs a validity query, which also fails on a connection left in
-//! an aborted transaction.
+//! putting it back. Checkout also asks the server whether a transaction is open (one opened
+//! through [`PgConnection::client`] included): an open one is rolled back, and a connection in
+//! an aborted transaction, or that fails the check, is discarded.
 
 use std::collections::HashMap;
 
