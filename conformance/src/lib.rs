@@ -53,7 +53,10 @@ macro_rules! conformance_tests {
         mod model_tests {
             #[test]
             fn model_matches_reference() {
-                $crate::model::check_against_model(&super::__credence_factory(), $crate::model::DEFAULT_CASES);
+                $crate::model::check_against_model(
+                    &super::__credence_factory(),
+                    $crate::model::DEFAULT_CASES,
+                );
             }
 
             #[test]

@@ -2,23 +2,23 @@
 //! saying the behaviour it checks.
 
 pub mod adjudication;
+pub mod as_of;
 pub mod audit;
 pub mod concurrency;
+pub mod corroboration;
+pub mod currency;
 pub mod dependencies;
+pub mod dispositions;
 pub mod errors;
 pub mod faults;
 pub mod ingest;
 pub mod invalidate;
+pub mod reads;
 pub mod recall_reentry;
 pub mod reinstate;
 pub mod resolve;
 pub mod scale;
-pub mod storage;
-pub mod validation;
-pub mod dispositions;
-pub mod corroboration;
 pub mod set_valued;
+pub mod storage;
 pub mod succession;
-pub mod as_of;
-pub mod currency;
-pub mod reads;
+pub mod validation;
