@@ -214,13 +214,10 @@ fn writes_of_two_agents_overlap_in_time() -> TestResult {
             })
         })
         .collect();
-    let start = Instant::now();
     for h in handles {
         h.join().map_err(|_| "writer panicked")??;
     }
-    let elapsed = start.elapsed();
     assert_eq!(max_inside.load(Ordering::SeqCst), 2, "the two agents' units never ran at the same time");
-    assert!(elapsed < Duration::from_millis(6 * 150), "took {elapsed:?}: writes were serialised");
     assert_eq!(seqs(&ledger, "left")?, vec![1, 2, 3]);
     assert_eq!(seqs(&ledger, "right")?, vec![1, 2, 3]);
     Ok(())
@@ -457,5 +454,27 @@ fn unique_violation_that_persists_becomes_conflict_after_bounded_retries() -> Te
     assert!(err.as_ref().is_err_and(Error::is_retryable));
     assert_eq!(calls, 4, "one attempt plus write_retries=3 retries");
     assert_eq!(seqs(&ledger, "occ")?, vec![1], "nothing of the failed unit is stored");
+    Ok(())
+}
+
+#[test]
+fn write_waiting_past_statement_timeout_is_unavailable_while_reads_proceed() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2&statement_timeout=300ms"))?;
+    ledger.write(&agent("busy"), &mut empty_unit)?;
+    // Another session (as another process would) holds the agent's write lock.
+    let mut other = support::admin_client(&base)?;
+    let key = agent_lock_key(&guard.schema, "busy");
+    other.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+    let started = Instant::now();
+    let err = ledger.write(&agent("busy"), &mut empty_unit).expect_err("the lock is held elsewhere");
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    assert!(err.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(5), "the wait was bounded by statement_timeout");
+    // Reads never wait for the write lock.
+    assert_eq!(seqs(&ledger, "busy")?, vec![1]);
+    other.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
+    assert_eq!(ledger.write(&agent("busy"), &mut empty_unit)?.map(|h| h.seq), Some(2));
     Ok(())
 }
