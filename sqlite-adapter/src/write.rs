@@ -167,7 +167,7 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
     for change in &append.status_changes {
         let status = enum_to_sql(&change.status)?;
         conn.prepare_cached(
-            "UPDATE adjudications SET status = ?3, closed_seq = ?4 WHERE agent_id = ?1 AND handle = ?2",
+            "UPDATE adjudications SET status = ?3, closed_seq = ?4 WHERE agent_id = +?1 AND handle = +?2",
         )
         .and_then(|mut s| s.execute(params![a, change.handle.0.as_bytes(), status, seq]))
         .map_err(sql("closing an adjudication"))?;
@@ -181,7 +181,7 @@ pub(crate) fn mark_notified(
     agent: &AgentId,
     handle: credence_core::Handle,
 ) -> SqlResult<()> {
-    conn.prepare_cached("UPDATE adjudications SET notified = 1 WHERE agent_id = ?1 AND handle = ?2")
+    conn.prepare_cached("UPDATE adjudications SET notified = 1 WHERE agent_id = +?1 AND handle = +?2")
         .and_then(|mut s| s.execute(params![agent.as_str(), handle.0.as_bytes()]))
         .map_err(SqliteError::sqlite("marking an adjudication notified"))?;
     Ok(())
