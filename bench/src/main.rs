@@ -126,7 +126,7 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
         _ => None,
     };
 
-    let ledger = target.open()?;
+    let (ledger, probe) = target.open()?;
     let engine = Engine::new(ledger.clone());
     let mut claims: u64 = 0;
 
@@ -142,10 +142,15 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
     }
 
     progress("64 callers, one agent");
+    let before = probe();
     let one_agent = concurrent_ingest(&engine, 64, args.per_caller, |_| "bench-c1".into())?;
     claims += 64 * args.per_caller;
     rows.push(("ingest/s, 64 callers on 1 agent".into(), format!("{one_agent:.0}")));
     rows.push(("  ratio to sequential".into(), format!("{:.1}x", one_agent / sequential)));
+    if let (Some((t0, w0)), Some((t1, w1))) = (before, probe()) {
+        let per_txn = w1.saturating_sub(w0) as f64 / t1.saturating_sub(t0).max(1) as f64;
+        rows.push(("  writes per transaction (group commit)".into(), format!("{per_txn:.1}")));
+    }
 
     progress("64 callers, 64 agents");
     let many_agents = concurrent_ingest(&engine, 64, args.per_caller, |t| format!("bench-m{t}"))?;
@@ -178,6 +183,7 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
     ));
 
     drop(engine);
+    drop(probe);
     drop(ledger);
     if let Some(rss) = peak_rss_bytes() {
         rows.push(("peak RSS".into(), format!("{:.1} MiB", rss as f64 / (1024.0 * 1024.0))));

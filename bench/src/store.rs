@@ -9,6 +9,9 @@ use credence_core::Ledger;
 use credence_postgres::PostgresLedger;
 use credence_sqlite::{SqliteConfig, SqliteLedger};
 
+/// Reads a backend's `(transactions, writes)` commit counters, if it keeps them.
+pub type CommitProbe = Box<dyn Fn() -> Option<(u64, u64)>>;
+
 /// Which backend a run measures, and where its scratch data lives.
 pub enum Target {
     /// `memory:`.
@@ -63,20 +66,29 @@ impl Target {
         }
     }
 
-    /// Opens the ledger under test.
-    pub fn open(&self) -> Result<Arc<dyn Ledger>, String> {
+    /// Opens the ledger under test, with a probe of its commit counters
+    /// `(transactions, writes)` where the backend keeps them (group commit shows as more
+    /// writes than transactions).
+    pub fn open(&self) -> Result<(Arc<dyn Ledger>, CommitProbe), String> {
+        fn sqlite(l: SqliteLedger) -> (Arc<dyn Ledger>, CommitProbe) {
+            let l = Arc::new(l);
+            let probe = l.clone();
+            (l, Box::new(move || Some((probe.commit_stats().transactions, probe.commit_stats().writes))))
+        }
         Ok(match self {
-            Target::Memory => Arc::new(credence_core::MemoryLedger::new()),
+            Target::Memory => (Arc::new(credence_core::MemoryLedger::new()), Box::new(|| None)),
             Target::SqliteInMemory => {
-                Arc::new(SqliteLedger::in_memory(SqliteConfig::default()).map_err(|e| e.to_string())?)
+                sqlite(SqliteLedger::in_memory(SqliteConfig::default()).map_err(|e| e.to_string())?)
             }
-            Target::SqliteDir(dir) => Arc::new(
+            Target::SqliteDir(dir) => sqlite(
                 SqliteLedger::open(dir.join("store"), SqliteConfig::default()).map_err(|e| e.to_string())?,
             ),
             Target::Postgres { url, schema } => {
                 let sep = if url.contains('?') { '&' } else { '?' };
                 let full = format!("{url}{sep}schema={schema}&pool_max=72");
-                Arc::new(PostgresLedger::from_url(&full).map_err(|e| e.to_string())?)
+                let l = Arc::new(PostgresLedger::from_url(&full).map_err(|e| e.to_string())?);
+                let probe = l.clone();
+                (l, Box::new(move || Some((probe.write_stats().transactions, probe.write_stats().units))))
             }
         })
     }
