@@ -163,12 +163,37 @@ impl<L: Ledger> Engine<L> {
         Ok(report)
     }
 
-    /// Looks up the claim an operation names, or the reject reason why it cannot be used.
-    fn named_claim(
-        view: &dyn LedgerRead,
+    /// Runs a unit acting on one named claim: parses the agent, looks the claim up (unknown →
+    /// `UnknownClaim`), starts the unit and folds the claim's line. `act` either fills the unit
+    /// and answers the receipt, or answers a reject reason, in which case nothing is written.
+    fn claim_unit(
+        &self,
+        agent: &str,
         claim_ref: ClaimRef,
-    ) -> Result<std::result::Result<Claim, RejectReason>> {
-        Ok(view.claim(claim_ref)?.ok_or(RejectReason::UnknownClaim { claim_ref }))
+        mut act: impl FnMut(
+            &dyn LedgerRead,
+            &Claim,
+            &Line,
+            &mut UnitBuilder<'_>,
+        ) -> Result<std::result::Result<WriteReceipt, RejectReason>>
+        + Send,
+    ) -> Result<WriteReceipt> {
+        let agent = match AgentId::new(agent) {
+            Ok(a) => a,
+            Err(reason) => return Ok(WriteReceipt::rejected(Some(claim_ref), reason)),
+        };
+        self.run_unit(&agent, |view| {
+            let Some(claim) = view.claim(claim_ref)? else {
+                let reason = RejectReason::UnknownClaim { claim_ref };
+                return Ok((WriteReceipt::rejected(Some(claim_ref), reason), None));
+            };
+            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            let line = self.line_of(view, &claim, unit.seq() - 1)?;
+            Ok(match act(view, &claim, &line, &mut unit)? {
+                Ok(receipt) => (receipt, Some(unit.finish())),
+                Err(reason) => (WriteReceipt::rejected(Some(claim_ref), reason), None),
+            })
+        })
     }
 
     pub(super) fn resolve_line(
@@ -178,30 +203,16 @@ impl<L: Ledger> Engine<L> {
         predicate: &str,
         winner: ClaimRef,
     ) -> Result<WriteReceipt> {
-        let agent = match AgentId::new(agent) {
-            Ok(a) => a,
-            Err(reason) => return Ok(WriteReceipt::rejected(Some(winner), reason)),
-        };
-        self.run_unit(&agent, |view| {
-            let claim = match Self::named_claim(view, winner)? {
-                Ok(c) => c,
-                Err(reason) => return Ok((WriteReceipt::rejected(Some(winner), reason), None)),
-            };
+        self.claim_unit(agent, winner, |view, claim, line, unit| {
             if claim.subject != subject || claim.predicate != predicate {
-                let reason = RejectReason::WrongLine {
+                return Ok(Err(RejectReason::WrongLine {
                     claim_ref: winner,
                     subject: subject.to_owned(),
                     predicate: predicate.to_owned(),
-                };
-                return Ok((WriteReceipt::rejected(Some(winner), reason), None));
+                }));
             }
-            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
-            let line = self.line_of(view, &claim, unit.seq() - 1)?;
             if !line.is_live(winner) {
-                return Ok((
-                    WriteReceipt::rejected(Some(winner), RejectReason::NotLive { claim_ref: winner }),
-                    None,
-                ));
+                return Ok(Err(RejectReason::NotLive { claim_ref: winner }));
             }
             let losers: Vec<ClaimRef> =
                 line.live().iter().map(|c| c.claim_ref).filter(|&r| r != winner).collect();
@@ -229,10 +240,8 @@ impl<L: Ledger> Engine<L> {
                         .push(StatusChange { handle: adj.handle, status: AdjudicationStatus::Resolved });
                 }
             }
-            on_stopped(view, &mut unit, &losers)?;
-            let receipt =
-                unit.receipt(winner, Disposition::CommittedCheap, "manual_resolution", losers, None);
-            Ok((receipt, Some(unit.finish())))
+            on_stopped(view, unit, &losers)?;
+            Ok(Ok(unit.receipt(winner, Disposition::CommittedCheap, "manual_resolution", losers, None)))
         })
     }
 
@@ -242,22 +251,9 @@ impl<L: Ledger> Engine<L> {
         claim_ref: ClaimRef,
         reason: &str,
     ) -> Result<WriteReceipt> {
-        let agent = match AgentId::new(agent) {
-            Ok(a) => a,
-            Err(r) => return Ok(WriteReceipt::rejected(Some(claim_ref), r)),
-        };
-        self.run_unit(&agent, |view| {
-            let claim = match Self::named_claim(view, claim_ref)? {
-                Ok(c) => c,
-                Err(r) => return Ok((WriteReceipt::rejected(Some(claim_ref), r), None)),
-            };
-            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
-            let line = self.line_of(view, &claim, unit.seq() - 1)?;
+        self.claim_unit(agent, claim_ref, |view, _, line, unit| {
             if !line.is_live(claim_ref) {
-                return Ok((
-                    WriteReceipt::rejected(Some(claim_ref), RejectReason::NotLive { claim_ref }),
-                    None,
-                ));
+                return Ok(Err(RejectReason::NotLive { claim_ref }));
             }
             unit.assert(claim_ref, AssertionKind::Bound, Disposition::Invalidated, "invalidated");
             unit.entry(
@@ -267,30 +263,19 @@ impl<L: Ledger> Engine<L> {
                 "invalidated",
                 json!({ "reason": reason }),
             );
-            on_stopped(view, &mut unit, &[claim_ref])?;
-            let receipt = unit.receipt(claim_ref, Disposition::Invalidated, "invalidated", Vec::new(), None);
-            Ok((receipt, Some(unit.finish())))
+            on_stopped(view, unit, &[claim_ref])?;
+            Ok(Ok(unit.receipt(claim_ref, Disposition::Invalidated, "invalidated", Vec::new(), None)))
         })
     }
 
     pub(super) fn reinstate_claim(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt> {
-        let agent = match AgentId::new(agent) {
-            Ok(a) => a,
-            Err(r) => return Ok(WriteReceipt::rejected(Some(claim_ref), r)),
-        };
-        self.run_unit(&agent, |view| {
-            let claim = match Self::named_claim(view, claim_ref)? {
-                Ok(c) => c,
-                Err(r) => return Ok((WriteReceipt::rejected(Some(claim_ref), r), None)),
-            };
-            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
-            let line = self.line_of(view, &claim, unit.seq() - 1)?;
+        let threshold = self.config.valid_time_confidence_threshold;
+        self.claim_unit(agent, claim_ref, |_, claim, line, unit| {
             let current = line.state(claim_ref).map_or(Disposition::Rejected, |s| s.disposition);
             let reinstatable = matches!(current, Disposition::Superseded | Disposition::Invalidated)
                 && !line.is_live(claim_ref);
             if !reinstatable {
-                let reason = RejectReason::NotReinstatable { claim_ref, disposition: current };
-                return Ok((WriteReceipt::rejected(Some(claim_ref), reason), None));
+                return Ok(Err(RejectReason::NotReinstatable { claim_ref, disposition: current }));
             }
             unit.assert(claim_ref, AssertionKind::Reopen, Disposition::Reinstated, "reinstated");
             unit.entry(
@@ -300,16 +285,13 @@ impl<L: Ledger> Engine<L> {
                 "reinstated",
                 json!({ "was": current }),
             );
-            let threshold = self.config.valid_time_confidence_threshold;
             let contested_with: Vec<ClaimRef> = line
                 .live()
                 .iter()
                 .filter(|c| c.contradicts(&claim.value, claim.valid_time.as_ref(), threshold))
                 .map(|c| c.claim_ref)
                 .collect();
-            let receipt =
-                unit.receipt(claim_ref, Disposition::Reinstated, "reinstated", contested_with, None);
-            Ok((receipt, Some(unit.finish())))
+            Ok(Ok(unit.receipt(claim_ref, Disposition::Reinstated, "reinstated", contested_with, None)))
         })
     }
 }
