@@ -161,6 +161,31 @@ impl SqliteLedger {
 
     /// The agent's database, opening it if needed; `None` if it does not exist and `create`
     /// is false.
+    /// The agent a file in the store directory belongs to, if it has committed units.
+    fn listed_agent(&self, path: &std::path::Path, decoded: &Decoded) -> Result<Option<AgentId>> {
+        if let Decoded::Id(id) = decoded
+            && let Ok(agent) = AgentId::new(id.clone())
+        {
+            let cached = self
+                .cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .map
+                .get(&agent)
+                .map(|e| e.db.clone());
+            if let Some(db) = cached {
+                return Ok(has_units(&db)?.then_some(agent));
+            }
+        }
+        match schema::stored_agent(path, &self.config)? {
+            Some((id, true)) => AgentId::new(id.clone()).map(Some).map_err(|e| {
+                SqliteError::Decode(format!("{} stores an invalid agent id {id:?}: {e}", path.display()))
+                    .into()
+            }),
+            _ => Ok(None),
+        }
+    }
+
     fn agent_db(&self, agent: &AgentId, create: bool) -> SqlResult<Option<Arc<AgentDb>>> {
         let target = {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -304,29 +329,20 @@ impl Ledger for SqliteLedger {
                     let entry = entry.map_err(SqliteError::io(format!("listing {}", dir.display())))?;
                     let name = entry.file_name();
                     let Some(decoded) = name.to_str().and_then(naming::decode) else { continue };
-                    if let Decoded::Id(id) = &decoded
-                        && let Ok(agent) = AgentId::new(id.clone())
-                        && let Some(db) = self
-                            .cache
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .map
-                            .get(&agent)
-                            .map(|e| e.db.clone())
-                    {
-                        if has_units(&db)? {
-                            out.push(agent);
+                    match self.listed_agent(&entry.path(), &decoded) {
+                        Ok(Some(agent)) => out.push(agent),
+                        Ok(None) => {}
+                        // A damaged file whose name carries the id still names an agent: list
+                        // it (its own reads and writes report the damage), so one bad file
+                        // does not hide every other agent.
+                        Err(_) if matches!(&decoded, Decoded::Id(id) if AgentId::new(id.clone()).is_ok()) => {
+                            if let Decoded::Id(id) = decoded
+                                && let Ok(agent) = AgentId::new(id)
+                            {
+                                out.push(agent);
+                            }
                         }
-                        continue;
-                    }
-                    if let Some((id, true)) = schema::stored_agent(&entry.path(), &self.config)? {
-                        let agent = AgentId::new(id.clone()).map_err(|e| {
-                            SqliteError::Decode(format!(
-                                "{} stores an invalid agent id {id:?}: {e}",
-                                entry.path().display()
-                            ))
-                        })?;
-                        out.push(agent);
+                        Err(e) => return Err(e),
                     }
                 }
             }

@@ -1,6 +1,6 @@
 //! A corrupted or truncated agent file is a typed error for that agent only.
 
-use credence_core::{AgentId, ClaimEngine, Engine, Error, IngestRequest, RecallQuery};
+use credence_core::{AgentId, ClaimEngine, Engine, Error, IngestRequest, Ledger, RecallQuery};
 use credence_sqlite::{SqliteConfig, SqliteLedger};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -24,6 +24,9 @@ fn damaged_store(
 }
 
 fn assert_other_agent_works(engine: &Engine<SqliteLedger>) -> TestResult {
+    // Listing agents still works and still names the damaged one.
+    let listed = engine.ledger().agents()?;
+    assert!(listed.contains(&AgentId::new("bad")?) && listed.contains(&AgentId::new("good")?), "{listed:?}");
     assert_eq!(engine.recall(&RecallQuery::new("good", "s7", "p"))?.value, Some(7.into()));
     engine.ingest(IngestRequest::new("good", "new", "p", 1))?;
     engine.ingest(IngestRequest::new("fresh", "s", "p", 1))?;
