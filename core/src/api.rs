@@ -145,7 +145,11 @@ impl WriteReceipt {
         }
     }
 
-    /// The claim ref; panics only if the receipt is a rejection without one (test helper).
+    /// The claim ref, for receipts known not to be rejected (tests, examples).
+    ///
+    /// # Panics
+    /// If the receipt names no claim, which only a `Rejected` receipt can do: check
+    /// `disposition` (or use the `claim_ref` field) when the write may have been rejected.
     pub fn claim(&self) -> ClaimRef {
         self.claim_ref.expect("a non-rejected receipt always names its claim")
     }

@@ -111,7 +111,7 @@ impl IdSource for V7Ids {
         let fresh = Uuid::new_v7(ts).as_u128();
         let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Keep ids from one source strictly increasing even within one millisecond.
-        let next = if fresh > *last { fresh } else { *last + 1 };
+        let next = if fresh > *last { fresh } else { last.wrapping_add(1) };
         *last = next;
         Uuid::from_u128(next)
     }
