@@ -21,7 +21,7 @@ use r2d2::PooledConnection;
 
 use crate::error::{PgError, is_connection_error, is_occ, is_unavailable};
 use crate::lock::agent_lock_key;
-use crate::pool::{PgManager, checkout};
+use crate::pool::{PgManager, begin_fresh};
 use crate::read::PgView;
 use crate::write;
 
@@ -116,14 +116,18 @@ pub(crate) struct Groups {
 /// Savepoints are not released: a later `SAVEPOINT` of the same name nests, `ROLLBACK TO`
 /// undoes only the latest one, and the final `COMMIT` keeps everything not rolled back. That
 /// saves a round trip per unit.
+///
+/// When the unit returns rows and `close` (the leader's) closes the batch because nobody is
+/// waiting, the `COMMIT` is sent with the inserts; the second value says it was.
 fn run_member(
     conn: &mut Conn,
     agent: &str,
     unit: &mut WriteUnit<'_>,
     savepoint_open: bool,
-) -> Result<Member, PgError> {
+    close: Option<&dyn Fn() -> bool>,
+) -> Result<(Member, bool), PgError> {
     if !savepoint_open {
-        conn.client().batch_execute("SAVEPOINT credence_unit")?;
+        conn.raw().batch_execute("SAVEPOINT credence_unit")?;
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let view = PgView::new(conn, agent);
@@ -133,20 +137,28 @@ fn run_member(
         Err(panic) => Member::Panic(panic),
         Ok(Err(e)) => Member::Unit(e),
         Ok(Ok(None)) => Member::Nothing,
-        Ok(Ok(Some(append))) => match write::append(conn, agent, &append) {
-            Ok(()) => return Ok(Member::Written(Head { seq: append.seq, tx_time: append.tx_time })),
-            Err(e) => Member::Append(e),
-        },
+        Ok(Ok(Some(append))) => {
+            let commit = close.is_some_and(|close| close());
+            match write::append(conn, agent, &append, commit) {
+                Ok(committed) => {
+                    return Ok((
+                        Member::Written(Head { seq: append.seq, tx_time: append.tx_time }),
+                        committed,
+                    ));
+                }
+                Err(e) => Member::Append(e),
+            }
+        }
     };
-    if !matches!(member, Member::Nothing) {
-        conn.client().batch_execute("ROLLBACK TO SAVEPOINT credence_unit")?;
+    if !matches!(member, Member::Nothing) && !breaks_transaction(&member, conn) {
+        conn.raw().batch_execute("ROLLBACK TO SAVEPOINT credence_unit")?;
     }
-    Ok(member)
+    Ok((member, false))
 }
 
 /// True when a unit's append error means the transaction cannot go on.
 fn breaks_transaction(member: &Member, conn: &mut Conn) -> bool {
-    matches!(member, Member::Append(PgError::Db(db)) if is_connection_error(db)) || conn.client().is_closed()
+    matches!(member, Member::Append(PgError::Db(db)) if is_connection_error(db)) || conn.raw().is_closed()
 }
 
 impl Groups {
@@ -231,15 +243,43 @@ impl Groups {
         unit: &mut WriteUnit<'_>,
     ) -> Result<(Member, Result<(), BatchFailure>), (Member, BatchFailure)> {
         let fail = |e: PgError| BatchFailure::from_pg(&e);
-        let mut conn = checkout(pool).map_err(|e| (Member::NotRun, fail(e)))?;
         // One round trip: begin, take the agent's lock (first, before any read), open the
-        // leader's savepoint. The key is an integer computed here, so inlining it is safe.
+        // leader's savepoint, and read the agent's head (after the lock, so it is current and
+        // stays so: the write path keeps it up to date while the lock is held). The key is an
+        // integer computed here and the agent id is quoted as a literal, so inlining is safe.
         let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit",
-            agent_lock_key(schema, agent)
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit; \
+             SELECT stream_seq, tx_time FROM units WHERE agent_id = {} ORDER BY stream_seq DESC LIMIT 1",
+            agent_lock_key(schema, agent),
+            write::quote_literal(agent)
         );
-        conn.begin_raw(&begin).map_err(|e| (Member::NotRun, fail(e)))?;
-        let mine = run_member(&mut conn, agent, unit, true).map_err(|e| (Member::NotRun, fail(e)))?;
+        let (mut conn, ()) = begin_fresh(pool, |c| {
+            let messages = c.begin_raw_query(&begin)?;
+            let head = head_of(&messages)?;
+            c.set_write_head(agent, head);
+            Ok(())
+        })
+        .map_err(|e| (Member::NotRun, fail(e)))?;
+        // Closes the batch if nobody is waiting (then the leader's COMMIT rides with its inserts).
+        let close_if_alone = || {
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut st = batch.lock();
+            if !st.waiting.is_empty() {
+                return false;
+            }
+            st.accepting = false;
+            if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
+                open.remove(agent);
+            }
+            true
+        };
+        let (mine, committed) = run_member(&mut conn, agent, unit, true, Some(&close_if_alone))
+            .map_err(|e| (Member::NotRun, fail(e)))?;
+        if committed {
+            self.committed_batches.fetch_add(1, Ordering::Relaxed);
+            self.committed_members.fetch_add(1, Ordering::Relaxed);
+            return Ok((mine, Ok(())));
+        }
         if breaks_transaction(&mine, &mut conn) {
             let failure = match &mine {
                 Member::Append(e) => BatchFailure::from_pg(e),
@@ -342,10 +382,10 @@ fn follow(
         return (Member::NotRun, Err(BatchFailure::Other("the batch connection was missing".into())));
     };
     drop(st);
-    let member = run_member(&mut conn, agent, unit, false);
+    let member = run_member(&mut conn, agent, unit, false, None);
     let mut st = batch.lock();
     let member = match member {
-        Ok(m) => {
+        Ok((m, _)) => {
             if breaks_transaction(&m, &mut conn) {
                 st.broken = Some(match &m {
                     Member::Append(e) => BatchFailure::from_pg(e),
@@ -368,4 +408,35 @@ fn follow(
     let result =
         st.finished.clone().unwrap_or(Err(BatchFailure::Other("batch ended without a result".into())));
     (member, result)
+}
+
+/// The head from the `(stream_seq, tx_time)` row of a simple-query batch (the only
+/// two-column row in it), `None` if the agent has no unit.
+fn head_of(messages: &[postgres::SimpleQueryMessage]) -> Result<Option<Head>, PgError> {
+    let corrupt = |why: &str| PgError::Corrupt(format!("units row: {why}"));
+    for m in messages {
+        if let postgres::SimpleQueryMessage::Row(row) = m
+            && row.len() == 2
+        {
+            let seq = row
+                .get(0)
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(|| corrupt("bad stream_seq"))?;
+            let tx = row.get(1).and_then(|v| v.parse::<i64>().ok()).ok_or_else(|| corrupt("bad tx_time"))?;
+            return Ok(Some(Head { seq, tx_time: credence_core::Timestamp(tx) }));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::write::quote_literal;
+
+    #[test]
+    fn quote_literal_doubles_quotes_and_backslashes() {
+        assert_eq!(quote_literal("alice"), "E'alice'");
+        assert_eq!(quote_literal("o'brien\\x"), "E'o''brien\\\\x'");
+    }
 }

@@ -12,7 +12,7 @@ use crate::config::PostgresConfig;
 use crate::error::{BACKEND, PgError, PgResult, is_occ};
 use crate::group::{BatchFailure, Groups, Member};
 use crate::lock::agent_lock_key;
-use crate::pool::{PgManager, checkout};
+use crate::pool::{PgManager, begin_fresh, checkout};
 use crate::read::{PgView, QueryPlan};
 use crate::{schema, tls};
 
@@ -142,23 +142,24 @@ impl PostgresLedger {
     }
 
     fn mark_notified_inner(&self, agent: &str, handle: Handle) -> PgResult<()> {
-        let mut conn = checkout(&self.pool)?;
-        let mut txn = conn.begin("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+        let (mut conn, ()) =
+            begin_fresh(&self.pool, |c| c.begin_raw("BEGIN ISOLATION LEVEL READ COMMITTED"))?;
+        let mut txn = conn.adopt();
         // Taking the agent's lock keeps writers' views stable: nothing of the agent changes
         // while one of its units runs.
         txn.conn()
-            .client()
+            .raw()
             .execute("SELECT pg_advisory_xact_lock($1)", &[&agent_lock_key(&self.config.schema, agent)])?;
         let stmt = txn
             .conn()
             .statement("UPDATE adjudications SET notified = TRUE WHERE agent_id = $1 AND handle = $2")?;
-        txn.conn().client().execute(&stmt, &[&agent, &handle.0])?;
+        txn.conn().raw().execute(&stmt, &[&agent, &handle.0])?;
         txn.commit()
     }
 
     fn agents_inner(&self) -> PgResult<Vec<AgentId>> {
-        let mut conn = checkout(&self.pool)?;
-        let rows = conn.client().query("SELECT agent_id FROM agents", &[])?;
+        let (_conn, rows) =
+            begin_fresh(&self.pool, |c| Ok(c.raw().query("SELECT agent_id FROM agents", &[])?))?;
         let mut agents = rows
             .iter()
             .map(|row| {
@@ -218,8 +219,9 @@ impl Ledger for PostgresLedger {
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
-        let mut conn = checkout(&self.pool)?;
-        let mut txn = conn.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let (mut conn, ()) =
+            begin_fresh(&self.pool, |c| c.begin_raw("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))?;
+        let mut txn = conn.adopt();
         {
             let plans = self.capture.load(Ordering::SeqCst).then_some(&self.plans);
             let view = PgView::new(txn.conn(), agent.as_str()).with_plans(plans);

@@ -51,9 +51,20 @@
 //!   exponential backoff (the unit is re-run), then reported as `Error::Conflict`.
 //! * **Group commit** — concurrent writes of one agent in this process join one transaction,
 //!   each in its own `SAVEPOINT`; callers are answered only after the `COMMIT`.
+//! * **Round trips** — a write with nobody else of its agent waiting costs three: `BEGIN`, the
+//!   lock, the savepoint and the agent's head in one simple-query batch (the head is then
+//!   tracked by the transaction, which holds the lock); the three line reads of a unit
+//!   (`line_claims`, `line_marks`, `line_assertions` of one line) in one statement; and all of
+//!   the unit's rows in one statement (JSON literals unpacked by `json_to_recordset`) with the
+//!   `COMMIT` in the same batch. Adjudication rows and status changes, and units of a group
+//!   with followers, commit in a round trip of their own.
 //! * **Reads** run in one `REPEATABLE READ READ ONLY` transaction and never take the lock.
 //! * **Pool** — a connection returned with a transaction open or aborted is rolled back, or
-//!   discarded if that fails; checkout validates the connection.
+//!   discarded if that fails. A connection whose driver client was handed out
+//!   ([`pool::PgConnection::client`]) is checked with the server on its next checkout (an open
+//!   transaction is rolled back, an aborted one discards it); one only credence used is known
+//!   clean without a round trip. A connection the server closed while it sat idle fails the
+//!   first statement of its next use, which is then repeated once on a fresh connection.
 //! * **Schema** — refinery migrations ([`schema`]) on a dedicated connection under a session
 //!   advisory lock; a schema newer than this build is refused with `Error::SchemaTooNew`.
 #![deny(missing_docs)]

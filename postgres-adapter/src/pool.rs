@@ -4,9 +4,14 @@
 //! prepared statements, and a flag saying whether a transaction may be open on it. Code that
 //! opens a transaction goes through a guard whose drop rolls back; a connection whose
 //! rollback failed (or that is closed) reports itself broken, so r2d2 discards it instead of
-//! putting it back. Checkout also asks the server whether a transaction is open (one opened
-//! through [`PgConnection::client`] included): an open one is rolled back, and a connection in
-//! an aborted transaction, or that fails the check, is discarded.
+//! putting it back. A connection whose driver client was handed out through
+//! [`PgConnection::client`] (so a transaction may have been opened behind credence's back) is
+//! checked on its next checkout: the server is asked whether a transaction is open; an open
+//! one is rolled back, and a connection in an aborted transaction, or that fails the check, is
+//! discarded. A connection only credence's own code used needs no such round trip: its
+//! transaction flag is exact. A connection the server closed while idle is noticed by the first
+//! statement of the next use, which is then repeated once on a fresh connection
+//! (`begin_fresh`).
 
 use std::collections::HashMap;
 
@@ -15,7 +20,9 @@ use postgres_openssl::MakeTlsConnector;
 use r2d2::ManageConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::error::{PgError, PgResult};
+use credence_core::Head;
+
+use crate::error::{PgError, PgResult, is_connection_error};
 
 /// One pooled connection.
 pub struct PgConnection {
@@ -23,6 +30,12 @@ pub struct PgConnection {
     statements: HashMap<&'static str, Statement>,
     /// True from `BEGIN` until a successful `COMMIT`/`ROLLBACK`.
     in_transaction: bool,
+    /// True once the client was handed out through [`PgConnection::client`]; the next checkout
+    /// then asks the server whether a transaction is open.
+    exposed: bool,
+    /// Inside a write transaction that holds `agent`'s lock: the agent and its current head,
+    /// kept up to date by the write path (nothing else can change it while the lock is held).
+    write_head: Option<(String, Option<Head>)>,
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -32,9 +45,42 @@ impl std::fmt::Debug for PgConnection {
 }
 
 impl PgConnection {
-    /// The driver's client (for statements outside credence's own transactions).
+    /// The driver's client (for statements outside credence's own transactions). The next
+    /// checkout of this connection asks the server whether a transaction was left open.
     pub fn client(&mut self) -> &mut Client {
+        self.exposed = true;
         &mut self.client
+    }
+
+    /// The driver's client for credence's own statements (which keep `in_transaction` exact).
+    pub(crate) fn raw(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn wrap(client: Client) -> PgConnection {
+        PgConnection {
+            client,
+            statements: HashMap::new(),
+            in_transaction: false,
+            exposed: false,
+            write_head: None,
+        }
+    }
+
+    /// The head of `agent` as tracked by the write transaction holding its lock, if any.
+    pub(crate) fn write_head(&self, agent: &str) -> Option<Option<Head>> {
+        match &self.write_head {
+            Some((a, head)) if a == agent => Some(*head),
+            _ => None,
+        }
+    }
+
+    /// Records `agent`'s head inside the write transaction holding its lock.
+    pub(crate) fn set_write_head(&mut self, agent: &str, head: Option<Head>) {
+        match &mut self.write_head {
+            Some((a, h)) if a == agent => *h = head,
+            slot => *slot = Some((agent.to_owned(), head)),
+        }
     }
 
     /// True if a transaction may still be open on this connection.
@@ -52,22 +98,26 @@ impl PgConnection {
         Ok(s)
     }
 
-    /// Runs `BEGIN …` and returns a guard that rolls back unless committed.
-    pub(crate) fn begin(&mut self, begin_sql: &str) -> PgResult<Txn<'_>> {
-        self.in_transaction = true;
-        if let Err(e) = self.client.batch_execute(begin_sql) {
-            let _ = self.try_rollback();
-            return Err(e.into());
-        }
-        Ok(Txn { conn: self, done: false })
-    }
-
     /// `BEGIN …` without a guard: the caller owns the (pooled) connection, and returning it
     /// to the pool with the transaction open rolls back or discards it.
     pub(crate) fn begin_raw(&mut self, begin_sql: &str) -> PgResult<()> {
         self.in_transaction = true;
+        self.write_head = None;
         self.client.batch_execute(begin_sql)?;
         Ok(())
+    }
+
+    /// Like [`PgConnection::begin_raw`] with a simple-query batch whose result rows are
+    /// returned (so a first read can ride along with `BEGIN`).
+    pub(crate) fn begin_raw_query(&mut self, begin_sql: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
+        self.in_transaction = true;
+        self.write_head = None;
+        Ok(self.client.simple_query(begin_sql)?)
+    }
+
+    /// A guard for a transaction already begun with [`PgConnection::begin_raw`].
+    pub(crate) fn adopt(&mut self) -> Txn<'_> {
+        Txn { conn: self, done: false }
     }
 
     /// `COMMIT` of a transaction begun with [`PgConnection::begin_raw`].
@@ -75,6 +125,7 @@ impl PgConnection {
         match self.client.batch_execute("COMMIT") {
             Ok(()) => {
                 self.in_transaction = false;
+                self.write_head = None;
                 Ok(())
             }
             Err(e) => {
@@ -84,10 +135,17 @@ impl PgConnection {
         }
     }
 
+    /// Records that a `COMMIT` sent along with other statements succeeded.
+    pub(crate) fn committed(&mut self) {
+        self.in_transaction = false;
+        self.write_head = None;
+    }
+
     fn try_rollback(&mut self) -> bool {
         if self.client.is_closed() {
             return false;
         }
+        self.write_head = None;
         match self.client.batch_execute("ROLLBACK") {
             Ok(()) => {
                 self.in_transaction = false;
@@ -117,6 +175,7 @@ impl Txn<'_> {
         match self.conn.client.batch_execute("COMMIT") {
             Ok(()) => {
                 self.conn.in_transaction = false;
+                self.conn.write_head = None;
                 Ok(())
             }
             Err(e) => {
@@ -153,7 +212,7 @@ impl PgManager {
 
     /// Opens a connection outside the pool.
     pub(crate) fn open(&self) -> PgResult<PgConnection> {
-        Ok(PgConnection { client: self.inner.connect()?, statements: HashMap::new(), in_transaction: false })
+        Ok(PgConnection::wrap(self.inner.connect()?))
     }
 }
 
@@ -162,13 +221,18 @@ impl ManageConnection for PgManager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<PgConnection, postgres::Error> {
-        Ok(PgConnection { client: self.inner.connect()?, statements: HashMap::new(), in_transaction: false })
+        Ok(PgConnection::wrap(self.inner.connect()?))
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
         if conn.in_transaction && !conn.try_rollback() {
             // Surface a real error so r2d2 discards the connection.
             conn.client.batch_execute("ROLLBACK")?;
+        }
+        conn.write_head = None;
+        if !conn.exposed {
+            // Only credence's own code used it, and its flag says no transaction is open.
+            return Ok(());
         }
         // Also catch a transaction opened behind our back (through `client()`): inside an
         // aborted one this statement fails (and r2d2 discards the connection); inside an open
@@ -181,6 +245,7 @@ impl ManageConnection for PgManager {
         if !outside_transaction {
             conn.client.batch_execute("ROLLBACK")?;
         }
+        conn.exposed = false;
         Ok(())
     }
 
@@ -192,4 +257,25 @@ impl ManageConnection for PgManager {
 /// Maps a pool checkout failure.
 pub(crate) fn checkout(pool: &r2d2::Pool<PgManager>) -> PgResult<r2d2::PooledConnection<PgManager>> {
     pool.get().map_err(PgError::from)
+}
+
+/// Checks out a connection and runs `first` (the first statement of a use, e.g. `BEGIN`) on it.
+/// If that finds the connection already closed by the server (it sat idle in the pool while
+/// the backend was terminated), nothing of the use has run yet, so the broken connection is
+/// dropped (and discarded by the pool) and `first` is repeated once on another connection.
+pub(crate) fn begin_fresh<T>(
+    pool: &r2d2::Pool<PgManager>,
+    mut first: impl FnMut(&mut PgConnection) -> PgResult<T>,
+) -> PgResult<(r2d2::PooledConnection<PgManager>, T)> {
+    let mut conn = checkout(pool)?;
+    match first(&mut conn) {
+        Ok(t) => Ok((conn, t)),
+        Err(PgError::Db(e)) if is_connection_error(&e) => {
+            drop(conn);
+            let mut conn = checkout(pool)?;
+            let t = first(&mut conn)?;
+            Ok((conn, t))
+        }
+        Err(e) => Err(e),
+    }
 }

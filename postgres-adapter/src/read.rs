@@ -27,6 +27,20 @@ pub(crate) struct PgView<'c> {
     agent: &'c str,
     plans: Option<&'c Mutex<Vec<QueryPlan>>>,
     edges: RefCell<EdgeCache>,
+    line: RefCell<Option<LineRows>>,
+}
+
+/// One line's claims, marks and assertions up to `max_seq`, fetched together by the first of
+/// the three line reads; each later read of the same key takes its part. The view answers
+/// from one snapshot (and a write's unit reads before anything is appended), so the rows stay
+/// current for the view's life; a part already taken is fetched again.
+struct LineRows {
+    subject: String,
+    predicate: String,
+    max_seq: u64,
+    claims: Option<Vec<Claim>>,
+    marks: Option<Vec<StateMark>>,
+    assertions: Option<Vec<Assertion>>,
 }
 
 /// After this many `edges_to` lookups of one kind in one view, all of the agent's edges of
@@ -100,9 +114,38 @@ const AUDIT_SQL: [&str; 8] = [
     ),
 ];
 
+/// The three line reads of the engine's write path (`line_claims`, `line_marks`,
+/// `line_assertions` for one line and `max_seq`) in one statement: a `UNION ALL` with a
+/// discriminator `k` (0 claims, 1 marks, 2 assertions), each part in its documented order.
+/// The same lateral lookups as the single reads (see `line_marks`).
+const LINE_SQL: &str = "SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
+     cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
+     vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on, NULL::bigint AS \
+     idx, NULL::text AS event, NULL::text AS disposition, NULL::uuid AS assertion_ref, NULL::uuid AS \
+     target, NULL::text AS kind, NULL::bigint AS at, claim_ref AS o2, ord::bigint AS o3 FROM claims \
+     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND stream_seq <= $4 UNION ALL SELECT \
+     1, NULL, e.claim_ref, e.stream_seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL, e.idx, e.event, e.disposition, NULL, NULL, NULL, NULL, \
+     NULL, e.idx FROM claims c CROSS JOIN LATERAL (SELECT x.stream_seq, x.idx, x.claim_ref, x.event, \
+     x.disposition FROM entries x WHERE x.agent_id = c.agent_id AND x.claim_ref = c.claim_ref AND \
+     x.stream_seq <= $4 AND x.event = ANY($5) OFFSET 0) e WHERE c.agent_id = $1 AND c.subject = $2 \
+     AND c.predicate = $3 UNION ALL SELECT 2, NULL, NULL, a.stream_seq, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     a.assertion_ref, a.target, a.kind, a.at, a.assertion_ref, a.ord::bigint FROM claims c CROSS \
+     JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, x.target, x.kind, x.at, x.ord FROM \
+     assertions x WHERE x.agent_id = c.agent_id AND x.target = c.claim_ref AND x.stream_seq <= $4 \
+     OFFSET 0) a WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 ORDER BY k, \
+     stream_seq, o2, o3";
+
 impl<'c> PgView<'c> {
     pub(crate) fn new(conn: &'c mut PgConnection, agent: &'c str) -> PgView<'c> {
-        PgView { conn: RefCell::new(conn), agent, plans: None, edges: RefCell::default() }
+        PgView {
+            conn: RefCell::new(conn),
+            agent,
+            plans: None,
+            edges: RefCell::default(),
+            line: RefCell::new(None),
+        }
     }
 
     /// Also records the plan of every statement into `plans`.
@@ -114,13 +157,13 @@ impl<'c> PgView<'c> {
     fn query(&self, sql: &'static str, params: &[Param<'_>]) -> PgResult<Vec<Row>> {
         let mut conn = self.conn.borrow_mut();
         if let Some(plans) = self.plans {
-            let rows = conn.client().query(&format!("EXPLAIN {sql}"), params)?;
+            let rows = conn.raw().query(&format!("EXPLAIN {sql}"), params)?;
             let plan =
                 rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect::<Vec<_>>().join("\n");
             plans.lock().unwrap_or_else(PoisonError::into_inner).push(QueryPlan { sql, plan });
         }
         let stmt = conn.statement(sql)?;
-        Ok(conn.client().query(&stmt, params)?)
+        Ok(conn.raw().query(&stmt, params)?)
     }
 
     fn rows<T>(
@@ -142,6 +185,54 @@ impl<'c> PgView<'c> {
         Ok(self.rows(sql, params, decode)?.into_iter().next())
     }
 
+    /// Takes one part of a line's rows, fetching all three parts when the cache holds another
+    /// line or the part was already taken.
+    fn line_part<T>(
+        &self,
+        subject: &str,
+        predicate: &str,
+        max_seq: u64,
+        part: fn(&mut LineRows) -> &mut Option<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        let mut cache = self.line.borrow_mut();
+        if let Some(rows) = cache.as_mut()
+            && rows.subject == subject
+            && rows.predicate == predicate
+            && rows.max_seq == max_seq
+            && let Some(found) = part(rows).take()
+        {
+            return Ok(found);
+        }
+        drop(cache);
+        let mut rows = self.fetch_line(subject, predicate, max_seq)?;
+        let found = part(&mut rows).take().unwrap_or_default();
+        *self.line.borrow_mut() = Some(rows);
+        Ok(found)
+    }
+
+    fn fetch_line(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<LineRows> {
+        let events: Vec<&str> = Event::MARKS.iter().map(|e| e.as_str()).collect();
+        let rows =
+            self.query(LINE_SQL, &[&self.agent, &subject, &predicate, &max_seq_param(max_seq), &events])?;
+        let (mut claims, mut marks, mut assertions) = (Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            let k: i32 = codec::RowReader::new(row, "claims").get("k")?;
+            match k {
+                0 => claims.push(codec::claim(row)?),
+                1 => marks.push(codec::mark(row)?),
+                _ => assertions.push(codec::assertion(row)?),
+            }
+        }
+        Ok(LineRows {
+            subject: subject.to_owned(),
+            predicate: predicate.to_owned(),
+            max_seq,
+            claims: Some(claims),
+            marks: Some(marks),
+            assertions: Some(assertions),
+        })
+    }
+
     /// The agent's newest unit (used by the write path's checks).
     pub(crate) fn head_raw(&self) -> PgResult<Option<Head>> {
         let rows = self.query(
@@ -150,32 +241,14 @@ impl<'c> PgView<'c> {
         )?;
         rows.first().map(codec::head).transpose()
     }
-
-    /// The head and which of `refs` already exist as claims of the agent (one round trip).
-    pub(crate) fn head_and_existing_claims(
-        &self,
-        refs: &[uuid::Uuid],
-    ) -> PgResult<(Option<Head>, Vec<uuid::Uuid>)> {
-        let rows = self.query(
-            "SELECT h.stream_seq, h.tx_time, \
-             ARRAY(SELECT claim_ref FROM claims WHERE agent_id = $1 AND claim_ref = ANY($2)) AS existing \
-             FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 \
-             ORDER BY stream_seq DESC LIMIT 1) h ON TRUE",
-            &[&self.agent, &refs],
-        )?;
-        let Some(row) = rows.first() else { return Ok((None, Vec::new())) };
-        let r = codec::RowReader::new(row, "units");
-        let existing: Vec<uuid::Uuid> = r.get("existing")?;
-        let head = match r.get::<Option<i64>>("stream_seq")? {
-            None => None,
-            Some(_) => Some(codec::head(row)?),
-        };
-        Ok((head, existing))
-    }
 }
 
 impl LedgerRead for PgView<'_> {
     fn head(&self) -> Result<Option<Head>> {
+        // Inside a write the transaction holding the agent's lock tracks the head exactly.
+        if let Some(head) = self.conn.borrow().write_head(self.agent) {
+            return Ok(head);
+        }
         Ok(self.head_raw()?)
     }
 
@@ -208,43 +281,15 @@ impl LedgerRead for PgView<'_> {
     }
 
     fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
-        self.rows(
-            claims_sql!(
-                "WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND stream_seq <= $4 \
-                 ORDER BY stream_seq, claim_ref, ord"
-            ),
-            &[&self.agent, &subject, &predicate, &max_seq_param(max_seq)],
-            codec::claim,
-        )
+        self.line_part(subject, predicate, max_seq, |r| &mut r.claims)
     }
 
     fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
-        let events: Vec<&str> = Event::MARKS.iter().map(|e| e.as_str()).collect();
-        self.rows(
-            // The line's claims drive the lookup (OFFSET 0 keeps the planner from flattening the
-            // lateral subquery into a scan of the agent's whole ledger when its statistics are
-            // stale, as they are while a table grows).
-            "SELECT e.stream_seq, e.idx, e.claim_ref, e.event, e.disposition FROM claims c \
-             CROSS JOIN LATERAL (SELECT x.stream_seq, x.idx, x.claim_ref, x.event, x.disposition FROM entries x \
-             WHERE x.agent_id = c.agent_id AND x.claim_ref = c.claim_ref AND x.stream_seq <= $4 \
-             AND x.event = ANY($5) OFFSET 0) e \
-             WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 ORDER BY e.stream_seq, e.idx",
-            &[&self.agent, &subject, &predicate, &max_seq_param(max_seq), &events],
-            codec::mark,
-        )
+        self.line_part(subject, predicate, max_seq, |r| &mut r.marks)
     }
 
     fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
-        self.rows(
-            "SELECT a.stream_seq, a.assertion_ref, a.target, a.kind, a.at FROM claims c \
-             CROSS JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, x.target, x.kind, x.at, x.ord \
-             FROM assertions x WHERE x.agent_id = c.agent_id AND x.target = c.claim_ref \
-             AND x.stream_seq <= $4 OFFSET 0) a \
-             WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 \
-             ORDER BY a.stream_seq, a.assertion_ref, a.ord",
-            &[&self.agent, &subject, &predicate, &max_seq_param(max_seq)],
-            codec::assertion,
-        )
+        self.line_part(subject, predicate, max_seq, |r| &mut r.assertions)
     }
 
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {

@@ -24,9 +24,9 @@ pub fn supported_version() -> i64 {
 /// `SchemaTooNew` when the schema records a version newer than this build's.
 pub(crate) fn migrate(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
     let key = migration_lock_key(schema);
-    conn.client().execute("SELECT pg_advisory_lock($1)", &[&key])?;
+    conn.raw().execute("SELECT pg_advisory_lock($1)", &[&key])?;
     let result = migrate_locked(conn, schema);
-    let unlocked = conn.client().execute("SELECT pg_advisory_unlock($1)", &[&key]);
+    let unlocked = conn.raw().execute("SELECT pg_advisory_unlock($1)", &[&key]);
     result?;
     unlocked?;
     Ok(())
@@ -34,26 +34,26 @@ pub(crate) fn migrate(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
 
 fn migrate_locked(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
     // The name was validated to be a plain lower-case identifier.
-    conn.client().batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
+    conn.raw().batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
     let supported = supported_version();
     let found = applied_version(conn)?;
     if found > supported {
         return Err(PgError::SchemaTooNew { found, supported });
     }
-    embedded::migrations::runner().set_migration_table_name(HISTORY_TABLE).run(conn.client())?;
+    embedded::migrations::runner().set_migration_table_name(HISTORY_TABLE).run(conn.raw())?;
     Ok(())
 }
 
 /// The newest applied version, 0 for a fresh schema.
 pub(crate) fn applied_version(conn: &mut PgConnection) -> PgResult<i64> {
     let exists = conn
-        .client()
+        .raw()
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])?
         .try_get::<_, bool>(0)?;
     if !exists {
         return Ok(0);
     }
-    let row = conn.client().query_one(&format!("SELECT max(version)::bigint FROM {HISTORY_TABLE}"), &[])?;
+    let row = conn.raw().query_one(&format!("SELECT max(version)::bigint FROM {HISTORY_TABLE}"), &[])?;
     let v: Option<i64> = row.try_get(0).map_err(|e| PgError::Corrupt(format!("{HISTORY_TABLE}: {e}")))?;
     Ok(v.unwrap_or(0))
 }

@@ -1,6 +1,7 @@
 //! Appending one commit unit's rows inside the write transaction.
 
-use credence_core::Append;
+use credence_core::{Append, Head};
+use postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::codec::{self, ord_param, seq_param};
@@ -8,13 +9,17 @@ use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
 use crate::read::PgView;
 
-/// Checks `append` against the agent's current head and existing claims (the same refusals
-/// as the reference backend), then inserts every row. Runs under the agent's advisory lock.
-pub(crate) fn append(conn: &mut PgConnection, agent: &str, append: &Append) -> PgResult<()> {
-    let (head, existing) = {
-        let view = PgView::new(conn, agent);
-        let refs: Vec<Uuid> = append.claims.iter().map(|c| c.claim_ref.0).collect();
-        view.head_and_existing_claims(&refs)?
+/// Checks `append` against the agent's current head (the same refusals as the reference
+/// backend), then inserts every row; a claim that already exists refuses the unit. Runs under
+/// the agent's advisory lock; on success the connection's tracked head moves to the unit.
+///
+/// With `commit`, and when the unit has no adjudication rows or status changes, the
+/// transaction's `COMMIT` rides in the same round trip as the inserts (the caller closed its
+/// group first); returns whether it did. A failing insert stops the batch before the `COMMIT`.
+pub(crate) fn append(conn: &mut PgConnection, agent: &str, append: &Append, commit: bool) -> PgResult<bool> {
+    let head = match conn.write_head(agent) {
+        Some(head) => head,
+        None => PgView::new(conn, agent).head_raw()?,
     };
     let expected = head.map_or(1, |h| h.seq + 1);
     if append.seq != expected {
@@ -28,122 +33,177 @@ pub(crate) fn append(conn: &mut PgConnection, agent: &str, append: &Append) -> P
             append.tx_time, prev.tx_time
         )));
     }
-    if let Some(dup) = existing.first() {
-        return Err(PgError::Conflict(format!("claim {dup} already exists")));
+    let commit = commit && append.adjudications.is_empty() && append.status_changes.is_empty();
+    let mut sql = insert_sql(agent, append, head.is_none())?;
+    if commit {
+        sql.push_str("; COMMIT");
     }
-    insert_rows(conn, agent, append, head.is_none())
+    match conn.raw().batch_execute(&sql) {
+        Ok(()) => {}
+        Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
+            return Err(PgError::Conflict(format!("a claim of unit {} already exists", append.seq)));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if commit {
+        conn.committed();
+        return Ok(true);
+    }
+    insert_adjudications(conn, agent, append)?;
+    conn.set_write_head(agent, Some(Head { seq: append.seq, tx_time: append.tx_time }));
+    Ok(false)
 }
 
-fn insert_rows(conn: &mut PgConnection, agent: &str, append: &Append, first_unit: bool) -> PgResult<()> {
+/// A row list as a JSON string literal for `json_to_recordset`.
+fn rows_literal(rows: &[serde_json::Value]) -> PgResult<String> {
+    let text =
+        serde_json::to_string(rows).map_err(|e| PgError::Conflict(format!("rows do not serialise: {e}")))?;
+    Ok(quote_literal(&text))
+}
+
+/// The unit's rows (all but adjudications) as ONE statement for the simple-query protocol: a
+/// CTE with one `INSERT … SELECT … FROM json_to_recordset(<literal>)` per non-empty table.
+/// Every value travels inside JSON string literals quoted by [`quote_literal`] (numbers are
+/// formatted by Rust), so nothing is spliced into the SQL unquoted. Claims use
+/// `ON CONFLICT DO NOTHING`; the final `SELECT` divides by zero when fewer claims went in than
+/// were given, which refuses a unit whose claim already exists (or repeats one of its own).
+fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String> {
+    use serde_json::json;
+    let a = quote_literal(agent);
     let seq = seq_param(append.seq)?;
-    let stmt = conn.statement("INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ($1, $2, $3)")?;
-    conn.client().execute(&stmt, &[&agent, &seq, &append.tx_time.0])?;
+    let mut ctes = vec![format!(
+        "u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ({a}, {seq}, {}))",
+        append.tx_time.0
+    )];
     if first_unit {
-        let stmt = conn.statement("INSERT INTO agents (agent_id) VALUES ($1) ON CONFLICT DO NOTHING")?;
-        conn.client().execute(&stmt, &[&agent])?;
+        ctes.push(format!("g AS (INSERT INTO agents (agent_id) VALUES ({a}) ON CONFLICT DO NOTHING)"));
     }
-
-    for (i, c) in append.claims.iter().enumerate() {
-        let stmt = conn.statement(
-            "INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
-             cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
-             vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        )?;
-        let value = serde_json::to_string(&c.value)
-            .map_err(|e| PgError::Conflict(format!("claim value does not serialise: {e}")))?;
-        let vt = c.valid_time.as_ref();
-        let derived: Vec<Uuid> = c.derived_from.iter().map(|r| r.0).collect();
-        let depends: Vec<Uuid> = c.depends_on.iter().map(|r| r.0).collect();
-        conn.client().execute(
-            &stmt,
-            &[
-                &agent,
-                &c.claim_ref.0,
-                &seq_param(c.seq)?,
-                &ord_param(i)?,
-                &c.subject,
-                &c.predicate,
-                &value,
-                &c.provenance.as_str(),
-                &codec::cardinality_str(c.cardinality),
-                &c.confidence,
-                &codec::criticality_str(c.criticality),
-                &vt.is_some(),
-                &vt.and_then(|w| w.start).map(|t| t.0),
-                &vt.and_then(|w| w.end).map(|t| t.0),
-                &vt.map(|w| w.confidence),
-                &vt.and_then(|w| w.start_granularity).map(codec::granularity_str),
-                &vt.and_then(|w| w.end_granularity).map(codec::granularity_str),
-                &c.tx_time.0,
-                &derived,
-                &depends,
-            ],
-        )?;
-    }
-
-    if !append.entries.is_empty() {
-        // One statement for all entries of the unit (a unit can flag hundreds of dependents).
-        let n = append.entries.len();
-        let (mut seqs, mut idxs, mut ords, mut refs) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut events, mut dispositions, mut rationales, mut times) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for (i, e) in append.entries.iter().enumerate() {
-            seqs.push(seq_param(e.seq)?);
-            idxs.push(i64::from(e.index));
-            ords.push(ord_param(i)?);
-            refs.push(e.claim_ref.0);
-            events.push(e.event.as_str());
-            dispositions.push(e.disposition.as_str());
-            rationales
-                .push(serde_json::to_string(&e.rationale).map_err(|err| {
-                    PgError::Conflict(format!("entry rationale does not serialise: {err}"))
-                })?);
-            times.push(e.recorded_at.0);
+    if !append.claims.is_empty() {
+        let mut rows = Vec::with_capacity(append.claims.len());
+        for (i, c) in append.claims.iter().enumerate() {
+            let vt = c.valid_time.as_ref();
+            let derived: Vec<String> = c.derived_from.iter().map(|r| r.0.to_string()).collect();
+            let depends: Vec<String> = c.depends_on.iter().map(|r| r.0.to_string()).collect();
+            rows.push(json!({
+                "r": c.claim_ref.0.to_string(),
+                "s": seq_param(c.seq)?,
+                "o": ord_param(i)?,
+                "subj": c.subject,
+                "pred": c.predicate,
+                "val": serde_json::to_string(&c.value)
+                    .map_err(|e| PgError::Conflict(format!("claim value does not serialise: {e}")))?,
+                "prov": c.provenance.as_str(),
+                "card": codec::cardinality_str(c.cardinality),
+                "conf": c.confidence,
+                "crit": codec::criticality_str(c.criticality),
+                "hvt": vt.is_some(),
+                "vs": vt.and_then(|w| w.start).map(|t| t.0),
+                "ve": vt.and_then(|w| w.end).map(|t| t.0),
+                "vc": vt.map(|w| w.confidence),
+                "vsg": vt.and_then(|w| w.start_granularity).map(codec::granularity_str),
+                "veg": vt.and_then(|w| w.end_granularity).map(codec::granularity_str),
+                "tx": c.tx_time.0,
+                "df": derived,
+                "dp": depends,
+            }));
         }
-        let stmt = conn.statement(
-            "INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
-             recorded_at) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::integer[], $5::uuid[], \
-             $6::text[], $7::text[], $8::text[], $9::bigint[])",
-        )?;
-        conn.client().execute(
-            &stmt,
-            &[&agent, &seqs, &idxs, &ords, &refs, &events, &dispositions, &rationales, &times],
-        )?;
+        ctes.push(format!(
+            "c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, \
+             provenance, cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
+             vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
+             SELECT {a}, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
+             FROM json_to_recordset({}::json) AS t(r uuid, s bigint, o integer, subj text, pred text, val text, \
+             prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, vsg text, \
+             veg text, tx bigint, df uuid[], dp uuid[]) ON CONFLICT DO NOTHING RETURNING 1)",
+            rows_literal(&rows)?
+        ));
     }
-
-    for (i, a) in append.assertions.iter().enumerate() {
-        let stmt = conn.statement(
-            "INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )?;
-        conn.client().execute(
-            &stmt,
-            &[
-                &agent,
-                &seq_param(a.seq)?,
-                &ord_param(i)?,
-                &a.assertion_ref.0,
-                &a.target.0,
-                &codec::assertion_kind_str(a.kind),
-                &a.at.0,
-            ],
-        )?;
+    if !append.entries.is_empty() {
+        let mut rows = Vec::with_capacity(append.entries.len());
+        for (i, e) in append.entries.iter().enumerate() {
+            rows.push(json!({
+                "s": seq_param(e.seq)?,
+                "i": i64::from(e.index),
+                "o": ord_param(i)?,
+                "r": e.claim_ref.0.to_string(),
+                "ev": e.event.as_str(),
+                "di": e.disposition.as_str(),
+                "ra": serde_json::to_string(&e.rationale)
+                    .map_err(|err| PgError::Conflict(format!("entry rationale does not serialise: {err}")))?,
+                "at": e.recorded_at.0,
+            }));
+        }
+        ctes.push(format!(
+            "e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
+             recorded_at) SELECT {a}, s, i, o, r, ev, di, ra, at FROM json_to_recordset({}::json) \
+             AS t(s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint))",
+            rows_literal(&rows)?
+        ));
     }
-
-    for (i, e) in append.edges.iter().enumerate() {
+    if !append.assertions.is_empty() {
+        let mut rows = Vec::with_capacity(append.assertions.len());
+        for (i, x) in append.assertions.iter().enumerate() {
+            rows.push(json!({
+                "s": seq_param(x.seq)?,
+                "o": ord_param(i)?,
+                "r": x.assertion_ref.0.to_string(),
+                "t": x.target.0.to_string(),
+                "k": codec::assertion_kind_str(x.kind),
+                "at": x.at.0,
+            }));
+        }
+        ctes.push(format!(
+            "s AS (INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
+             SELECT {a}, s, o, r, t, k, at FROM json_to_recordset({}::json) \
+             AS t(s bigint, o integer, r uuid, t uuid, k text, at bigint))",
+            rows_literal(&rows)?
+        ));
+    }
+    if !append.edges.is_empty() {
         // An edge that already exists is kept as it was (edges are unique per from/to/kind).
-        let stmt = conn.statement(
-            "INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )?;
-        conn.client().execute(
-            &stmt,
-            &[&agent, &e.from.0, &e.to.0, &e.kind.as_str(), &seq_param(e.seq)?, &ord_param(i)?],
-        )?;
+        let mut rows = Vec::with_capacity(append.edges.len());
+        for (i, e) in append.edges.iter().enumerate() {
+            rows.push(json!({
+                "f": e.from.0.to_string(),
+                "t": e.to.0.to_string(),
+                "k": e.kind.as_str(),
+                "s": seq_param(e.seq)?,
+                "o": ord_param(i)?,
+            }));
+        }
+        ctes.push(format!(
+            "d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
+             SELECT {a}, f, t, k, s, o FROM json_to_recordset({}::json) \
+             AS t(f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING)",
+            rows_literal(&rows)?
+        ));
     }
+    let check = if append.claims.is_empty() {
+        "SELECT 1".to_owned()
+    } else {
+        format!("SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = {} THEN 1 ELSE 0 END", append.claims.len())
+    };
+    Ok(format!("WITH {} {check}", ctes.join(", ")))
+}
 
+/// `s` as an SQL string literal (`E'…'`, so the result does not depend on
+/// `standard_conforming_strings`): quotes and backslashes are doubled.
+pub(crate) fn quote_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 3);
+    out.push_str("E'");
+    for ch in s.chars() {
+        match ch {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn insert_adjudications(conn: &mut PgConnection, agent: &str, append: &Append) -> PgResult<()> {
+    let seq = seq_param(append.seq)?;
     for (i, a) in append.adjudications.iter().enumerate() {
         let stmt = conn.statement(
             "INSERT INTO adjudications (agent_id, handle, stream_seq, ord, subject, predicate, challenger, \
@@ -151,7 +211,7 @@ fn insert_rows(conn: &mut PgConnection, agent: &str, append: &Append, first_unit
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )?;
         let incumbents: Vec<Uuid> = a.incumbents.iter().map(|r| r.0).collect();
-        conn.client().execute(
+        conn.raw().execute(
             &stmt,
             &[
                 &agent,
@@ -174,7 +234,7 @@ fn insert_rows(conn: &mut PgConnection, agent: &str, append: &Append, first_unit
         let stmt = conn.statement(
             "UPDATE adjudications SET status = $3, closed_seq = $4 WHERE agent_id = $1 AND handle = $2",
         )?;
-        conn.client().execute(&stmt, &[&agent, &change.handle.0, &change.status.as_str(), &seq])?;
+        conn.raw().execute(&stmt, &[&agent, &change.handle.0, &change.status.as_str(), &seq])?;
     }
     Ok(())
 }
