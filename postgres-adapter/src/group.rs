@@ -248,12 +248,12 @@ impl Groups {
         // stays so: the write path keeps it up to date while the lock is held). The key is an
         // integer computed here and the agent id is quoted as a literal, so inlining is safe.
         let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit; \
-             SELECT stream_seq, tx_time FROM units WHERE agent_id = {} ORDER BY stream_seq DESC LIMIT 1",
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit; {}",
             agent_lock_key(schema, agent),
-            write::quote_literal(agent)
+            write::head_sql(agent)
         );
         let (mut conn, ()) = begin_fresh(pool, |c| {
+            write::ensure_prepared(c)?;
             let messages = c.begin_raw_query(&begin)?;
             let head = head_of(&messages)?;
             c.set_write_head(agent, head);

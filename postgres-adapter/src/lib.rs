@@ -56,7 +56,9 @@
 //!   tracked by the transaction, which holds the lock); the three line reads of a unit
 //!   (`line_claims`, `line_marks`, `line_assertions` of one line) in one statement; and all of
 //!   the unit's rows in one statement (JSON literals unpacked by `json_to_recordset`) with the
-//!   `COMMIT` in the same batch. Adjudication rows and status changes, and units of a group
+//!   `COMMIT` in the same batch. The head query and the insert are server-side prepared
+//!   statements (`PREPARE`d once per connection, run with `EXECUTE` and quoted literals), so
+//!   their plans are cached although they travel in simple-query batches. Adjudication rows and status changes, and units of a group
 //!   with followers, commit in a round trip of their own.
 //! * **Reads** run in one `REPEATABLE READ READ ONLY` transaction and never take the lock.
 //! * **Pool** — a connection returned with a transaction open or aborted is rolled back, or

@@ -36,6 +36,8 @@ pub struct PgConnection {
     /// Inside a write transaction that holds `agent`'s lock: the agent and its current head,
     /// kept up to date by the write path (nothing else can change it while the lock is held).
     write_head: Option<(String, Option<Head>)>,
+    /// The write path's server-side prepared statements exist on this session.
+    simple_prepared: bool,
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -64,6 +66,7 @@ impl PgConnection {
             in_transaction: false,
             exposed: false,
             write_head: None,
+            simple_prepared: false,
         }
     }
 
@@ -133,6 +136,16 @@ impl PgConnection {
                 Err(e.into())
             }
         }
+    }
+
+    /// True once the write path's server-side prepared statements exist on this session.
+    pub(crate) fn simple_prepared(&self) -> bool {
+        self.simple_prepared
+    }
+
+    /// Records that the write path's server-side prepared statements exist.
+    pub(crate) fn set_simple_prepared(&mut self) {
+        self.simple_prepared = true;
     }
 
     /// Records that a `COMMIT` sent along with other statements succeeded.

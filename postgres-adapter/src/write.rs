@@ -61,24 +61,65 @@ fn rows_literal(rows: &[serde_json::Value]) -> PgResult<String> {
     Ok(quote_literal(&text))
 }
 
-/// The unit's rows (all but adjudications) as ONE statement for the simple-query protocol: a
-/// CTE with one `INSERT … SELECT … FROM json_to_recordset(<literal>)` per non-empty table.
-/// Every value travels inside JSON string literals quoted by [`quote_literal`] (numbers are
-/// formatted by Rust), so nothing is spliced into the SQL unquoted. Claims use
-/// `ON CONFLICT DO NOTHING`; the final `SELECT` divides by zero when fewer claims went in than
-/// were given, which refuses a unit whose claim already exists (or repeats one of its own).
+/// Server-side prepared statements used from simple-query batches (which cannot bind
+/// parameters but can `EXECUTE` with literal arguments, keeping the cached plan). Prepared
+/// once per connection by [`ensure_prepared`]; `PREPARE` is not undone by a rollback.
+const PREPARE_HEAD: &str = "PREPARE credence_head(text) AS SELECT stream_seq, tx_time FROM units \
+     WHERE agent_id = $1 ORDER BY stream_seq DESC LIMIT 1";
+
+/// All rows of a unit but adjudications: a CTE with one `INSERT … SELECT … FROM
+/// json_to_recordset(…)` per table (`$5`…`$8` are JSON arrays of rows, `[]` for none). Claims
+/// use `ON CONFLICT DO NOTHING`; the final `SELECT` divides by zero when fewer than `$9` claims
+/// went in, which refuses a unit whose claim already exists (or that repeats one of its own).
+const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, boolean, json, json, json, json, \
+     bigint) AS WITH \
+     u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ($1, $2, $3)), \
+     g AS (INSERT INTO agents (agent_id) SELECT $1 WHERE $4 ON CONFLICT DO NOTHING), \
+     c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
+       cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
+       vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
+       SELECT $1, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
+       FROM json_to_recordset($5) AS t(r uuid, s bigint, o integer, subj text, pred text, val text, \
+       prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, vsg text, \
+       veg text, tx bigint, df uuid[], dp uuid[]) ON CONFLICT DO NOTHING RETURNING 1), \
+     e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
+       recorded_at) SELECT $1, s, i, o, r, ev, di, ra, at FROM json_to_recordset($6) \
+       AS t(s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint)), \
+     a AS (INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
+       SELECT $1, s, o, r, t, k, at FROM json_to_recordset($7) \
+       AS t(s bigint, o integer, r uuid, t uuid, k text, at bigint)), \
+     d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
+       SELECT $1, f, t, k, s, o FROM json_to_recordset($8) \
+       AS t(f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING) \
+     SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = $9 THEN 1 ELSE 0 END";
+
+/// Prepares [`PREPARE_HEAD`] and [`PREPARE_APPEND`] on `conn` unless already done.
+pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
+    if conn.simple_prepared() {
+        return Ok(());
+    }
+    if let Err(e) = conn.raw().batch_execute(&format!("{PREPARE_HEAD}; {PREPARE_APPEND}")) {
+        // Leave nothing half-prepared behind for the next attempt.
+        let _ = conn.raw().batch_execute("DEALLOCATE credence_head");
+        let _ = conn.raw().batch_execute("DEALLOCATE credence_append");
+        return Err(e.into());
+    }
+    conn.set_simple_prepared();
+    Ok(())
+}
+
+/// The head query of [`PREPARE_HEAD`] for `agent`, for a simple-query batch.
+pub(crate) fn head_sql(agent: &str) -> String {
+    format!("EXECUTE credence_head({})", quote_literal(agent))
+}
+
+/// The unit's rows (all but adjudications) as one `EXECUTE credence_append(…)` for the
+/// simple-query protocol. Every value travels inside JSON string literals quoted by
+/// [`quote_literal`] (numbers are formatted by Rust), so nothing is spliced in unquoted.
 fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String> {
     use serde_json::json;
-    let a = quote_literal(agent);
     let seq = seq_param(append.seq)?;
-    let mut ctes = vec![format!(
-        "u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ({a}, {seq}, {}))",
-        append.tx_time.0
-    )];
-    if first_unit {
-        ctes.push(format!("g AS (INSERT INTO agents (agent_id) VALUES ({a}) ON CONFLICT DO NOTHING)"));
-    }
-    if !append.claims.is_empty() {
+    let claims = {
         let mut rows = Vec::with_capacity(append.claims.len());
         for (i, c) in append.claims.iter().enumerate() {
             let vt = c.valid_time.as_ref();
@@ -107,18 +148,9 @@ fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String
                 "dp": depends,
             }));
         }
-        ctes.push(format!(
-            "c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, \
-             provenance, cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
-             vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
-             SELECT {a}, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
-             FROM json_to_recordset({}::json) AS t(r uuid, s bigint, o integer, subj text, pred text, val text, \
-             prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, vsg text, \
-             veg text, tx bigint, df uuid[], dp uuid[]) ON CONFLICT DO NOTHING RETURNING 1)",
-            rows_literal(&rows)?
-        ));
-    }
-    if !append.entries.is_empty() {
+        rows_literal(&rows)?
+    };
+    let entries = {
         let mut rows = Vec::with_capacity(append.entries.len());
         for (i, e) in append.entries.iter().enumerate() {
             rows.push(json!({
@@ -133,14 +165,9 @@ fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String
                 "at": e.recorded_at.0,
             }));
         }
-        ctes.push(format!(
-            "e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
-             recorded_at) SELECT {a}, s, i, o, r, ev, di, ra, at FROM json_to_recordset({}::json) \
-             AS t(s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint))",
-            rows_literal(&rows)?
-        ));
-    }
-    if !append.assertions.is_empty() {
+        rows_literal(&rows)?
+    };
+    let assertions = {
         let mut rows = Vec::with_capacity(append.assertions.len());
         for (i, x) in append.assertions.iter().enumerate() {
             rows.push(json!({
@@ -152,15 +179,9 @@ fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String
                 "at": x.at.0,
             }));
         }
-        ctes.push(format!(
-            "s AS (INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
-             SELECT {a}, s, o, r, t, k, at FROM json_to_recordset({}::json) \
-             AS t(s bigint, o integer, r uuid, t uuid, k text, at bigint))",
-            rows_literal(&rows)?
-        ));
-    }
-    if !append.edges.is_empty() {
-        // An edge that already exists is kept as it was (edges are unique per from/to/kind).
+        rows_literal(&rows)?
+    };
+    let edges = {
         let mut rows = Vec::with_capacity(append.edges.len());
         for (i, e) in append.edges.iter().enumerate() {
             rows.push(json!({
@@ -171,19 +192,15 @@ fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String
                 "o": ord_param(i)?,
             }));
         }
-        ctes.push(format!(
-            "d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
-             SELECT {a}, f, t, k, s, o FROM json_to_recordset({}::json) \
-             AS t(f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING)",
-            rows_literal(&rows)?
-        ));
-    }
-    let check = if append.claims.is_empty() {
-        "SELECT 1".to_owned()
-    } else {
-        format!("SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = {} THEN 1 ELSE 0 END", append.claims.len())
+        rows_literal(&rows)?
     };
-    Ok(format!("WITH {} {check}", ctes.join(", ")))
+    Ok(format!(
+        "EXECUTE credence_append({}, {seq}, {}, {}, {claims}, {entries}, {assertions}, {edges}, {})",
+        quote_literal(agent),
+        append.tx_time.0,
+        if first_unit { "TRUE" } else { "FALSE" },
+        append.claims.len()
+    ))
 }
 
 /// `s` as an SQL string literal (`E'…'`, so the result does not depend on
