@@ -247,8 +247,11 @@ impl Groups {
         // leader's savepoint, and read the agent's head (after the lock, so it is current and
         // stays so: the write path keeps it up to date while the lock is held). The key is an
         // integer computed here and the agent id is quoted as a literal, so inlining is safe.
+        // Plans: generic (cached per connection, no planning per write) and never a sequential
+        // scan chosen while the agent's tables were tiny (every query is an index lookup).
         let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit; {}",
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit; \
+             SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; {}",
             agent_lock_key(schema, agent),
             write::head_sql(agent)
         );

@@ -194,6 +194,11 @@ fn backoff(attempt: u32) {
     std::thread::sleep(Duration::from_millis(base / 2 + jitter / 2 + 1));
 }
 
+/// Begins a read. Every query of credence is an index lookup by agent; `enable_seqscan = off`
+/// keeps a plan that PostgreSQL caches per connection (generic plans of prepared statements)
+/// from being a sequential scan chosen while a table was still tiny.
+const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_seqscan = off";
+
 impl Ledger for PostgresLedger {
     fn backend(&self) -> &'static str {
         BACKEND
@@ -219,8 +224,7 @@ impl Ledger for PostgresLedger {
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
-        let (mut conn, ()) =
-            begin_fresh(&self.pool, |c| c.begin_raw("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))?;
+        let (mut conn, ()) = begin_fresh(&self.pool, |c| c.begin_raw(READ_BEGIN))?;
         let mut txn = conn.adopt();
         {
             let plans = self.capture.load(Ordering::SeqCst).then_some(&self.plans);

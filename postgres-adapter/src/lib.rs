@@ -61,6 +61,10 @@
 //!   their plans are cached although they travel in simple-query batches. Adjudication rows and status changes, and units of a group
 //!   with followers, commit in a round trip of their own.
 //! * **Reads** run in one `REPEATABLE READ READ ONLY` transaction and never take the lock.
+//! * **Plans** — writes use generic plans (`plan_cache_mode = force_generic_plan`, cached per
+//!   connection) and reads and writes run with `enable_seqscan = off` (`SET LOCAL`): every
+//!   query is an index lookup by agent, and a plan cached while a table was tiny must not be a
+//!   scan. The line read is written so `claims_by_line` wins even then.
 //! * **Pool** — a connection returned with a transaction open or aborted is rolled back, or
 //!   discarded if that fails. A connection whose driver client was handed out
 //!   ([`pool::PgConnection::client`]) is checked with the server on its next checkout (an open

@@ -117,25 +117,30 @@ const AUDIT_SQL: [&str; 8] = [
 /// The three line reads of the engine's write path (`line_claims`, `line_marks`,
 /// `line_assertions` for one line and `max_seq`) in one statement: a `UNION ALL` with a
 /// discriminator `k` (0 claims, 1 marks, 2 assertions), each part in its documented order.
-/// The same lateral lookups as the single reads (see `line_marks`).
-const LINE_SQL: &str = "SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
+/// The line's claims are read in `claims_by_line` order (`ORDER BY stream_seq, claim_ref` in
+/// each part): that makes `claims_by_line` the cheapest index even when the plan is made while
+/// the tables are tiny (a generic plan cached per connection), where otherwise
+/// `claims_by_unit` ties and is picked, and then scans every claim of the agent on each write.
+/// `OFFSET 0` keeps the lateral lookups from being flattened into a scan of the whole ledger.
+const LINE_SQL: &str = "(SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
      cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
      vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on, NULL::bigint AS \
      idx, NULL::text AS event, NULL::text AS disposition, NULL::uuid AS assertion_ref, NULL::uuid AS \
      target, NULL::text AS kind, NULL::bigint AS at, claim_ref AS o2, ord::bigint AS o3 FROM claims \
-     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND stream_seq <= $4 UNION ALL SELECT \
-     1, NULL, e.claim_ref, e.stream_seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL, NULL, e.idx, e.event, e.disposition, NULL, NULL, NULL, NULL, \
-     NULL, e.idx FROM claims c CROSS JOIN LATERAL (SELECT x.stream_seq, x.idx, x.claim_ref, x.event, \
-     x.disposition FROM entries x WHERE x.agent_id = c.agent_id AND x.claim_ref = c.claim_ref AND \
-     x.stream_seq <= $4 AND x.event = ANY($5) OFFSET 0) e WHERE c.agent_id = $1 AND c.subject = $2 \
-     AND c.predicate = $3 UNION ALL SELECT 2, NULL, NULL, a.stream_seq, NULL, NULL, NULL, NULL, \
+     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND stream_seq <= $4 ORDER BY \
+     stream_seq, claim_ref) UNION ALL (SELECT 1, NULL, e.claim_ref, e.stream_seq, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.idx, e.event, \
+     e.disposition, NULL, NULL, NULL, NULL, NULL, e.idx FROM (SELECT agent_id, claim_ref FROM claims \
+     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 ORDER BY stream_seq, claim_ref) c CROSS \
+     JOIN LATERAL (SELECT x.stream_seq, x.idx, x.claim_ref, x.event, x.disposition FROM entries x \
+     WHERE x.agent_id = c.agent_id AND x.claim_ref = c.claim_ref AND x.stream_seq <= $4 AND x.event \
+     = ANY($5) OFFSET 0) e) UNION ALL (SELECT 2, NULL, NULL, a.stream_seq, NULL, NULL, NULL, NULL, \
      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     a.assertion_ref, a.target, a.kind, a.at, a.assertion_ref, a.ord::bigint FROM claims c CROSS \
-     JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, x.target, x.kind, x.at, x.ord FROM \
-     assertions x WHERE x.agent_id = c.agent_id AND x.target = c.claim_ref AND x.stream_seq <= $4 \
-     OFFSET 0) a WHERE c.agent_id = $1 AND c.subject = $2 AND c.predicate = $3 ORDER BY k, \
-     stream_seq, o2, o3";
+     a.assertion_ref, a.target, a.kind, a.at, a.assertion_ref, a.ord::bigint FROM (SELECT agent_id, \
+     claim_ref FROM claims WHERE agent_id = $1 AND subject = $2 AND predicate = $3 ORDER BY \
+     stream_seq, claim_ref) c CROSS JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, x.target, \
+     x.kind, x.at, x.ord FROM assertions x WHERE x.agent_id = c.agent_id AND x.target = c.claim_ref \
+     AND x.stream_seq <= $4 OFFSET 0) a) ORDER BY k, stream_seq, o2, o3";
 
 impl<'c> PgView<'c> {
     pub(crate) fn new(conn: &'c mut PgConnection, agent: &'c str) -> PgView<'c> {
