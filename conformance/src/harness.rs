@@ -145,7 +145,12 @@ pub fn require(f: &dyn Factory, has: bool, what: &str) -> CaseResult {
 pub fn run_case(factory: &dyn Factory, area: &str, name: &str, case: fn(&dyn Factory) -> CaseResult) {
     match case(factory) {
         Ok(()) => {}
-        Err(CaseError::Skipped(why)) => println!("SKIPPED {area}::{name} on {}: {why}", factory.name()),
+        Err(CaseError::Skipped(why)) => {
+            // Written to the stderr handle, not through `eprintln!`, so the test harness's
+            // output capture does not hide it: a skip is always visible in `cargo test` output.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "SKIPPED {area}::{name} on {}: {why}", factory.name());
+        }
         Err(e) => panic!("conformance case {area}::{name} on backend {}: {e}", factory.name()),
     }
 }
