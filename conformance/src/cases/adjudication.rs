@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use credence_core::ledger::read_with;
 use credence_core::{
-    Adjudication, AdjudicationStatus, AgentId, AsOf, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef,
-    ClaimStatus, Disposition, EngineConfig, Error, Event, Handle, IngestRequest, LedgerEntry, Marker,
-    Provenance, RecallQuery, Timestamp, Verdict, WriteReceipt,
+    Adjudication, AdjudicationStatus, AsOf, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus,
+    Disposition, EngineConfig, Error, Event, Handle, IngestRequest, LedgerEntry, Marker, Provenance,
+    RecallQuery, Timestamp, Verdict, WriteReceipt,
 };
 
+use super::support::agent_id;
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
 
 /// One hour, the TTL used by the expiry cases.
@@ -17,10 +18,6 @@ const TTL_MICROS: i64 = 3_600_000_000;
 
 fn with_ttl(f: &dyn Factory) -> Result<Fixture, CaseError> {
     Fixture::build(f, EngineConfig { adjudication_ttl: Some(TTL), ..EngineConfig::default() }, true)
-}
-
-fn agent_id(agent: &str) -> Result<AgentId, CaseError> {
-    AgentId::new(agent).map_err(|e| CaseError::Failed(format!("bad agent id {agent:?}: {e}")))
 }
 
 /// The agent's head seq straight from the ledger (0 when it has no rows).

@@ -9,20 +9,16 @@ use std::time::Duration;
 
 use credence_core::ledger::read_with;
 use credence_core::{
-    AgentId, AsOf, AuditQuery, AuditRange, BeliefStatus, ClaimEngine, Disposition, EngineConfig, Error,
-    Event, IngestRequest, LedgerEntry, Provenance, RecallQuery, RejectReason, Timestamp, Verdict,
-    WriteReceipt,
+    AsOf, AuditQuery, AuditRange, BeliefStatus, ClaimEngine, Disposition, EngineConfig, Error, Event,
+    IngestRequest, LedgerEntry, Provenance, RecallQuery, RejectReason, Timestamp, Verdict, WriteReceipt,
 };
 
+use super::support::agent_id;
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
 
 /// Joins a scoped thread, turning a panic into a case failure.
 fn join<T>(h: thread::ScopedJoinHandle<'_, T>) -> Result<T, CaseError> {
     h.join().map_err(|_| CaseError::Failed("a worker thread panicked".into()))
-}
-
-fn agent_id(agent: &str) -> Result<AgentId, CaseError> {
-    AgentId::new(agent).map_err(|e| CaseError::Failed(e.to_string()))
 }
 
 fn ledger_entries(fx: &Fixture, agent: &str) -> Result<Vec<LedgerEntry>, CaseError> {

@@ -2,30 +2,12 @@
 
 use credence_core::ledger::read_with;
 use credence_core::{
-    AgentId, AsOf, AssertionKind, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition,
-    Event, IngestRequest, RecallQuery, RejectReason, WriteReceipt,
+    AsOf, AssertionKind, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition, Event,
+    IngestRequest, RecallQuery, RejectReason, WriteReceipt,
 };
 
+use super::support::{agent_id, footprint};
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
-
-fn agent_id(agent: &str) -> Result<AgentId, CaseError> {
-    AgentId::new(agent).map_err(|e| CaseError::Failed(format!("bad agent id {agent:?}: {e}")))
-}
-
-/// The agent's head seq and its number of ledger entries, straight from the ledger.
-fn footprint(fx: &Fixture, agent: &str) -> Result<(u64, usize), CaseError> {
-    let id = agent_id(agent)?;
-    Ok(read_with(fx.store.ledger.as_ref(), &id, |v| {
-        let seq = v.head()?.map_or(0, |h| h.seq);
-        let range = credence_core::AuditRange {
-            claim_ref: None,
-            after: None,
-            limit: 1_000_000_000,
-            newest_first: false,
-        };
-        Ok((seq, v.audit(&range)?.len()))
-    })?)
-}
 
 fn status(fx: &Fixture, s: &str, p: &str, claim: ClaimRef) -> Result<(Disposition, ClaimStatus), CaseError> {
     let history = fx.engine.history("a", s, p, AsOf::Now)?;

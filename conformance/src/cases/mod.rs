@@ -21,4 +21,5 @@ pub mod scale;
 pub mod set_valued;
 pub mod storage;
 pub mod succession;
+mod support;
 pub mod validation;
