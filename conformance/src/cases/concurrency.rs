@@ -21,6 +21,27 @@ fn join<T>(h: thread::ScopedJoinHandle<'_, T>) -> Result<T, CaseError> {
     h.join().map_err(|_| CaseError::Failed("a worker thread panicked".into()))
 }
 
+/// Two threads released by one barrier ingest "Acme" and "Globex" on the empty line
+/// (`subject`, employer) of agent `a`; returns both receipts.
+fn race_two_writers(
+    engine: &impl ClaimEngine,
+    subject: &str,
+) -> Result<(WriteReceipt, WriteReceipt), CaseError> {
+    let barrier = Barrier::new(2);
+    let (x, y) = thread::scope(|s| {
+        let go = |value: &'static str| {
+            let barrier = &barrier;
+            s.spawn(move || {
+                barrier.wait();
+                engine.ingest(IngestRequest::new("a", subject, "employer", value))
+            })
+        };
+        let (hx, hy) = (go("Acme"), go("Globex"));
+        (join(hx), join(hy))
+    });
+    Ok((x??, y??))
+}
+
 fn ledger_entries(fx: &Fixture, agent: &str) -> Result<Vec<LedgerEntry>, CaseError> {
     let id = agent_id(agent)?;
     let range = AuditRange { claim_ref: None, after: None, limit: 1_000_000_000, newest_first: false };
@@ -109,20 +130,8 @@ pub fn two_conflicting_writers_yield_one_cheap_one_contested(f: &dyn Factory) ->
     let fx = Fixture::new(f)?;
     let engine = &fx.engine;
     for round in 0..20 {
-        let barrier = Barrier::new(2);
         let subject = format!("round{round}");
-        let (x, y) = thread::scope(|s| {
-            let go = |value: &'static str| {
-                let (barrier, subject) = (&barrier, &subject);
-                s.spawn(move || {
-                    barrier.wait();
-                    engine.ingest(IngestRequest::new("a", subject.as_str(), "employer", value))
-                })
-            };
-            let (hx, hy) = (go("Acme"), go("Globex"));
-            (join(hx), join(hy))
-        });
-        let (x, y) = (x??, y??);
+        let (x, y) = race_two_writers(engine, &subject)?;
         let (cheap, contested) = match (x.disposition, y.disposition) {
             (Disposition::CommittedCheap, Disposition::Contested) => (x, y),
             (Disposition::Contested, Disposition::CommittedCheap) => (y, x),
@@ -450,20 +459,8 @@ pub fn two_conflicting_writers_with_oracle_queue_exactly_one(f: &dyn Factory) ->
     let fx = Fixture::with_oracle(f)?;
     let engine = &fx.engine;
     for round in 0..10 {
-        let barrier = Barrier::new(2);
         let subject = format!("round{round}");
-        let (x, y) = thread::scope(|s| {
-            let go = |value: &'static str| {
-                let (barrier, subject) = (&barrier, &subject);
-                s.spawn(move || {
-                    barrier.wait();
-                    engine.ingest(IngestRequest::new("a", subject.as_str(), "employer", value))
-                })
-            };
-            let (hx, hy) = (go("Acme"), go("Globex"));
-            (join(hx), join(hy))
-        });
-        let (x, y) = (x??, y??);
+        let (x, y) = race_two_writers(engine, &subject)?;
         let (cheap, queued) = match (x.disposition, y.disposition) {
             (Disposition::CommittedCheap, Disposition::QueuedForAdjudication) => (x, y),
             (Disposition::QueuedForAdjudication, Disposition::CommittedCheap) => (y, x),

@@ -6,26 +6,8 @@ use credence_core::{
     IngestRequest, RecallQuery, RejectReason, WriteReceipt,
 };
 
-use super::support::{agent_id, footprint};
+use super::support::{agent_id, belief, footprint, ingest, status};
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
-
-fn status(fx: &Fixture, s: &str, p: &str, claim: ClaimRef) -> Result<(Disposition, ClaimStatus), CaseError> {
-    let history = fx.engine.history("a", s, p, AsOf::Now)?;
-    history
-        .entries
-        .iter()
-        .find(|e| e.claim.claim_ref == claim)
-        .map(|e| (e.disposition, e.status))
-        .ok_or_else(|| CaseError::Failed(format!("claim {claim} missing from history of ({s}, {p})")))
-}
-
-fn ingest(fx: &Fixture, v: impl Into<serde_json::Value>) -> Result<WriteReceipt, CaseError> {
-    Ok(fx.engine.ingest(IngestRequest::new("a", "alice", "employer", v))?)
-}
-
-fn belief(fx: &Fixture) -> Result<credence_core::Belief, CaseError> {
-    Ok(fx.engine.recall(&RecallQuery::new("a", "alice", "employer"))?)
-}
 
 fn rejected(r: &WriteReceipt) -> Result<RejectReason, CaseError> {
     ensure_eq!(r.disposition, Disposition::Rejected);

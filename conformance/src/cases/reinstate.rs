@@ -3,29 +3,11 @@
 use credence_core::ledger::read_with;
 use credence_core::{
     AsOf, AssertionKind, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition, Event,
-    IngestRequest, Provenance, RecallQuery, RejectReason, ValidTime, Verdict, WriteReceipt,
+    IngestRequest, Provenance, RecallQuery, RejectReason, ValidTime, Verdict,
 };
 
-use super::support::{agent_id, footprint};
+use super::support::{agent_id, belief, footprint, ingest, status};
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
-
-fn status(fx: &Fixture, claim: ClaimRef) -> Result<(Disposition, ClaimStatus), CaseError> {
-    let history = fx.engine.history("a", "alice", "employer", AsOf::Now)?;
-    history
-        .entries
-        .iter()
-        .find(|e| e.claim.claim_ref == claim)
-        .map(|e| (e.disposition, e.status))
-        .ok_or_else(|| CaseError::Failed(format!("claim {claim} missing from history")))
-}
-
-fn ingest(fx: &Fixture, v: impl Into<serde_json::Value>) -> Result<WriteReceipt, CaseError> {
-    Ok(fx.engine.ingest(IngestRequest::new("a", "alice", "employer", v))?)
-}
-
-fn belief(fx: &Fixture) -> Result<credence_core::Belief, CaseError> {
-    Ok(fx.engine.recall(&RecallQuery::new("a", "alice", "employer"))?)
-}
 
 /// Expects a `NotReinstatable` rejection that wrote nothing.
 fn expect_not_reinstatable(fx: &Fixture, claim: ClaimRef) -> CaseResult {
@@ -52,7 +34,7 @@ pub fn reinstate_invalidated_claim_is_live_again(f: &dyn Factory) -> CaseResult 
     ensure_eq!(r.disposition, Disposition::Reinstated);
     ensure_eq!(r.claim_ref, Some(acme));
     ensure_eq!(r.seq, Some(3));
-    ensure_eq!(status(&fx, acme)?, (Disposition::Reinstated, ClaimStatus::Current));
+    ensure_eq!(status(&fx, "alice", "employer", acme)?, (Disposition::Reinstated, ClaimStatus::Current));
     let b = belief(&fx)?;
     ensure_eq!(b.value, Some("Acme".into()));
     ensure_eq!(b.primary_claim, Some(acme));
@@ -90,7 +72,7 @@ pub fn reinstate_superseded_claim_makes_line_contested(f: &dyn Factory) -> CaseR
     let acme = ingest(&fx, "Acme")?.claim();
     let globex = ingest(&fx, "Globex")?.claim();
     fx.engine.resolve("a", "alice", "employer", globex)?;
-    ensure_eq!(status(&fx, acme)?.1, ClaimStatus::Superseded);
+    ensure_eq!(status(&fx, "alice", "employer", acme)?.1, ClaimStatus::Superseded);
     let r = fx.engine.reinstate("a", acme)?;
     ensure_eq!(r.disposition, Disposition::Reinstated);
     ensure_eq!(r.contested_with, vec![globex]);
@@ -107,10 +89,10 @@ pub fn reinstate_adjudication_loser_is_live_again(f: &dyn Factory) -> CaseResult
     let globex = ingest(&fx, "Globex")?;
     let handle = globex.handle.ok_or_else(|| CaseError::Failed("no handle".into()))?;
     fx.engine.submit_adjudication("a", handle, Verdict::Deny, Provenance::USER)?;
-    ensure_eq!(status(&fx, globex.claim())?.1, ClaimStatus::Superseded);
+    ensure_eq!(status(&fx, "alice", "employer", globex.claim())?.1, ClaimStatus::Superseded);
     let r = fx.engine.reinstate("a", globex.claim())?;
     ensure_eq!(r.disposition, Disposition::Reinstated);
-    ensure_eq!(status(&fx, globex.claim())?.1, ClaimStatus::Current);
+    ensure_eq!(status(&fx, "alice", "employer", globex.claim())?.1, ClaimStatus::Current);
     ensure_eq!(belief(&fx)?.status, BeliefStatus::Contested);
     Ok(())
 }
@@ -141,9 +123,9 @@ pub fn reinstate_then_invalidate_again_is_invalidated(f: &dyn Factory) -> CaseRe
             Disposition::Invalidated,
             "round {round}"
         );
-        ensure_eq!(status(&fx, acme)?.1, ClaimStatus::Invalidated);
+        ensure_eq!(status(&fx, "alice", "employer", acme)?.1, ClaimStatus::Invalidated);
         ensure_eq!(fx.engine.reinstate("a", acme)?.disposition, Disposition::Reinstated, "round {round}");
-        ensure_eq!(status(&fx, acme)?.1, ClaimStatus::Current);
+        ensure_eq!(status(&fx, "alice", "employer", acme)?.1, ClaimStatus::Current);
     }
     ensure_eq!(fx.engine.history("a", "alice", "employer", AsOf::Now)?.entries.len(), 1);
     ensure_eq!(footprint(&fx, "a")?.0, 7);
@@ -181,7 +163,7 @@ pub fn reinstate_pending_claim_is_rejected_not_reinstatable(f: &dyn Factory) -> 
     let weak = fx.engine.ingest(IngestRequest::new("a", "alice", "employer", "Acme").with_confidence(0.1))?;
     ensure_eq!(weak.disposition, Disposition::PendingLowConfidence);
     expect_not_reinstatable(&fx, weak.claim())?;
-    ensure_eq!(status(&fx, weak.claim())?.1, ClaimStatus::Pending);
+    ensure_eq!(status(&fx, "alice", "employer", weak.claim())?.1, ClaimStatus::Pending);
     ensure_eq!(belief(&fx)?.status, BeliefStatus::NoBelief);
     Ok(())
 }
@@ -206,7 +188,7 @@ pub fn reinstate_quarantined_claim_is_rejected_not_reinstatable(f: &dyn Factory)
     let q = fx.engine.ingest(IngestRequest::new("a", "alice", "employer", "Acme").with_valid_time(window))?;
     ensure_eq!(q.disposition, Disposition::Quarantined);
     expect_not_reinstatable(&fx, q.claim())?;
-    ensure_eq!(status(&fx, q.claim())?.1, ClaimStatus::Quarantined);
+    ensure_eq!(status(&fx, "alice", "employer", q.claim())?.1, ClaimStatus::Quarantined);
     Ok(())
 }
 

@@ -2,26 +2,16 @@
 
 use credence_core::ledger::read_with;
 use credence_core::{
-    AdjudicationStatus, AsOf, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition,
-    Event, IngestRequest, LedgerEntry, RecallQuery, RejectReason, WriteReceipt,
+    AdjudicationStatus, AuditQuery, BeliefStatus, ClaimEngine, ClaimRef, ClaimStatus, Disposition, Event,
+    IngestRequest, LedgerEntry, RecallQuery, RejectReason, WriteReceipt,
 };
 
-use super::support::{agent_id, footprint};
+use super::support::{agent_id, footprint, status};
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
 
 fn entries_of(fx: &Fixture, agent: &str, claim: ClaimRef) -> Result<Vec<LedgerEntry>, CaseError> {
     let query = AuditQuery { claim_ref: Some(claim), limit: 1_000_000, ..AuditQuery::default() };
     Ok(fx.engine.audit(agent, &query)?.entries)
-}
-
-fn status(fx: &Fixture, s: &str, p: &str, claim: ClaimRef) -> Result<(Disposition, ClaimStatus), CaseError> {
-    let history = fx.engine.history("a", s, p, AsOf::Now)?;
-    history
-        .entries
-        .iter()
-        .find(|e| e.claim.claim_ref == claim)
-        .map(|e| (e.disposition, e.status))
-        .ok_or_else(|| CaseError::Failed(format!("claim {claim} missing from history of ({s}, {p})")))
 }
 
 fn ingest(
