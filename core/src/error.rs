@@ -106,6 +106,17 @@ impl Error {
         matches!(self, Error::Unavailable { .. } | Error::Conflict { .. })
     }
 
+    /// The error a batched unit gets when its body panicked (see
+    /// [`Ledger::write_batch`](crate::Ledger::write_batch)); carries the panic message.
+    pub fn unit_panicked(backend: &'static str, payload: &(dyn std::any::Any + Send)) -> Error {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Error::Backend { backend, source: format!("the write unit panicked: {message}").into() }
+    }
+
     /// A `Corrupt` error for `backend`.
     pub fn corrupt(backend: &'static str, detail: impl Into<String>) -> Error {
         Error::Corrupt { backend, detail: detail.into() }

@@ -5,6 +5,7 @@
 //! honours the contracts below. Each "must" sentence has a conformance case in
 //! `credence-conformance` (module `storage`).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -193,6 +194,32 @@ pub trait Ledger: Send + Sync {
     fn backend(&self) -> &'static str;
     /// Runs one commit unit for `agent`; returns the new head, or `None` if nothing was written.
     fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>>;
+    /// Runs several commit units of `agent` in order and returns one result per unit, in
+    /// the same order, each what [`write`](Ledger::write) would have returned for it.
+    ///
+    /// The engine hands concurrent ingests of one agent to this method together, so a
+    /// backend can run them back to back in one transaction (group commit) on one thread.
+    /// The default runs each unit through `write`.
+    ///
+    /// # Behavior
+    /// * Every unit must see the rows of the units before it in the batch, as if each had
+    ///   been a separate `write`; each unit keeps the per-unit contracts of `write`.
+    /// * A unit that returns `Err` or `Ok(None)`, or whose append is refused, must leave
+    ///   nothing behind and must not change the outcome of the other units.
+    /// * No unit's result may be `Ok` before its rows are durable; if a shared commit fails,
+    ///   every unit that wrote in it must get an error.
+    /// * A unit that panics must not take the other units with it: it is rolled back and
+    ///   its result is an error (the panic is not resumed).
+    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
+        units
+            .iter_mut()
+            .map(|unit| {
+                catch_unwind(AssertUnwindSafe(|| self.write(agent, &mut **unit))).unwrap_or_else(|payload| {
+                    Err(crate::error::Error::unit_panicked(self.backend(), &payload))
+                })
+            })
+            .collect()
+    }
     /// Runs `f` against one snapshot of `agent`'s rows.
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()>;
     /// Records that the oracle was told about `handle`. Idempotent; consumes no `seq`.
@@ -209,6 +236,13 @@ macro_rules! forward_ledger {
             }
             fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
                 (**self).write(agent, unit)
+            }
+            fn write_batch(
+                &self,
+                agent: &AgentId,
+                units: &mut [&mut WriteUnit<'_>],
+            ) -> Vec<Result<Option<Head>>> {
+                (**self).write_batch(agent, units)
             }
             fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
                 (**self).read(agent, f)

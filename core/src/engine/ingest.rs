@@ -2,14 +2,17 @@
 
 use serde_json::json;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use super::Engine;
+use super::combine::{Outcome, Ticket, Turn};
 use super::fold::Line;
 use super::unit::UnitBuilder;
 use crate::api::{IngestRequest, WriteReceipt};
 use crate::claim::{Cardinality, Claim, Provenance};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{AgentId, ClaimRef, Handle};
-use crate::ledger::{Append, Ledger, LedgerRead};
+use crate::ledger::{Append, Ledger, LedgerRead, WriteUnit};
 use crate::record::{Adjudication, AdjudicationStatus, Disposition, EdgeKind, Event};
 use crate::validate::{self, Field, RejectReason, Relation};
 
@@ -65,22 +68,82 @@ impl<L: Ledger> Engine<L> {
             Ok(agent) => agent,
             Err(reason) => return Ok(WriteReceipt::rejected(None, reason)),
         };
-        let mut receipt = None;
-        let mut queued = None;
-        self.ledger.write(&agent, &mut |view| {
-            let (r, append, adj) = self.decide(view, &agent, &req)?;
-            receipt = Some(r);
-            queued = adj;
-            Ok(append)
-        })?;
-        let receipt = receipt.ok_or_else(|| crate::error::Error::Backend {
-            backend: self.ledger.backend(),
-            source: "the backend returned from write without running the unit".into(),
-        })?;
+        let ticket = Ticket::new(req);
+        let mut lead = self.combiner.join(&agent, &ticket);
+        let (receipt, queued) = loop {
+            if lead {
+                self.lead_batch(&agent);
+            }
+            match ticket.wait() {
+                Turn::Lead => lead = true,
+                Turn::Done(outcome) => break outcome?,
+            }
+        };
         if let Some(adj) = queued {
             self.notify(&agent, &adj);
         }
         Ok(receipt)
+    }
+
+    /// Runs the agent's queued ingests as one [`Ledger::write_batch`], passes leadership
+    /// on, then gives every ticket its outcome (see `combine`).
+    fn lead_batch(&self, agent: &AgentId) {
+        let tickets = self.combiner.take_batch(agent);
+        let requests: Vec<Option<IngestRequest>> = tickets.iter().map(|t| t.take_request()).collect();
+        let outcomes = catch_unwind(AssertUnwindSafe(|| self.run_batch(agent, &requests)));
+        self.combiner.pass_on(agent);
+        match outcomes {
+            Ok(outcomes) => {
+                for (ticket, outcome) in tickets.iter().zip(outcomes) {
+                    ticket.finish(outcome);
+                }
+            }
+            Err(payload) => {
+                for ticket in &tickets {
+                    ticket.finish(Err(Error::unit_panicked(self.ledger.backend(), &*payload)));
+                }
+            }
+        }
+    }
+
+    fn run_batch(&self, agent: &AgentId, requests: &[Option<IngestRequest>]) -> Vec<Outcome> {
+        let mut decided: Vec<Option<(WriteReceipt, Option<Adjudication>)>> =
+            requests.iter().map(|_| None).collect();
+        let mut units: Vec<Box<WriteUnit<'_>>> = decided
+            .iter_mut()
+            .zip(requests)
+            .filter_map(|(slot, req)| {
+                let req = req.as_ref()?;
+                let unit = move |view: &dyn LedgerRead| {
+                    let (r, append, adj) = self.decide(view, agent, req)?;
+                    *slot = Some((r, adj));
+                    Ok(append)
+                };
+                Some(Box::new(unit) as Box<WriteUnit<'_>>)
+            })
+            .collect();
+        let mut refs: Vec<&mut WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
+        let mut results = self.ledger.write_batch(agent, &mut refs).into_iter();
+        drop(refs);
+        drop(units);
+        let backend = self.ledger.backend();
+        let missing = |what: &str| Error::Backend { backend, source: what.to_owned().into() };
+        decided
+            .into_iter()
+            .zip(requests)
+            .map(|(slot, req)| {
+                if req.is_none() {
+                    return Err(missing("the ingest request was taken twice"));
+                }
+                match results.next() {
+                    None => Err(missing("the backend returned fewer results than units")),
+                    Some(Err(e)) => Err(e),
+                    Some(Ok(_)) => {
+                        slot.ok_or_else(|| missing("the backend returned without running the unit"))
+                    }
+                }
+            })
+            .collect()
     }
 
     /// Tells the oracle about a new adjudication and records success. A failure (of the

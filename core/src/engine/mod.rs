@@ -2,6 +2,7 @@
 //! [`Ledger`].
 
 mod cascade;
+mod combine;
 mod fold;
 mod ingest;
 mod ops;
@@ -24,6 +25,8 @@ use crate::time::{Clock, SystemClock, Timestamp};
 
 /// The claim engine over a ledger `L`. `Send + Sync`: share it across threads (e.g. in an
 /// `Arc`). One agent's writes are serialised by the ledger; different agents' are not.
+/// Concurrent ingests of one agent are handed to the ledger together
+/// ([`Ledger::write_batch`]), so a backend can commit them as one group.
 ///
 /// ```
 /// use credence_core::{ClaimEngine, Disposition, Engine, IngestRequest, MemoryLedger, RecallQuery};
@@ -40,6 +43,7 @@ pub struct Engine<L> {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
     oracle: Option<Arc<dyn Oracle>>,
+    combiner: combine::Combiner,
 }
 
 impl<L: std::fmt::Debug> std::fmt::Debug for Engine<L> {
@@ -95,6 +99,7 @@ impl<L: Ledger> EngineBuilder<L> {
             clock: self.clock,
             ids: self.ids,
             oracle: self.oracle,
+            combiner: combine::Combiner::default(),
         })
     }
 }
@@ -108,6 +113,7 @@ impl<L: Ledger> Engine<L> {
             clock: Arc::new(SystemClock),
             ids: Arc::new(V7Ids::default()),
             oracle: None,
+            combiner: combine::Combiner::default(),
         }
     }
 
