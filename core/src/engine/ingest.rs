@@ -162,15 +162,16 @@ impl<L: Ledger> Engine<L> {
         if let Some(reason) = parents_exist(view, req)? {
             return Ok((WriteReceipt::rejected(None, reason), None, None));
         }
-        let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+        // Inside a write the view holds exactly the rows up to the head, so the line is read
+        // without a bound and before the head: a backend can fetch both in one round trip.
         let threshold = self.config.valid_time_confidence_threshold;
-        let head_seq = unit.seq() - 1;
         let line = Line::new(
-            view.line_claims(&req.subject, &req.predicate, head_seq)?,
-            &view.line_marks(&req.subject, &req.predicate, head_seq)?,
-            &view.line_assertions(&req.subject, &req.predicate, head_seq)?,
+            view.line_claims(&req.subject, &req.predicate, u64::MAX)?,
+            &view.line_marks(&req.subject, &req.predicate, u64::MAX)?,
+            &view.line_assertions(&req.subject, &req.predicate, u64::MAX)?,
             threshold,
         );
+        let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
         let live = line.live();
         let window = req.valid_time.as_ref();
         let trusted = window.filter(|w| w.is_trusted(threshold));
