@@ -40,6 +40,13 @@ macro_rules! __cases_write {
                 write_claim_fields_survive_exactly,
                 write_extreme_confidences_survive_exactly,
             }
+            batch {
+                batch_units_commit_in_order_each_seeing_the_previous,
+                batch_failing_units_leave_nothing_and_others_commit,
+                batch_panicking_unit_is_an_error_and_others_commit,
+                batch_of_no_units_writes_nothing,
+                batch_and_single_writes_racing_stay_gap_free,
+            }
             validation {
                 ingest_empty_agent_is_rejected,
                 ingest_agent_id_length_limit_is_256_bytes_inclusive,

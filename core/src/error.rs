@@ -106,6 +106,33 @@ impl Error {
         matches!(self, Error::Unavailable { .. } | Error::Conflict { .. })
     }
 
+    /// A copy of this error for another caller that shares its cause (for example every
+    /// unit of a batch whose store could not be opened). `Backend` errors keep their message.
+    pub fn replicate(&self) -> Error {
+        match self {
+            Error::NotFound { what } => Error::NotFound { what: what.clone() },
+            Error::HandleNotFound { handle } => Error::HandleNotFound { handle: *handle },
+            Error::HandleExpired { handle } => Error::HandleExpired { handle: *handle },
+            Error::HandleAlreadyClosed { handle, status } => {
+                Error::HandleAlreadyClosed { handle: *handle, status: status.clone() }
+            }
+            Error::InvalidConfig { reason } => Error::InvalidConfig { reason: reason.clone() },
+            Error::InvalidStoreUrl { url, reason } => {
+                Error::InvalidStoreUrl { url: url.clone(), reason: reason.clone() }
+            }
+            Error::InvalidQuery { reason } => Error::InvalidQuery { reason: reason.clone() },
+            Error::SchemaTooNew { found, supported } => {
+                Error::SchemaTooNew { found: *found, supported: *supported }
+            }
+            Error::Unavailable { backend, reason } => Error::Unavailable { backend, reason: reason.clone() },
+            Error::Conflict { backend, reason } => Error::Conflict { backend, reason: reason.clone() },
+            Error::Corrupt { backend, detail } => Error::Corrupt { backend, detail: detail.clone() },
+            Error::Backend { backend, source } => {
+                Error::Backend { backend, source: source.to_string().into() }
+            }
+        }
+    }
+
     /// The error a batched unit gets when its body panicked (see
     /// [`Ledger::write_batch`](crate::Ledger::write_batch)); carries the panic message.
     pub fn unit_panicked(backend: &'static str, payload: &(dyn std::any::Any + Send)) -> Error {

@@ -96,10 +96,16 @@ struct BatchResult {
     waiting: usize,
 }
 
+/// One member's work on the write connection: `Some` to keep what it wrote.
+pub(crate) type MemberOp<'a, T> = dyn FnMut(&Connection) -> Result<Option<T>> + 'a;
+
+/// The payload of a unit that panicked.
+pub(crate) type Panic = Box<dyn std::any::Any + Send>;
+
 enum Member<T> {
     Joined { batch: u64, value: T },
     Alone(Result<Option<T>>),
-    Panicked(Box<dyn std::any::Any + Send>),
+    Panicked(Panic),
 }
 
 const SAVEPOINT: &str = "SAVEPOINT credence_unit";
@@ -159,44 +165,77 @@ impl AgentDb {
     }
 
     /// Runs `op` as one member of the agent's current group commit. `op` returns `Some` when
-    /// it wrote something to keep, `None` to write nothing.
+    /// it wrote something to keep, `None` to write nothing. A panic in `op` resumes here after
+    /// its savepoint was rolled back.
     pub(crate) fn write<T>(&self, op: &mut dyn FnMut(&Connection) -> Result<Option<T>>) -> Result<Option<T>> {
-        self.ensure_schema()?;
+        let mut ops = [op];
+        match self.write_many(&mut ops).pop() {
+            Some(Ok(result)) => result,
+            Some(Err(payload)) => resume_unwind(payload),
+            None => Err(SqliteError::Internal("a write produced no result".into()).into()),
+        }
+    }
+
+    /// Runs `ops` one after the other as members of the agent's current group commit, under
+    /// one turn of the write lock (no other thread's unit runs between them), and returns each
+    /// one's result in order: `Err(payload)` for an `op` that panicked (rolled back alone).
+    pub(crate) fn write_many<T>(
+        &self,
+        ops: &mut [&mut MemberOp<'_, T>],
+    ) -> Vec<std::result::Result<Result<Option<T>>, Panic>> {
+        if let Err(e) = self.ensure_schema() {
+            let e = credence_core::Error::from(e);
+            return ops.iter().map(|_| Ok(Err(e.replicate()))).collect();
+        }
         self.arrivals.fetch_add(1, Ordering::SeqCst);
         let mut st = self.lock_state();
         while st.committing {
             st = self.wait(st);
         }
-        let outcome = self.run_member(&mut st, op);
+        let mut members = Vec::with_capacity(ops.len());
+        let last = ops.len().saturating_sub(1);
+        for (i, op) in ops.iter_mut().enumerate() {
+            members.push(self.run_member(&mut st, &mut **op));
+            let full = st.batch.as_ref().is_some_and(|b| b.members >= MAX_BATCH);
+            if full && i < last {
+                st = self.commit(st);
+            }
+        }
         let remaining = self.arrivals.fetch_sub(1, Ordering::SeqCst) - 1;
         let full = st.batch.as_ref().is_some_and(|b| b.members >= MAX_BATCH);
         if remaining == 0 || full {
             st = self.commit(st);
         }
-        match outcome {
-            Member::Alone(result) => result,
-            Member::Panicked(payload) => {
-                drop(st);
-                resume_unwind(payload)
-            }
-            Member::Joined { batch, value } => {
-                while st.completed < batch {
-                    st = self.wait(st);
-                }
-                let outcome = match st.results.get_mut(&batch) {
-                    Some(r) => {
-                        r.waiting -= 1;
-                        let outcome = r.outcome.clone();
-                        if r.waiting == 0 {
-                            st.results.remove(&batch);
-                        }
-                        outcome
+        let mut out = Vec::with_capacity(members.len());
+        for member in members {
+            out.push(match member {
+                Member::Alone(result) => Ok(result),
+                Member::Panicked(payload) => Err(payload),
+                Member::Joined { batch, value } => {
+                    while st.completed < batch {
+                        st = self.wait(st);
                     }
-                    None => Err(Arc::new(SqliteError::Internal(format!("batch {batch} has no result")))),
-                };
-                outcome.map(|()| Some(value)).map_err(|e| SqliteError::Batch(e).into())
-            }
+                    Ok(self.batch_outcome(&mut st, batch).map(|()| Some(value)))
+                }
+            });
         }
+        out
+    }
+
+    /// The outcome of finished batch `batch` for one of its members.
+    fn batch_outcome(&self, st: &mut WriteState, batch: u64) -> Result<()> {
+        let outcome = match st.results.get_mut(&batch) {
+            Some(r) => {
+                r.waiting -= 1;
+                let outcome = r.outcome.clone();
+                if r.waiting == 0 {
+                    st.results.remove(&batch);
+                }
+                outcome
+            }
+            None => Err(Arc::new(SqliteError::Internal(format!("batch {batch} has no result")))),
+        };
+        outcome.map_err(|e| SqliteError::Batch(e).into())
     }
 
     fn run_member<T>(

@@ -15,6 +15,10 @@ use crate::read::{EmptyView, View};
 use crate::schema::{self, Pragmas, Target};
 use crate::url::{self, Location};
 use crate::write;
+use rusqlite::Connection;
+
+/// One unit of a batch on the write connection: runs the engine's unit and appends its rows.
+type AppendOp<'a> = dyn FnMut(&Connection) -> Result<Option<Head>> + 'a;
 
 /// Hashed file names probe at most this many `-<n>` suffixes.
 const MAX_PROBES: u32 = 64;
@@ -290,6 +294,44 @@ impl Ledger for SqliteLedger {
                 None => Ok(None),
             }
         })
+    }
+
+    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
+        let db = match self.agent_db(agent, true) {
+            Ok(Some(db)) => db,
+            Ok(None) => {
+                let e = credence_core::Error::from(SqliteError::Internal(
+                    "the agent database was not created".into(),
+                ));
+                return units.iter().map(|_| Err(e.replicate())).collect();
+            }
+            Err(e) => {
+                let e = credence_core::Error::from(e);
+                return units.iter().map(|_| Err(e.replicate())).collect();
+            }
+        };
+        let mut ops: Vec<Box<AppendOp<'_>>> = units
+            .iter_mut()
+            .map(|unit| {
+                let op = move |conn: &Connection| {
+                    let view = View::new(conn, agent);
+                    match unit(&view)? {
+                        Some(append) => Ok(Some(write::apply(conn, agent, &append)?)),
+                        None => Ok(None),
+                    }
+                };
+                Box::new(op) as Box<AppendOp<'_>>
+            })
+            .collect();
+        let mut refs: Vec<&mut AppendOp<'_>> =
+            ops.iter_mut().map(|op| &mut **op as &mut AppendOp<'_>).collect();
+        let results = db.write_many(&mut refs);
+        drop(refs);
+        drop(ops);
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|payload| Err(credence_core::Error::unit_panicked(BACKEND, &*payload))))
+            .collect()
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {

@@ -88,8 +88,11 @@ fn apply_pragmas(conn: &Connection, is_file: bool, role: Role, config: &SqliteCo
             return Err(SqliteError::Config(format!("sqlite: journal_mode=WAL was refused (got {mode})")));
         }
     }
+    // temp_store=MEMORY keeps each unit's savepoint journal in memory: on a file it costs
+    // two pwrite calls per page a unit touches (most of a group commit's system time).
     let batch = format!(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit={};{}",
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; \
+         PRAGMA journal_size_limit={};{}",
         config.journal_size_limit,
         if cfg!(target_os = "macos") { " PRAGMA fullfsync=ON;" } else { "" },
     );

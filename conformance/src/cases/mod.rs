@@ -4,6 +4,7 @@
 pub mod adjudication;
 pub mod as_of;
 pub mod audit;
+pub mod batch;
 pub mod concurrency;
 pub mod corroboration;
 pub mod currency;

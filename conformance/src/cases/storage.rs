@@ -840,11 +840,11 @@ pub fn write_extreme_confidences_survive_exactly(f: &dyn Factory) -> CaseResult 
     Ok(())
 }
 
-fn day(y: i32, m: u32, d: u32) -> Timestamp {
+pub(super) fn day(y: i32, m: u32, d: u32) -> Timestamp {
     Timestamp::from_ymd(y, m, d).expect("the case uses valid calendar dates")
 }
 
-fn plain_claim(id: &AgentId, claim_ref: ClaimRef, seq: u64, t: Timestamp) -> Claim {
+pub(super) fn plain_claim(id: &AgentId, claim_ref: ClaimRef, seq: u64, t: Timestamp) -> Claim {
     Claim {
         claim_ref,
         agent_id: id.clone(),
@@ -863,7 +863,7 @@ fn plain_claim(id: &AgentId, claim_ref: ClaimRef, seq: u64, t: Timestamp) -> Cla
     }
 }
 
-fn committed_entry(claim_ref: ClaimRef, seq: u64, t: Timestamp) -> LedgerEntry {
+pub(super) fn committed_entry(claim_ref: ClaimRef, seq: u64, t: Timestamp) -> LedgerEntry {
     LedgerEntry {
         seq,
         index: 0,

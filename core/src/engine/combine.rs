@@ -34,7 +34,7 @@ pub(super) struct Ticket {
 enum TicketState {
     Waiting,
     Lead,
-    Done(Outcome),
+    Done(Box<Outcome>),
 }
 
 /// What a waiting ingest is told to do next.
@@ -42,7 +42,7 @@ pub(super) enum Turn {
     /// Lead the next batch (this ticket is first in it).
     Lead,
     /// The ingest is finished.
-    Done(Outcome),
+    Done(Box<Outcome>),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -83,7 +83,7 @@ impl Ticket {
     }
 
     pub(super) fn finish(&self, outcome: Outcome) {
-        self.set(TicketState::Done(outcome));
+        self.set(TicketState::Done(Box::new(outcome)));
     }
 }
 

@@ -76,7 +76,7 @@ impl<L: Ledger> Engine<L> {
             }
             match ticket.wait() {
                 Turn::Lead => lead = true,
-                Turn::Done(outcome) => break outcome?,
+                Turn::Done(outcome) => break (*outcome)?,
             }
         };
         if let Some(adj) = queued {
