@@ -36,6 +36,12 @@ const READER_YIELD: Duration = Duration::from_millis(20);
 /// The polling interval of in-memory readers and of the writer yielding to them.
 const POLL: Duration = Duration::from_micros(50);
 
+/// Runs one statement without parameters through the statement cache (`execute_batch`
+/// would parse it again on every call).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 /// Runs `f` again while it fails with BUSY/LOCKED, polling every [`POLL`], for at most `limit`.
 fn poll_busy<T>(limit: Duration, mut f: impl FnMut() -> SqlResult<T>) -> SqlResult<T> {
     let started = Instant::now();
@@ -263,12 +269,12 @@ impl AgentDb {
             st.batch = Some(Batch { id: st.next_batch, members: 0 });
         }
         let batch_id = st.batch.as_ref().map_or(0, |b| b.id);
-        let result = match conn.execute_batch(SAVEPOINT) {
+        let result = match run_cached(conn, SAVEPOINT) {
             Ok(()) => catch_unwind(AssertUnwindSafe(|| op(conn))),
             Err(e) => Ok(Err(SqliteError::sqlite("opening the unit's savepoint")(e).into())),
         };
         let member = match result {
-            Ok(Ok(Some(value))) => match conn.execute_batch(RELEASE) {
+            Ok(Ok(Some(value))) => match run_cached(conn, RELEASE) {
                 Ok(()) => Member::Joined { batch: batch_id, value },
                 Err(e) => {
                     let _ = conn.execute_batch(ROLLBACK_UNIT);
