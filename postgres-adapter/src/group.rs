@@ -1,14 +1,18 @@
-//! Group commit: concurrent writes of one agent in this process share one transaction.
+//! Group commit: the writes of one agent in this process share transactions.
 //!
-//! The first writer of an agent becomes the batch *leader*: it checks out a connection,
-//! begins a transaction, takes the agent's advisory lock and runs its own unit in a
-//! savepoint. Writers of the same agent arriving meanwhile join the batch as *followers*;
-//! the leader hands the connection to each in turn, and each runs its own unit (on its own
-//! thread, so the closure never leaves it) in its own savepoint — a failing unit rolls back
-//! to its savepoint without touching the others. When nobody is waiting (or the batch is
-//! full) the leader closes the batch, commits once, and only then is every member answered.
-//! Writers arriving after the batch closed form the next batch, which waits for this one's
-//! commit on the advisory lock.
+//! A batch has a *leader*, which runs its own units back to back on its own thread in one
+//! transaction: one unit for a plain [`Ledger::write`](credence_core::Ledger::write), all of
+//! them for [`Ledger::write_batch`](credence_core::Ledger::write_batch) (the engine hands
+//! concurrent ingests of an agent over that way). The transaction's `BEGIN` and the agent's
+//! advisory lock are sent with the first unit's first read, and each unit's rows with the next
+//! unit's first read or the `COMMIT` (see [`Groups::lead_inner`] for how a failure is kept
+//! to its unit). Plain writes of the same agent arriving meanwhile join the batch as
+//! *followers*; after its own units the leader hands the connection to each in turn, and
+//! each runs its own unit (on its own thread, so the closure never leaves it) in its own
+//! savepoint — a failing unit rolls back to its savepoint without touching the others. When
+//! nobody is waiting (or the batch is full) the leader closes the batch, commits once, and
+//! only then is every member answered. Writers arriving after the batch closed form the next
+//! batch, which waits for this one's commit on the advisory lock.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -19,11 +23,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use credence_core::{Head, WriteUnit};
 use r2d2::PooledConnection;
 
-use crate::error::{PgError, is_connection_error, is_occ, is_unavailable};
+use crate::error::{PgError, is_occ, is_unavailable};
 use crate::lock::agent_lock_key;
 use crate::pool::{PgManager, begin_fresh};
 use crate::read::PgView;
-use crate::write;
+use crate::write::{self, Timing};
 
 /// Most units in one batch; later arrivals start the next batch.
 const MAX_BATCH: usize = 32;
@@ -58,7 +62,7 @@ pub(crate) enum BatchFailure {
 }
 
 impl BatchFailure {
-    fn from_pg(e: &PgError) -> BatchFailure {
+    pub(crate) fn from_pg(e: &PgError) -> BatchFailure {
         if is_occ(e) {
             BatchFailure::Occ(e.to_string())
         } else if is_unavailable(e) {
@@ -111,59 +115,83 @@ pub(crate) struct Groups {
     pub(crate) committed_members: AtomicU64,
 }
 
-/// Runs one unit in a savepoint on `conn` (opened here unless `savepoint_open`).
-///
-/// Savepoints are not released: a later `SAVEPOINT` of the same name nests, `ROLLBACK TO`
-/// undoes only the latest one, and the final `COMMIT` keeps everything not rolled back. That
-/// saves a round trip per unit.
-///
-/// When the unit returns rows and `close` (the leader's) closes the batch because nobody is
-/// waiting, the `COMMIT` is sent with the inserts; the second value says it was.
-fn run_member(
+/// Runs one unit's body against a write view of `conn`, then appends its rows with the
+/// timing `timing` picks (asked only when there are rows to append and no statement of the
+/// unit failed). Rolls nothing back; the second value says the append committed.
+fn run_unit(
     conn: &mut Conn,
     agent: &str,
     unit: &mut WriteUnit<'_>,
-    savepoint_open: bool,
-    close: Option<&dyn Fn() -> bool>,
-) -> Result<(Member, bool), PgError> {
-    if !savepoint_open {
-        conn.raw().batch_execute("SAVEPOINT credence_unit")?;
-    }
+    timing: &dyn Fn() -> Timing,
+) -> (Member, bool) {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let view = PgView::new(conn, agent);
+        let view = PgView::for_write(conn, agent);
         unit(&view)
     }));
-    let member = match outcome {
-        Err(panic) => Member::Panic(panic),
-        Ok(Err(e)) => Member::Unit(e),
-        Ok(Ok(None)) => Member::Nothing,
+    match outcome {
+        Err(panic) => (Member::Panic(panic), false),
+        Ok(Err(e)) => (Member::Unit(e), false),
+        Ok(Ok(None)) => (Member::Nothing, false),
         Ok(Ok(Some(append))) => {
-            let commit = close.is_some_and(|close| close());
-            match write::append(conn, agent, &append, commit) {
+            // A unit that went on after a failed read appends at once, so the failure is its own.
+            let timing = if conn.failure().is_some() { Timing::Now } else { timing() };
+            match write::append(conn, agent, &append, timing) {
                 Ok(committed) => {
-                    return Ok((
-                        Member::Written(Head { seq: append.seq, tx_time: append.tx_time }),
-                        committed,
-                    ));
+                    (Member::Written(Head { seq: append.seq, tx_time: append.tx_time }), committed)
                 }
-                Err(e) => Member::Append(e),
+                Err(e) => (Member::Append(e), false),
             }
         }
-    };
-    if !matches!(member, Member::Nothing) && !breaks_transaction(&member, conn) {
-        conn.raw().batch_execute("ROLLBACK TO SAVEPOINT credence_unit")?;
     }
-    Ok((member, false))
 }
 
-/// True when a unit's append error means the transaction cannot go on.
-fn breaks_transaction(member: &Member, conn: &mut Conn) -> bool {
-    matches!(member, Member::Append(PgError::Db(db)) if is_connection_error(db)) || conn.raw().is_closed()
+/// Runs one unit in its own savepoint (sent with the unit's first statement) and rolls back
+/// to it if a statement of the unit failed. `Err` when the transaction cannot go on.
+///
+/// Savepoints are not released: a later `SAVEPOINT` of the same name nests, `ROLLBACK TO`
+/// undoes only the latest one, and the final `COMMIT` keeps everything not rolled back.
+fn run_in_savepoint(
+    conn: &mut Conn,
+    agent: &str,
+    unit: &mut WriteUnit<'_>,
+) -> (Member, Option<BatchFailure>) {
+    conn.clear_failure();
+    conn.defer("SAVEPOINT credence_unit");
+    let (member, _) = run_unit(conn, agent, unit, &|| Timing::Now);
+    let Some(failure) = conn.failure().map(|f| f.class.clone()) else { return (member, None) };
+    if conn.raw().is_closed() || matches!(failure, BatchFailure::Unavailable(_)) {
+        return (member, Some(failure));
+    }
+    match conn.raw().batch_execute("ROLLBACK TO SAVEPOINT credence_unit") {
+        Ok(()) => {
+            conn.clear_failure();
+            (member, None)
+        }
+        Err(e) => (member, Some(BatchFailure::from_pg(&e.into()))),
+    }
 }
 
 impl Groups {
-    /// Runs `unit` for `agent` in a batch; returns what the unit did and whether its batch
-    /// committed.
+    fn next_id(&self) -> u64 {
+        let mut n = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
+        *n += 1;
+        *n
+    }
+
+    /// A new batch of `members` units led by the caller, listed as the agent's open batch.
+    fn open_batch(&self, open: &mut HashMap<String, Arc<Batch>>, agent: &str, members: usize) -> Arc<Batch> {
+        let batch = Arc::new(Batch::default());
+        {
+            let mut st = batch.lock();
+            st.accepting = true;
+            st.members = members;
+        }
+        open.insert(agent.to_owned(), batch.clone());
+        batch
+    }
+
+    /// Runs `unit` for `agent` in a batch (joining the agent's open one, or leading a new
+    /// one); returns what the unit did and whether its batch committed.
     pub(crate) fn run(
         &self,
         pool: &r2d2::Pool<PgManager>,
@@ -171,42 +199,47 @@ impl Groups {
         agent: &str,
         unit: &mut WriteUnit<'_>,
     ) -> (Member, Result<(), BatchFailure>) {
-        let id = {
-            let mut n = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
-            *n += 1;
-            *n
-        };
-        let joined = {
+        let id = self.next_id();
+        let (batch, leader) = {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            match open.get(agent) {
-                Some(batch) => {
-                    let mut st = batch.lock();
-                    if st.accepting && st.members < MAX_BATCH {
-                        st.waiting.push_back(id);
-                        st.members += 1;
-                        Some(batch.clone())
-                    } else {
-                        None
-                    }
-                }
-                None => None,
+            let joined = open.get(agent).and_then(|batch| {
+                let mut st = batch.lock();
+                (st.accepting && st.members < MAX_BATCH).then(|| {
+                    st.waiting.push_back(id);
+                    st.members += 1;
+                    batch.clone()
+                })
+            });
+            match joined {
+                Some(batch) => (batch, false),
+                None => (self.open_batch(&mut open, agent, 1), true),
             }
-            .map_or_else(
-                || {
-                    let batch = Arc::new(Batch::default());
-                    {
-                        let mut st = batch.lock();
-                        st.accepting = true;
-                        st.members = 1;
-                    }
-                    open.insert(agent.to_owned(), batch.clone());
-                    (batch, true)
-                },
-                |b| (b, false),
-            )
         };
-        let (batch, leader) = joined;
-        if leader { self.lead(pool, schema, agent, &batch, unit) } else { follow(&batch, id, agent, unit) }
+        if leader {
+            let (mut members, result) = self.lead(pool, schema, agent, &batch, &mut [unit]);
+            (members.pop().unwrap_or(Member::NotRun), result)
+        } else {
+            follow(&batch, id, agent, unit)
+        }
+    }
+
+    /// Runs `units` for `agent` back to back on this thread in one transaction (as the leader
+    /// of a new batch, which plain writes arriving meanwhile join); one member per unit.
+    pub(crate) fn run_batch(
+        &self,
+        pool: &r2d2::Pool<PgManager>,
+        schema: &str,
+        agent: &str,
+        units: &mut [&mut WriteUnit<'_>],
+    ) -> (Vec<Member>, Result<(), BatchFailure>) {
+        if units.is_empty() {
+            return (Vec::new(), Ok(()));
+        }
+        let batch = {
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            self.open_batch(&mut open, agent, units.len())
+        };
+        self.lead(pool, schema, agent, &batch, units)
     }
 
     fn close(&self, agent: &str, batch: &Arc<Batch>) {
@@ -223,46 +256,39 @@ impl Groups {
         schema: &str,
         agent: &str,
         batch: &Arc<Batch>,
-        unit: &mut WriteUnit<'_>,
-    ) -> (Member, Result<(), BatchFailure>) {
+        units: &mut [&mut WriteUnit<'_>],
+    ) -> (Vec<Member>, Result<(), BatchFailure>) {
         let mut guard = LeaderGuard { groups: self, agent, batch, done: false };
-        let (member, result) = match self.lead_inner(pool, schema, agent, batch, unit) {
-            Ok((member, commit)) => (member, commit),
-            Err((member, failure)) => (member, Err(failure)),
-        };
+        let mut members: Vec<Member> = units.iter().map(|_| Member::NotRun).collect();
+        let result = self.lead_inner(pool, schema, agent, batch, units, &mut members);
         guard.finish(result.clone());
-        (member, result)
+        (members, result)
     }
 
+    /// The leader's work. Its own units run first, without savepoints: each unit's rows are
+    /// queued and ride in front of the next unit's first read (the last unit's go with the
+    /// `COMMIT` when nobody waits), so an uncontended write is two round trips — `BEGIN`, the
+    /// lock, the head and the unit's line read together; then the inserts and `COMMIT`.
+    ///
+    /// If a statement fails while earlier units share the transaction (which is then
+    /// aborted), the transaction is rolled back and those units run again, this time each in
+    /// its own savepoint with its rows sent at once, so every failure is its unit's alone. A
+    /// failing unit alone in its transaction just ends it. Followers (plain writes that joined
+    /// meanwhile) then run in savepoints on their own threads, and one `COMMIT` ends it all.
     fn lead_inner(
         &self,
         pool: &r2d2::Pool<PgManager>,
         schema: &str,
         agent: &str,
         batch: &Arc<Batch>,
-        unit: &mut WriteUnit<'_>,
-    ) -> Result<(Member, Result<(), BatchFailure>), (Member, BatchFailure)> {
-        let fail = |e: PgError| BatchFailure::from_pg(&e);
-        // One round trip: begin, take the agent's lock (first, before any read), open the
-        // leader's savepoint, and read the agent's head (after the lock, so it is current and
-        // stays so: the write path keeps it up to date while the lock is held). The key is an
-        // integer computed here and the agent id is quoted as a literal, so inlining is safe.
-        // Plans: generic (cached per connection, no planning per write) and never a sequential
-        // scan chosen while the agent's tables were tiny (every query is an index lookup).
+        units: &mut [&mut WriteUnit<'_>],
+        members: &mut [Member],
+    ) -> Result<(), BatchFailure> {
+        // The lock first, before any read. The key is an integer computed here.
         let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({}); SAVEPOINT credence_unit; \
-             SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; {}",
-            agent_lock_key(schema, agent),
-            write::head_sql(agent)
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
+            agent_lock_key(schema, agent)
         );
-        let (mut conn, ()) = begin_fresh(pool, |c| {
-            write::ensure_prepared(c)?;
-            let messages = c.begin_raw_query(&begin)?;
-            let head = head_of(&messages)?;
-            c.set_write_head(agent, head);
-            Ok(())
-        })
-        .map_err(|e| (Member::NotRun, fail(e)))?;
         // Closes the batch if nobody is waiting (then the leader's COMMIT rides with its inserts).
         let close_if_alone = || {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -276,63 +302,157 @@ impl Groups {
             }
             true
         };
-        let (mine, committed) = run_member(&mut conn, agent, unit, true, Some(&close_if_alone))
-            .map_err(|e| (Member::NotRun, fail(e)))?;
-        if committed {
-            self.committed_batches.fetch_add(1, Ordering::Relaxed);
-            self.committed_members.fetch_add(1, Ordering::Relaxed);
-            return Ok((mine, Ok(())));
-        }
-        if breaks_transaction(&mine, &mut conn) {
-            let failure = match &mine {
-                Member::Append(e) => BatchFailure::from_pg(e),
-                _ => BatchFailure::Unavailable("the connection was lost".into()),
-            };
-            return Err((mine, failure));
-        }
-        // Serve the followers one at a time.
-        loop {
-            let next = {
-                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut st = batch.lock();
-                match st.waiting.pop_front() {
-                    Some(id) => Some(id),
+        let n = units.len();
+        let mut conn: Option<Conn> = None;
+        let mut careful = false;
+        let mut stale_retry = true;
+        let mut txn_start = 0;
+        let mut i = 0;
+        'attempt: loop {
+            while i < n {
+                let c = match conn {
+                    Some(ref mut c) => c,
                     None => {
-                        st.accepting = false;
-                        if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
-                            open.remove(agent);
-                        }
-                        None
+                        let (c, ()) = begin_fresh(pool, write::ensure_prepared)
+                            .map_err(|e| BatchFailure::from_pg(&e))?;
+                        conn.insert(c)
+                    }
+                };
+                if !c.in_transaction() {
+                    c.begin_deferred(&begin);
+                    txn_start = i;
+                }
+                c.clear_failure();
+                if careful {
+                    c.defer("SAVEPOINT credence_unit");
+                }
+                let last = i + 1 == n;
+                let timing = || {
+                    if careful {
+                        Timing::Now
+                    } else if last && close_if_alone() {
+                        Timing::NowCommit
+                    } else {
+                        Timing::Defer
+                    }
+                };
+                let (member, committed) = run_unit(c, agent, &mut *units[i], &timing);
+                members[i] = member;
+                if committed {
+                    self.count_commit(n - txn_start);
+                    return Ok(());
+                }
+                let Some(failure) = c.failure().cloned() else {
+                    i += 1;
+                    continue;
+                };
+                if failure.stale_connection && stale_retry && i == txn_start {
+                    // A pooled connection the server had closed: nothing ran; again on a new one.
+                    stale_retry = false;
+                    conn = None;
+                    members[i] = Member::NotRun;
+                    continue;
+                }
+                if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
+                    return Err(failure.class);
+                }
+                if careful {
+                    c.raw()
+                        .batch_execute("ROLLBACK TO SAVEPOINT credence_unit")
+                        .map_err(|e| BatchFailure::from_pg(&e.into()))?;
+                    c.clear_failure();
+                } else {
+                    c.rollback_raw().map_err(|e| BatchFailure::from_pg(&e))?;
+                    if i > txn_start {
+                        // Earlier units shared the aborted transaction: again, carefully.
+                        members[txn_start..=i].iter_mut().for_each(|m| *m = Member::NotRun);
+                        careful = true;
+                        i = txn_start;
+                        continue;
                     }
                 }
-            };
-            let Some(id) = next else { break };
-            let mut st = batch.lock();
-            st.conn = Some(conn);
-            st.turn = Some(id);
-            batch.cv.notify_all();
-            while st.turn.is_some() {
-                st = batch.wait(st);
+                i += 1;
             }
-            conn = match st.conn.take() {
-                Some(c) => c,
-                None => {
-                    drop(st);
-                    return Err((mine, BatchFailure::Other("a batch member kept the connection".into())));
+            let Some(c) = conn.as_mut().filter(|c| c.in_transaction()) else {
+                // Nothing left open (the last unit failed alone, or committed).
+                self.close(agent, batch);
+                return Ok(());
+            };
+            let alone = close_if_alone();
+            let sent = if alone { c.commit_raw() } else { c.flush() };
+            if let Err(e) = sent {
+                let failure = BatchFailure::from_pg(&e);
+                let recoverable =
+                    !careful && !c.raw().is_closed() && !matches!(failure, BatchFailure::Unavailable(_));
+                if !recoverable {
+                    return Err(failure);
                 }
-            };
-            if let Some(failure) = st.broken.take() {
-                drop(st);
-                return Err((mine, failure));
+                // A queued insert failed: the units run again, each in its own savepoint.
+                if c.in_transaction() {
+                    c.rollback_raw().map_err(|e| BatchFailure::from_pg(&e))?;
+                }
+                members[txn_start..].iter_mut().for_each(|m| *m = Member::NotRun);
+                careful = true;
+                i = txn_start;
+                continue 'attempt;
             }
+            if alone {
+                self.count_commit(n - txn_start);
+                return Ok(());
+            }
+            break;
         }
-        let members = u64::try_from(batch.lock().members).unwrap_or(u64::MAX);
-        let commit = conn.commit_raw().map_err(fail);
-        if commit.is_ok() {
-            self.committed_batches.fetch_add(1, Ordering::Relaxed);
-            self.committed_members.fetch_add(members, Ordering::Relaxed);
+        let Some(c) = conn.take() else { return Ok(()) };
+        let (mut c, followers) = serve_followers(self, agent, batch, c)?;
+        c.commit_raw().map_err(|e| BatchFailure::from_pg(&e))?;
+        self.count_commit(n - txn_start + followers);
+        Ok(())
+    }
+
+    fn count_commit(&self, units: usize) {
+        self.committed_batches.fetch_add(1, Ordering::Relaxed);
+        self.committed_members.fetch_add(u64::try_from(units).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
+/// Hands `conn` to each waiting follower in turn (closing the batch when none is left);
+/// returns the connection and how many followers ran.
+fn serve_followers(
+    groups: &Groups,
+    agent: &str,
+    batch: &Arc<Batch>,
+    mut conn: Conn,
+) -> Result<(Conn, usize), BatchFailure> {
+    let mut served = 0;
+    loop {
+        let next = {
+            let mut open = groups.open.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut st = batch.lock();
+            match st.waiting.pop_front() {
+                Some(id) => Some(id),
+                None => {
+                    st.accepting = false;
+                    if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
+                        open.remove(agent);
+                    }
+                    None
+                }
+            }
+        };
+        let Some(id) = next else { return Ok((conn, served)) };
+        let mut st = batch.lock();
+        st.conn = Some(conn);
+        st.turn = Some(id);
+        batch.cv.notify_all();
+        while st.turn.is_some() {
+            st = batch.wait(st);
         }
-        Ok((mine, commit))
+        served += 1;
+        conn =
+            st.conn.take().ok_or_else(|| BatchFailure::Other("a batch member kept the connection".into()))?;
+        if let Some(failure) = st.broken.take() {
+            return Err(failure);
+        }
     }
 }
 
@@ -385,23 +505,9 @@ fn follow(
         return (Member::NotRun, Err(BatchFailure::Other("the batch connection was missing".into())));
     };
     drop(st);
-    let member = run_member(&mut conn, agent, unit, false, None);
+    let (member, broken) = run_in_savepoint(&mut conn, agent, unit);
     let mut st = batch.lock();
-    let member = match member {
-        Ok((m, _)) => {
-            if breaks_transaction(&m, &mut conn) {
-                st.broken = Some(match &m {
-                    Member::Append(e) => BatchFailure::from_pg(e),
-                    _ => BatchFailure::Unavailable("the connection was lost".into()),
-                });
-            }
-            m
-        }
-        Err(e) => {
-            st.broken = Some(BatchFailure::from_pg(&e));
-            Member::NotRun
-        }
-    };
+    st.broken = broken;
     st.conn = Some(conn);
     st.turn = None;
     batch.cv.notify_all();
@@ -411,26 +517,6 @@ fn follow(
     let result =
         st.finished.clone().unwrap_or(Err(BatchFailure::Other("batch ended without a result".into())));
     (member, result)
-}
-
-/// The head from the `(stream_seq, tx_time)` row of a simple-query batch (the only
-/// two-column row in it), `None` if the agent has no unit.
-fn head_of(messages: &[postgres::SimpleQueryMessage]) -> Result<Option<Head>, PgError> {
-    let corrupt = |why: &str| PgError::Corrupt(format!("units row: {why}"));
-    for m in messages {
-        if let postgres::SimpleQueryMessage::Row(row) = m
-            && row.len() == 2
-        {
-            let seq = row
-                .get(0)
-                .and_then(|v| v.parse::<i64>().ok())
-                .and_then(|v| u64::try_from(v).ok())
-                .ok_or_else(|| corrupt("bad stream_seq"))?;
-            let tx = row.get(1).and_then(|v| v.parse::<i64>().ok()).ok_or_else(|| corrupt("bad tx_time"))?;
-            return Ok(Some(Head { seq, tx_time: credence_core::Timestamp(tx) }));
-        }
-    }
-    Ok(None)
 }
 
 #[cfg(test)]

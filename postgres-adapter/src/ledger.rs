@@ -1,5 +1,6 @@
 //! [`PostgresLedger`]: the [`Ledger`] implementation.
 
+use std::any::Any;
 use std::hash::{BuildHasher, Hasher};
 use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -115,30 +116,17 @@ impl PostgresLedger {
 
     fn attempt(&self, agent: &str, unit: &mut WriteUnit<'_>) -> Attempt {
         let (member, commit) = self.groups.run(&self.pool, &self.config.schema, agent, unit);
-        match (member, commit) {
-            (Member::Panic(p), _) => resume_unwind(p),
-            (Member::Unit(e), _) => Attempt::Done(Err(e)),
-            (Member::Nothing, _) => Attempt::Done(Ok(None)),
-            (Member::Written(head), Ok(())) => Attempt::Done(Ok(Some(head))),
-            (Member::Append(e), Ok(())) => {
-                if is_occ(&e) {
-                    Attempt::Retry(e.to_string())
-                } else {
-                    Attempt::Done(Err(e.into()))
-                }
-            }
-            (Member::NotRun, Ok(())) => Attempt::Done(Err(Error::Backend {
-                backend: BACKEND,
-                source: "a write unit was skipped".into(),
-            })),
-            (_, Err(BatchFailure::Occ(reason))) => Attempt::Retry(reason),
-            (_, Err(BatchFailure::Unavailable(reason))) => {
-                Attempt::Done(Err(Error::Unavailable { backend: BACKEND, reason }))
-            }
-            (_, Err(BatchFailure::Other(reason))) => {
-                Attempt::Done(Err(Error::Backend { backend: BACKEND, source: reason.into() }))
-            }
+        outcome(member, &commit)
+    }
+
+    /// Waits before retry `attempt`, or says the retries are used up.
+    fn retry_allowed(&self, attempt: &mut u32) -> bool {
+        if *attempt >= self.config.write_retries {
+            return false;
         }
+        backoff(*attempt);
+        *attempt += 1;
+        true
     }
 
     fn mark_notified_inner(&self, agent: &str, handle: Handle) -> PgResult<()> {
@@ -184,6 +172,36 @@ pub struct WriteStats {
 enum Attempt {
     Done(Result<Option<Head>>),
     Retry(String),
+    Panicked(Box<dyn Any + Send>),
+}
+
+/// What one unit's attempt came to, from what it did and how its batch ended.
+fn outcome(member: Member, commit: &Result<(), BatchFailure>) -> Attempt {
+    match (member, commit) {
+        (Member::Panic(p), _) => Attempt::Panicked(p),
+        (Member::Unit(e), _) => Attempt::Done(Err(e)),
+        (Member::Nothing, _) => Attempt::Done(Ok(None)),
+        (Member::Written(head), Ok(())) => Attempt::Done(Ok(Some(head))),
+        (Member::Append(e), _) if is_occ(&e) => Attempt::Retry(e.to_string()),
+        (Member::Append(e), _) => Attempt::Done(Err(e.into())),
+        (Member::NotRun, Ok(())) => {
+            Attempt::Done(Err(Error::Backend { backend: BACKEND, source: "a write unit was skipped".into() }))
+        }
+        (_, Err(BatchFailure::Occ(reason))) => Attempt::Retry(reason.clone()),
+        (_, Err(BatchFailure::Unavailable(reason))) => {
+            Attempt::Done(Err(Error::Unavailable { backend: BACKEND, reason: reason.clone() }))
+        }
+        (_, Err(BatchFailure::Other(reason))) => {
+            Attempt::Done(Err(Error::Backend { backend: BACKEND, source: reason.clone().into() }))
+        }
+    }
+}
+
+fn exhausted(attempts: u32, reason: &str) -> Error {
+    Error::Conflict {
+        backend: BACKEND,
+        reason: format!("still conflicting after {attempts} attempts: {reason}"),
+    }
 }
 
 /// Sleeps before retry `attempt` (0-based): exponential from 2 ms, capped at 200 ms, with
@@ -209,18 +227,64 @@ impl Ledger for PostgresLedger {
         loop {
             match self.attempt(agent.as_str(), unit) {
                 Attempt::Done(result) => return result,
+                Attempt::Panicked(p) => resume_unwind(p),
                 Attempt::Retry(reason) => {
-                    if attempt >= self.config.write_retries {
-                        return Err(Error::Conflict {
-                            backend: BACKEND,
-                            reason: format!("still conflicting after {} attempts: {reason}", attempt + 1),
-                        });
+                    if !self.retry_allowed(&mut attempt) {
+                        return Err(exhausted(attempt + 1, &reason));
                     }
-                    backoff(attempt);
-                    attempt += 1;
                 }
             }
         }
+    }
+
+    /// Runs the units back to back on this thread in one transaction (see the `group`
+    /// module): each unit without a savepoint while all goes well, its rows sent with the next
+    /// unit's first read, one `COMMIT` for all. Units whose append hit an OCC failure (or
+    /// whose batch did) are run again, together, up to `write_retries` times.
+    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
+        let mut results: Vec<Option<Result<Option<Head>>>> = units.iter().map(|_| None).collect();
+        let mut todo: Vec<usize> = (0..units.len()).collect();
+        let mut attempt = 0;
+        while !todo.is_empty() {
+            let mut round: Vec<&mut WriteUnit<'_>> = units
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| todo.binary_search(i).is_ok())
+                .map(|(_, u)| &mut **u)
+                .collect();
+            let (members, commit) =
+                self.groups.run_batch(&self.pool, &self.config.schema, agent.as_str(), &mut round);
+            drop(round);
+            let mut retry = Vec::new();
+            let mut reasons = Vec::new();
+            for (&i, member) in todo.iter().zip(members) {
+                match outcome(member, &commit) {
+                    Attempt::Done(r) => results[i] = Some(r),
+                    Attempt::Panicked(p) => results[i] = Some(Err(Error::unit_panicked(BACKEND, &*p))),
+                    Attempt::Retry(reason) => {
+                        retry.push(i);
+                        reasons.push(reason);
+                    }
+                }
+            }
+            if !retry.is_empty() && !self.retry_allowed(&mut attempt) {
+                for (i, reason) in retry.drain(..).zip(&reasons) {
+                    results[i] = Some(Err(exhausted(attempt + 1, reason)));
+                }
+            }
+            todo = retry;
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Error::Backend {
+                        backend: BACKEND,
+                        source: "the batch returned no result for a unit".into(),
+                    })
+                })
+            })
+            .collect()
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {

@@ -23,6 +23,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use credence_core::Head;
 
 use crate::error::{PgError, PgResult, is_connection_error};
+use crate::group::BatchFailure;
 
 /// One pooled connection.
 pub struct PgConnection {
@@ -38,6 +39,25 @@ pub struct PgConnection {
     write_head: Option<(String, Option<Head>)>,
     /// The write path's server-side prepared statements exist on this session.
     simple_prepared: bool,
+    /// Statements of the write transaction not sent yet (`;`-separated): the `BEGIN` batch,
+    /// savepoints, a unit's inserts. They ride in front of the next round trip, which runs
+    /// them first and in order.
+    pending: String,
+    /// `pending` holds the transaction's `BEGIN` (nothing of the transaction was sent yet).
+    begin_pending: bool,
+    /// Why the last statement of the write transaction failed, if one did since
+    /// [`PgConnection::clear_failure`] (the transaction is then aborted, or gone).
+    failure: Option<Failure>,
+}
+
+/// A failed round trip of the write path, as far as the batch logic needs to know.
+#[derive(Clone, Debug)]
+pub(crate) struct Failure {
+    /// The failure's class (OCC, unavailable, other).
+    pub(crate) class: BatchFailure,
+    /// It was the transaction's first round trip (the one with `BEGIN`) and the connection
+    /// was found closed: nothing of the transaction ran, so it may be repeated elsewhere.
+    pub(crate) stale_connection: bool,
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -67,7 +87,89 @@ impl PgConnection {
             exposed: false,
             write_head: None,
             simple_prepared: false,
+            pending: String::new(),
+            begin_pending: false,
+            failure: None,
         }
+    }
+
+    /// Starts a write transaction lazily: `begin_sql` (`BEGIN`, the agent's lock, …) is sent
+    /// in front of the transaction's first statement, so the lock is taken before any read.
+    pub(crate) fn begin_deferred(&mut self, begin_sql: &str) {
+        self.in_transaction = true;
+        self.write_head = None;
+        self.failure = None;
+        self.pending.clear();
+        self.pending.push_str(begin_sql);
+        self.begin_pending = true;
+    }
+
+    /// Queues `sql` to run in front of the next round trip.
+    pub(crate) fn defer(&mut self, sql: &str) {
+        if !self.pending.is_empty() {
+            self.pending.push_str("; ");
+        }
+        self.pending.push_str(sql);
+    }
+
+    /// Sends the queued statements followed by `tail` (either may be empty) as one
+    /// simple-query round trip and returns its messages. A failure is remembered (see
+    /// [`PgConnection::failure`]).
+    pub(crate) fn send(&mut self, tail: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
+        let mut sql = std::mem::take(&mut self.pending);
+        let with_begin = std::mem::replace(&mut self.begin_pending, false);
+        if !tail.is_empty() {
+            if !sql.is_empty() {
+                sql.push_str("; ");
+            }
+            sql.push_str(tail);
+        }
+        if sql.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.client.simple_query(&sql) {
+            Ok(messages) => Ok(messages),
+            Err(e) => {
+                let e = PgError::from(e);
+                let stale = with_begin && matches!(&e, PgError::Db(db) if is_connection_error(db));
+                self.failure = Some(Failure { class: BatchFailure::from_pg(&e), stale_connection: stale });
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends the queued statements, if any.
+    pub(crate) fn flush(&mut self) -> PgResult<()> {
+        self.send("").map(drop)
+    }
+
+    /// Remembers a failed statement sent outside [`PgConnection::send`].
+    pub(crate) fn note_failure(&mut self, e: &PgError) {
+        self.failure = Some(Failure { class: BatchFailure::from_pg(e), stale_connection: false });
+    }
+
+    /// The failure since the last [`PgConnection::clear_failure`], if any.
+    pub(crate) fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    /// Forgets the remembered failure (after rolling back past it).
+    pub(crate) fn clear_failure(&mut self) {
+        self.failure = None;
+    }
+
+    /// Ends the write transaction with `ROLLBACK` (no round trip if nothing of it was sent).
+    pub(crate) fn rollback_raw(&mut self) -> PgResult<()> {
+        self.write_head = None;
+        self.failure = None;
+        self.pending.clear();
+        if std::mem::replace(&mut self.begin_pending, false) {
+            self.in_transaction = false;
+            return Ok(());
+        }
+        self.client.batch_execute("ROLLBACK")?;
+        self.in_transaction = false;
+        Ok(())
     }
 
     /// The head of `agent` as tracked by the write transaction holding its lock, if any.
@@ -106,16 +208,10 @@ impl PgConnection {
     pub(crate) fn begin_raw(&mut self, begin_sql: &str) -> PgResult<()> {
         self.in_transaction = true;
         self.write_head = None;
+        self.pending.clear();
+        self.begin_pending = false;
         self.client.batch_execute(begin_sql)?;
         Ok(())
-    }
-
-    /// Like [`PgConnection::begin_raw`] with a simple-query batch whose result rows are
-    /// returned (so a first read can ride along with `BEGIN`).
-    pub(crate) fn begin_raw_query(&mut self, begin_sql: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
-        self.in_transaction = true;
-        self.write_head = None;
-        Ok(self.client.simple_query(begin_sql)?)
     }
 
     /// A guard for a transaction already begun with [`PgConnection::begin_raw`].
@@ -123,17 +219,25 @@ impl PgConnection {
         Txn { conn: self, done: false }
     }
 
-    /// `COMMIT` of a transaction begun with [`PgConnection::begin_raw`].
+    /// `COMMIT` of a transaction begun with [`PgConnection::begin_raw`] or
+    /// [`PgConnection::begin_deferred`], sent after any queued statements (none of the
+    /// transaction sent: nothing to commit, no round trip).
     pub(crate) fn commit_raw(&mut self) -> PgResult<()> {
-        match self.client.batch_execute("COMMIT") {
-            Ok(()) => {
+        if std::mem::replace(&mut self.begin_pending, false) {
+            self.pending.clear();
+            self.in_transaction = false;
+            self.write_head = None;
+            return Ok(());
+        }
+        match self.send("COMMIT") {
+            Ok(_) => {
                 self.in_transaction = false;
                 self.write_head = None;
                 Ok(())
             }
             Err(e) => {
                 let _ = self.try_rollback();
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -155,6 +259,13 @@ impl PgConnection {
     }
 
     fn try_rollback(&mut self) -> bool {
+        self.pending.clear();
+        self.failure = None;
+        if std::mem::replace(&mut self.begin_pending, false) {
+            self.in_transaction = false;
+            self.write_head = None;
+            return true;
+        }
         if self.client.is_closed() {
             return false;
         }

@@ -12,12 +12,13 @@ use credence_core::{
     Adjudication, AdjudicationStatus, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Event,
     Handle, Head, LedgerEntry, LedgerRead, Result, StateMark, StatusChange, Timestamp,
 };
-use postgres::Row;
 use postgres::types::ToSql;
+use postgres::{Row, SimpleQueryMessage, SimpleQueryRow};
 
-use crate::codec::{self, max_seq_param};
+use crate::codec::{self, Cells, max_seq_param};
 use crate::error::PgResult;
 use crate::pool::PgConnection;
+use crate::write;
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
@@ -25,6 +26,9 @@ type Param<'a> = &'a (dyn ToSql + Sync);
 pub(crate) struct PgView<'c> {
     conn: RefCell<&'c mut PgConnection>,
     agent: &'c str,
+    /// Inside a write transaction begun with [`PgConnection::begin_deferred`]: queued
+    /// statements are sent first, and the line read goes as a simple query with them.
+    write: bool,
     plans: Option<&'c Mutex<Vec<QueryPlan>>>,
     edges: RefCell<EdgeCache>,
     line: RefCell<Option<LineRows>>,
@@ -122,7 +126,7 @@ const AUDIT_SQL: [&str; 8] = [
 /// the tables are tiny (a generic plan cached per connection), where otherwise
 /// `claims_by_unit` ties and is picked, and then scans every claim of the agent on each write.
 /// `OFFSET 0` keeps the lateral lookups from being flattened into a scan of the whole ledger.
-const LINE_SQL: &str = "(SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
+pub(crate) const LINE_SQL: &str = "(SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
      cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
      vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on, NULL::bigint AS \
      idx, NULL::text AS event, NULL::text AS disposition, NULL::uuid AS assertion_ref, NULL::uuid AS \
@@ -147,10 +151,31 @@ impl<'c> PgView<'c> {
         PgView {
             conn: RefCell::new(conn),
             agent,
+            write: false,
             plans: None,
             edges: RefCell::default(),
             line: RefCell::new(None),
         }
+    }
+
+    /// A view inside a write transaction on `conn` (see [`PgView::write`]).
+    pub(crate) fn for_write(conn: &'c mut PgConnection, agent: &'c str) -> PgView<'c> {
+        PgView { write: true, ..PgView::new(conn, agent) }
+    }
+
+    /// Inside a write: sends the queued statements (the transaction's `BEGIN` and lock, a
+    /// previous unit's inserts) with the head query unless the head is known, and records the
+    /// head. Statements of one batch run in order, so the lock is taken before the reads.
+    pub(crate) fn start_write(&self) -> PgResult<()> {
+        let mut conn = self.conn.borrow_mut();
+        if conn.write_head(self.agent).is_some() {
+            return conn.flush();
+        }
+        let messages = conn.send(&write::head_sql(self.agent))?;
+        let results = statement_rows(&messages);
+        let head = head_in(results.last().map_or(&[][..], Vec::as_slice))?;
+        conn.set_write_head(self.agent, head);
+        Ok(())
     }
 
     /// Also records the plan of every statement into `plans`.
@@ -160,6 +185,9 @@ impl<'c> PgView<'c> {
     }
 
     fn query(&self, sql: &'static str, params: &[Param<'_>]) -> PgResult<Vec<Row>> {
+        if self.write {
+            self.start_write()?;
+        }
         let mut conn = self.conn.borrow_mut();
         if let Some(plans) = self.plans {
             let rows = conn.raw().query(&format!("EXPLAIN {sql}"), params)?;
@@ -167,8 +195,11 @@ impl<'c> PgView<'c> {
                 rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect::<Vec<_>>().join("\n");
             plans.lock().unwrap_or_else(PoisonError::into_inner).push(QueryPlan { sql, plan });
         }
-        let stmt = conn.statement(sql)?;
-        Ok(conn.raw().query(&stmt, params)?)
+        let result = conn.statement(sql).and_then(|stmt| Ok(conn.raw().query(&stmt, params)?));
+        if let Err(e) = &result {
+            conn.note_failure(e);
+        }
+        result
     }
 
     fn rows<T>(
@@ -216,6 +247,9 @@ impl<'c> PgView<'c> {
     }
 
     fn fetch_line(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<LineRows> {
+        if self.write {
+            return Ok(self.fetch_line_in_write(subject, predicate, max_seq)?);
+        }
         let events: Vec<&str> = Event::MARKS.iter().map(|e| e.as_str()).collect();
         let rows =
             self.query(LINE_SQL, &[&self.agent, &subject, &predicate, &max_seq_param(max_seq), &events])?;
@@ -238,6 +272,41 @@ impl<'c> PgView<'c> {
         })
     }
 
+    /// [`PgView::fetch_line`] inside a write: one simple-query round trip with whatever is
+    /// queued (the `BEGIN` batch with the agent's lock, a previous unit's inserts), the head
+    /// query if the head is not known yet, and the line query.
+    fn fetch_line_in_write(&self, subject: &str, predicate: &str, max_seq: u64) -> PgResult<LineRows> {
+        let mut conn = self.conn.borrow_mut();
+        let head_known = conn.write_head(self.agent).is_some();
+        let line = write::line_sql(self.agent, subject, predicate, max_seq_param(max_seq));
+        let tail = if head_known { line } else { format!("{}; {line}", write::head_sql(self.agent)) };
+        let messages = conn.send(&tail)?;
+        let results = statement_rows(&messages);
+        let mut last = results.iter().rev();
+        let line_rows = last.next().map_or(&[][..], Vec::as_slice);
+        if !head_known {
+            let head = head_in(last.next().map_or(&[][..], Vec::as_slice))?;
+            conn.set_write_head(self.agent, head);
+        }
+        let (mut claims, mut marks, mut assertions) = (Vec::new(), Vec::new(), Vec::new());
+        for row in line_rows {
+            let r = codec::TextReader::new(row, "claims");
+            match r.i64("k")? {
+                0 => claims.push(codec::claim_from(&r)?),
+                1 => marks.push(codec::mark_from(&codec::TextReader::new(row, "entries"))?),
+                _ => assertions.push(codec::assertion_from(&codec::TextReader::new(row, "assertions"))?),
+            }
+        }
+        Ok(LineRows {
+            subject: subject.to_owned(),
+            predicate: predicate.to_owned(),
+            max_seq,
+            claims: Some(claims),
+            marks: Some(marks),
+            assertions: Some(assertions),
+        })
+    }
+
     /// The agent's newest unit (used by the write path's checks).
     pub(crate) fn head_raw(&self) -> PgResult<Option<Head>> {
         let rows = self.query(
@@ -248,9 +317,31 @@ impl<'c> PgView<'c> {
     }
 }
 
+/// The rows of each statement of a simple-query batch, in order (one list per statement).
+pub(crate) fn statement_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<&SimpleQueryRow>> {
+    let mut out = Vec::new();
+    let mut rows = Vec::new();
+    for m in messages {
+        match m {
+            SimpleQueryMessage::Row(row) => rows.push(row),
+            SimpleQueryMessage::CommandComplete(_) => out.push(std::mem::take(&mut rows)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The head from the result of the head query (`None`: the agent has no unit).
+pub(crate) fn head_in(rows: &[&SimpleQueryRow]) -> PgResult<Option<Head>> {
+    rows.first().map(|row| codec::head_from(&codec::TextReader::new(row, "units"))).transpose()
+}
+
 impl LedgerRead for PgView<'_> {
     fn head(&self) -> Result<Option<Head>> {
         // Inside a write the transaction holding the agent's lock tracks the head exactly.
+        if self.write {
+            self.start_write()?;
+        }
         if let Some(head) = self.conn.borrow().write_head(self.agent) {
             return Ok(head);
         }

@@ -1,25 +1,45 @@
 //! Appending one commit unit's rows inside the write transaction.
 
-use credence_core::{Append, Head};
+use credence_core::{Append, Event, Head};
 use postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::codec::{self, ord_param, seq_param};
 use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
-use crate::read::PgView;
+use crate::read::{LINE_SQL, PgView};
+
+/// When a unit's rows are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timing {
+    /// Queued on the connection: they ride in front of the next round trip (the next unit's
+    /// first read, or the `COMMIT`). A failure then shows on that round trip.
+    Defer,
+    /// Now, in a round trip of their own (a failure is this unit's).
+    Now,
+    /// Now, with the transaction's `COMMIT` in the same round trip.
+    NowCommit,
+}
 
 /// Checks `append` against the agent's current head (the same refusals as the reference
 /// backend), then inserts every row; a claim that already exists refuses the unit. Runs under
-/// the agent's advisory lock; on success the connection's tracked head moves to the unit.
+/// the agent's advisory lock; the connection's tracked head moves to the unit.
 ///
-/// With `commit`, and when the unit has no adjudication rows or status changes, the
-/// transaction's `COMMIT` rides in the same round trip as the inserts (the caller closed its
-/// group first); returns whether it did. A failing insert stops the batch before the `COMMIT`.
-pub(crate) fn append(conn: &mut PgConnection, agent: &str, append: &Append, commit: bool) -> PgResult<bool> {
+/// A unit with adjudication rows or status changes is always sent at once and never
+/// commits here (those rows go through the extended protocol after the insert). Returns
+/// whether the transaction committed.
+pub(crate) fn append(
+    conn: &mut PgConnection,
+    agent: &str,
+    append: &Append,
+    timing: Timing,
+) -> PgResult<bool> {
     let head = match conn.write_head(agent) {
         Some(head) => head,
-        None => PgView::new(conn, agent).head_raw()?,
+        None => {
+            PgView::for_write(conn, agent).start_write()?;
+            conn.write_head(agent).unwrap_or(None)
+        }
     };
     let expected = head.map_or(1, |h| h.seq + 1);
     if append.seq != expected {
@@ -33,25 +53,42 @@ pub(crate) fn append(conn: &mut PgConnection, agent: &str, append: &Append, comm
             append.tx_time, prev.tx_time
         )));
     }
-    let commit = commit && append.adjudications.is_empty() && append.status_changes.is_empty();
-    let mut sql = insert_sql(agent, append, head.is_none())?;
-    if commit {
-        sql.push_str("; COMMIT");
-    }
-    match conn.raw().batch_execute(&sql) {
-        Ok(()) => {}
-        Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
-            return Err(PgError::Conflict(format!("a claim of unit {} already exists", append.seq)));
+    let plain = append.adjudications.is_empty() && append.status_changes.is_empty();
+    let timing = if plain { timing } else { Timing::Now };
+    let sql = insert_sql(agent, append, head.is_none())?;
+    let new_head = Some(Head { seq: append.seq, tx_time: append.tx_time });
+    match timing {
+        Timing::Defer => {
+            conn.defer(&sql);
+            conn.set_write_head(agent, new_head);
+            return Ok(false);
         }
-        Err(e) => return Err(e.into()),
+        Timing::Now => {
+            conn.send(&sql).map_err(refused(append.seq))?;
+        }
+        Timing::NowCommit => {
+            conn.send(&format!("{sql}; COMMIT")).map_err(refused(append.seq))?;
+            conn.committed();
+            return Ok(true);
+        }
     }
-    if commit {
-        conn.committed();
-        return Ok(true);
+    if let Err(e) = insert_adjudications(conn, agent, append) {
+        conn.note_failure(&e);
+        return Err(e);
     }
-    insert_adjudications(conn, agent, append)?;
-    conn.set_write_head(agent, Some(Head { seq: append.seq, tx_time: append.tx_time }));
+    conn.set_write_head(agent, new_head);
     Ok(false)
+}
+
+/// Maps the insert's refusal of an existing claim (a division by zero, see
+/// [`PREPARE_APPEND`]) to a conflict.
+fn refused(seq: u64) -> impl Fn(PgError) -> PgError {
+    move |e| match &e {
+        PgError::Db(db) if db.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
+            PgError::Conflict(format!("a claim of unit {seq} already exists"))
+        }
+        _ => e,
+    }
 }
 
 /// A row list as a JSON string literal for `json_to_recordset`.
@@ -93,19 +130,44 @@ const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, bool
        AS t(f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING) \
      SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = $9 THEN 1 ELSE 0 END";
 
-/// Prepares [`PREPARE_HEAD`] and [`PREPARE_APPEND`] on `conn` unless already done.
+/// Session settings of every connection the write path uses, made with the prepared
+/// statements: plans are generic (cached per connection, no planning per write) and never a
+/// sequential scan chosen while the agent's tables were tiny (every query is an index lookup);
+/// REAL values in text results are the shortest exact form (see `codec::TextReader`).
+const SESSION_SETTINGS: &str =
+    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
+
+/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`] and the line query on `conn`, and makes the
+/// [`SESSION_SETTINGS`], unless already done.
 pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
         return Ok(());
     }
-    if let Err(e) = conn.raw().batch_execute(&format!("{PREPARE_HEAD}; {PREPARE_APPEND}")) {
+    let prepare_line = format!("PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}");
+    if let Err(e) = conn
+        .raw()
+        .batch_execute(&format!("{PREPARE_HEAD}; {PREPARE_APPEND}; {prepare_line}; {SESSION_SETTINGS}"))
+    {
         // Leave nothing half-prepared behind for the next attempt.
-        let _ = conn.raw().batch_execute("DEALLOCATE credence_head");
-        let _ = conn.raw().batch_execute("DEALLOCATE credence_append");
+        for name in ["credence_head", "credence_append", "credence_line"] {
+            let _ = conn.raw().batch_execute(&format!("DEALLOCATE {name}"));
+        }
         return Err(e.into());
     }
     conn.set_simple_prepared();
     Ok(())
+}
+
+/// The line query ([`LINE_SQL`]) for a simple-query batch, its arguments quoted literals.
+pub(crate) fn line_sql(agent: &str, subject: &str, predicate: &str, max_seq: i64) -> String {
+    let events: Vec<String> = Event::MARKS.iter().map(|e| quote_literal(e.as_str())).collect();
+    format!(
+        "EXECUTE credence_line({}, {}, {}, {max_seq}, ARRAY[{}]::text[])",
+        quote_literal(agent),
+        quote_literal(subject),
+        quote_literal(predicate),
+        events.join(", ")
+    )
 }
 
 /// The head query of [`PREPARE_HEAD`] for `agent`, for a simple-query batch.

@@ -87,6 +87,8 @@ fn write_takes_the_agent_advisory_lock_with_the_rust_computed_key() -> TestResul
     let (hi, lo) = (i64::try_from(bits >> 32)?, i64::try_from(bits & 0xffff_ffff)?);
     let mut seen = None;
     ledger.write(&agent("lock-probe"), &mut |view| {
+        // The lock is taken with the unit's first read (in the same round trip, before it).
+        let head = view.head()?;
         let row = admin
             .query_one(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
@@ -95,9 +97,10 @@ fn write_takes_the_agent_advisory_lock_with_the_rust_computed_key() -> TestResul
             )
             .map_err(|e| Error::Backend { backend: "test", source: e.into() })?;
         seen = Some(row.get::<_, i64>(0));
+        assert_eq!(view.head()?, head);
         empty_unit(view)
     })?;
-    assert_eq!(seen, Some(1), "the write must hold pg_advisory_xact_lock({key}) while its unit runs");
+    assert_eq!(seen, Some(1), "the write must hold pg_advisory_xact_lock({key}) from its unit's first read");
     Ok(())
 }
 
