@@ -164,13 +164,18 @@ impl<L: Ledger> Engine<L> {
         }
         // Inside a write the view holds exactly the rows up to the head, so the line is read
         // without a bound and before the head: a backend can fetch both in one round trip.
+        // Marks and assertions are about the line's claims: a line without claims has none.
         let threshold = self.config.valid_time_confidence_threshold;
-        let line = Line::new(
-            view.line_claims(&req.subject, &req.predicate, u64::MAX)?,
-            &view.line_marks(&req.subject, &req.predicate, u64::MAX)?,
-            &view.line_assertions(&req.subject, &req.predicate, u64::MAX)?,
-            threshold,
-        );
+        let claims = view.line_claims(&req.subject, &req.predicate, u64::MAX)?;
+        let (marks, assertions) = if claims.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                view.line_marks(&req.subject, &req.predicate, u64::MAX)?,
+                view.line_assertions(&req.subject, &req.predicate, u64::MAX)?,
+            )
+        };
+        let line = Line::new(claims, &marks, &assertions, threshold);
         let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
         let live = line.live();
         let window = req.valid_time.as_ref();
