@@ -481,3 +481,160 @@ fn write_waiting_past_statement_timeout_is_unavailable_while_reads_proceed() -> 
     assert_eq!(ledger.write(&agent("busy"), &mut empty_unit)?.map(|h| h.seq), Some(2));
     Ok(())
 }
+
+/// A unit appending one claim with `claim_ref` (and its committed entry) at head + 1.
+fn claim_unit(
+    view: &dyn credence_core::LedgerRead,
+    id: &str,
+    claim_ref: u128,
+) -> credence_core::Result<Option<Append>> {
+    let mut unit = empty_unit(view)?.ok_or(Error::InvalidQuery { reason: "no unit".into() })?;
+    let claim_ref = credence_core::ClaimRef(uuid::Uuid::from_u128(claim_ref));
+    // The line is read first, as the engine does (this is what rides with BEGIN and the lock).
+    view.line_claims("s", "p", u64::MAX)?;
+    unit.claims.push(credence_core::Claim {
+        claim_ref,
+        agent_id: agent(id),
+        subject: "s".into(),
+        predicate: "p".into(),
+        value: serde_json::json!("v"),
+        provenance: credence_core::Provenance::FIRST_HAND,
+        cardinality: credence_core::Cardinality::Functional,
+        confidence: 0.7,
+        criticality: credence_core::Criticality::Medium,
+        valid_time: None,
+        tx_time: unit.tx_time,
+        seq: unit.seq,
+        derived_from: Vec::new(),
+        depends_on: Vec::new(),
+    });
+    unit.entries.push(credence_core::LedgerEntry {
+        seq: unit.seq,
+        index: 0,
+        claim_ref,
+        event: credence_core::Event::ClaimCommitted,
+        disposition: Disposition::CommittedCheap,
+        rationale: serde_json::json!({}),
+        recorded_at: unit.tx_time,
+    });
+    Ok(Some(unit))
+}
+
+fn claim_refs(ledger: &PostgresLedger, id: &str) -> Result<Vec<u128>, Error> {
+    read_with(ledger, &agent(id), |v| {
+        Ok(v.line_claims("s", "p", u64::MAX)?.iter().map(|c| c.claim_ref.0.as_u128()).collect())
+    })
+}
+
+#[test]
+fn write_batch_runs_its_units_in_one_transaction_with_results_in_order() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2"))?;
+    let before = ledger.write_stats();
+    let mut units: Vec<Box<credence_core::WriteUnit<'_>>> = (1..=5u128)
+        .map(|r| Box::new(move |v: &dyn credence_core::LedgerRead| claim_unit(v, "b", r)) as Box<_>)
+        .collect();
+    let mut refs: Vec<&mut credence_core::WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
+    let results = ledger.write_batch(&agent("b"), &mut refs);
+    let heads: Vec<Option<u64>> =
+        results.iter().map(|r| r.as_ref().ok().and_then(|h| h.map(|h| h.seq))).collect();
+    assert_eq!(heads, vec![Some(1), Some(2), Some(3), Some(4), Some(5)]);
+    let after = ledger.write_stats();
+    assert_eq!(after.transactions - before.transactions, 1, "one transaction for the batch");
+    assert_eq!(after.units - before.units, 5);
+    assert_eq!(seqs(&ledger, "b")?, vec![1, 2, 3, 4, 5]);
+    assert_eq!(claim_refs(&ledger, "b")?, vec![1, 2, 3, 4, 5]);
+    Ok(())
+}
+
+/// A unit whose insert the database refuses (its claim exists) after earlier units of the
+/// batch ran in the same transaction: it alone fails, the others are run again and commit.
+#[test]
+fn write_batch_unit_refused_by_the_database_fails_alone_wherever_it_is() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2"))?;
+    ledger.write(&agent("r"), &mut |v| claim_unit(v, "r", 100))?;
+    // The duplicate in the middle (its insert rides with the next unit's read) and last (its
+    // insert rides with the COMMIT).
+    for (round, dup_at) in [(0u128, 1usize), (1, 2)] {
+        let calls = Mutex::new(vec![0u32; 3]);
+        let mut units: Vec<Box<credence_core::WriteUnit<'_>>> = (0..3usize)
+            .map(|k| {
+                let calls = &calls;
+                let claim = if k == dup_at { 100 } else { 1000 + round * 10 + k as u128 };
+                Box::new(move |v: &dyn credence_core::LedgerRead| {
+                    calls.lock().map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })?[k] += 1;
+                    claim_unit(v, "r", claim)
+                }) as Box<_>
+            })
+            .collect();
+        let mut refs: Vec<&mut credence_core::WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
+        let results = ledger.write_batch(&agent("r"), &mut refs);
+        drop(refs);
+        drop(units);
+        assert_eq!(results.len(), 3);
+        for (k, r) in results.iter().enumerate() {
+            if k == dup_at {
+                assert!(matches!(r, Err(Error::Conflict { .. })), "unit {k}: {r:?}");
+            } else {
+                assert!(matches!(r, Ok(Some(_))), "unit {k}: {r:?}");
+            }
+        }
+        let calls = calls.into_inner().map_err(|_| "poisoned")?;
+        assert!(calls.iter().all(|&n| n <= 2), "each unit ran at most twice: {calls:?}");
+    }
+    assert_eq!(seqs(&ledger, "r")?, vec![1, 2, 3, 4, 5]);
+    assert_eq!(claim_refs(&ledger, "r")?, vec![100, 1000, 1002, 1010, 1011]);
+    Ok(())
+}
+
+/// Batches and plain writes of one agent from many threads at once: every unit commits
+/// exactly once and the seqs stay gap-free.
+#[test]
+fn write_batch_and_concurrent_single_writes_keep_seq_gap_free() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=8"))?);
+    let (threads, rounds, per_batch) = (4usize, 5usize, 4usize);
+    let barrier = Arc::new(Barrier::new(threads * 2));
+    let mut handles = Vec::new();
+    for _ in 0..threads {
+        let (batch_ledger, batch_barrier) = (ledger.clone(), barrier.clone());
+        handles.push(std::thread::spawn(move || {
+            let (ledger, barrier) = (batch_ledger, batch_barrier);
+            barrier.wait();
+            let mut written = 0;
+            for _ in 0..rounds {
+                let mut units: Vec<Box<credence_core::WriteUnit<'_>>> =
+                    (0..per_batch).map(|_| Box::new(empty_unit) as Box<_>).collect();
+                let mut refs: Vec<&mut credence_core::WriteUnit<'_>> =
+                    units.iter_mut().map(|u| &mut **u).collect();
+                for r in ledger.write_batch(&agent("mixed"), &mut refs) {
+                    written += usize::from(r.map_err(|e| e.to_string())?.is_some());
+                }
+            }
+            Ok::<_, String>(written)
+        }));
+        let (ledger, barrier) = (ledger.clone(), barrier.clone());
+        handles.push(std::thread::spawn(move || {
+            barrier.wait();
+            let mut written = 0;
+            for _ in 0..rounds * 2 {
+                written += usize::from(
+                    ledger.write(&agent("mixed"), &mut empty_unit).map_err(|e| e.to_string())?.is_some(),
+                );
+            }
+            Ok::<_, String>(written)
+        }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.join().map_err(|_| "writer panicked")??;
+    }
+    assert_eq!(total, threads * rounds * (per_batch + 2));
+    let expected: Vec<u64> = (1..=u64::try_from(total)?).collect();
+    assert_eq!(seqs(&ledger, "mixed")?, expected);
+    Ok(())
+}
