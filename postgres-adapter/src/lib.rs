@@ -49,22 +49,29 @@
 //! * **OCC backstop** — `UNIQUE(agent_id, stream_seq)` on the `units` table. Unique
 //!   violations, serialisation failures (40001) and deadlocks (40P01) are retried with bounded
 //!   exponential backoff (the unit is re-run), then reported as `Error::Conflict`.
-//! * **Group commit** — concurrent writes of one agent in this process join one transaction,
-//!   each in its own `SAVEPOINT`; callers are answered only after the `COMMIT`.
-//! * **Round trips** — a write with nobody else of its agent waiting costs three: `BEGIN`, the
-//!   lock, the savepoint and the agent's head in one simple-query batch (the head is then
-//!   tracked by the transaction, which holds the lock); the three line reads of a unit
-//!   (`line_claims`, `line_marks`, `line_assertions` of one line) in one statement; and all of
-//!   the unit's rows in one statement (JSON literals unpacked by `json_to_recordset`) with the
-//!   `COMMIT` in the same batch. The head query and the insert are server-side prepared
-//!   statements (`PREPARE`d once per connection, run with `EXECUTE` and quoted literals), so
-//!   their plans are cached although they travel in simple-query batches. Adjudication rows and status changes, and units of a group
-//!   with followers, commit in a round trip of their own.
+//! * **Group commit** — [`Ledger::write_batch`](credence_core::Ledger::write_batch) (the
+//!   engine hands concurrent ingests of an agent over that way) runs its units back to back
+//!   in one transaction; plain writes of the same agent arriving meanwhile join it, each in
+//!   its own `SAVEPOINT`. Callers are answered only after the `COMMIT`.
+//! * **Round trips** — an uncontended ingest costs two. The transaction's `BEGIN` and
+//!   `pg_advisory_xact_lock` ride in front of the unit's first read, in one simple-query
+//!   batch with the agent's head and the unit's line read (`line_claims`, `line_marks`,
+//!   `line_assertions` in one statement); statements of a batch run in order, so the lock is
+//!   taken before the reads. Then all of the unit's rows go in one statement (JSON literals
+//!   unpacked by `json_to_recordset`) with the `COMMIT`. In a batch, each unit's rows ride in
+//!   front of the next unit's first read instead, so a unit costs one round trip. The head,
+//!   line and insert statements are server-side prepared statements (`PREPARE`d once per
+//!   connection, run with `EXECUTE` and quoted literals; results come back as text), so their
+//!   plans are cached although they travel in simple-query batches. Units need no savepoint
+//!   while all goes well: when a statement fails in a transaction other units share, it is
+//!   rolled back and they run again, each in its own savepoint. Adjudication rows and status
+//!   changes commit in a round trip of their own.
 //! * **Reads** run in one `REPEATABLE READ READ ONLY` transaction and never take the lock.
-//! * **Plans** — writes use generic plans (`plan_cache_mode = force_generic_plan`, cached per
-//!   connection) and reads and writes run with `enable_seqscan = off` (`SET LOCAL`): every
-//!   query is an index lookup by agent, and a plan cached while a table was tiny must not be a
-//!   scan. The line read is written so `claims_by_line` wins even then.
+//! * **Plans** — connections the write path uses get generic plans (`plan_cache_mode =
+//!   force_generic_plan`, cached per connection) and `enable_seqscan = off` (set once per
+//!   session when a connection first writes; reads `SET LOCAL` it): every query is an index lookup by agent, and a plan
+//!   cached while a table was tiny must not be a scan. The line read is written so
+//!   `claims_by_line` wins even then.
 //! * **Pool** — a connection returned with a transaction open or aborted is rolled back, or
 //!   discarded if that fails. A connection whose driver client was handed out
 //!   ([`pool::PgConnection::client`]) is checked with the server on its next checkout (an open
