@@ -187,12 +187,22 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             let c = open_with(&url, queue_options(None))?;
             let report = c.sweep(now)?;
             if json {
-                print_json(&serde_json::to_value(report).unwrap_or(Value::Null))
+                print_json(&serde_json::to_value(&report).unwrap_or(Value::Null))?;
             } else {
-                print_text(&format!(
+                let mut text = format!(
                     "expired {}, notified {}, still un-notified {}\n",
                     report.expired, report.renotified, report.still_unnotified
-                ))
+                );
+                for f in &report.failed {
+                    text += &format!("failed: agent {}: {}\n", f.agent, f.error);
+                }
+                print_text(&text)?;
+            }
+            match report.failed.len() {
+                0 => Ok(()),
+                n => {
+                    Err(Failure::Store(format!("sweep could not finish {n} agent(s); run it again to retry")))
+                }
             }
         }
         Command::Resolve { agent, subject, predicate, winner } => {

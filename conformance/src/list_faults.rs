@@ -15,6 +15,7 @@ macro_rules! __cases_faults {
                 read_failure_surfaces_as_error,
                 failure_at_any_view_call_fails_the_operation_and_writes_nothing,
                 mark_notified_failure_leaves_row_unnotified_until_sweep,
+                sweep_carries_on_past_a_failing_agent,
             }
         }
     };

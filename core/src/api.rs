@@ -426,7 +426,7 @@ pub struct AdjudicationOutcome {
 }
 
 /// What `sweep` did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepReport {
     /// Rows expired now.
     pub expired: u64,
@@ -434,6 +434,22 @@ pub struct SweepReport {
     pub renotified: u64,
     /// Rows whose notification failed again.
     pub still_unnotified: u64,
+    /// Agents whose sweep stopped at a storage error (an expiry unit that had already
+    /// committed stays, and is counted above); the other agents were swept anyway. Sweeping
+    /// again retries them.
+    #[serde(default)]
+    pub failed: Vec<SweepFailure>,
+}
+
+/// One agent `sweep` could not finish.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepFailure {
+    /// The agent.
+    pub agent: AgentId,
+    /// The error, as text.
+    pub error: String,
+    /// Whether retrying may succeed (see [`Error::is_retryable`](crate::Error::is_retryable)).
+    pub retryable: bool,
 }
 
 /// The oracle the engine asks about External contradictions. Called after commit.

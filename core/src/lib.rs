@@ -20,7 +20,7 @@ pub mod validate;
 pub use api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine,
     ClaimStatus, Currency, History, HistoryEntry, IngestRequest, LineageStep, Marker, Oracle, RecallQuery,
-    Staleness, SweepReport, Verdict, WriteReceipt,
+    Staleness, SweepFailure, SweepReport, Verdict, WriteReceipt,
 };
 pub use claim::{Cardinality, Claim, Criticality, ExternalSource, Granularity, Provenance, ValidTime};
 pub use config::EngineConfig;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use credence_core::{
-    AuditQuery, BeliefStatus, ClaimEngine, Disposition, Engine, Error, IngestRequest, Provenance,
-    RecallQuery, Verdict,
+    AuditQuery, BeliefStatus, ClaimEngine, Disposition, Engine, EngineConfig, Error, IngestRequest,
+    Provenance, RecallQuery, Verdict,
 };
 
 use crate::faults::{FailingLedger, Fault};
@@ -21,7 +21,11 @@ struct Faulty {
 
 impl Faulty {
     fn new(f: &dyn Factory, oracle: bool) -> Result<Faulty, CaseError> {
-        let fx = if oracle { Fixture::with_oracle(f)? } else { Fixture::new(f)? };
+        Faulty::build(f, EngineConfig::default(), oracle)
+    }
+
+    fn build(f: &dyn Factory, config: EngineConfig, oracle: bool) -> Result<Faulty, CaseError> {
+        let fx = Fixture::build(f, config, oracle)?;
         let ledger = Arc::new(FailingLedger::new(fx.store.ledger.clone()));
         let engine = fx.engine_on(ledger.clone())?;
         Ok(Faulty { fx, ledger, engine })
@@ -133,7 +137,17 @@ pub fn every_write_operation_fails_when_its_commit_fails(f: &dyn Factory) -> Cas
                     .map(|o| format!("{o:?}"))
             }),
         ),
-        ("sweep", Box::new(|e| e.sweep(days_ahead(&t, 400)).map(|r| format!("{r:?}")))),
+        // sweep answers Ok and lists the agents it could not finish in its report.
+        (
+            "sweep",
+            Box::new(|e| {
+                let r = e.sweep(days_ahead(&t, 400))?;
+                match r.failed.first() {
+                    Some(failure) => Err(Error::InvalidQuery { reason: failure.error.clone() }),
+                    None => Ok(format!("{r:?}")),
+                }
+            }),
+        ),
     ];
     for (fault_name, fail) in [("commit", true), ("write", false)] {
         for (name, write) in &writes {
@@ -150,6 +164,36 @@ pub fn every_write_operation_fails_when_its_commit_fails(f: &dyn Factory) -> Cas
     }
     ensure_eq!(t.fx.engine.pending(Some("a"))?.len(), 1, "the adjudication is still pending");
     ensure_eq!(t.engine.ingest(claim("Initech"))?.seq, Some(before.1 + 1));
+    Ok(())
+}
+
+/// `sweep` carries on past an agent whose storage fails: the other agents are swept, the
+/// failing one is listed in the report's `failed` with nothing of it written, and the next
+/// sweep finishes it.
+pub fn sweep_carries_on_past_a_failing_agent(f: &dyn Factory) -> CaseResult {
+    let ttl = std::time::Duration::from_secs(3600);
+    let t = Faulty::build(f, EngineConfig { adjudication_ttl: Some(ttl), ..EngineConfig::default() }, true)?;
+    for agent in ["a", "b"] {
+        t.engine.ingest(IngestRequest::new(agent, "alice", "employer", "Acme"))?;
+        let challenger = t.engine.ingest(IngestRequest::new(agent, "alice", "employer", "Globex"))?;
+        ensure_eq!(challenger.disposition, Disposition::QueuedForAdjudication);
+    }
+    let before = (t.entries("a")?, t.head("a")?);
+    // Agents are swept in `agents()` order, so the one failing write is agent "a"'s.
+    t.ledger.fail_writes(1, Fault::Unavailable);
+    let report = t.engine.sweep(days_ahead(&t, 400));
+    t.ledger.heal();
+    let report = report?;
+    ensure_eq!(report.expired, 1, "agent b's row expires");
+    ensure_eq!(report.failed.len(), 1, "failed agents: {:?}", report.failed);
+    ensure_eq!(report.failed[0].agent.as_str(), "a");
+    ensure!(report.failed[0].retryable, "an Unavailable failure is retryable: {:?}", report.failed[0]);
+    ensure_eq!((t.entries("a")?, t.head("a")?), before, "rows of the failed agent");
+    ensure_eq!(t.fx.engine.pending(Some("a"))?.len(), 1);
+    ensure_eq!(t.fx.engine.pending(Some("b"))?.len(), 0);
+    let again = t.engine.sweep(days_ahead(&t, 400))?;
+    ensure_eq!((again.expired, again.failed.len()), (1, 0));
+    ensure_eq!(t.fx.engine.pending(Some("a"))?.len(), 0);
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use super::Engine;
 use super::cascade::on_stopped;
 use super::fold::Line;
 use super::unit::UnitBuilder;
-use crate::api::{AdjudicationOutcome, SweepReport, Verdict, WriteReceipt};
+use crate::api::{AdjudicationOutcome, SweepFailure, SweepReport, Verdict, WriteReceipt};
 use crate::claim::{Claim, Provenance};
 use crate::error::{Error, Result};
 use crate::ids::{AgentId, ClaimRef, Handle};
@@ -124,43 +124,51 @@ impl<L: Ledger> Engine<L> {
     pub(super) fn sweep_all(&self, now: Timestamp) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         for agent in self.ledger.agents()? {
-            let expired = self.run_unit(&agent, |view| {
-                let overdue: Vec<_> = view
-                    .open_adjudications()?
-                    .into_iter()
-                    .filter(|a| a.expires_at.is_some_and(|at| at <= now))
-                    .collect();
-                if overdue.is_empty() {
-                    return Ok((0, None));
-                }
-                let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
-                for adj in &overdue {
-                    unit.entry(
-                        adj.challenger,
-                        Event::AdjudicationExpired,
-                        Disposition::Contested,
-                        "adjudication_expired",
-                        json!({ "handle": adj.handle, "swept_at": now }),
-                    );
-                    unit.append_mut()
-                        .status_changes
-                        .push(StatusChange { handle: adj.handle, status: AdjudicationStatus::Expired });
-                }
-                Ok((u64::try_from(overdue.len()).unwrap_or(u64::MAX), Some(unit.finish())))
-            })?;
-            report.expired += expired;
-            let unnotified: Vec<_> = crate::ledger::read_with(&self.ledger, &agent, |view| {
-                Ok(view.open_adjudications()?.into_iter().filter(|a| !a.notified).collect::<Vec<_>>())
-            })?;
-            for adj in unnotified {
-                if self.notify(&agent, &adj) {
-                    report.renotified += 1;
-                } else {
-                    report.still_unnotified += 1;
-                }
+            if let Err(e) = self.sweep_agent(&agent, now, &mut report) {
+                report.failed.push(SweepFailure { agent, error: e.to_string(), retryable: e.is_retryable() });
             }
         }
         Ok(report)
+    }
+
+    /// Expires `agent`'s overdue rows in one unit, then re-notifies its un-notified rows.
+    fn sweep_agent(&self, agent: &AgentId, now: Timestamp, report: &mut SweepReport) -> Result<()> {
+        let expired = self.run_unit(agent, |view| {
+            let overdue: Vec<_> = view
+                .open_adjudications()?
+                .into_iter()
+                .filter(|a| a.expires_at.is_some_and(|at| at <= now))
+                .collect();
+            if overdue.is_empty() {
+                return Ok((0, None));
+            }
+            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            for adj in &overdue {
+                unit.entry(
+                    adj.challenger,
+                    Event::AdjudicationExpired,
+                    Disposition::Contested,
+                    "adjudication_expired",
+                    json!({ "handle": adj.handle, "swept_at": now }),
+                );
+                unit.append_mut()
+                    .status_changes
+                    .push(StatusChange { handle: adj.handle, status: AdjudicationStatus::Expired });
+            }
+            Ok((u64::try_from(overdue.len()).unwrap_or(u64::MAX), Some(unit.finish())))
+        })?;
+        report.expired += expired;
+        let unnotified: Vec<_> = crate::ledger::read_with(&self.ledger, agent, |view| {
+            Ok(view.open_adjudications()?.into_iter().filter(|a| !a.notified).collect::<Vec<_>>())
+        })?;
+        for adj in unnotified {
+            if self.notify(agent, &adj) {
+                report.renotified += 1;
+            } else {
+                report.still_unnotified += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Runs a unit acting on one named claim: parses the agent, looks the claim up (unknown →
