@@ -269,6 +269,31 @@ fn sweep_expires_an_overdue_adjudication() -> TestResult {
 }
 
 #[test]
+fn sweep_carries_on_past_a_damaged_agent_file_and_exits_1() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = sqlite_url(dir.path());
+    for agent in ["a", "b"] {
+        ok_json(&store, &["remember", agent, "alice", "city", "Lisbon"]);
+        ok_json(&store, &["remember", agent, "alice", "city", "Porto", "--queue", "--ttl", "60"]);
+    }
+    // Agent "a" lives in a-61.sqlite3 (hex of its id): make it unreadable.
+    let file = dir.path().join("a-61.sqlite3");
+    assert!(file.exists(), "agent a's file is where the naming scheme puts it");
+    let mut bytes = std::fs::read(&file)?;
+    bytes.iter_mut().take(100).for_each(|b| *b = 0x5A);
+    std::fs::write(&file, bytes)?;
+    let out = run(&store, &["--json", "sweep", "--now", "2999"], None);
+    assert_eq!(out.status.code(), Some(1), "a sweep that could not finish an agent exits 1");
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(report["expired"], 1, "agent b was swept: {report}");
+    let failed = report["failed"].as_array().ok_or("failed is a list")?;
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0]["agent"], "a");
+    assert_eq!(ok_json(&store, &["recall", "b", "alice", "city"])["status"], "Contested");
+    Ok(())
+}
+
+#[test]
 fn resolve_invalidate_reinstate_and_lineage_work_through_the_binary() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = sqlite_url(dir.path());
