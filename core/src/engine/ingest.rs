@@ -1,8 +1,8 @@
 //! Ingest: the decision order of SPEC §2.2.
 
-use serde_json::json;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde_json::json;
 
 use super::Engine;
 use super::combine::{Outcome, Ticket, Turn};
