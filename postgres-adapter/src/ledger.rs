@@ -14,8 +14,8 @@ use crate::error::{BACKEND, PgError, PgResult, is_occ};
 use crate::group::{BatchFailure, Groups, Member};
 use crate::lock::agent_lock_key;
 use crate::pool::{PgManager, begin_fresh, checkout};
-use crate::read::{PgView, QueryPlan};
-use crate::{schema, tls};
+use crate::read::{PgView, QueryPlan, head_in, statement_rows};
+use crate::{schema, tls, write};
 
 /// The PostgreSQL ledger: all agents in one database schema, a pool of connections, writes
 /// serialised per agent with `pg_advisory_xact_lock` and grouped per agent in-process.
@@ -288,7 +288,14 @@ impl Ledger for PostgresLedger {
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
-        let (mut conn, ()) = begin_fresh(&self.pool, |c| c.begin_raw(READ_BEGIN))?;
+        // The head rides with BEGIN (almost every read pins it first); the snapshot keeps it.
+        let begin = format!("{READ_BEGIN}; {}", write::head_sql(agent.as_str()));
+        let (mut conn, head) = begin_fresh(&self.pool, |c| {
+            write::ensure_prepared(c)?;
+            let messages = c.begin_raw_query(&begin)?;
+            head_in(statement_rows(&messages).last().map_or(&[][..], Vec::as_slice))
+        })?;
+        conn.set_write_head(agent.as_str(), head);
         let mut txn = conn.adopt();
         {
             let plans = self.capture.load(Ordering::SeqCst).then_some(&self.plans);

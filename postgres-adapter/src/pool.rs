@@ -36,6 +36,7 @@ pub struct PgConnection {
     exposed: bool,
     /// Inside a write transaction that holds `agent`'s lock: the agent and its current head,
     /// kept up to date by the write path (nothing else can change it while the lock is held).
+    /// Inside a read: the head in the read's snapshot.
     write_head: Option<(String, Option<Head>)>,
     /// The write path's server-side prepared statements exist on this session.
     simple_prepared: bool,
@@ -212,6 +213,16 @@ impl PgConnection {
         self.begin_pending = false;
         self.client.batch_execute(begin_sql)?;
         Ok(())
+    }
+
+    /// Like [`PgConnection::begin_raw`] with a simple-query batch whose result rows are
+    /// returned (so a first read can ride along with `BEGIN`).
+    pub(crate) fn begin_raw_query(&mut self, begin_sql: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
+        self.in_transaction = true;
+        self.write_head = None;
+        self.pending.clear();
+        self.begin_pending = false;
+        Ok(self.client.simple_query(begin_sql)?)
     }
 
     /// A guard for a transaction already begun with [`PgConnection::begin_raw`].
