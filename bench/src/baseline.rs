@@ -1,36 +1,53 @@
 //! The raw-driver baselines: single-row inserts into a table shaped like the claims table, one
-//! transaction per row, with the same durability settings as the backend.
+//! transaction per row, with the same durability settings as the backend. Each keeps its
+//! table open so the bench can alternate baseline and credence rounds.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Rows per second inserting `n` rows with rusqlite into a fresh file under `dir`, with the
-/// PRAGMAs credence-sqlite uses (WAL, synchronous=FULL), one `BEGIN IMMEDIATE … COMMIT` per row.
-pub fn sqlite_inserts(dir: &Path, n: u64) -> Result<f64, String> {
-    let err = |e: rusqlite::Error| e.to_string();
-    let conn = rusqlite::Connection::open(dir.join("baseline.db")).map_err(err)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-    conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-    conn.execute_batch(
-        "CREATE TABLE baseline (agent_id TEXT NOT NULL, stream_seq INTEGER NOT NULL, claim_ref TEXT NOT NULL,
-            subject TEXT NOT NULL, predicate TEXT NOT NULL, value TEXT NOT NULL, tx_time INTEGER NOT NULL,
-            UNIQUE (agent_id, stream_seq));",
-    )
-    .map_err(err)?;
-    let start = Instant::now();
-    for i in 0..n {
-        let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
-        conn.execute(
-            "INSERT INTO baseline VALUES ('bench', ?1, ?2, ?3, 'p', ?4, ?5)",
-            rusqlite::params![seq, format!("ref-{i}"), format!("subject-{i}"), i.to_string(), seq],
+/// Single-row inserts with rusqlite into a fresh file, with the PRAGMAs credence-sqlite uses
+/// (WAL, synchronous=FULL), one `BEGIN IMMEDIATE … COMMIT` per row.
+pub struct SqliteBaseline {
+    conn: rusqlite::Connection,
+    next: u64,
+}
+
+impl SqliteBaseline {
+    /// Creates the baseline table in `dir/baseline.db`.
+    pub fn open(dir: &Path) -> Result<SqliteBaseline, String> {
+        let err = |e: rusqlite::Error| e.to_string();
+        let conn = rusqlite::Connection::open(dir.join("baseline.db")).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.execute_batch(
+            "CREATE TABLE baseline (agent_id TEXT NOT NULL, stream_seq INTEGER NOT NULL, claim_ref TEXT NOT NULL,
+                subject TEXT NOT NULL, predicate TEXT NOT NULL, value TEXT NOT NULL, tx_time INTEGER NOT NULL,
+                UNIQUE (agent_id, stream_seq));",
         )
         .map_err(err)?;
-        conn.execute_batch("COMMIT").map_err(err)?;
+        Ok(SqliteBaseline { conn, next: 0 })
     }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
+
+    /// Inserts `n` more rows, one transaction each; returns how long that took.
+    pub fn insert(&mut self, n: u64) -> Result<Duration, String> {
+        let err = |e: rusqlite::Error| e.to_string();
+        let start = Instant::now();
+        for i in self.next..self.next + n {
+            let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+            self.conn
+                .execute(
+                    "INSERT INTO baseline VALUES ('bench', ?1, ?2, ?3, 'p', ?4, ?5)",
+                    rusqlite::params![seq, format!("ref-{i}"), format!("subject-{i}"), i.to_string(), seq],
+                )
+                .map_err(err)?;
+            self.conn.execute_batch("COMMIT").map_err(err)?;
+        }
+        self.next += n;
+        Ok(start.elapsed())
+    }
 }
 
 /// A plain client for a credence store URL (query options are credence's, so they are
@@ -40,30 +57,83 @@ pub fn pg_client(url: &str) -> Result<postgres::Client, String> {
     postgres::Client::connect(base, postgres::NoTls).map_err(|e| format!("connecting to {base}: {e}"))
 }
 
-/// Rows per second inserting `n` rows with the `postgres` crate, one autocommit INSERT per row,
-/// into a table in `schema`.
-pub fn postgres_inserts(url: &str, schema: &str, n: u64) -> Result<f64, String> {
-    let mut client = pg_client(url)?;
-    let err = |e: postgres::Error| e.to_string();
-    client
-        .batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
-             CREATE TABLE \"{schema}\".baseline (agent_id TEXT NOT NULL, stream_seq BIGINT NOT NULL,
-                claim_ref TEXT NOT NULL, subject TEXT NOT NULL, predicate TEXT NOT NULL, value TEXT NOT NULL,
-                tx_time BIGINT NOT NULL, UNIQUE (agent_id, stream_seq));"
-        ))
-        .map_err(err)?;
-    let stmt = client
-        .prepare(&format!("INSERT INTO \"{schema}\".baseline VALUES ('bench', $1, $2, $3, 'p', $4, $5)"))
-        .map_err(err)?;
-    let start = Instant::now();
-    for i in 0..n {
-        let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
+/// Single-row inserts with the `postgres` crate, one autocommit INSERT per row, into a table
+/// in the run's schema (dropped with it).
+pub struct PostgresBaseline {
+    client: postgres::Client,
+    stmt: postgres::Statement,
+    table: String,
+    next: u64,
+}
+
+impl PostgresBaseline {
+    /// Creates the baseline table in `schema`.
+    pub fn open(url: &str, schema: &str) -> Result<PostgresBaseline, String> {
+        let mut client = pg_client(url)?;
+        let err = |e: postgres::Error| e.to_string();
         client
-            .execute(&stmt, &[&seq, &format!("ref-{i}"), &format!("subject-{i}"), &i.to_string(), &seq])
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+                 CREATE TABLE \"{schema}\".baseline (agent_id TEXT NOT NULL, stream_seq BIGINT NOT NULL,
+                    claim_ref TEXT NOT NULL, subject TEXT NOT NULL, predicate TEXT NOT NULL, value TEXT NOT NULL,
+                    tx_time BIGINT NOT NULL, UNIQUE (agent_id, stream_seq));"
+            ))
             .map_err(err)?;
+        let stmt = client
+            .prepare(&format!("INSERT INTO \"{schema}\".baseline VALUES ('bench', $1, $2, $3, 'p', $4, $5)"))
+            .map_err(err)?;
+        Ok(PostgresBaseline { client, stmt, table: format!("\"{schema}\".baseline"), next: 0 })
     }
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    client.batch_execute(&format!("DROP TABLE \"{schema}\".baseline")).map_err(err)?;
-    Ok(rate)
+
+    /// Inserts `n` more rows, one autocommit statement each; returns how long that took.
+    pub fn insert(&mut self, n: u64) -> Result<Duration, String> {
+        let start = Instant::now();
+        for i in self.next..self.next + n {
+            let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
+            self.client
+                .execute(
+                    &self.stmt,
+                    &[&seq, &format!("ref-{i}"), &format!("subject-{i}"), &i.to_string(), &seq],
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        self.next += n;
+        Ok(start.elapsed())
+    }
+}
+
+/// A baseline of either kind.
+pub enum Baseline {
+    Sqlite(SqliteBaseline),
+    Postgres(PostgresBaseline),
+}
+
+impl Baseline {
+    /// The table row's label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Baseline::Sqlite(_) => "raw rusqlite insert/s (1 row per txn)",
+            Baseline::Postgres(_) => "raw postgres insert/s (1 row per txn)",
+        }
+    }
+
+    /// Inserts `n` more rows; returns how long that took.
+    pub fn insert(&mut self, n: u64) -> Result<Duration, String> {
+        match self {
+            Baseline::Sqlite(b) => b.insert(n),
+            Baseline::Postgres(b) => b.insert(n),
+        }
+    }
+
+    /// Removes the baseline's PostgreSQL table so it does not count as credence's disk use
+    /// (the SQLite baseline lives in its own file).
+    pub fn finish(self) -> Result<(), String> {
+        match self {
+            Baseline::Sqlite(_) => Ok(()),
+            Baseline::Postgres(mut b) => {
+                let sql = format!("DROP TABLE {}", b.table);
+                b.client.batch_execute(&sql).map_err(|e| e.to_string())
+            }
+        }
+    }
 }
