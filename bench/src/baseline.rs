@@ -105,7 +105,7 @@ impl PostgresBaseline {
 /// A baseline of either kind.
 pub enum Baseline {
     Sqlite(SqliteBaseline),
-    Postgres(PostgresBaseline),
+    Postgres(Box<PostgresBaseline>),
 }
 
 impl Baseline {

@@ -125,7 +125,9 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
             std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
             Some(Baseline::Sqlite(SqliteBaseline::open(&base)?))
         }
-        Target::Postgres { url, schema } => Some(Baseline::Postgres(PostgresBaseline::open(url, schema)?)),
+        Target::Postgres { url, schema } => {
+            Some(Baseline::Postgres(Box::new(PostgresBaseline::open(url, schema)?)))
+        }
         _ => None,
     };
 
