@@ -126,7 +126,9 @@ const AUDIT_SQL: [&str; 8] = [
 /// the tables are tiny (a generic plan cached per connection), where otherwise
 /// `claims_by_unit` ties and is picked, and then scans every claim of the agent on each write.
 /// `OFFSET 0` keeps the lateral lookups from being flattened into a scan of the whole ledger.
-pub(crate) const LINE_SQL: &str = "(SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
+macro_rules! line_parts {
+    () => {
+        "(SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
      cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
      vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on, NULL::bigint AS \
      idx, NULL::text AS event, NULL::text AS disposition, NULL::uuid AS assertion_ref, NULL::uuid AS \
@@ -144,7 +146,20 @@ pub(crate) const LINE_SQL: &str = "(SELECT 0 AS k, agent_id, claim_ref, stream_s
      claim_ref FROM claims WHERE agent_id = $1 AND subject = $2 AND predicate = $3 ORDER BY \
      stream_seq, claim_ref) c CROSS JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, x.target, \
      x.kind, x.at, x.ord FROM assertions x WHERE x.agent_id = c.agent_id AND x.target = c.claim_ref \
-     AND x.stream_seq <= $4 OFFSET 0) a) ORDER BY k, stream_seq, o2, o3";
+     AND x.stream_seq <= $4 OFFSET 0) a)"
+    };
+}
+pub(crate) const LINE_SQL: &str = concat!(line_parts!(), " ORDER BY k, stream_seq, o2, o3");
+
+/// [`LINE_SQL`] with a fourth part, `k` = 3: the agent's head (`stream_seq`, `tx_time`), if
+/// it has a unit. The write path reads it with the line in one statement, after the lock.
+pub(crate) const LINE_HEAD_SQL: &str = concat!(
+    line_parts!(),
+    " UNION ALL (SELECT 3, NULL, NULL, u.stream_seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, u.tx_time, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL FROM units u WHERE u.agent_id = $1 ORDER BY u.stream_seq DESC LIMIT 1) \
+     ORDER BY k, stream_seq, o2, o3"
+);
 
 impl<'c> PgView<'c> {
     pub(crate) fn new(conn: &'c mut PgConnection, agent: &'c str) -> PgView<'c> {
@@ -278,24 +293,23 @@ impl<'c> PgView<'c> {
     fn fetch_line_in_write(&self, subject: &str, predicate: &str, max_seq: u64) -> PgResult<LineRows> {
         let mut conn = self.conn.borrow_mut();
         let head_known = conn.write_head(self.agent).is_some();
-        let line = write::line_sql(self.agent, subject, predicate, max_seq_param(max_seq));
-        let tail = if head_known { line } else { format!("{}; {line}", write::head_sql(self.agent)) };
-        let messages = conn.send(&tail)?;
+        let sql = write::line_sql(self.agent, subject, predicate, max_seq_param(max_seq), !head_known);
+        let messages = conn.send(&sql)?;
         let results = statement_rows(&messages);
-        let mut last = results.iter().rev();
-        let line_rows = last.next().map_or(&[][..], Vec::as_slice);
-        if !head_known {
-            let head = head_in(last.next().map_or(&[][..], Vec::as_slice))?;
-            conn.set_write_head(self.agent, head);
-        }
+        let line_rows = results.last().map_or(&[][..], Vec::as_slice);
+        let mut head = None;
         let (mut claims, mut marks, mut assertions) = (Vec::new(), Vec::new(), Vec::new());
         for row in line_rows {
             let r = codec::TextReader::new(row, "claims");
             match r.i64("k")? {
                 0 => claims.push(codec::claim_from(&r)?),
                 1 => marks.push(codec::mark_from(&codec::TextReader::new(row, "entries"))?),
-                _ => assertions.push(codec::assertion_from(&codec::TextReader::new(row, "assertions"))?),
+                2 => assertions.push(codec::assertion_from(&codec::TextReader::new(row, "assertions"))?),
+                _ => head = Some(codec::head_from(&codec::TextReader::new(row, "units"))?),
             }
+        }
+        if !head_known {
+            conn.set_write_head(self.agent, head);
         }
         Ok(LineRows {
             subject: subject.to_owned(),

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::codec::{self, ord_param, seq_param};
 use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
-use crate::read::{LINE_SQL, PgView};
+use crate::read::{LINE_HEAD_SQL, LINE_SQL, PgView};
 
 /// When a unit's rows are sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,13 +143,16 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
         return Ok(());
     }
-    let prepare_line = format!("PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}");
+    let prepare_line = format!(
+        "PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}; \
+         PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
+    );
     if let Err(e) = conn
         .raw()
         .batch_execute(&format!("{PREPARE_HEAD}; {PREPARE_APPEND}; {prepare_line}; {SESSION_SETTINGS}"))
     {
         // Leave nothing half-prepared behind for the next attempt.
-        for name in ["credence_head", "credence_append", "credence_line"] {
+        for name in ["credence_head", "credence_append", "credence_line", "credence_line_head"] {
             let _ = conn.raw().batch_execute(&format!("DEALLOCATE {name}"));
         }
         return Err(e.into());
@@ -158,11 +161,13 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     Ok(())
 }
 
-/// The line query ([`LINE_SQL`]) for a simple-query batch, its arguments quoted literals.
-pub(crate) fn line_sql(agent: &str, subject: &str, predicate: &str, max_seq: i64) -> String {
+/// The line query ([`LINE_SQL`], or [`LINE_HEAD_SQL`] `with_head`) for a simple-query batch,
+/// its arguments quoted literals.
+pub(crate) fn line_sql(agent: &str, subject: &str, predicate: &str, max_seq: i64, with_head: bool) -> String {
     let events: Vec<String> = Event::MARKS.iter().map(|e| quote_literal(e.as_str())).collect();
     format!(
-        "EXECUTE credence_line({}, {}, {}, {max_seq}, ARRAY[{}]::text[])",
+        "EXECUTE credence_line{}({}, {}, {}, {max_seq}, ARRAY[{}]::text[])",
+        if with_head { "_head" } else { "" },
         quote_literal(agent),
         quote_literal(subject),
         quote_literal(predicate),
