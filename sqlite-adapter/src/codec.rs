@@ -39,9 +39,10 @@ pub(crate) fn enum_to_sql<T: Serialize>(v: &T) -> SqlResult<String> {
     }
 }
 
-/// A unit-like enum from its wire name.
-pub(crate) fn enum_from_sql<T: DeserializeOwned>(s: String, what: &str) -> SqlResult<T> {
-    serde_json::from_value(Value::String(s)).map_err(|e| SqliteError::Decode(format!("{what}: {e}")))
+/// A unit-like enum from its wire name (deserialised straight from the borrowed text).
+pub(crate) fn enum_from_sql<T: DeserializeOwned>(s: &str, what: &str) -> SqlResult<T> {
+    let text = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s);
+    T::deserialize(text).map_err(|e| SqliteError::Decode(format!("{what}: {e}")))
 }
 
 /// Any serialisable value as JSON text.

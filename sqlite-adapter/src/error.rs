@@ -1,5 +1,6 @@
 //! The adapter's private error type and its one mapping into [`credence_core::Error`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use credence_core::Error;
@@ -16,7 +17,7 @@ pub(crate) enum SqliteError {
     #[error("{context}: {source}")]
     Sqlite {
         /// What the adapter was doing.
-        context: String,
+        context: Cow<'static, str>,
         /// The driver's error.
         #[source]
         source: rusqlite::Error,
@@ -55,8 +56,11 @@ pub(crate) enum SqliteError {
 }
 
 impl SqliteError {
-    /// Wraps a driver error with what the adapter was doing.
-    pub(crate) fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> SqliteError {
+    /// Wraps a driver error with what the adapter was doing. A `&'static str` context costs
+    /// nothing until an error happens (this runs on every statement of the hot paths).
+    pub(crate) fn sqlite(
+        context: impl Into<Cow<'static, str>>,
+    ) -> impl FnOnce(rusqlite::Error) -> SqliteError {
         let context = context.into();
         move |source| SqliteError::Sqlite { context, source }
     }

@@ -5,7 +5,7 @@ use credence_core::{
     EdgeKind, Event, Handle, Head, LedgerEntry, LedgerRead, Result, StateMark, StatusChange, Timestamp,
     ValidTime,
 };
-use rusqlite::types::FromSql;
+use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
 
 use crate::codec::{
@@ -74,31 +74,29 @@ impl<'c> View<'c> {
                     })?,
                     what,
                 )?,
-                start_granularity: get::<Option<String>>(row, 14)?
-                    .map(|s| enum_from_sql(s, what))
+                start_granularity: opt_text(row, 14, what)?.map(|s| enum_from_sql(s, what))
                     .transpose()?,
-                end_granularity: get::<Option<String>>(row, 15)?
-                    .map(|s| enum_from_sql(s, what))
+                end_granularity: opt_text(row, 15, what)?.map(|s| enum_from_sql(s, what))
                     .transpose()?,
             })
         } else {
             None
         };
         Ok(Claim {
-            claim_ref: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+            claim_ref: ClaimRef(blob_uuid(row, 0, what)?),
             agent_id: self.agent.clone(),
             seq: seq_from_sql(get(row, 1)?, what)?,
             tx_time: Timestamp(get(row, 2)?),
             subject: get(row, 3)?,
             predicate: get(row, 4)?,
-            value: json_from_sql(&get::<String>(row, 5)?, what)?,
-            provenance: enum_from_sql(get(row, 6)?, what)?,
-            cardinality: enum_from_sql(get(row, 7)?, what)?,
+            value: json_from_sql(text(row, 5, what)?, what)?,
+            provenance: enum_from_sql(text(row, 6, what)?, what)?,
+            cardinality: enum_from_sql(text(row, 7, what)?, what)?,
             confidence: f32_from_sql(get(row, 8)?, what)?,
-            criticality: enum_from_sql(get(row, 9)?, what)?,
+            criticality: enum_from_sql(text(row, 9, what)?, what)?,
             valid_time,
-            derived_from: json_from_sql(&get::<String>(row, 16)?, what)?,
-            depends_on: json_from_sql(&get::<String>(row, 17)?, what)?,
+            derived_from: json_from_sql(text(row, 16, what)?, what)?,
+            depends_on: json_from_sql(text(row, 17, what)?, what)?,
         })
     }
 
@@ -108,10 +106,10 @@ impl<'c> View<'c> {
             Ok(LedgerEntry {
                 seq: seq_from_sql(get(row, 0)?, what)?,
                 index: entry_index(get(row, 1)?)?,
-                claim_ref: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 2)?, what)?),
-                event: enum_from_sql(get(row, 3)?, what)?,
-                disposition: enum_from_sql(get(row, 4)?, what)?,
-                rationale: json_from_sql(&get::<String>(row, 5)?, what)?,
+                claim_ref: ClaimRef(blob_uuid(row, 2, what)?),
+                event: enum_from_sql(text(row, 3, what)?, what)?,
+                disposition: enum_from_sql(text(row, 4, what)?, what)?,
+                rationale: json_from_sql(text(row, 5, what)?, what)?,
                 recorded_at: Timestamp(get(row, 6)?),
             })
         })
@@ -121,9 +119,9 @@ impl<'c> View<'c> {
         self.rows(sql, params, |_, row| {
             let what = "assertions row";
             Ok(Assertion {
-                assertion_ref: credence_core::AssertionRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
-                target: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 1)?, what)?),
-                kind: enum_from_sql(get(row, 2)?, what)?,
+                assertion_ref: credence_core::AssertionRef(blob_uuid(row, 0, what)?),
+                target: ClaimRef(blob_uuid(row, 1, what)?),
+                kind: enum_from_sql(text(row, 2, what)?, what)?,
                 at: Timestamp(get(row, 3)?),
                 seq: seq_from_sql(get(row, 4)?, what)?,
             })
@@ -134,9 +132,9 @@ impl<'c> View<'c> {
         self.rows(sql, params, |_, row| {
             let what = "edges row";
             Ok(Edge {
-                from: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
-                to: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 1)?, what)?),
-                kind: enum_from_sql(get(row, 2)?, what)?,
+                from: ClaimRef(blob_uuid(row, 0, what)?),
+                to: ClaimRef(blob_uuid(row, 1, what)?),
+                kind: enum_from_sql(text(row, 2, what)?, what)?,
                 seq: seq_from_sql(get(row, 3)?, what)?,
             })
         })
@@ -146,15 +144,15 @@ impl<'c> View<'c> {
         self.rows(sql, params, |view, row| {
             let what = "adjudications row";
             Ok(Adjudication {
-                handle: Handle(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+                handle: Handle(blob_uuid(row, 0, what)?),
                 agent_id: view.agent.clone(),
                 subject: get(row, 1)?,
                 predicate: get(row, 2)?,
-                challenger: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 3)?, what)?),
-                incumbents: json_from_sql(&get::<String>(row, 4)?, what)?,
+                challenger: ClaimRef(blob_uuid(row, 3, what)?),
+                incumbents: json_from_sql(text(row, 4, what)?, what)?,
                 queued_at: Timestamp(get(row, 5)?),
                 expires_at: get::<Option<i64>>(row, 6)?.map(Timestamp),
-                status: enum_from_sql(get(row, 7)?, what)?,
+                status: enum_from_sql(text(row, 7, what)?, what)?,
                 notified: get(row, 8)?,
                 seq: seq_from_sql(get(row, 9)?, what)?,
             })
@@ -257,7 +255,31 @@ impl<'c> View<'c> {
 }
 
 fn get<T: FromSql>(row: &Row<'_>, idx: usize) -> SqlResult<T> {
-    row.get(idx).map_err(SqliteError::sqlite(format!("decoding column {idx}")))
+    row.get(idx).map_err(|e| SqliteError::sqlite(format!("decoding column {idx}"))(e))
+}
+
+fn value_ref<'r>(row: &'r Row<'_>, idx: usize) -> SqlResult<ValueRef<'r>> {
+    row.get_ref(idx).map_err(|e| SqliteError::sqlite(format!("decoding column {idx}"))(e))
+}
+
+/// A TEXT column, borrowed from the row (no copy).
+fn text<'r>(row: &'r Row<'_>, idx: usize, what: &str) -> SqlResult<&'r str> {
+    value_ref(row, idx)?.as_str().map_err(|e| SqliteError::Decode(format!("{what}: column {idx}: {e}")))
+}
+
+/// A nullable TEXT column, borrowed from the row.
+fn opt_text<'r>(row: &'r Row<'_>, idx: usize, what: &str) -> SqlResult<Option<&'r str>> {
+    value_ref(row, idx)?
+        .as_str_or_null()
+        .map_err(|e| SqliteError::Decode(format!("{what}: column {idx}: {e}")))
+}
+
+/// A UUID stored as a 16-byte BLOB, read without copying the blob first.
+fn blob_uuid(row: &Row<'_>, idx: usize, what: &str) -> SqlResult<uuid::Uuid> {
+    let bytes = value_ref(row, idx)?
+        .as_blob()
+        .map_err(|e| SqliteError::Decode(format!("{what}: column {idx}: {e}")))?;
+    uuid_from_sql(bytes, what)
 }
 
 fn entry_index(v: i64) -> SqlResult<u32> {
@@ -327,11 +349,11 @@ impl LedgerRead for View<'_> {
             |_, row| {
                 let what = "ledger_entries row";
                 Ok(StateMark {
-                    claim_ref: ClaimRef(uuid_from_sql(&get::<Vec<u8>>(row, 0)?, what)?),
+                    claim_ref: ClaimRef(blob_uuid(row, 0, what)?),
                     seq: seq_from_sql(get(row, 1)?, what)?,
                     index: entry_index(get(row, 2)?)?,
-                    event: enum_from_sql(get(row, 3)?, what)?,
-                    disposition: enum_from_sql(get(row, 4)?, what)?,
+                    event: enum_from_sql(text(row, 3, what)?, what)?,
+                    disposition: enum_from_sql(text(row, 4, what)?, what)?,
                 })
             },
         )?)
