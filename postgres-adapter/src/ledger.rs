@@ -212,10 +212,11 @@ fn backoff(attempt: u32) {
     std::thread::sleep(Duration::from_millis(base / 2 + jitter / 2 + 1));
 }
 
-/// Begins a read. Every query of credence is an index lookup by agent; `enable_seqscan = off`
-/// keeps a plan that PostgreSQL caches per connection (generic plans of prepared statements)
-/// from being a sequential scan chosen while a table was still tiny.
-const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_seqscan = off";
+/// Begins a read. (The connection's session settings, made by `write::ensure_prepared` before
+/// the first read or write on it, include `enable_seqscan = off`: every query of credence is
+/// an index lookup by agent, and a plan PostgreSQL caches per connection must not be a
+/// sequential scan chosen while a table was still tiny.)
+const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 impl Ledger for PostgresLedger {
     fn backend(&self) -> &'static str {

@@ -67,11 +67,11 @@
 //!   rolled back and they run again, each in its own savepoint. Adjudication rows and status
 //!   changes commit in a round trip of their own.
 //! * **Reads** run in one `REPEATABLE READ READ ONLY` transaction and never take the lock.
-//! * **Plans** — connections the write path uses get generic plans (`plan_cache_mode =
-//!   force_generic_plan`, cached per connection) and `enable_seqscan = off` (set once per
-//!   session when a connection first writes; reads `SET LOCAL` it): every query is an index lookup by agent, and a plan
-//!   cached while a table was tiny must not be a scan. The line read is written so
-//!   `claims_by_line` wins even then.
+//! * **Plans** — pooled connections get generic plans (`plan_cache_mode =
+//!   force_generic_plan`, cached per connection) and `enable_seqscan = off`, set once per
+//!   session before a connection's first read or write: every query is an index lookup by
+//!   agent, and a plan cached while a table was tiny must not be a scan. The line read is
+//!   written so `claims_by_line` wins even then.
 //! * **Pool** — a connection returned with a transaction open or aborted is rolled back, or
 //!   discarded if that fails. A connection whose driver client was handed out
 //!   ([`pool::PgConnection::client`]) is checked with the server on its next checkout (an open
