@@ -373,11 +373,23 @@ impl Groups {
                 }
                 i += 1;
             }
-            let Some(c) = conn.as_mut().filter(|c| c.in_transaction()) else {
-                // Nothing left open (the last unit failed alone, or committed).
-                self.close(agent, batch);
-                return Ok(());
+            let c = match conn {
+                Some(ref mut c) => c,
+                None => {
+                    let (c, ()) =
+                        begin_fresh(pool, write::ensure_prepared).map_err(|e| BatchFailure::from_pg(&e))?;
+                    conn.insert(c)
+                }
             };
+            if !c.in_transaction() {
+                // The last unit failed alone and ended its transaction: done, unless followers
+                // wait, who get a transaction of their own.
+                if close_if_alone() {
+                    return Ok(());
+                }
+                c.begin_deferred(&begin);
+                txn_start = n;
+            }
             let alone = close_if_alone();
             let sent = if alone { c.commit_raw() } else { c.flush() };
             if let Err(e) = sent {

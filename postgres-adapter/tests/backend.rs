@@ -638,3 +638,35 @@ fn write_batch_and_concurrent_single_writes_keep_seq_gap_free() -> TestResult {
     assert_eq!(seqs(&ledger, "mixed")?, expected);
     Ok(())
 }
+
+/// A plain write that joined a batch whose leader's unit then failed alone (ending the
+/// leader's transaction) still runs and commits.
+#[test]
+fn follower_of_a_leader_whose_unit_failed_alone_still_commits() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4&write_retries=0"))?);
+    let taken = uuid::Uuid::from_u128(7);
+    ledger.write(&agent("occ"), &mut |view| unit_with_adjudication(view, taken))?;
+    let leader = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || {
+            ledger.write(&agent("occ"), &mut |view| {
+                std::thread::sleep(Duration::from_millis(300));
+                // Refused by the database (the handle exists): the transaction is aborted.
+                unit_with_adjudication(view, taken)
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let follower = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || ledger.write(&agent("occ"), &mut empty_unit))
+    };
+    let leader = leader.join().map_err(|_| "leader panicked")?;
+    let follower = follower.join().map_err(|_| "follower panicked")??;
+    assert!(matches!(leader, Err(Error::Conflict { .. })), "{leader:?}");
+    assert_eq!(follower.map(|h| h.seq), Some(2));
+    assert_eq!(seqs(&ledger, "occ")?, vec![1, 2]);
+    Ok(())
+}
