@@ -74,10 +74,8 @@ impl<'c> View<'c> {
                     })?,
                     what,
                 )?,
-                start_granularity: opt_text(row, 14, what)?.map(|s| enum_from_sql(s, what))
-                    .transpose()?,
-                end_granularity: opt_text(row, 15, what)?.map(|s| enum_from_sql(s, what))
-                    .transpose()?,
+                start_granularity: opt_text(row, 14, what)?.map(|s| enum_from_sql(s, what)).transpose()?,
+                end_granularity: opt_text(row, 15, what)?.map(|s| enum_from_sql(s, what)).transpose()?,
             })
         } else {
             None
