@@ -32,6 +32,23 @@ fn empty_unit(view: &dyn credence_core::LedgerRead) -> credence_core::Result<Opt
     Ok(Some(Append::new(seq, tx)))
 }
 
+/// Starts a write on agent `id` whose unit first sleeps `hold` — keeping its batch open, so
+/// writes arriving meanwhile join it as followers — and then runs `then`.
+fn slow_leader(
+    ledger: &Arc<PostgresLedger>,
+    id: &'static str,
+    hold: Duration,
+    mut then: impl FnMut(&dyn credence_core::LedgerRead) -> credence_core::Result<Option<Append>> + Send + 'static,
+) -> std::thread::JoinHandle<credence_core::Result<Option<credence_core::Head>>> {
+    let ledger = ledger.clone();
+    std::thread::spawn(move || {
+        ledger.write(&agent(id), &mut |view| {
+            std::thread::sleep(hold);
+            then(view)
+        })
+    })
+}
+
 fn seqs(ledger: &PostgresLedger, id: &str) -> Result<Vec<u64>, Error> {
     read_with(ledger, &agent(id), |v| Ok(v.units(0, usize::MAX)?.iter().map(|u| u.seq).collect()))
 }
@@ -317,16 +334,7 @@ fn writes_arriving_during_a_unit_join_its_transaction_and_are_answered_after_com
     let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
     let before = ledger.write_stats();
     let last_unit_done = Arc::new(Mutex::new(None::<Instant>));
-    let leader = {
-        let ledger = ledger.clone();
-        std::thread::spawn(move || {
-            ledger.write(&agent("grouped"), &mut |view| {
-                // Hold the batch open while the followers arrive.
-                std::thread::sleep(Duration::from_millis(400));
-                empty_unit(view)
-            })
-        })
-    };
+    let leader = slow_leader(&ledger, "grouped", Duration::from_millis(400), empty_unit);
     std::thread::sleep(Duration::from_millis(100));
     let followers: Vec<_> = (0..2)
         .map(|_| {
@@ -369,15 +377,7 @@ fn failing_unit_in_a_group_rolls_back_alone() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
     let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
-    let leader = {
-        let ledger = ledger.clone();
-        std::thread::spawn(move || {
-            ledger.write(&agent("g"), &mut |view| {
-                std::thread::sleep(Duration::from_millis(400));
-                empty_unit(view)
-            })
-        })
-    };
+    let leader = slow_leader(&ledger, "g", Duration::from_millis(400), empty_unit);
     std::thread::sleep(Duration::from_millis(100));
     let bad = {
         let ledger = ledger.clone();
@@ -648,16 +648,10 @@ fn follower_of_a_leader_whose_unit_failed_alone_still_commits() -> TestResult {
     let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4&write_retries=0"))?);
     let taken = uuid::Uuid::from_u128(7);
     ledger.write(&agent("occ"), &mut |view| unit_with_adjudication(view, taken))?;
-    let leader = {
-        let ledger = ledger.clone();
-        std::thread::spawn(move || {
-            ledger.write(&agent("occ"), &mut |view| {
-                std::thread::sleep(Duration::from_millis(300));
-                // Refused by the database (the handle exists): the transaction is aborted.
-                unit_with_adjudication(view, taken)
-            })
-        })
-    };
+    // Refused by the database (the handle exists): the transaction is aborted.
+    let leader = slow_leader(&ledger, "occ", Duration::from_millis(300), move |view| {
+        unit_with_adjudication(view, taken)
+    });
     std::thread::sleep(Duration::from_millis(100));
     let follower = {
         let ledger = ledger.clone();
