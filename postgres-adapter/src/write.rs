@@ -130,23 +130,6 @@ const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, bool
        AS t(f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING) \
      SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = $9 THEN 1 ELSE 0 END";
 
-/// [`PREPARE_APPEND`] for the common unit: not the agent's first, no assertions, no edges —
-/// units, claims and entries only (an insert into a table, even of no rows, opens and locks
-/// the table and its indexes). `$4`, `$5` are the claims and entries, `$6` the claim count.
-const PREPARE_APPEND_CE: &str = "PREPARE credence_append_ce(text, bigint, bigint, json, json, bigint) AS WITH \
-     u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ($1, $2, $3)), \
-     c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
-       cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
-       vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
-       SELECT $1, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
-       FROM json_to_recordset($4) AS t(r uuid, s bigint, o integer, subj text, pred text, val text, \
-       prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, vsg text, \
-       veg text, tx bigint, df uuid[], dp uuid[]) ON CONFLICT DO NOTHING RETURNING 1), \
-     e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
-       recorded_at) SELECT $1, s, i, o, r, ev, di, ra, at FROM json_to_recordset($5) \
-       AS t(s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint)) \
-     SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = $6 THEN 1 ELSE 0 END";
-
 /// Session settings of every connection the write path uses, made with the prepared
 /// statements: plans are generic (cached per connection, no planning per write) and never a
 /// sequential scan chosen while the agent's tables were tiny (every query is an index lookup);
@@ -154,7 +137,7 @@ const PREPARE_APPEND_CE: &str = "PREPARE credence_append_ce(text, bigint, bigint
 const SESSION_SETTINGS: &str =
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
 
-/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`], [`PREPARE_APPEND_CE`] and the line queries on `conn`, and makes the
+/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`] and the line queries on `conn`, and makes the
 /// [`SESSION_SETTINGS`], unless already done.
 pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
@@ -164,13 +147,12 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
         "PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}; \
          PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
     );
-    if let Err(e) = conn.raw().batch_execute(&format!(
-        "{PREPARE_HEAD}; {PREPARE_APPEND}; {PREPARE_APPEND_CE}; {prepare_line}; {SESSION_SETTINGS}"
-    )) {
+    if let Err(e) = conn
+        .raw()
+        .batch_execute(&format!("{PREPARE_HEAD}; {PREPARE_APPEND}; {prepare_line}; {SESSION_SETTINGS}"))
+    {
         // Leave nothing half-prepared behind for the next attempt.
-        for name in
-            ["credence_head", "credence_append", "credence_append_ce", "credence_line", "credence_line_head"]
-        {
+        for name in ["credence_head", "credence_append", "credence_line", "credence_line_head"] {
             let _ = conn.raw().batch_execute(&format!("DEALLOCATE {name}"));
         }
         return Err(e.into());
@@ -279,14 +261,6 @@ fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String
         }
         rows_literal(&rows)?
     };
-    if !first_unit && append.assertions.is_empty() && append.edges.is_empty() {
-        return Ok(format!(
-            "EXECUTE credence_append_ce({}, {seq}, {}, {claims}, {entries}, {})",
-            quote_literal(agent),
-            append.tx_time.0,
-            append.claims.len()
-        ));
-    }
     Ok(format!(
         "EXECUTE credence_append({}, {seq}, {}, {}, {claims}, {entries}, {assertions}, {edges}, {})",
         quote_literal(agent),
