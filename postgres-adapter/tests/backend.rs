@@ -520,6 +520,16 @@ fn claim_unit(
     Ok(Some(unit))
 }
 
+/// Runs `units` through one `write_batch` call for agent `id`.
+fn write_boxed_batch(
+    ledger: &PostgresLedger,
+    id: &str,
+    mut units: Vec<Box<credence_core::WriteUnit<'_>>>,
+) -> Vec<credence_core::Result<Option<credence_core::Head>>> {
+    let mut refs: Vec<&mut credence_core::WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
+    ledger.write_batch(&agent(id), &mut refs)
+}
+
 fn claim_refs(ledger: &PostgresLedger, id: &str) -> Result<Vec<u128>, Error> {
     read_with(ledger, &agent(id), |v| {
         Ok(v.line_claims("s", "p", u64::MAX)?.iter().map(|c| c.claim_ref.0.as_u128()).collect())
@@ -532,11 +542,10 @@ fn write_batch_runs_its_units_in_one_transaction_with_results_in_order() -> Test
     let guard = support::SchemaGuard::new(&base);
     let ledger = PostgresLedger::from_url(&guard.url("pool_max=2"))?;
     let before = ledger.write_stats();
-    let mut units: Vec<Box<credence_core::WriteUnit<'_>>> = (1..=5u128)
+    let units = (1..=5u128)
         .map(|r| Box::new(move |v: &dyn credence_core::LedgerRead| claim_unit(v, "b", r)) as Box<_>)
         .collect();
-    let mut refs: Vec<&mut credence_core::WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
-    let results = ledger.write_batch(&agent("b"), &mut refs);
+    let results = write_boxed_batch(&ledger, "b", units);
     let heads: Vec<Option<u64>> =
         results.iter().map(|r| r.as_ref().ok().and_then(|h| h.map(|h| h.seq))).collect();
     assert_eq!(heads, vec![Some(1), Some(2), Some(3), Some(4), Some(5)]);
@@ -560,7 +569,7 @@ fn write_batch_unit_refused_by_the_database_fails_alone_wherever_it_is() -> Test
     // insert rides with the COMMIT).
     for (round, dup_at) in [(0u128, 1usize), (1, 2)] {
         let calls = Mutex::new(vec![0u32; 3]);
-        let mut units: Vec<Box<credence_core::WriteUnit<'_>>> = (0..3usize)
+        let units: Vec<Box<credence_core::WriteUnit<'_>>> = (0..3usize)
             .map(|k| {
                 let calls = &calls;
                 let claim = if k == dup_at { 100 } else { 1000 + round * 10 + k as u128 };
@@ -570,10 +579,7 @@ fn write_batch_unit_refused_by_the_database_fails_alone_wherever_it_is() -> Test
                 }) as Box<_>
             })
             .collect();
-        let mut refs: Vec<&mut credence_core::WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
-        let results = ledger.write_batch(&agent("r"), &mut refs);
-        drop(refs);
-        drop(units);
+        let results = write_boxed_batch(&ledger, "r", units);
         assert_eq!(results.len(), 3);
         for (k, r) in results.iter().enumerate() {
             if k == dup_at {
@@ -607,11 +613,8 @@ fn write_batch_and_concurrent_single_writes_keep_seq_gap_free() -> TestResult {
             barrier.wait();
             let mut written = 0;
             for _ in 0..rounds {
-                let mut units: Vec<Box<credence_core::WriteUnit<'_>>> =
-                    (0..per_batch).map(|_| Box::new(empty_unit) as Box<_>).collect();
-                let mut refs: Vec<&mut credence_core::WriteUnit<'_>> =
-                    units.iter_mut().map(|u| &mut **u).collect();
-                for r in ledger.write_batch(&agent("mixed"), &mut refs) {
+                let units = (0..per_batch).map(|_| Box::new(empty_unit) as Box<_>).collect();
+                for r in write_boxed_batch(&ledger, "mixed", units) {
                     written += usize::from(r.map_err(|e| e.to_string())?.is_some());
                 }
             }
