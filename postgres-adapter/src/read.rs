@@ -47,6 +47,26 @@ struct LineRows {
     assertions: Option<Vec<Assertion>>,
 }
 
+impl LineRows {
+    fn new(
+        subject: &str,
+        predicate: &str,
+        max_seq: u64,
+        claims: Vec<Claim>,
+        marks: Vec<StateMark>,
+        assertions: Vec<Assertion>,
+    ) -> LineRows {
+        LineRows {
+            subject: subject.to_owned(),
+            predicate: predicate.to_owned(),
+            max_seq,
+            claims: Some(claims),
+            marks: Some(marks),
+            assertions: Some(assertions),
+        }
+    }
+}
+
 /// After this many `edges_to` lookups of one kind in one view, all of the agent's edges of
 /// that kind are loaded at once: a cascade over a thousand dependents then costs one query
 /// instead of a thousand round trips, while a single lookup stays a single indexed query.
@@ -277,14 +297,7 @@ impl<'c> PgView<'c> {
                 _ => assertions.push(codec::assertion(row)?),
             }
         }
-        Ok(LineRows {
-            subject: subject.to_owned(),
-            predicate: predicate.to_owned(),
-            max_seq,
-            claims: Some(claims),
-            marks: Some(marks),
-            assertions: Some(assertions),
-        })
+        Ok(LineRows::new(subject, predicate, max_seq, claims, marks, assertions))
     }
 
     /// [`PgView::fetch_line`] inside a write: one simple-query round trip with whatever is
@@ -311,14 +324,7 @@ impl<'c> PgView<'c> {
         if !head_known {
             conn.set_write_head(self.agent, head);
         }
-        Ok(LineRows {
-            subject: subject.to_owned(),
-            predicate: predicate.to_owned(),
-            max_seq,
-            claims: Some(claims),
-            marks: Some(marks),
-            assertions: Some(assertions),
-        })
+        Ok(LineRows::new(subject, predicate, max_seq, claims, marks, assertions))
     }
 
     /// The agent's newest unit (used by the write path's checks).
