@@ -13,6 +13,9 @@
 //! nobody is waiting (or the batch is full) the leader closes the batch, commits once, and
 //! only then is every member answered. Writers arriving after the batch closed form the next
 //! batch, which waits for this one's commit on the advisory lock.
+//!
+//! A leader with one unit first tries to write it in a single round trip (see the
+//! `speculate` module); when that is not possible the unit runs as described above.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -20,13 +23,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use credence_core::{Head, WriteUnit};
+use credence_core::{Head, LedgerRead, WriteUnit};
 use r2d2::PooledConnection;
 
 use crate::error::{PgError, is_occ, is_unavailable};
 use crate::lock::agent_lock_key;
 use crate::pool::{PgManager, begin_fresh};
 use crate::read::PgView;
+use crate::speculate::{Knowledge, SpecView, expect_sql};
 use crate::write::{self, Timing};
 
 /// Most units in one batch; later arrivals start the next batch.
@@ -113,6 +117,20 @@ pub(crate) struct Groups {
     /// Transactions committed / units that ran in them (see `WriteStats`).
     pub(crate) committed_batches: AtomicU64,
     pub(crate) committed_members: AtomicU64,
+    /// Write transactions that went in one round trip (see the `speculate` module).
+    pub(crate) speculated: AtomicU64,
+    /// What this process knows of its agents' heads and lines.
+    known: Knowledge,
+}
+
+/// What a one-round-trip attempt came to.
+enum Speculation {
+    /// The unit committed (`Written`), or its view reported a storage failure (`Unit`).
+    Done(Member),
+    /// The transaction failed as the normal path would report it.
+    Failed(BatchFailure),
+    /// Not possible, or the guard failed: the unit runs the normal way (on this connection).
+    NormalPath(Option<Box<Conn>>),
 }
 
 /// Runs one unit's body against a write view of `conn`, then appends its rows with the
@@ -120,6 +138,7 @@ pub(crate) struct Groups {
 /// unit failed). Rolls nothing back; the second value says the append committed.
 fn run_unit(
     conn: &mut Conn,
+    known: &Knowledge,
     agent: &str,
     unit: &mut WriteUnit<'_>,
     timing: &dyn Fn() -> Timing,
@@ -135,6 +154,8 @@ fn run_unit(
         Ok(Ok(Some(append))) => {
             // A unit that went on after a failed read appends at once, so the failure is its own.
             let timing = if conn.failure().is_some() { Timing::Now } else { timing() };
+            // Learnt before the commit: a line wrongly thought non-empty costs only speed.
+            known.non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
             match write::append(conn, agent, &append, timing) {
                 Ok(committed) => {
                     (Member::Written(Head { seq: append.seq, tx_time: append.tx_time }), committed)
@@ -152,12 +173,13 @@ fn run_unit(
 /// undoes only the latest one, and the final `COMMIT` keeps everything not rolled back.
 fn run_in_savepoint(
     conn: &mut Conn,
+    known: &Knowledge,
     agent: &str,
     unit: &mut WriteUnit<'_>,
 ) -> (Member, Option<BatchFailure>) {
     conn.clear_failure();
     conn.defer("SAVEPOINT credence_unit");
-    let (member, _) = run_unit(conn, agent, unit, &|| Timing::Now);
+    let (member, _) = run_unit(conn, known, agent, unit, &|| Timing::Now);
     let Some(failure) = conn.failure().map(|f| f.class.clone()) else { return (member, None) };
     if conn.raw().is_closed() || matches!(failure, BatchFailure::Unavailable(_)) {
         return (member, Some(failure));
@@ -215,11 +237,27 @@ impl Groups {
                 None => (self.open_batch(&mut open, agent, 1), true),
             }
         };
-        if leader {
+        let (member, result) = if leader {
             let (mut members, result) = self.lead(pool, schema, agent, &batch, &mut [unit]);
             (members.pop().unwrap_or(Member::NotRun), result)
         } else {
-            follow(&batch, id, agent, unit)
+            follow(&batch, &self.known, id, agent, unit)
+        };
+        self.learn(agent, std::slice::from_ref(&member), &result);
+        (member, result)
+    }
+
+    /// Records the heads of units that committed; after a failed append or transaction the
+    /// agent's head is forgotten (a retry then reads it instead of speculating again).
+    fn learn(&self, agent: &str, members: &[Member], result: &Result<(), BatchFailure>) {
+        if result.is_err() || members.iter().any(|m| matches!(m, Member::Append(_))) {
+            self.known.forget_head(agent);
+            return;
+        }
+        for member in members {
+            if let Member::Written(head) = member {
+                self.known.committed(agent, *head);
+            }
         }
     }
 
@@ -239,7 +277,80 @@ impl Groups {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             self.open_batch(&mut open, agent, units.len())
         };
-        self.lead(pool, schema, agent, &batch, units)
+        let (members, result) = self.lead(pool, schema, agent, &batch, units);
+        self.learn(agent, &members, &result);
+        (members, result)
+    }
+
+    /// Tries to write `unit` in one round trip (see the `speculate` module): runs it against
+    /// what this process knows of `agent`, then sends `begin`, the guard, the inserts and
+    /// `COMMIT` together — only if the batch can close (nobody waits to join it).
+    fn speculate(
+        &self,
+        pool: &r2d2::Pool<PgManager>,
+        agent: &str,
+        begin: &str,
+        unit: &mut WriteUnit<'_>,
+        close_if_alone: &dyn Fn() -> bool,
+    ) -> Speculation {
+        let Some(head) = self.known.head(agent) else { return Speculation::NormalPath(None) };
+        let view = SpecView::new(&self.known, agent, head);
+        let append = match catch_unwind(AssertUnwindSafe(|| unit(&view as &dyn LedgerRead))) {
+            Ok(Ok(Some(append))) if !view.gave_up() => append,
+            // A storage failure reported through the view (by a wrapper of it: the view itself
+            // never fails but to give up) is the write's failure, as on the normal path.
+            Ok(Err(
+                e @ (credence_core::Error::Corrupt { .. } | credence_core::Error::Unavailable { .. }),
+            )) if !view.gave_up() => {
+                return Speculation::Done(Member::Unit(e));
+            }
+            // Nothing to write, another error or a panic was decided on unchecked knowledge.
+            _ => return Speculation::NormalPath(None),
+        };
+        let plain = append.adjudications.is_empty() && append.status_changes.is_empty();
+        let in_order =
+            append.seq == head.map_or(1, |h| h.seq + 1) && head.is_none_or(|h| append.tx_time > h.tx_time);
+        if !plain || !in_order || !close_if_alone() {
+            return Speculation::NormalPath(None);
+        }
+        let assumed = view.assumed_empty();
+        let sql = match (
+            expect_sql(agent, view.head(), &assumed),
+            write::insert_sql(agent, &append, head.is_none()),
+        ) {
+            (Ok(expect), Ok(insert)) => format!("{expect}; {insert}; COMMIT"),
+            _ => return Speculation::NormalPath(None),
+        };
+        let mut c = match begin_fresh(pool, write::ensure_prepared) {
+            Ok((c, ())) => c,
+            Err(e) => return Speculation::Failed(BatchFailure::from_pg(&e)),
+        };
+        c.begin_deferred(begin);
+        if c.send(&sql).is_ok() {
+            c.committed();
+            self.speculated.fetch_add(1, Ordering::Relaxed);
+            self.known
+                .non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
+            self.count_commit(1);
+            return Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
+        }
+        let Some(failure) = c.failure().cloned() else {
+            return Speculation::Failed(BatchFailure::Other("a failed round trip left no failure".into()));
+        };
+        if failure.stale_connection {
+            // Nothing ran: the normal path starts over on a fresh connection.
+            return Speculation::NormalPath(None);
+        }
+        if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
+            return Speculation::Failed(failure.class);
+        }
+        // The guard (or an insert) refused: someone else wrote, or a line was not empty.
+        self.known.forget_head(agent);
+        self.known.non_empty(agent, assumed.iter().map(|(s, p)| (s.as_str(), p.as_str())));
+        match c.rollback_raw() {
+            Ok(()) => Speculation::NormalPath(Some(Box::new(c))),
+            Err(e) => Speculation::Failed(BatchFailure::from_pg(&e)),
+        }
     }
 
     fn close(&self, agent: &str, batch: &Arc<Batch>) {
@@ -304,6 +415,16 @@ impl Groups {
         };
         let n = units.len();
         let mut conn: Option<Conn> = None;
+        if let [unit] = units {
+            match self.speculate(pool, agent, &begin, &mut **unit, &close_if_alone) {
+                Speculation::Done(member) => {
+                    members[0] = member;
+                    return Ok(());
+                }
+                Speculation::Failed(failure) => return Err(failure),
+                Speculation::NormalPath(c) => conn = c.map(|c| *c),
+            }
+        }
         let mut careful = false;
         let mut stale_retry = true;
         let mut txn_start = 0;
@@ -336,7 +457,7 @@ impl Groups {
                         Timing::Defer
                     }
                 };
-                let (member, committed) = run_unit(c, agent, &mut *units[i], &timing);
+                let (member, committed) = run_unit(c, &self.known, agent, &mut *units[i], &timing);
                 members[i] = member;
                 if committed {
                     self.count_commit(n - txn_start);
@@ -496,6 +617,7 @@ impl Drop for LeaderGuard<'_> {
 
 fn follow(
     batch: &Batch,
+    known: &Knowledge,
     id: u64,
     agent: &str,
     unit: &mut WriteUnit<'_>,
@@ -517,7 +639,7 @@ fn follow(
         return (Member::NotRun, Err(BatchFailure::Other("the batch connection was missing".into())));
     };
     drop(st);
-    let (member, broken) = run_in_savepoint(&mut conn, agent, unit);
+    let (member, broken) = run_in_savepoint(&mut conn, known, agent, unit);
     let mut st = batch.lock();
     st.broken = broken;
     st.conn = Some(conn);

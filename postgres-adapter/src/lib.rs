@@ -91,6 +91,7 @@ pub mod lock;
 pub mod pool;
 mod read;
 pub mod schema;
+mod speculate;
 mod tls;
 mod url;
 mod write;

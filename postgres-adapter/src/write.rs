@@ -8,6 +8,7 @@ use crate::codec::{self, ord_param, seq_param};
 use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
 use crate::read::{LINE_HEAD_SQL, LINE_SQL, PgView};
+use crate::speculate::PREPARE_EXPECT;
 
 /// When a unit's rows are sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +138,7 @@ const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, bool
 const SESSION_SETTINGS: &str =
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
 
-/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`] and the line queries on `conn`, and makes the
+/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`], [`PREPARE_EXPECT`] and the line queries on `conn`, and makes the
 /// [`SESSION_SETTINGS`], unless already done.
 pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
@@ -147,12 +148,13 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
         "PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}; \
          PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
     );
-    if let Err(e) = conn
-        .raw()
-        .batch_execute(&format!("{PREPARE_HEAD}; {PREPARE_APPEND}; {prepare_line}; {SESSION_SETTINGS}"))
-    {
+    if let Err(e) = conn.raw().batch_execute(&format!(
+        "{PREPARE_HEAD}; {PREPARE_APPEND}; {PREPARE_EXPECT}; {prepare_line}; {SESSION_SETTINGS}"
+    )) {
         // Leave nothing half-prepared behind for the next attempt.
-        for name in ["credence_head", "credence_append", "credence_line", "credence_line_head"] {
+        for name in
+            ["credence_head", "credence_append", "credence_expect", "credence_line", "credence_line_head"]
+        {
             let _ = conn.raw().batch_execute(&format!("DEALLOCATE {name}"));
         }
         return Err(e.into());
@@ -183,7 +185,7 @@ pub(crate) fn head_sql(agent: &str) -> String {
 /// The unit's rows (all but adjudications) as one `EXECUTE credence_append(…)` for the
 /// simple-query protocol. Every value travels inside JSON string literals quoted by
 /// [`quote_literal`] (numbers are formatted by Rust), so nothing is spliced in unquoted.
-fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String> {
+pub(crate) fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String> {
     use serde_json::json;
     let seq = seq_param(append.seq)?;
     let claims = {

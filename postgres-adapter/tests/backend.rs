@@ -183,6 +183,9 @@ fn write_connection_killed_mid_write_is_retryable_and_stores_nothing() -> TestRe
     let mut admin = support::admin_client(&base)?;
     let killed = AtomicBool::new(false);
     let err = ledger.write(&agent("victim"), &mut |view| {
+        // A read the one-round-trip path cannot answer: the unit then runs inside an open
+        // transaction, whose connection the test kills.
+        view.claim(credence_core::ClaimRef(uuid::Uuid::nil()))?;
         let unit = empty_unit(view)?;
         if !killed.swap(true, Ordering::SeqCst) {
             admin
@@ -455,7 +458,9 @@ fn unique_violation_that_persists_becomes_conflict_after_bounded_retries() -> Te
     });
     assert!(matches!(err, Err(Error::Conflict { .. })), "{err:?}");
     assert!(err.as_ref().is_err_and(Error::is_retryable));
-    assert_eq!(calls, 4, "one attempt plus write_retries=3 retries");
+    // The unit first runs once before any transaction (its adjudication row keeps it off the
+    // one-round-trip path), then in one attempt plus write_retries=3 retries.
+    assert_eq!(calls, 5, "one attempt plus write_retries=3 retries");
     assert_eq!(seqs(&ledger, "occ")?, vec![1], "nothing of the failed unit is stored");
     Ok(())
 }
@@ -665,5 +670,93 @@ fn follower_of_a_leader_whose_unit_failed_alone_still_commits() -> TestResult {
     assert!(matches!(leader, Err(Error::Conflict { .. })), "{leader:?}");
     assert_eq!(follower.map(|h| h.seq), Some(2));
     assert_eq!(seqs(&ledger, "occ")?, vec![1, 2]);
+    Ok(())
+}
+
+#[test]
+fn writes_on_new_lines_go_in_one_round_trip_once_the_head_is_known() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?);
+    let engine = engine(ledger.clone(), 1)?;
+    let lines: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    for (i, line) in lines.iter().enumerate() {
+        engine.ingest(IngestRequest::new("fast", line.as_str(), "p", i64::try_from(i)?))?;
+    }
+    // The first write learns the head; every later one on a new line needs no read.
+    assert_eq!(ledger.write_stats().one_round_trip, 19);
+    // A line this process wrote is never assumed empty: the update reads it and is decided
+    // on what is there (a different value of a functional line).
+    let before = ledger.write_stats().one_round_trip;
+    let receipt = engine.ingest(IngestRequest::new("fast", "s3", "p", 99))?;
+    assert_eq!(ledger.write_stats().one_round_trip, before);
+    assert_ne!(receipt.disposition, Disposition::Rejected);
+    assert_eq!(seqs(&ledger, "fast")?, (1..=21).collect::<Vec<u64>>());
+    Ok(())
+}
+
+#[test]
+fn one_round_trip_guard_catches_another_process_writing_the_agent_or_the_line() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    // Two ledgers on one schema stand for two processes; the reference backend replays the
+    // same ingests in the same order.
+    let (a, b) = (
+        Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?),
+        Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?),
+    );
+    let (ea, eb) = (engine(a.clone(), 1)?, engine(b.clone(), 2)?);
+    let reference = Engine::builder(Arc::new(credence_core::MemoryLedger::new())).build()?;
+    let steps: [(&Engine<Arc<PostgresLedger>>, &str, i64); 5] = [
+        // b writes line L before a knows anything of the agent.
+        (&eb, "L", 1),
+        // a's first write reads the head (seq 1) and learns it.
+        (&ea, "x", 2),
+        // a speculates on L, which it has not seen: the guard finds the line non-empty.
+        (&ea, "L", 3),
+        // b writes, so a's known head is stale ...
+        (&eb, "y", 4),
+        // ... and the guard finds the head moved.
+        (&ea, "z", 5),
+    ];
+    for (engine, subject, value) in steps {
+        let got = engine.ingest(IngestRequest::new("shared", subject, "p", value))?;
+        let want = reference.ingest(IngestRequest::new("shared", subject, "p", value))?;
+        assert_eq!(got.disposition, want.disposition, "{subject}={value}");
+        assert_eq!(got.seq, want.seq, "{subject}={value}");
+    }
+    assert_eq!(a.write_stats().one_round_trip, 0, "both guards must have failed");
+    assert_eq!(seqs(&a, "shared")?, vec![1, 2, 3, 4, 5]);
+    // With nobody else writing, a's next write on a new line goes in one round trip again.
+    ea.ingest(IngestRequest::new("shared", "w", "p", 6))?;
+    assert_eq!(a.write_stats().one_round_trip, 1);
+    Ok(())
+}
+
+#[test]
+fn one_round_trip_guard_uses_the_line_index() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    // One connection: the guard is prepared (with a generic plan) on the session used below.
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?);
+    let engine = engine(ledger.clone(), 1)?;
+    for i in 0..300 {
+        engine.ingest(IngestRequest::new("big", format!("s{i}"), "p", i))?;
+    }
+    let mut conn = ledger.pool().get()?;
+    let plan: Vec<String> = conn
+        .client()
+        .simple_query(
+            "EXPLAIN EXECUTE credence_expect(E'big', 300, ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
+        )?
+        .iter()
+        .filter_map(|m| match m {
+            credence_postgres::postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("claims_by_line"), "{plan}");
+    assert!(!plan.contains("Seq Scan") && !plan.contains("claims_by_unit"), "{plan}");
     Ok(())
 }

@@ -1,0 +1,245 @@
+//! One-round-trip writes: running a unit before talking to the server, and checking its
+//! assumptions under the lock.
+//!
+//! A write normally needs two round trips: `BEGIN` + the agent's lock + the unit's reads,
+//! then the inserts + `COMMIT`. When this process knows the agent's head (from its own last
+//! commit), a unit whose reads are only that head and lines it may assume empty can run
+//! first, against a [`SpecView`] that answers from that knowledge. The whole transaction then
+//! goes in one round trip: `BEGIN`, the lock, a guard that fails unless the head and the
+//! assumed-empty lines are still what the unit saw ([`expect_sql`]), the inserts, `COMMIT`.
+//! The guard runs after the lock, so it checks exactly what the normal path would have read;
+//! if it fails (another process wrote, or a line was not empty), the transaction is rolled
+//! back and the unit runs again the normal way. Any other read makes the view give up before
+//! anything is sent.
+//!
+//! What a process knows ([`Knowledge`]) is only ever a guess checked by the guard, so it may
+//! be stale; it is kept small and forgotten freely. The one thing it holds as fact is that a
+//! line this process wrote a claim into is not empty (claims are never removed), which keeps
+//! it from speculating on lines that would fail the guard.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use credence_core::{
+    Adjudication, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event, Handle, Head,
+    LedgerEntry, LedgerRead, Result, StateMark, Timestamp,
+};
+
+use crate::codec::seq_param;
+use crate::error::{BACKEND, PgResult};
+use crate::write::quote_literal;
+
+/// Most agents whose head a process remembers; beyond it, everything is forgotten.
+const MAX_AGENTS: usize = 4096;
+/// Most non-empty lines remembered per agent; beyond it, that agent's are forgotten.
+const MAX_LINES: usize = 4096;
+
+/// A line: subject and predicate.
+type LineKey = (String, String);
+
+#[derive(Default)]
+struct AgentKnowledge {
+    /// The head as of this process's last commit for the agent (`None`: no unit yet).
+    head: Option<Option<Head>>,
+    /// Lines known to hold a claim.
+    non_empty: HashSet<LineKey>,
+}
+
+/// What this process believes about its agents (see the module documentation).
+#[derive(Default)]
+pub(crate) struct Knowledge {
+    agents: Mutex<HashMap<String, AgentKnowledge>>,
+}
+
+impl Knowledge {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, AgentKnowledge>> {
+        self.agents.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn entry<'m>(map: &'m mut HashMap<String, AgentKnowledge>, agent: &str) -> &'m mut AgentKnowledge {
+        if !map.contains_key(agent) && map.len() >= MAX_AGENTS {
+            map.clear();
+        }
+        map.entry(agent.to_owned()).or_default()
+    }
+
+    /// The head to speculate on, if known.
+    pub(crate) fn head(&self, agent: &str) -> Option<Option<Head>> {
+        self.lock().get(agent)?.head
+    }
+
+    /// True if `agent`'s line is known to hold a claim.
+    fn is_non_empty(&self, agent: &str, subject: &str, predicate: &str) -> bool {
+        // The key is built only to look it up; lines are short.
+        self.lock()
+            .get(agent)
+            .is_some_and(|k| k.non_empty.contains(&(subject.to_owned(), predicate.to_owned())))
+    }
+
+    /// Records a unit of `agent` this process committed (a later head than any known wins).
+    pub(crate) fn committed(&self, agent: &str, head: Head) {
+        let mut map = self.lock();
+        let known = Self::entry(&mut map, agent);
+        if known.head.is_none_or(|h| h.is_none_or(|h| h.seq < head.seq)) {
+            known.head = Some(Some(head));
+        }
+    }
+
+    /// Records that these lines of `agent` hold a claim (or may: recording a line that is in
+    /// fact empty only costs a speculation).
+    pub(crate) fn non_empty<'a>(&self, agent: &str, lines: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let mut map = self.lock();
+        let known = Self::entry(&mut map, agent);
+        for (subject, predicate) in lines {
+            if known.non_empty.len() >= MAX_LINES {
+                known.non_empty.clear();
+            }
+            if !known.non_empty.contains(&(subject.to_owned(), predicate.to_owned())) {
+                known.non_empty.insert((subject.to_owned(), predicate.to_owned()));
+            }
+        }
+    }
+
+    /// Forgets `agent`'s head (its guard failed: someone else wrote, or a line was not empty).
+    pub(crate) fn forget_head(&self, agent: &str) {
+        if let Some(known) = self.lock().get_mut(agent) {
+            known.head = None;
+        }
+    }
+}
+
+/// The view a unit runs against before the transaction exists: the known head, and an empty
+/// line for any line not known to hold a claim. Every other read gives up.
+pub(crate) struct SpecView<'k> {
+    head: Option<Head>,
+    known: &'k Knowledge,
+    agent: &'k str,
+    assumed_empty: RefCell<Vec<LineKey>>,
+    gave_up: Cell<bool>,
+}
+
+impl<'k> SpecView<'k> {
+    pub(crate) fn new(known: &'k Knowledge, agent: &'k str, head: Option<Head>) -> SpecView<'k> {
+        SpecView { head, known, agent, assumed_empty: RefCell::default(), gave_up: Cell::new(false) }
+    }
+
+    /// True if the unit read something the view cannot answer (its result is then void).
+    pub(crate) fn gave_up(&self) -> bool {
+        self.gave_up.get()
+    }
+
+    /// The head the unit saw.
+    pub(crate) fn head(&self) -> Option<Head> {
+        self.head
+    }
+
+    /// The lines the unit was told are empty.
+    pub(crate) fn assumed_empty(&self) -> Vec<LineKey> {
+        self.assumed_empty.borrow().clone()
+    }
+
+    fn give_up<T>(&self) -> Result<T> {
+        self.gave_up.set(true);
+        Err(Error::Backend { backend: BACKEND, source: "not answerable before the transaction".into() })
+    }
+}
+
+impl LedgerRead for SpecView<'_> {
+    fn head(&self) -> Result<Option<Head>> {
+        Ok(self.head)
+    }
+
+    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
+        // Only the write path's unbounded read is the line "as of the head".
+        if max_seq != u64::MAX || self.known.is_non_empty(self.agent, subject, predicate) {
+            return self.give_up();
+        }
+        self.assumed_empty.borrow_mut().push((subject.to_owned(), predicate.to_owned()));
+        Ok(Vec::new())
+    }
+
+    fn line_marks(&self, _: &str, _: &str, _: u64) -> Result<Vec<StateMark>> {
+        self.give_up()
+    }
+
+    fn line_assertions(&self, _: &str, _: &str, _: u64) -> Result<Vec<Assertion>> {
+        self.give_up()
+    }
+
+    fn seq_at(&self, _: Timestamp) -> Result<u64> {
+        self.give_up()
+    }
+
+    fn tx_time_of(&self, _: u64) -> Result<Option<Timestamp>> {
+        self.give_up()
+    }
+
+    fn claim(&self, _: ClaimRef) -> Result<Option<Claim>> {
+        self.give_up()
+    }
+
+    fn claim_entries(&self, _: ClaimRef, _: u64) -> Result<Vec<LedgerEntry>> {
+        self.give_up()
+    }
+
+    fn claim_assertions(&self, _: ClaimRef, _: u64) -> Result<Vec<Assertion>> {
+        self.give_up()
+    }
+
+    fn count_entries_since(&self, _: ClaimRef, _: Event, _: Timestamp) -> Result<u64> {
+        self.give_up()
+    }
+
+    fn edges_to(&self, _: ClaimRef, _: EdgeKind) -> Result<Vec<Edge>> {
+        self.give_up()
+    }
+
+    fn edges_from(&self, _: ClaimRef, _: EdgeKind) -> Result<Vec<Edge>> {
+        self.give_up()
+    }
+
+    fn predicates(&self, _: &str, _: u64) -> Result<Vec<String>> {
+        self.give_up()
+    }
+
+    fn audit(&self, _: &AuditRange) -> Result<Vec<LedgerEntry>> {
+        self.give_up()
+    }
+
+    fn adjudication(&self, _: Handle) -> Result<Option<Adjudication>> {
+        self.give_up()
+    }
+
+    fn open_adjudications(&self) -> Result<Vec<Adjudication>> {
+        self.give_up()
+    }
+
+    fn units(&self, _: u64, _: usize) -> Result<Vec<Append>> {
+        self.give_up()
+    }
+}
+
+/// The guard: fails the transaction (division by zero) unless the agent's newest unit is
+/// `$2` (0: none) and none of the lines `($3[i], $4[i])` holds a claim. Each line is probed in
+/// `claims_by_line` order (see `read::line_parts`) so the cached generic plan uses that index.
+pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, text[], text[]) AS \
+     SELECT 1 / ((SELECT coalesce(max(stream_seq), 0) FROM units WHERE agent_id = $1) = $2 \
+     AND NOT EXISTS (SELECT 1 FROM unnest($3, $4) AS l(s, p) WHERE (SELECT c.claim_ref FROM claims c \
+     WHERE c.agent_id = $1 AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
+     LIMIT 1) IS NOT NULL))::int";
+
+/// The guard for `agent` at `head` with the lines `assumed_empty`, for a simple-query batch.
+pub(crate) fn expect_sql(agent: &str, head: Option<Head>, assumed_empty: &[LineKey]) -> PgResult<String> {
+    let list = |part: fn(&LineKey) -> &str| {
+        let items: Vec<String> = assumed_empty.iter().map(|l| quote_literal(part(l))).collect();
+        format!("ARRAY[{}]::text[]", items.join(", "))
+    };
+    Ok(format!(
+        "EXECUTE credence_expect({}, {}, {}, {})",
+        quote_literal(agent),
+        seq_param(head.map_or(0, |h| h.seq))?,
+        list(|l| &l.0),
+        list(|l| &l.1)
+    ))
+}
