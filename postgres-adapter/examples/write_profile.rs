@@ -47,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..50 {
         engine.ingest(IngestRequest::new("warm", format!("w{i}"), "p", i))?;
     }
+    let failed = std::sync::atomic::AtomicU64::new(0);
     let (t0, s0, p0) = (Instant::now(), cpu_ticks(None), cpu_ticks(Some("postgres")));
     match mode {
         "seq" => {
@@ -56,18 +57,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         "one" | "agents" => {
             let per = n / 64;
+            let failed = &failed;
             std::thread::scope(|s| {
                 for t in 0..64 {
                     let engine = &engine;
                     let agent = if mode == "one" { "one".to_owned() } else { format!("a{t}") };
                     s.spawn(move || {
                         for i in 0..per {
-                            let _ = engine.ingest(IngestRequest::new(
-                                agent.as_str(),
-                                format!("t{t}-{i}"),
-                                "p",
-                                i,
-                            ));
+                            let req = IngestRequest::new(agent.as_str(), format!("t{t}-{i}"), "p", i);
+                            if let Err(e) = engine.ingest(req) {
+                                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                eprintln!("ingest failed: {e}");
+                            }
                         }
                     });
                 }
@@ -79,11 +80,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (s1, p1) = (cpu_ticks(None), cpu_ticks(Some("postgres")));
     let per = |ticks: u64| ticks as f64 * 10.0 / n as f64; // 100 Hz ticks -> ms per ingest
     println!(
-        "{mode}: {:.0}/s  wall {:.3} ms/ingest  client cpu {:.3} ms  server cpu {:.3} ms  stats {:?}",
+        "{mode}: {:.0}/s  wall {:.3} ms/ingest  client cpu {:.3} ms  server cpu {:.3} ms  failed {}  stats {:?}",
         n as f64 / secs,
         secs * 1e3 / n as f64,
         per(s1 - s0),
         per(p1 - p0),
+        failed.load(std::sync::atomic::Ordering::Relaxed),
         ledger.write_stats()
     );
     drop(engine);

@@ -26,7 +26,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use credence_core::{Head, LedgerRead, WriteUnit};
 use r2d2::PooledConnection;
 
-use crate::error::{PgError, is_occ, is_unavailable};
+use crate::error::{PgError, is_connection_error, is_occ, is_unavailable};
 use crate::lock::agent_lock_key;
 use crate::pool::{PgManager, begin_fresh};
 use crate::read::PgView;
@@ -117,10 +117,20 @@ pub(crate) struct Groups {
     /// Transactions committed / units that ran in them (see `WriteStats`).
     pub(crate) committed_batches: AtomicU64,
     pub(crate) committed_members: AtomicU64,
-    /// Write transactions that went in one round trip (see the `speculate` module).
+    /// Units decided ahead of their transaction that committed (see the `speculate` module).
     pub(crate) speculated: AtomicU64,
     /// What this process knows of its agents' heads and lines.
     known: Knowledge,
+}
+
+/// What running a unit ahead of its transaction came to.
+enum Ahead {
+    /// Its rows, and the lines it took as empty.
+    Decided(credence_core::Append, Vec<(String, String)>),
+    /// Its view reported a storage failure.
+    Failed(Member),
+    /// It needs reads (or wrote nothing, or failed): it must run the normal way.
+    NeedsReads,
 }
 
 /// What a one-round-trip attempt came to.
@@ -282,6 +292,53 @@ impl Groups {
         (members, result)
     }
 
+    /// Runs `unit` against what this process knows (head `head`), and if it needs nothing
+    /// more, queues its guard and rows on `c` (see the `speculate` module); `None` when it
+    /// needs a real read (the unit then runs the normal way).
+    fn defer_speculative(
+        &self,
+        c: &mut Conn,
+        agent: &str,
+        unit: &mut WriteUnit<'_>,
+        head: Option<Head>,
+    ) -> Option<Member> {
+        let (append, assumed) = match self.decide_ahead(agent, unit, head) {
+            Ahead::Decided(append, assumed) => (append, assumed),
+            Ahead::Failed(member) => return Some(member),
+            Ahead::NeedsReads => return None,
+        };
+        let expect = expect_sql(agent, head, &assumed).ok()?;
+        let insert = write::insert_sql(agent, &append, head.is_none()).ok()?;
+        c.defer(&expect);
+        c.defer(&insert);
+        let new_head = Head { seq: append.seq, tx_time: append.tx_time };
+        c.set_write_head(agent, Some(new_head));
+        self.known.non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
+        Some(Member::Written(new_head))
+    }
+
+    /// Runs `unit` against a [`SpecView`] at `head`.
+    fn decide_ahead(&self, agent: &str, unit: &mut WriteUnit<'_>, head: Option<Head>) -> Ahead {
+        let view = SpecView::new(&self.known, agent, head);
+        let append = match catch_unwind(AssertUnwindSafe(|| unit(&view as &dyn LedgerRead))) {
+            Ok(Ok(Some(append))) if !view.gave_up() => append,
+            // A storage failure reported through the view (by a wrapper of it: the view itself
+            // never fails but to give up) is the write's failure, as on the normal path.
+            Ok(Err(
+                e @ (credence_core::Error::Corrupt { .. } | credence_core::Error::Unavailable { .. }),
+            )) if !view.gave_up() => return Ahead::Failed(Member::Unit(e)),
+            // Nothing to write, another error or a panic was decided on unchecked knowledge.
+            _ => return Ahead::NeedsReads,
+        };
+        let plain = append.adjudications.is_empty() && append.status_changes.is_empty();
+        let in_order =
+            append.seq == head.map_or(1, |h| h.seq + 1) && head.is_none_or(|h| append.tx_time > h.tx_time);
+        if !plain || !in_order {
+            return Ahead::NeedsReads;
+        }
+        Ahead::Decided(append, view.assumed_empty())
+    }
+
     /// Tries to write `unit` in one round trip (see the `speculate` module): runs it against
     /// what this process knows of `agent`, then sends `begin`, the guard, the inserts and
     /// `COMMIT` together — only if the batch can close (nobody waits to join it).
@@ -294,30 +351,16 @@ impl Groups {
         close_if_alone: &dyn Fn() -> bool,
     ) -> Speculation {
         let Some(head) = self.known.head(agent) else { return Speculation::NormalPath(None) };
-        let view = SpecView::new(&self.known, agent, head);
-        let append = match catch_unwind(AssertUnwindSafe(|| unit(&view as &dyn LedgerRead))) {
-            Ok(Ok(Some(append))) if !view.gave_up() => append,
-            // A storage failure reported through the view (by a wrapper of it: the view itself
-            // never fails but to give up) is the write's failure, as on the normal path.
-            Ok(Err(
-                e @ (credence_core::Error::Corrupt { .. } | credence_core::Error::Unavailable { .. }),
-            )) if !view.gave_up() => {
-                return Speculation::Done(Member::Unit(e));
-            }
-            // Nothing to write, another error or a panic was decided on unchecked knowledge.
-            _ => return Speculation::NormalPath(None),
+        let (append, assumed) = match self.decide_ahead(agent, unit, head) {
+            Ahead::Decided(append, assumed) => (append, assumed),
+            Ahead::Failed(member) => return Speculation::Done(member),
+            Ahead::NeedsReads => return Speculation::NormalPath(None),
         };
-        let plain = append.adjudications.is_empty() && append.status_changes.is_empty();
-        let in_order =
-            append.seq == head.map_or(1, |h| h.seq + 1) && head.is_none_or(|h| append.tx_time > h.tx_time);
-        if !plain || !in_order || !close_if_alone() {
+        if !close_if_alone() {
             return Speculation::NormalPath(None);
         }
-        let assumed = view.assumed_empty();
-        let sql = match (
-            expect_sql(agent, view.head(), &assumed),
-            write::insert_sql(agent, &append, head.is_none()),
-        ) {
+        let sql = match (expect_sql(agent, head, &assumed), write::insert_sql(agent, &append, head.is_none()))
+        {
             (Ok(expect), Ok(insert)) => format!("{expect}; {insert}; COMMIT"),
             _ => return Speculation::NormalPath(None),
         };
@@ -426,6 +469,8 @@ impl Groups {
             }
         }
         let mut careful = false;
+        // Units of the current transaction decided without a read (counted when it commits).
+        let mut speculative = 0;
         let mut stale_retry = true;
         let mut txn_start = 0;
         let mut i = 0;
@@ -442,10 +487,28 @@ impl Groups {
                 if !c.in_transaction() {
                     c.begin_deferred(&begin);
                     txn_start = i;
+                    speculative = 0;
                 }
                 c.clear_failure();
                 if careful {
                     c.defer("SAVEPOINT credence_unit");
+                }
+                // In a batch, a unit that reads only the (tracked) head and lines taken as empty
+                // is decided here and its guard and rows queued: no round trip of its own.
+                if !careful && n > 1 {
+                    let head = match c.write_head(agent) {
+                        Some(head) => Some(head),
+                        None if i == txn_start => self.known.head(agent),
+                        None => None,
+                    };
+                    if let Some(member) =
+                        head.and_then(|h| self.defer_speculative(c, agent, &mut *units[i], h))
+                    {
+                        members[i] = member;
+                        speculative += 1;
+                        i += 1;
+                        continue;
+                    }
                 }
                 let last = i + 1 == n;
                 let timing = || {
@@ -461,17 +524,21 @@ impl Groups {
                 members[i] = member;
                 if committed {
                     self.count_commit(n - txn_start);
+                    self.speculated.fetch_add(speculative, Ordering::Relaxed);
                     return Ok(());
                 }
                 let Some(failure) = c.failure().cloned() else {
                     i += 1;
                     continue;
                 };
-                if failure.stale_connection && stale_retry && i == txn_start {
-                    // A pooled connection the server had closed: nothing ran; again on a new one.
+                if failure.stale_connection && stale_retry {
+                    // A pooled connection the server had closed at the transaction's first round
+                    // trip: nothing of it ran; again on a new one.
                     stale_retry = false;
                     conn = None;
-                    members[i] = Member::NotRun;
+                    members[txn_start..=i].iter_mut().for_each(|m| *m = Member::NotRun);
+                    i = txn_start;
+                    speculative = 0;
                     continue;
                 }
                 if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
@@ -488,6 +555,7 @@ impl Groups {
                         // Earlier units shared the aborted transaction: again, carefully.
                         members[txn_start..=i].iter_mut().for_each(|m| *m = Member::NotRun);
                         careful = true;
+                        speculative = 0;
                         i = txn_start;
                         continue;
                     }
@@ -512,8 +580,20 @@ impl Groups {
                 txn_start = n;
             }
             let alone = close_if_alone();
+            let first_round_trip = c.begin_pending();
             let sent = if alone { c.commit_raw() } else { c.flush() };
             if let Err(e) = sent {
+                if first_round_trip && stale_retry && matches!(&e, PgError::Db(db) if is_connection_error(db))
+                {
+                    // Every unit was decided without a read and the connection was found closed:
+                    // nothing ran; again on a new one.
+                    stale_retry = false;
+                    conn = None;
+                    members[txn_start..].iter_mut().for_each(|m| *m = Member::NotRun);
+                    i = txn_start;
+                    speculative = 0;
+                    continue 'attempt;
+                }
                 let failure = BatchFailure::from_pg(&e);
                 let recoverable =
                     !careful && !c.raw().is_closed() && !matches!(failure, BatchFailure::Unavailable(_));
@@ -526,11 +606,13 @@ impl Groups {
                 }
                 members[txn_start..].iter_mut().for_each(|m| *m = Member::NotRun);
                 careful = true;
+                speculative = 0;
                 i = txn_start;
                 continue 'attempt;
             }
             if alone {
                 self.count_commit(n - txn_start);
+                self.speculated.fetch_add(speculative, Ordering::Relaxed);
                 return Ok(());
             }
             break;
@@ -539,6 +621,7 @@ impl Groups {
         let (mut c, followers) = serve_followers(self, agent, batch, c)?;
         c.commit_raw().map_err(|e| BatchFailure::from_pg(&e))?;
         self.count_commit(n - txn_start + followers);
+        self.speculated.fetch_add(speculative, Ordering::Relaxed);
         Ok(())
     }
 

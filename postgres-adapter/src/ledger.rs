@@ -100,7 +100,7 @@ impl PostgresLedger {
         WriteStats {
             transactions: self.groups.committed_batches.load(Ordering::Relaxed),
             units: self.groups.committed_members.load(Ordering::Relaxed),
-            one_round_trip: self.groups.speculated.load(Ordering::Relaxed),
+            speculative_units: self.groups.speculated.load(Ordering::Relaxed),
         }
     }
 
@@ -168,9 +168,11 @@ pub struct WriteStats {
     pub transactions: u64,
     /// Units (write calls) that ran inside them, including ones that wrote nothing.
     pub units: u64,
-    /// Transactions sent in one round trip: the unit ran first on what this process knew of
-    /// the agent, and a guard checked it under the lock (see `docs/semantics.md`).
-    pub one_round_trip: u64,
+    /// Units decided before any read, on what this process knew of the agent (its head and
+    /// lines taken as empty), whose transaction committed after a guard under the lock
+    /// confirmed that knowledge (see `docs/semantics.md`). Alone, such a unit is written in
+    /// one round trip.
+    pub speculative_units: u64,
 }
 
 enum Attempt {

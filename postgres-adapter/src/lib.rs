@@ -53,7 +53,13 @@
 //!   engine hands concurrent ingests of an agent over that way) runs its units back to back
 //!   in one transaction; plain writes of the same agent arriving meanwhile join it, each in
 //!   its own `SAVEPOINT`. Callers are answered only after the `COMMIT`.
-//! * **Round trips** — an uncontended ingest costs two. The transaction's `BEGIN` and
+//! * **One round trip** — when this process knows the agent's head (its own last commit) and
+//!   a unit reads nothing but the head and lines it may take as empty, the unit is decided
+//!   before its transaction and `BEGIN`, the lock, a guard (head and lines unchanged, checked
+//!   under the lock), the rows and `COMMIT` go in one round trip; in a batch, such units queue
+//!   their guard and rows without a round trip of their own. A failed guard rolls back and the
+//!   units run again as below (module `speculate`, `docs/semantics.md`).
+//! * **Round trips** — otherwise an uncontended ingest costs two. The transaction's `BEGIN` and
 //!   `pg_advisory_xact_lock` ride in front of the unit's first read, in one simple-query
 //!   batch with the agent's head and the unit's line read (`line_claims`, `line_marks`,
 //!   `line_assertions` in one statement); statements of a batch run in order, so the lock is

@@ -46,6 +46,8 @@ pub struct PgConnection {
     pending: String,
     /// `pending` holds the transaction's `BEGIN` (nothing of the transaction was sent yet).
     begin_pending: bool,
+    /// `pending` holds nothing but the `BEGIN` batch (so committing needs no round trip).
+    begin_only: bool,
     /// Why the last statement of the write transaction failed, if one did since
     /// [`PgConnection::clear_failure`] (the transaction is then aborted, or gone).
     failure: Option<Failure>,
@@ -90,6 +92,7 @@ impl PgConnection {
             simple_prepared: false,
             pending: String::new(),
             begin_pending: false,
+            begin_only: false,
             failure: None,
         }
     }
@@ -103,10 +106,17 @@ impl PgConnection {
         self.pending.clear();
         self.pending.push_str(begin_sql);
         self.begin_pending = true;
+        self.begin_only = true;
+    }
+
+    /// True while nothing of the write transaction was sent (its first round trip is next).
+    pub(crate) fn begin_pending(&self) -> bool {
+        self.begin_pending
     }
 
     /// Queues `sql` to run in front of the next round trip.
     pub(crate) fn defer(&mut self, sql: &str) {
+        self.begin_only = false;
         if !self.pending.is_empty() {
             self.pending.push_str("; ");
         }
@@ -231,10 +241,11 @@ impl PgConnection {
     }
 
     /// `COMMIT` of a transaction begun with [`PgConnection::begin_raw`] or
-    /// [`PgConnection::begin_deferred`], sent after any queued statements (none of the
-    /// transaction sent: nothing to commit, no round trip).
+    /// [`PgConnection::begin_deferred`], sent after any queued statements (nothing queued but
+    /// the `BEGIN`: nothing to commit, no round trip).
     pub(crate) fn commit_raw(&mut self) -> PgResult<()> {
-        if std::mem::replace(&mut self.begin_pending, false) {
+        if self.begin_pending && self.begin_only {
+            self.begin_pending = false;
             self.pending.clear();
             self.in_transaction = false;
             self.write_head = None;

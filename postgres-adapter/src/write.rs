@@ -138,8 +138,8 @@ const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, bool
 const SESSION_SETTINGS: &str =
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
 
-/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`], [`PREPARE_EXPECT`] and the line queries on `conn`, and makes the
-/// [`SESSION_SETTINGS`], unless already done.
+/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`], [`PREPARE_EXPECT`] and the line queries on
+/// `conn`, and makes the [`SESSION_SETTINGS`], unless already done.
 pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
         return Ok(());
