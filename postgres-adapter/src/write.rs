@@ -8,7 +8,7 @@ use crate::codec::{self, ord_param, seq_param};
 use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
 use crate::read::{LINE_HEAD_SQL, LINE_SQL, PgView};
-use crate::speculate::PREPARE_EXPECT;
+use crate::speculate::{PLAN_EXPECT, PREPARE_EXPECT};
 
 /// When a unit's rows are sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,8 +138,9 @@ const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, bool
 const SESSION_SETTINGS: &str =
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
 
-/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`], [`PREPARE_EXPECT`] and the line queries on
-/// `conn`, and makes the [`SESSION_SETTINGS`], unless already done.
+/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`], [`PREPARE_EXPECT`] (planned at once, see
+/// [`PLAN_EXPECT`]) and the line queries on `conn`, and makes the [`SESSION_SETTINGS`], unless
+/// already done.
 pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
         return Ok(());
@@ -149,7 +150,7 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
          PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
     );
     if let Err(e) = conn.raw().batch_execute(&format!(
-        "{PREPARE_HEAD}; {PREPARE_APPEND}; {PREPARE_EXPECT}; {prepare_line}; {SESSION_SETTINGS}"
+        "{PREPARE_HEAD}; {PREPARE_APPEND}; {PREPARE_EXPECT}; {prepare_line}; {SESSION_SETTINGS}; {PLAN_EXPECT}"
     )) {
         // Leave nothing half-prepared behind for the next attempt.
         for name in

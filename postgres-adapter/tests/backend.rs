@@ -749,19 +749,31 @@ fn one_round_trip_guard_catches_another_process_writing_the_agent_or_the_line() 
 fn one_round_trip_guard_uses_the_line_index() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
-    // One connection: the guard is prepared on the session used below, where it is planned
-    // for its arguments as the write path does.
+    // One connection: the guard is prepared (with a generic plan) on the session used below.
     let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?);
     let engine = engine(ledger.clone(), 1)?;
     for i in 0..300 {
         engine.ingest(IngestRequest::new("big", format!("s{i}"), "p", i))?;
     }
     let mut conn = ledger.pool().get()?;
+    // Planned again with statistics, as after autovacuum analyses the table. (The plan made
+    // when the session was prepared, tables empty, avoids sorts and so takes claims_by_line
+    // too, but the server may plan again at any time — e.g. when it resets its plan cache
+    // under heavy catalog traffic, as this test suite makes — so that one is not asserted.)
+    conn.client().batch_execute("ANALYZE claims")?;
+    let plan = explain_guard(&mut conn)?;
+    assert!(plan.contains("claims_by_line"), "{plan}");
+    assert!(!plan.contains("Seq Scan") && !plan.contains("claims_by_unit"), "{plan}");
+    Ok(())
+}
+
+fn explain_guard(
+    conn: &mut credence_postgres::r2d2::PooledConnection<credence_postgres::pool::PgManager>,
+) -> Result<String, Box<dyn std::error::Error>> {
     let plan: Vec<String> = conn
         .client()
         .simple_query(
-            "SET plan_cache_mode = force_custom_plan; \
-             EXPLAIN EXECUTE credence_expect(E'big', 300, ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
+            "EXPLAIN EXECUTE credence_expect(E'big', 300, ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
         )?
         .iter()
         .filter_map(|m| match m {
@@ -769,10 +781,7 @@ fn one_round_trip_guard_uses_the_line_index() -> TestResult {
             _ => None,
         })
         .collect();
-    let plan = plan.join("\n");
-    assert!(plan.contains("claims_by_line"), "{plan}");
-    assert!(!plan.contains("Seq Scan") && !plan.contains("claims_by_unit"), "{plan}");
-    Ok(())
+    Ok(plan.join("\n"))
 }
 
 /// `count` units of agent `id`, unit `k` claiming `first + k` on the line `line{first + k}`.
