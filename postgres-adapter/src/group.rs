@@ -422,7 +422,9 @@ impl Groups {
     /// The leader's work. Its own units run first, without savepoints: each unit's rows are
     /// queued and ride in front of the next unit's first read (the last unit's go with the
     /// `COMMIT` when nobody waits), so an uncontended write is two round trips — `BEGIN`, the
-    /// lock, the head and the unit's line read together; then the inserts and `COMMIT`.
+    /// lock, the head and the unit's line read together; then the inserts and `COMMIT`. A unit
+    /// that needs no read (see the `speculate` module) is decided here and queues its guard and
+    /// rows instead; a lone such unit goes in one round trip ([`Groups::speculate`]).
     ///
     /// If a statement fails while earlier units share the transaction (which is then
     /// aborted), the transaction is rolled back and those units run again, this time each in

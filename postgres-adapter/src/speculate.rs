@@ -10,7 +10,10 @@
 //! The guard runs after the lock, so it checks exactly what the normal path would have read;
 //! if it fails (another process wrote, or a line was not empty), the transaction is rolled
 //! back and the unit runs again the normal way. Any other read makes the view give up before
-//! anything is sent.
+//! anything is sent. In a batch the same holds unit by unit: a unit decided ahead queues its
+//! guard and rows in front of the next round trip (the next unit's read, or the `COMMIT`), at
+//! the head the previous unit left; a failed guard there rolls the batch back and its units run
+//! again, each in its own savepoint.
 //!
 //! What a process knows ([`Knowledge`]) is only ever a guess checked by the guard, so it may
 //! be stale; it is kept small and forgotten freely. The one thing it holds as fact is that a
