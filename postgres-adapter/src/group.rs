@@ -119,8 +119,21 @@ pub(crate) struct Groups {
     pub(crate) committed_members: AtomicU64,
     /// Units decided ahead of their transaction that committed (see the `speculate` module).
     pub(crate) speculated: AtomicU64,
+    /// Transactions with units decided ahead that failed (their guard, most likely).
+    pub(crate) failed_guards: AtomicU64,
     /// What this process knows of its agents' heads and lines.
     known: Knowledge,
+}
+
+/// The units of the current transaction decided ahead (see [`Groups::defer_speculative`]).
+#[derive(Default)]
+struct AheadInTxn {
+    /// How many (counted in `speculated` when the transaction commits).
+    units: u64,
+    /// The lines they took as empty.
+    assumed_empty: Vec<(String, String)>,
+    /// One of their claims, by which a commit whose answer was lost can be recognised.
+    probe: Option<(u64, credence_core::ClaimRef)>,
 }
 
 /// What running a unit ahead of its transaction came to.
@@ -135,8 +148,10 @@ enum Ahead {
 
 /// What a one-round-trip attempt came to.
 enum Speculation {
-    /// The unit committed (`Written`), or its view reported a storage failure (`Unit`).
+    /// The unit committed.
     Done(Member),
+    /// Its view reported a storage failure: that is the unit's outcome; nothing was sent.
+    UnitFailed(Member),
     /// The transaction failed as the normal path would report it.
     Failed(BatchFailure),
     /// Not possible, or the guard failed: the unit runs the normal way (on this connection).
@@ -301,6 +316,7 @@ impl Groups {
         agent: &str,
         unit: &mut WriteUnit<'_>,
         head: Option<Head>,
+        txn: &mut AheadInTxn,
     ) -> Option<Member> {
         let (append, assumed) = match self.decide_ahead(agent, unit, head) {
             Ahead::Decided(append, assumed) => (append, assumed),
@@ -314,7 +330,42 @@ impl Groups {
         let new_head = Head { seq: append.seq, tx_time: append.tx_time };
         c.set_write_head(agent, Some(new_head));
         self.known.non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
+        txn.units += 1;
+        txn.assumed_empty.extend(assumed);
+        if let Some(claim) = append.claims.first() {
+            txn.probe = Some((append.seq, claim.claim_ref));
+        }
         Some(Member::Written(new_head))
+    }
+
+    /// After a transaction with units decided ahead failed (a guard, most likely): the head
+    /// is forgotten and the lines those units took as empty are no longer taken so.
+    fn unlearn(&self, agent: &str, txn: &mut AheadInTxn) {
+        if txn.units > 0 {
+            self.known.forget_head(agent);
+            self.known.non_empty(agent, txn.assumed_empty.iter().map(|(s, p)| (s.as_str(), p.as_str())));
+            self.failed_guards.fetch_add(1, Ordering::Relaxed);
+        }
+        *txn = AheadInTxn::default();
+    }
+
+    /// Whether the unit holding claim `claim_ref` at `seq` is stored: after the connection
+    /// broke during a round trip that carried its `COMMIT`, this tells whether it committed.
+    fn committed_probe(
+        &self,
+        pool: &r2d2::Pool<PgManager>,
+        agent: &str,
+        (seq, claim_ref): (u64, credence_core::ClaimRef),
+    ) -> Result<bool, BatchFailure> {
+        let seq = crate::codec::seq_param(seq).map_err(|e| BatchFailure::from_pg(&e))?;
+        let (_conn, rows) = begin_fresh(pool, |c| {
+            Ok(c.raw().query(
+                "SELECT 1 FROM claims WHERE agent_id = $1 AND claim_ref = $2 AND stream_seq = $3",
+                &[&agent, &claim_ref.0, &seq],
+            )?)
+        })
+        .map_err(|e| BatchFailure::from_pg(&e))?;
+        Ok(!rows.is_empty())
     }
 
     /// Runs `unit` against a [`SpecView`] at `head`.
@@ -353,7 +404,7 @@ impl Groups {
         let Some(head) = self.known.head(agent) else { return Speculation::NormalPath(None) };
         let (append, assumed) = match self.decide_ahead(agent, unit, head) {
             Ahead::Decided(append, assumed) => (append, assumed),
-            Ahead::Failed(member) => return Speculation::Done(member),
+            Ahead::Failed(member) => return Speculation::UnitFailed(member),
             Ahead::NeedsReads => return Speculation::NormalPath(None),
         };
         if !close_if_alone() {
@@ -381,8 +432,29 @@ impl Groups {
             return Speculation::Failed(BatchFailure::Other("a failed round trip left no failure".into()));
         };
         if failure.stale_connection {
-            // Nothing ran: the normal path starts over on a fresh connection.
-            return Speculation::NormalPath(None);
+            // The connection broke in the one round trip, which carried the COMMIT: find out
+            // whether it committed; if not, the normal path starts over on a fresh connection.
+            // (The broken connection goes back first: the pool may hold no other.)
+            drop(c);
+            let Some(claim) = append.claims.first() else {
+                return Speculation::Failed(BatchFailure::Unavailable(format!(
+                    "the connection broke while committing; the outcome is unknown: {:?}",
+                    failure.class
+                )));
+            };
+            return match self.committed_probe(pool, agent, (append.seq, claim.claim_ref)) {
+                Ok(true) => {
+                    self.speculated.fetch_add(1, Ordering::Relaxed);
+                    self.count_commit(1);
+                    self.known.non_empty(
+                        agent,
+                        append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())),
+                    );
+                    Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }))
+                }
+                Ok(false) => Speculation::NormalPath(None),
+                Err(f) => Speculation::Failed(f),
+            };
         }
         if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
             return Speculation::Failed(failure.class);
@@ -390,6 +462,7 @@ impl Groups {
         // The guard (or an insert) refused: someone else wrote, or a line was not empty.
         self.known.forget_head(agent);
         self.known.non_empty(agent, assumed.iter().map(|(s, p)| (s.as_str(), p.as_str())));
+        self.failed_guards.fetch_add(1, Ordering::Relaxed);
         match c.rollback_raw() {
             Ok(()) => Speculation::NormalPath(Some(Box::new(c))),
             Err(e) => Speculation::Failed(BatchFailure::from_pg(&e)),
@@ -460,22 +533,28 @@ impl Groups {
         };
         let n = units.len();
         let mut conn: Option<Conn> = None;
+        let mut i = 0;
         if let [unit] = units {
             match self.speculate(pool, agent, &begin, &mut **unit, &close_if_alone) {
                 Speculation::Done(member) => {
                     members[0] = member;
                     return Ok(());
                 }
+                Speculation::UnitFailed(member) => {
+                    // Nothing to send for it; followers that joined meanwhile still are served
+                    // below, in a transaction of their own.
+                    members[0] = member;
+                    i = 1;
+                }
                 Speculation::Failed(failure) => return Err(failure),
                 Speculation::NormalPath(c) => conn = c.map(|c| *c),
             }
         }
         let mut careful = false;
-        // Units of the current transaction decided without a read (counted when it commits).
-        let mut speculative = 0;
+        // Units of the current transaction decided without a read.
+        let mut ahead = AheadInTxn::default();
         let mut stale_retry = true;
         let mut txn_start = 0;
-        let mut i = 0;
         'attempt: loop {
             while i < n {
                 let c = match conn {
@@ -489,7 +568,7 @@ impl Groups {
                 if !c.in_transaction() {
                     c.begin_deferred(&begin);
                     txn_start = i;
-                    speculative = 0;
+                    ahead = AheadInTxn::default();
                 }
                 c.clear_failure();
                 if careful {
@@ -504,10 +583,9 @@ impl Groups {
                         None => None,
                     };
                     if let Some(member) =
-                        head.and_then(|h| self.defer_speculative(c, agent, &mut *units[i], h))
+                        head.and_then(|h| self.defer_speculative(c, agent, &mut *units[i], h, &mut ahead))
                     {
                         members[i] = member;
-                        speculative += 1;
                         i += 1;
                         continue;
                     }
@@ -526,7 +604,7 @@ impl Groups {
                 members[i] = member;
                 if committed {
                     self.count_commit(n - txn_start);
-                    self.speculated.fetch_add(speculative, Ordering::Relaxed);
+                    self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
                     return Ok(());
                 }
                 let Some(failure) = c.failure().cloned() else {
@@ -540,7 +618,7 @@ impl Groups {
                     conn = None;
                     members[txn_start..=i].iter_mut().for_each(|m| *m = Member::NotRun);
                     i = txn_start;
-                    speculative = 0;
+                    ahead = AheadInTxn::default();
                     continue;
                 }
                 if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
@@ -557,7 +635,7 @@ impl Groups {
                         // Earlier units shared the aborted transaction: again, carefully.
                         members[txn_start..=i].iter_mut().for_each(|m| *m = Member::NotRun);
                         careful = true;
-                        speculative = 0;
+                        self.unlearn(agent, &mut ahead);
                         i = txn_start;
                         continue;
                     }
@@ -587,13 +665,29 @@ impl Groups {
             if let Err(e) = sent {
                 if first_round_trip && stale_retry && matches!(&e, PgError::Db(db) if is_connection_error(db))
                 {
-                    // Every unit was decided without a read and the connection was found closed:
-                    // nothing ran; again on a new one.
-                    stale_retry = false;
+                    // Every unit was decided without a read and the connection broke in the
+                    // one round trip, which carried the COMMIT when `alone`: find out whether
+                    // it committed; if not (or nothing was committing), again on a new one.
+                    // (The broken connection goes back first: the pool may hold no other.)
                     conn = None;
+                    let committed = match (alone, ahead.probe) {
+                        (false, _) => false,
+                        (true, Some(probe)) => self.committed_probe(pool, agent, probe)?,
+                        (true, None) => {
+                            return Err(BatchFailure::Unavailable(format!(
+                                "the connection broke while committing; the outcome is unknown: {e}"
+                            )));
+                        }
+                    };
+                    if committed {
+                        self.count_commit(n - txn_start);
+                        self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    stale_retry = false;
                     members[txn_start..].iter_mut().for_each(|m| *m = Member::NotRun);
                     i = txn_start;
-                    speculative = 0;
+                    ahead = AheadInTxn::default();
                     continue 'attempt;
                 }
                 let failure = BatchFailure::from_pg(&e);
@@ -608,13 +702,13 @@ impl Groups {
                 }
                 members[txn_start..].iter_mut().for_each(|m| *m = Member::NotRun);
                 careful = true;
-                speculative = 0;
+                self.unlearn(agent, &mut ahead);
                 i = txn_start;
                 continue 'attempt;
             }
             if alone {
                 self.count_commit(n - txn_start);
-                self.speculated.fetch_add(speculative, Ordering::Relaxed);
+                self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
                 return Ok(());
             }
             break;
@@ -623,7 +717,7 @@ impl Groups {
         let (mut c, followers) = serve_followers(self, agent, batch, c)?;
         c.commit_raw().map_err(|e| BatchFailure::from_pg(&e))?;
         self.count_commit(n - txn_start + followers);
-        self.speculated.fetch_add(speculative, Ordering::Relaxed);
+        self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
         Ok(())
     }
 

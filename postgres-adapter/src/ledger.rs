@@ -101,6 +101,7 @@ impl PostgresLedger {
             transactions: self.groups.committed_batches.load(Ordering::Relaxed),
             units: self.groups.committed_members.load(Ordering::Relaxed),
             speculative_units: self.groups.speculated.load(Ordering::Relaxed),
+            failed_guards: self.groups.failed_guards.load(Ordering::Relaxed),
         }
     }
 
@@ -173,6 +174,10 @@ pub struct WriteStats {
     /// confirmed that knowledge (see `docs/semantics.md`). Alone, such a unit is written in
     /// one round trip.
     pub speculative_units: u64,
+    /// Transactions with such units that failed, their guard finding the knowledge stale
+    /// (another process wrote the agent, or a line was not empty); their units ran again with
+    /// reads.
+    pub failed_guards: u64,
 }
 
 enum Attempt {

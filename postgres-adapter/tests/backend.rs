@@ -691,18 +691,22 @@ fn writes_on_new_lines_go_in_one_round_trip_once_the_head_is_known() -> TestResu
     let guard = support::SchemaGuard::new(&base);
     let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?);
     let engine = engine(ledger.clone(), 1)?;
+    let reference = Engine::builder(Arc::new(credence_core::MemoryLedger::new())).build()?;
     let lines: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
     for (i, line) in lines.iter().enumerate() {
-        engine.ingest(IngestRequest::new("fast", line.as_str(), "p", i64::try_from(i)?))?;
+        let req = IngestRequest::new("fast", line.as_str(), "p", i64::try_from(i)?);
+        engine.ingest(req.clone())?;
+        reference.ingest(req)?;
     }
     // The first write learns the head; every later one on a new line needs no read.
     assert_eq!(ledger.write_stats().speculative_units, 19);
     // A line this process wrote is never assumed empty: the update reads it and is decided
     // on what is there (a different value of a functional line).
     let before = ledger.write_stats().speculative_units;
-    let receipt = engine.ingest(IngestRequest::new("fast", "s3", "p", 99))?;
+    let update = IngestRequest::new("fast", "s3", "p", 99);
+    let receipt = engine.ingest(update.clone())?;
     assert_eq!(ledger.write_stats().speculative_units, before);
-    assert_ne!(receipt.disposition, Disposition::Rejected);
+    assert_eq!(receipt.disposition, reference.ingest(update)?.disposition);
     assert_eq!(seqs(&ledger, "fast")?, (1..=21).collect::<Vec<u64>>());
     Ok(())
 }
@@ -738,6 +742,7 @@ fn one_round_trip_guard_catches_another_process_writing_the_agent_or_the_line() 
         assert_eq!(got.seq, want.seq, "{subject}={value}");
     }
     assert_eq!(a.write_stats().speculative_units, 0, "both guards must have failed");
+    assert_eq!(a.write_stats().failed_guards, 2, "both writes were tried ahead");
     assert_eq!(seqs(&a, "shared")?, vec![1, 2, 3, 4, 5]);
     // With nobody else writing, a's next write on a new line goes in one round trip again.
     ea.ingest(IngestRequest::new("shared", "w", "p", 6))?;
@@ -825,22 +830,58 @@ fn write_batch_on_new_lines_is_decided_ahead_and_a_stale_guard_reruns_it_with_re
         results.iter().map(|r| r.as_ref().ok().and_then(|h| h.map(|h| h.seq))).collect();
     assert_eq!(heads, vec![Some(7), Some(8), Some(9)]);
     assert_eq!(ledger.write_stats().speculative_units, before.speculative_units);
+    assert_eq!(ledger.write_stats().failed_guards, before.failed_guards + 1, "the batch was tried ahead");
     assert_eq!(seqs(&ledger, "b")?, (1..=9).collect::<Vec<u64>>());
 
-    // A unit on a line an earlier unit of the same batch wrote reads it, and sees that claim.
+    // A unit on a line an earlier unit of the same batch wrote is not decided ahead (that
+    // line is known to hold a claim): it reads the line, and sees that claim.
+    let seen = Mutex::new(Vec::new());
     let units: Vec<Box<credence_core::WriteUnit<'_>>> = vec![
         Box::new(|v: &dyn credence_core::LedgerRead| claim_unit_on(v, "b", "shared", 30)),
         Box::new(|v: &dyn credence_core::LedgerRead| {
-            let seen: Vec<u128> =
-                v.line_claims("shared", "p", u64::MAX)?.iter().map(|c| c.claim_ref.0.as_u128()).collect();
-            if seen != vec![30] {
-                return Err(Error::InvalidQuery { reason: format!("the line showed {seen:?}") });
-            }
+            let line = v.line_claims("shared", "p", u64::MAX)?;
+            *seen.lock().map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })? =
+                line.iter().map(|c| c.claim_ref.0.as_u128()).collect::<Vec<u128>>();
             claim_unit_on(v, "b", "shared", 31)
         }),
     ];
+    let before = ledger.write_stats();
     let results = write_boxed_batch(&ledger, "b", units);
     assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))), "{results:?}");
+    assert_eq!(*seen.lock().map_err(|_| "poisoned")?, vec![30]);
+    let after = ledger.write_stats();
+    assert_eq!(after.speculative_units, before.speculative_units + 1, "only the first unit went ahead");
+    assert_eq!(after.failed_guards, before.failed_guards, "no guard had to catch the shared line");
     assert_eq!(seqs(&ledger, "b")?, (1..=11).collect::<Vec<u64>>());
+    Ok(())
+}
+
+#[test]
+fn write_ahead_on_a_connection_the_server_closed_while_idle_is_written_once() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let app = format!("idle_{}", guard.schema);
+    let ledger =
+        Arc::new(PostgresLedger::from_url(&guard.url(&format!("pool_max=1&application_name={app}")))?);
+    let engine = engine(ledger.clone(), 1)?;
+    engine.ingest(IngestRequest::new("idle", "a", "p", 1))?;
+    engine.ingest(IngestRequest::new("idle", "b", "p", 2))?;
+    assert_eq!(ledger.write_stats().speculative_units, 1);
+    // The server ends the pooled session while it sits idle (as a restart would).
+    let mut admin = support::admin_client(&base)?;
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1) t",
+            &[&app],
+        )?
+        .get(0);
+    assert_eq!(ended, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    // The next write is decided ahead and its one round trip (with the COMMIT) meets the
+    // closed connection: it is found not committed and written once, on a fresh connection.
+    let receipt = engine.ingest(IngestRequest::new("idle", "c", "p", 3))?;
+    assert_eq!(receipt.seq, Some(3));
+    assert_eq!(seqs(&ledger, "idle")?, vec![1, 2, 3]);
     Ok(())
 }
