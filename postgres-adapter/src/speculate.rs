@@ -98,9 +98,7 @@ impl Knowledge {
             if known.non_empty.len() >= MAX_LINES {
                 known.non_empty.clear();
             }
-            if !known.non_empty.contains(&(subject.to_owned(), predicate.to_owned())) {
-                known.non_empty.insert((subject.to_owned(), predicate.to_owned()));
-            }
+            known.non_empty.insert((subject.to_owned(), predicate.to_owned()));
         }
     }
 
