@@ -49,6 +49,18 @@ fn slow_leader(
     })
 }
 
+/// A ledger on `guard`'s schema whose sessions carry an application name of their own (so the
+/// test can find them in `pg_stat_activity`); returns the name too.
+fn named_ledger(
+    guard: &support::SchemaGuard,
+    prefix: &str,
+    pool_max: u32,
+) -> Result<(String, Arc<PostgresLedger>), Error> {
+    let app = format!("{prefix}_{}", guard.schema);
+    let url = guard.url(&format!("pool_max={pool_max}&application_name={app}"));
+    Ok((app, Arc::new(PostgresLedger::from_url(&url)?)))
+}
+
 fn seqs(ledger: &PostgresLedger, id: &str) -> Result<Vec<u64>, Error> {
     read_with(ledger, &agent(id), |v| Ok(v.units(0, usize::MAX)?.iter().map(|u| u.seq).collect()))
 }
@@ -125,8 +137,7 @@ fn write_takes_the_agent_advisory_lock_with_the_rust_computed_key() -> TestResul
 fn pool_failed_writes_never_hand_out_a_dirty_connection() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
-    let app = format!("dirty_{}", guard.schema);
-    let ledger = PostgresLedger::from_url(&guard.url(&format!("pool_max=3&application_name={app}")))?;
+    let (app, ledger) = named_ledger(&guard, "dirty", 3)?;
     ledger.write(&agent("a"), &mut empty_unit)?;
     // 1. The unit fails after reading (transaction open).
     let err = ledger.write(&agent("a"), &mut |view| {
@@ -175,9 +186,7 @@ fn pool_failed_writes_never_hand_out_a_dirty_connection() -> TestResult {
 fn write_connection_killed_mid_write_is_retryable_and_stores_nothing() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
-    let app = format!("kill_{}", guard.schema);
-    let ledger =
-        Arc::new(PostgresLedger::from_url(&guard.url(&format!("pool_max=2&application_name={app}")))?);
+    let (app, ledger) = named_ledger(&guard, "kill", 2)?;
     let engine = engine(ledger.clone(), 1)?;
     engine.ingest(IngestRequest::new("victim", "s", "p", 1))?;
     let mut admin = support::admin_client(&base)?;
@@ -860,9 +869,7 @@ fn write_batch_on_new_lines_is_decided_ahead_and_a_stale_guard_reruns_it_with_re
 fn write_ahead_on_a_connection_the_server_closed_while_idle_is_written_once() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
-    let app = format!("idle_{}", guard.schema);
-    let ledger =
-        Arc::new(PostgresLedger::from_url(&guard.url(&format!("pool_max=1&application_name={app}")))?);
+    let (app, ledger) = named_ledger(&guard, "idle", 1)?;
     let engine = engine(ledger.clone(), 1)?;
     engine.ingest(IngestRequest::new("idle", "a", "p", 1))?;
     engine.ingest(IngestRequest::new("idle", "b", "p", 2))?;
