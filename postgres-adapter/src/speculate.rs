@@ -35,8 +35,11 @@ use crate::write::quote_literal;
 
 /// Most agents whose head a process remembers; beyond it, everything is forgotten.
 const MAX_AGENTS: usize = 4096;
-/// Most non-empty lines remembered per agent; beyond it, that agent's are forgotten.
-const MAX_LINES: usize = 4096;
+/// Most bytes of remembered non-empty lines (all agents together, counting each line's
+/// subject, predicate and [`LINE_OVERHEAD`]); beyond it, every agent's lines are forgotten.
+const MAX_LINE_BYTES: usize = 16 << 20;
+/// What a remembered line costs besides its text (set entry, string headers), roughly.
+const LINE_OVERHEAD: usize = 96;
 
 /// A line: subject and predicate.
 type LineKey = (String, String);
@@ -49,41 +52,51 @@ struct AgentKnowledge {
     non_empty: HashSet<LineKey>,
 }
 
-/// What this process believes about its agents (see the module documentation).
+#[derive(Default)]
+struct KnowledgeState {
+    agents: HashMap<String, AgentKnowledge>,
+    /// Bytes of every agent's `non_empty` lines (see [`MAX_LINE_BYTES`]).
+    line_bytes: usize,
+}
+
+/// What this process believes about its agents (see the module documentation). Bounded:
+/// [`MAX_AGENTS`] agents and [`MAX_LINE_BYTES`] of lines; forgetting only costs speed.
 #[derive(Default)]
 pub(crate) struct Knowledge {
-    agents: Mutex<HashMap<String, AgentKnowledge>>,
+    state: Mutex<KnowledgeState>,
 }
 
 impl Knowledge {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, AgentKnowledge>> {
-        self.agents.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, KnowledgeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn entry<'m>(map: &'m mut HashMap<String, AgentKnowledge>, agent: &str) -> &'m mut AgentKnowledge {
-        if !map.contains_key(agent) && map.len() >= MAX_AGENTS {
-            map.clear();
+    fn entry<'m>(state: &'m mut KnowledgeState, agent: &str) -> &'m mut AgentKnowledge {
+        if !state.agents.contains_key(agent) && state.agents.len() >= MAX_AGENTS {
+            state.agents.clear();
+            state.line_bytes = 0;
         }
-        map.entry(agent.to_owned()).or_default()
+        state.agents.entry(agent.to_owned()).or_default()
     }
 
     /// The head to speculate on, if known.
     pub(crate) fn head(&self, agent: &str) -> Option<Option<Head>> {
-        self.lock().get(agent)?.head
+        self.lock().agents.get(agent)?.head
     }
 
     /// True if `agent`'s line is known to hold a claim.
     fn is_non_empty(&self, agent: &str, subject: &str, predicate: &str) -> bool {
         // The key is built only to look it up; lines are short.
         self.lock()
+            .agents
             .get(agent)
             .is_some_and(|k| k.non_empty.contains(&(subject.to_owned(), predicate.to_owned())))
     }
 
     /// Records a unit of `agent` this process committed (a later head than any known wins).
     pub(crate) fn committed(&self, agent: &str, head: Head) {
-        let mut map = self.lock();
-        let known = Self::entry(&mut map, agent);
+        let mut state = self.lock();
+        let known = Self::entry(&mut state, agent);
         if known.head.is_none_or(|h| h.is_none_or(|h| h.seq < head.seq)) {
             known.head = Some(Some(head));
         }
@@ -92,21 +105,29 @@ impl Knowledge {
     /// Records that these lines of `agent` hold a claim (or may: recording a line that is in
     /// fact empty only costs a speculation).
     pub(crate) fn non_empty<'a>(&self, agent: &str, lines: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let mut map = self.lock();
-        let known = Self::entry(&mut map, agent);
+        let mut state = self.lock();
         for (subject, predicate) in lines {
-            if known.non_empty.len() >= MAX_LINES {
-                known.non_empty.clear();
+            let cost = subject.len() + predicate.len() + LINE_OVERHEAD;
+            if state.line_bytes + cost > MAX_LINE_BYTES {
+                state.agents.values_mut().for_each(|k| k.non_empty.clear());
+                state.line_bytes = 0;
             }
-            known.non_empty.insert((subject.to_owned(), predicate.to_owned()));
+            if Self::entry(&mut state, agent).non_empty.insert((subject.to_owned(), predicate.to_owned())) {
+                state.line_bytes += cost;
+            }
         }
     }
 
     /// Forgets `agent`'s head (its guard failed: someone else wrote, or a line was not empty).
     pub(crate) fn forget_head(&self, agent: &str) {
-        if let Some(known) = self.lock().get_mut(agent) {
+        if let Some(known) = self.lock().agents.get_mut(agent) {
             known.head = None;
         }
+    }
+
+    #[cfg(test)]
+    fn line_bytes(&self) -> usize {
+        self.lock().line_bytes
     }
 }
 
@@ -248,4 +269,91 @@ pub(crate) fn expect_sql(agent: &str, head: Option<Head>, assumed_empty: &[LineK
         list(|l| &l.0),
         list(|l| &l.1)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(seq: u64) -> Head {
+        Head { seq, tx_time: Timestamp(i64::try_from(seq).unwrap_or(0) * 10) }
+    }
+
+    #[test]
+    fn knowledge_keeps_the_latest_head_and_forgets_it_on_request() {
+        let k = Knowledge::default();
+        assert_eq!(k.head("a"), None);
+        k.committed("a", head(5));
+        k.committed("a", head(3)); // an older commit answered late does not win
+        assert_eq!(k.head("a"), Some(Some(head(5))));
+        k.forget_head("a");
+        assert_eq!(k.head("a"), None);
+        k.committed("a", head(2)); // after forgetting, any commit is the best guess
+        assert_eq!(k.head("a"), Some(Some(head(2))));
+    }
+
+    #[test]
+    fn knowledge_of_lines_stays_within_its_byte_budget() {
+        let k = Knowledge::default();
+        let subject = "s".repeat(4000);
+        let per_line = subject.len() + 1 + LINE_OVERHEAD;
+        let lines = 3 * MAX_LINE_BYTES / per_line;
+        for i in 0..lines {
+            let predicate = format!("{}", i % 10);
+            let agent = format!("agent-{}", i % 7);
+            k.non_empty(&agent, [(format!("{subject}{i}").as_str(), predicate.as_str())]);
+            assert!(k.line_bytes() <= MAX_LINE_BYTES, "after {i} lines: {}", k.line_bytes());
+            // The line just recorded is always known.
+            assert!(k.is_non_empty(&agent, &format!("{subject}{i}"), &predicate));
+        }
+        // Recording a known line again costs nothing.
+        let before = k.line_bytes();
+        k.non_empty("agent-x", [("a", "p")]);
+        k.non_empty("agent-x", [("a", "p")]);
+        assert_eq!(k.line_bytes(), before + 2 + LINE_OVERHEAD);
+    }
+
+    #[test]
+    fn knowledge_forgets_every_agent_beyond_its_agent_budget() {
+        let k = Knowledge::default();
+        for i in 0..MAX_AGENTS {
+            k.committed(&format!("a{i}"), head(1));
+        }
+        assert!(k.head("a0").is_some());
+        k.committed("one-more", head(1));
+        assert!(k.head("a0").is_none(), "the older agents were forgotten");
+        assert!(k.head("one-more").is_some());
+    }
+
+    #[test]
+    fn spec_view_answers_the_head_and_unknown_lines_and_gives_up_on_anything_else() {
+        let k = Knowledge::default();
+        k.committed("a", head(4));
+        k.non_empty("a", [("known", "p")]);
+        let view = SpecView::new(&k, "a", Some(head(4)));
+        assert_eq!(view.head().ok(), Some(Some(head(4))));
+        assert!(view.line_claims("new", "p", u64::MAX).is_ok_and(|c| c.is_empty()));
+        assert!(!view.gave_up());
+        assert_eq!(view.assumed_empty(), vec![("new".to_owned(), "p".to_owned())]);
+        // A line this process wrote into is not answered, nor is a bounded (as-of) line read.
+        assert!(view.line_claims("known", "p", u64::MAX).is_err());
+        assert!(view.gave_up());
+        let view = SpecView::new(&k, "a", Some(head(4)));
+        assert!(view.line_claims("new", "p", 3).is_err() && view.gave_up());
+        let view = SpecView::new(&k, "a", Some(head(4)));
+        assert!(view.claim(ClaimRef(uuid::Uuid::nil())).is_err() && view.gave_up());
+    }
+
+    #[test]
+    fn expect_sql_quotes_every_line() {
+        let sql =
+            expect_sql("o'k", Some(head(7)), &[("s'1".into(), "p".into()), ("s2".into(), "q\\".into())]);
+        assert_eq!(
+            sql.ok().as_deref(),
+            Some(
+                "EXECUTE credence_expect(E'o''k', 7, ARRAY[E's''1', E's2']::text[], \
+                 ARRAY[E'p', E'q\\\\']::text[])"
+            )
+        );
+    }
 }
