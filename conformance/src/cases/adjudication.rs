@@ -9,7 +9,7 @@ use credence_core::{
     RecallQuery, Timestamp, Verdict, WriteReceipt,
 };
 
-use super::support::agent_id;
+use super::support::{agent_id, status};
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
 
 /// One hour, the TTL used by the expiry cases.
@@ -37,23 +37,6 @@ fn row(fx: &Fixture, agent: &str, handle: Handle) -> Result<Adjudication, CaseEr
 fn entries_of(fx: &Fixture, agent: &str, claim: ClaimRef) -> Result<Vec<LedgerEntry>, CaseError> {
     let query = AuditQuery { claim_ref: Some(claim), limit: 1_000_000, ..AuditQuery::default() };
     Ok(fx.engine.audit(agent, &query)?.entries)
-}
-
-/// The latest state disposition and the status of a claim in its line's history.
-fn state(
-    fx: &Fixture,
-    agent: &str,
-    s: &str,
-    p: &str,
-    claim: ClaimRef,
-) -> Result<(Disposition, ClaimStatus), CaseError> {
-    let history = fx.engine.history(agent, s, p, AsOf::Now)?;
-    history
-        .entries
-        .iter()
-        .find(|e| e.claim.claim_ref == claim)
-        .map(|e| (e.disposition, e.status))
-        .ok_or_else(|| CaseError::Failed(format!("claim {claim} missing from history of ({s}, {p})")))
 }
 
 fn handle_of(r: &WriteReceipt) -> Result<Handle, CaseError> {
@@ -199,11 +182,11 @@ pub fn affirm_supersedes_incumbent_and_commits_challenger(f: &dyn Factory) -> Ca
         out.dispositions
     );
     ensure_eq!(
-        state(&fx, "a", "alice", "employer", incumbent.claim())?,
+        status(&fx, "alice", "employer", incumbent.claim())?,
         (Disposition::Superseded, ClaimStatus::Superseded)
     );
     ensure_eq!(
-        state(&fx, "a", "alice", "employer", challenger.claim())?,
+        status(&fx, "alice", "employer", challenger.claim())?,
         (Disposition::CommittedCheap, ClaimStatus::Current)
     );
     ensure_eq!(row(&fx, "a", handle)?.status, AdjudicationStatus::Resolved);
@@ -229,7 +212,7 @@ pub fn affirm_supersedes_every_live_incumbent(f: &dyn Factory) -> CaseResult {
     ensure_eq!(incumbents, expected, "the third value contradicts both live claims");
     fx.engine.submit_adjudication("a", handle_of(&third)?, Verdict::Affirm, Provenance::USER)?;
     for loser in [first.claim(), second.claim()] {
-        ensure_eq!(state(&fx, "a", "alice", "employer", loser)?.1, ClaimStatus::Superseded);
+        ensure_eq!(status(&fx, "alice", "employer", loser)?.1, ClaimStatus::Superseded);
     }
     let belief = recall(&fx)?;
     ensure_eq!(belief.value, Some("Initech".into()));
@@ -291,10 +274,10 @@ pub fn deny_supersedes_challenger_and_incumbent_holds(f: &dyn Factory) -> CaseRe
         out.dispositions
     );
     ensure_eq!(
-        state(&fx, "a", "alice", "employer", challenger.claim())?,
+        status(&fx, "alice", "employer", challenger.claim())?,
         (Disposition::Superseded, ClaimStatus::Superseded)
     );
-    ensure_eq!(state(&fx, "a", "alice", "employer", incumbent.claim())?.1, ClaimStatus::Current);
+    ensure_eq!(status(&fx, "alice", "employer", incumbent.claim())?.1, ClaimStatus::Current);
     ensure!(
         entries_of(&fx, "a", incumbent.claim())?.iter().all(|e| e.seq != out.seq),
         "Deny writes nothing about the incumbent"
@@ -313,10 +296,7 @@ pub fn unknown_verdict_contests_both_and_closes_row(f: &dyn Factory) -> CaseResu
     let out = fx.engine.submit_adjudication("a", handle, Verdict::Unknown, Provenance::USER)?;
     for claim in [incumbent.claim(), challenger.claim()] {
         ensure!(out.dispositions.contains(&(claim, Disposition::Contested)), "{:?}", out.dispositions);
-        ensure_eq!(
-            state(&fx, "a", "alice", "employer", claim)?,
-            (Disposition::Contested, ClaimStatus::Current)
-        );
+        ensure_eq!(status(&fx, "alice", "employer", claim)?, (Disposition::Contested, ClaimStatus::Current));
     }
     ensure_eq!(row(&fx, "a", handle)?.status, AdjudicationStatus::Resolved);
     ensure!(fx.engine.pending(Some("a"))?.is_empty(), "the row is closed");
@@ -343,10 +323,10 @@ pub fn verdict_after_expiry_returns_handle_expired_and_contests(f: &dyn Factory)
     ensure_eq!(expired[0].disposition, Disposition::Contested);
     ensure_eq!(expired[0].seq, before + 1);
     ensure_eq!(
-        state(&fx, "a", "alice", "employer", challenger.claim())?,
+        status(&fx, "alice", "employer", challenger.claim())?,
         (Disposition::Contested, ClaimStatus::Current)
     );
-    ensure_eq!(state(&fx, "a", "alice", "employer", incumbent.claim())?.1, ClaimStatus::Current);
+    ensure_eq!(status(&fx, "alice", "employer", incumbent.claim())?.1, ClaimStatus::Current);
     ensure_eq!(recall(&fx)?.status, BeliefStatus::Contested);
     ensure!(fx.engine.pending(None)?.is_empty(), "an expired row is not pending");
     Ok(())
@@ -473,7 +453,7 @@ pub fn sweep_expires_overdue_rows_and_reports_count(f: &dyn Factory) -> CaseResu
         .collect();
     ensure_eq!(expired.len(), 1);
     ensure_eq!(expired[0].disposition, Disposition::Contested);
-    ensure_eq!(state(&fx, "a", "s1", "p", challengers[0].claim())?.0, Disposition::Contested);
+    ensure_eq!(status(&fx, "s1", "p", challengers[0].claim())?.0, Disposition::Contested);
     ensure_eq!(fx.engine.pending(Some("a"))?.len(), 2);
     let later = t0.plus_micros(3 * TTL_MICROS);
     fx.clock.set(later);
@@ -570,7 +550,7 @@ pub fn failed_oracle_leaves_row_unnotified_and_claim_queued(f: &dyn Factory) -> 
     ensure!(fx.oracle()?.requests().is_empty(), "the oracle recorded nothing");
     let pending = fx.engine.pending(Some("a"))?;
     ensure!(pending.len() == 1 && !pending[0].notified, "pending {pending:?}");
-    ensure_eq!(state(&fx, "a", "alice", "employer", r.claim())?.1, ClaimStatus::Current);
+    ensure_eq!(status(&fx, "alice", "employer", r.claim())?.1, ClaimStatus::Current);
     ensure_eq!(recall(&fx)?.status, BeliefStatus::Contested);
     Ok(())
 }
@@ -681,7 +661,7 @@ pub fn affirm_after_incumbent_invalidated_settles_only_challenger(f: &dyn Factor
     let out = fx.engine.submit_adjudication("a", handle, Verdict::Affirm, Provenance::USER)?;
     ensure_eq!(out.dispositions, vec![(challenger.claim(), Disposition::CommittedCheap)]);
     ensure_eq!(
-        state(&fx, "a", "alice", "employer", incumbent.claim())?,
+        status(&fx, "alice", "employer", incumbent.claim())?,
         (Disposition::Invalidated, ClaimStatus::Invalidated)
     );
     ensure_eq!(recall(&fx)?.value, Some("Globex".into()));
@@ -703,7 +683,7 @@ pub fn expiry_of_invalidated_challenger_keeps_it_invalidated(f: &dyn Factory) ->
     fx.clock.set(now);
     fx.engine.sweep(now)?;
     ensure_eq!(
-        state(&fx, "a", "alice", "employer", challenger.claim())?,
+        status(&fx, "alice", "employer", challenger.claim())?,
         (Disposition::Invalidated, ClaimStatus::Invalidated)
     );
     ensure_eq!(recall(&fx)?.value, before.value);
@@ -725,7 +705,7 @@ pub fn verdict_on_invalidated_challenger_is_already_closed(f: &dyn Factory) -> C
     ensure!(matches!(verdict, Err(Error::HandleAlreadyClosed { .. })), "got {verdict:?}");
     ensure_eq!(head_seq(&fx, "a")?, seq, "nothing written");
     ensure_eq!(
-        state(&fx, "a", "alice", "employer", challenger.claim())?,
+        status(&fx, "alice", "employer", challenger.claim())?,
         (Disposition::Invalidated, ClaimStatus::Invalidated)
     );
     let belief = recall(&fx)?;
@@ -756,7 +736,7 @@ pub fn resolve_for_queued_challenger_closes_row_before_verdict(f: &dyn Factory) 
     let fx = Fixture::with_oracle(f)?;
     let (incumbent, challenger, handle) = queued(&fx)?;
     fx.engine.resolve("a", "alice", "employer", challenger.claim())?;
-    ensure_eq!(state(&fx, "a", "alice", "employer", incumbent.claim())?.1, ClaimStatus::Superseded);
+    ensure_eq!(status(&fx, "alice", "employer", incumbent.claim())?.1, ClaimStatus::Superseded);
     ensure_eq!(row(&fx, "a", handle)?.status, AdjudicationStatus::Resolved);
     let seq = head_seq(&fx, "a")?;
     let late = fx.engine.submit_adjudication("a", handle, Verdict::Deny, Provenance::USER);
