@@ -26,6 +26,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use credence_core::{Head, LedgerRead, WriteUnit};
 use r2d2::PooledConnection;
 
+use crate::convoy::{self, Convoy, Sent};
 use crate::error::{PgError, is_connection_error, is_occ, is_unavailable};
 use crate::lock::agent_lock_key;
 use crate::pool::{PgManager, begin_fresh};
@@ -123,6 +124,8 @@ pub(crate) struct Groups {
     pub(crate) failed_guards: AtomicU64,
     /// What this process knows of its agents' heads and lines.
     known: Knowledge,
+    /// Units decided ahead waiting to share a transaction.
+    convoy: Convoy,
 }
 
 /// The units of the current transaction decided ahead (see [`Groups::defer_speculative`]).
@@ -154,8 +157,8 @@ enum Speculation {
     UnitFailed(Member),
     /// The transaction failed as the normal path would report it.
     Failed(BatchFailure),
-    /// Not possible, or the guard failed: the unit runs the normal way (on this connection).
-    NormalPath(Option<Box<Conn>>),
+    /// Not possible, or the guard failed: the unit runs the normal way.
+    NormalPath,
 }
 
 /// Runs one unit's body against a write view of `conn`, then appends its rows with the
@@ -391,81 +394,109 @@ impl Groups {
     }
 
     /// Tries to write `unit` in one round trip (see the `speculate` module): runs it against
-    /// what this process knows of `agent`, then sends `begin`, the guard, the inserts and
-    /// `COMMIT` together — only if the batch can close (nobody waits to join it).
+    /// what this process knows of `agent`, then sends the lock (key `lock_key`), the guard,
+    /// the inserts and `COMMIT` together, possibly with other agents' units (see the `convoy`
+    /// module) — only if the batch can close (nobody waits to join it).
     fn speculate(
         &self,
         pool: &r2d2::Pool<PgManager>,
         agent: &str,
-        begin: &str,
+        lock_key: i64,
         unit: &mut WriteUnit<'_>,
         close_if_alone: &dyn Fn() -> bool,
     ) -> Speculation {
-        let Some(head) = self.known.head(agent) else { return Speculation::NormalPath(None) };
+        let Some(head) = self.known.head(agent) else { return Speculation::NormalPath };
         let (append, assumed) = match self.decide_ahead(agent, unit, head) {
             Ahead::Decided(append, assumed) => (append, assumed),
             Ahead::Failed(member) => return Speculation::UnitFailed(member),
-            Ahead::NeedsReads => return Speculation::NormalPath(None),
+            Ahead::NeedsReads => return Speculation::NormalPath,
         };
         if !close_if_alone() {
-            return Speculation::NormalPath(None);
+            return Speculation::NormalPath;
         }
-        let sql = match (expect_sql(agent, head, &assumed), write::insert_sql(agent, &append, head.is_none()))
-        {
-            (Ok(expect), Ok(insert)) => format!("{expect}; {insert}; COMMIT"),
-            _ => return Speculation::NormalPath(None),
+        let Ok(rows) = write::unit_rows(&append, head.is_none()) else { return Speculation::NormalPath };
+        let probe = append.claims.first().map(|c| (append.seq, c.claim_ref));
+        let ahead = convoy::Ahead {
+            agent: agent.to_owned(),
+            lock_key,
+            head,
+            assumed_empty: assumed.clone(),
+            rows,
+            probe,
         };
-        let mut c = match begin_fresh(pool, write::ensure_prepared) {
-            Ok((c, ())) => c,
-            Err(e) => return Speculation::Failed(BatchFailure::from_pg(&e)),
-        };
-        c.begin_deferred(begin);
-        if c.send(&sql).is_ok() {
-            c.committed();
-            self.speculated.fetch_add(1, Ordering::Relaxed);
-            self.known
-                .non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
-            self.count_commit(1);
-            return Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
+        let mut sent = self.convoy.send(ahead.clone(), &|group| self.send_group(pool, group, false));
+        if let Sent::Refused | Sent::NotCommitted = sent {
+            // Its group did not commit (maybe because of another unit, or a lock held
+            // elsewhere): again, alone, waiting for its agent's lock; a failure is its own.
+            sent = self.send_group(pool, std::slice::from_ref(&ahead), true);
         }
-        let Some(failure) = c.failure().cloned() else {
-            return Speculation::Failed(BatchFailure::Other("a failed round trip left no failure".into()));
-        };
-        if failure.stale_connection {
-            // The connection broke in the one round trip, which carried the COMMIT: find out
-            // whether it committed; if not, the normal path starts over on a fresh connection.
-            // (The broken connection goes back first: the pool may hold no other.)
-            drop(c);
-            let Some(claim) = append.claims.first() else {
-                return Speculation::Failed(BatchFailure::Unavailable(format!(
-                    "the connection broke while committing; the outcome is unknown: {:?}",
-                    failure.class
-                )));
-            };
-            return match self.committed_probe(pool, agent, (append.seq, claim.claim_ref)) {
-                Ok(true) => {
-                    self.speculated.fetch_add(1, Ordering::Relaxed);
-                    self.count_commit(1);
-                    self.known.non_empty(
-                        agent,
-                        append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())),
-                    );
-                    Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }))
-                }
-                Ok(false) => Speculation::NormalPath(None),
-                Err(f) => Speculation::Failed(f),
-            };
-        }
-        if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
-            return Speculation::Failed(failure.class);
+        match sent {
+            Sent::Committed => {
+                self.speculated.fetch_add(1, Ordering::Relaxed);
+                self.known.non_empty(
+                    agent,
+                    append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())),
+                );
+                return Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
+            }
+            Sent::NotCommitted => return Speculation::NormalPath,
+            Sent::Failed(failure) => return Speculation::Failed(failure),
+            Sent::Refused => {}
         }
         // The guard (or an insert) refused: someone else wrote, or a line was not empty.
         self.known.forget_head(agent);
         self.known.non_empty(agent, assumed.iter().map(|(s, p)| (s.as_str(), p.as_str())));
         self.failed_guards.fetch_add(1, Ordering::Relaxed);
+        Speculation::NormalPath
+    }
+
+    /// Sends a group of units decided ahead in one transaction and one round trip (see the
+    /// `convoy` module), waiting for the lock if `wait` and the group is one unit.
+    fn send_group(&self, pool: &r2d2::Pool<PgManager>, group: &[convoy::Ahead], wait: bool) -> Sent {
+        let (begin, body) = match convoy::group_sql(group, wait) {
+            Ok(sql) => sql,
+            Err(e) => return Sent::Failed(BatchFailure::from_pg(&e)),
+        };
+        let mut c = match begin_fresh(pool, write::ensure_prepared) {
+            Ok((c, ())) => c,
+            Err(e) => return Sent::Failed(BatchFailure::from_pg(&e)),
+        };
+        c.begin_deferred(&begin);
+        if c.send(&body).is_ok() {
+            c.committed();
+            self.count_commit(group.len());
+            return Sent::Committed;
+        }
+        let Some(failure) = c.failure().cloned() else {
+            return Sent::Failed(BatchFailure::Other("a failed round trip left no failure".into()));
+        };
+        if failure.stale_connection {
+            // The connection broke in the one round trip, which carried the COMMIT: find out
+            // whether it committed (one unit tells for all: it is one transaction). The broken
+            // connection goes back first: the pool may hold no other.
+            drop(c);
+            let Some((agent, probe)) = group.iter().find_map(|u| u.probe.map(|p| (u.agent.as_str(), p)))
+            else {
+                return Sent::Failed(BatchFailure::Unavailable(format!(
+                    "the connection broke while committing; the outcome is unknown: {:?}",
+                    failure.class
+                )));
+            };
+            return match self.committed_probe(pool, agent, probe) {
+                Ok(true) => {
+                    self.count_commit(group.len());
+                    Sent::Committed
+                }
+                Ok(false) => Sent::NotCommitted,
+                Err(f) => Sent::Failed(f),
+            };
+        }
+        if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
+            return Sent::Failed(failure.class);
+        }
         match c.rollback_raw() {
-            Ok(()) => Speculation::NormalPath(Some(Box::new(c))),
-            Err(e) => Speculation::Failed(BatchFailure::from_pg(&e)),
+            Ok(()) => Sent::Refused,
+            Err(e) => Sent::Failed(BatchFailure::from_pg(&e)),
         }
     }
 
@@ -514,10 +545,8 @@ impl Groups {
         members: &mut [Member],
     ) -> Result<(), BatchFailure> {
         // The lock first, before any read. The key is an integer computed here.
-        let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
-            agent_lock_key(schema, agent)
-        );
+        let lock_key = agent_lock_key(schema, agent);
+        let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock_key})");
         // Closes the batch if nobody is waiting (then the leader's COMMIT rides with its inserts).
         let close_if_alone = || {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -535,7 +564,7 @@ impl Groups {
         let mut conn: Option<Conn> = None;
         let mut i = 0;
         if let [unit] = units {
-            match self.speculate(pool, agent, &begin, &mut **unit, &close_if_alone) {
+            match self.speculate(pool, agent, lock_key, &mut **unit, &close_if_alone) {
                 Speculation::Done(member) => {
                     members[0] = member;
                     return Ok(());
@@ -547,7 +576,7 @@ impl Groups {
                     i = 1;
                 }
                 Speculation::Failed(failure) => return Err(failure),
-                Speculation::NormalPath(c) => conn = c.map(|c| *c),
+                Speculation::NormalPath => {}
             }
         }
         let mut careful = false;

@@ -90,6 +90,7 @@
 
 mod codec;
 pub mod config;
+mod convoy;
 mod error;
 mod group;
 mod ledger;

@@ -8,7 +8,7 @@ use crate::codec::{self, ord_param, seq_param};
 use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
 use crate::read::{LINE_HEAD_SQL, LINE_SQL, PgView};
-use crate::speculate::{PLAN_EXPECT, PREPARE_EXPECT};
+use crate::speculate::{PLAN_EXPECT, PREPARE_EXPECT, PREPARE_EXPECT_MANY};
 
 /// When a unit's rows are sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub(crate) fn append(
 }
 
 /// Maps the insert's refusal of an existing claim (a division by zero, see
-/// [`PREPARE_APPEND`]) to a conflict.
+/// [`prepare_append`]) to a conflict.
 fn refused(seq: u64) -> impl Fn(PgError) -> PgError {
     move |e| match &e {
         PgError::Db(db) if db.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
@@ -92,10 +92,33 @@ fn refused(seq: u64) -> impl Fn(PgError) -> PgError {
     }
 }
 
-/// A row list as a JSON string literal for `json_to_recordset`.
-fn rows_literal(rows: &[serde_json::Value]) -> PgResult<String> {
-    let text =
-        serde_json::to_string(rows).map_err(|e| PgError::Conflict(format!("rows do not serialise: {e}")))?;
+/// A row (a JSON object) as JSON text.
+fn row_text(row: &serde_json::Value) -> PgResult<String> {
+    serde_json::to_string(row).map_err(|e| PgError::Conflict(format!("a row does not serialise: {e}")))
+}
+
+/// Rows (JSON objects as text) as one JSON array in a string literal, for
+/// `json_to_recordset`; with `agent`, each row gets the field `"ag"` naming it first.
+fn rows_literal<'a>(rows: impl IntoIterator<Item = (Option<&'a str>, &'a str)>) -> PgResult<String> {
+    let mut text = String::from("[");
+    for (i, (agent, row)) in rows.into_iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        match agent {
+            Some(agent) => {
+                let fields = row.strip_prefix('{').unwrap_or(row);
+                text.push_str("{\"ag\":");
+                text.push_str(&row_text(&serde_json::Value::from(agent))?);
+                if !fields.starts_with('}') {
+                    text.push(',');
+                }
+                text.push_str(fields);
+            }
+            None => text.push_str(row),
+        }
+    }
+    text.push(']');
     Ok(quote_literal(&text))
 }
 
@@ -105,31 +128,60 @@ fn rows_literal(rows: &[serde_json::Value]) -> PgResult<String> {
 const PREPARE_HEAD: &str = "PREPARE credence_head(text) AS SELECT stream_seq, tx_time FROM units \
      WHERE agent_id = $1 ORDER BY stream_seq DESC LIMIT 1";
 
-/// All rows of a unit but adjudications: a CTE with one `INSERT … SELECT … FROM
-/// json_to_recordset(…)` per table (`$5`…`$8` are JSON arrays of rows, `[]` for none). Claims
-/// use `ON CONFLICT DO NOTHING`; the final `SELECT` divides by zero when fewer than `$9` claims
-/// went in, which refuses a unit whose claim already exists (or that repeats one of its own).
-const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, boolean, json, json, json, json, \
-     bigint) AS WITH \
-     u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ($1, $2, $3)), \
-     g AS (INSERT INTO agents (agent_id) SELECT $1 WHERE $4 ON CONFLICT DO NOTHING), \
-     c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
-       cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
-       vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
-       SELECT $1, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
-       FROM json_to_recordset($5) AS t(r uuid, s bigint, o integer, subj text, pred text, val text, \
-       prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, vsg text, \
-       veg text, tx bigint, df uuid[], dp uuid[]) ON CONFLICT DO NOTHING RETURNING 1), \
-     e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
-       recorded_at) SELECT $1, s, i, o, r, ev, di, ra, at FROM json_to_recordset($6) \
-       AS t(s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint)), \
-     a AS (INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
-       SELECT $1, s, o, r, t, k, at FROM json_to_recordset($7) \
-       AS t(s bigint, o integer, r uuid, t uuid, k text, at bigint)), \
-     d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
-       SELECT $1, f, t, k, s, o FROM json_to_recordset($8) \
-       AS t(f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING) \
-     SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = $9 THEN 1 ELSE 0 END";
+/// The `PREPARE` of the statement inserting all rows of a unit but adjudications: a CTE with
+/// one `INSERT … SELECT … FROM json_to_recordset(…)` per table, each taking a JSON array of
+/// rows (`[]` for none). Claims use `ON CONFLICT DO NOTHING`; the final `SELECT` divides by
+/// zero when fewer claims went in than the last argument says, which refuses a unit whose
+/// claim already exists (or that repeats one of its own).
+///
+/// `credence_append(agent, seq, tx_time, first_unit, claims, entries, assertions, edges,
+/// n_claims)` inserts one unit. `credence_append_many(units, claims, entries, assertions,
+/// edges, n_claims)` inserts the units of several agents (see the `convoy` module): `units`
+/// holds `{ag, s, tx, f}` per unit and every row names its agent in `ag`.
+fn prepare_append(many: bool) -> String {
+    let (head, sources, ag, ag_col) = if many {
+        (
+            "PREPARE credence_append_many(json, json, json, json, json, bigint) AS WITH \
+             u AS (INSERT INTO units (agent_id, stream_seq, tx_time) \
+               SELECT ag, s, tx FROM json_to_recordset($1) AS t(ag text, s bigint, tx bigint)), \
+             g AS (INSERT INTO agents (agent_id) \
+               SELECT ag FROM json_to_recordset($1) AS t(ag text, f boolean) WHERE f ON CONFLICT DO NOTHING)",
+            ["$2", "$3", "$4", "$5", "$6"],
+            "ag",
+            "ag text, ",
+        )
+    } else {
+        (
+            "PREPARE credence_append(text, bigint, bigint, boolean, json, json, json, json, bigint) AS WITH \
+             u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ($1, $2, $3)), \
+             g AS (INSERT INTO agents (agent_id) SELECT $1 WHERE $4 ON CONFLICT DO NOTHING)",
+            ["$5", "$6", "$7", "$8", "$9"],
+            "$1",
+            "",
+        )
+    };
+    let [claims, entries, assertions, edges, n_claims] = sources;
+    format!(
+        "{head}, \
+         c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
+           cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
+           vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
+           SELECT {ag}, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
+           FROM json_to_recordset({claims}) AS t({ag_col}r uuid, s bigint, o integer, subj text, pred text, \
+           val text, prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, \
+           vsg text, veg text, tx bigint, df uuid[], dp uuid[]) ON CONFLICT DO NOTHING RETURNING 1), \
+         e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
+           recorded_at) SELECT {ag}, s, i, o, r, ev, di, ra, at FROM json_to_recordset({entries}) \
+           AS t({ag_col}s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint)), \
+         a AS (INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
+           SELECT {ag}, s, o, r, t, k, at FROM json_to_recordset({assertions}) \
+           AS t({ag_col}s bigint, o integer, r uuid, t uuid, k text, at bigint)), \
+         d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
+           SELECT {ag}, f, t, k, s, o FROM json_to_recordset({edges}) \
+           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING) \
+         SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = {n_claims} THEN 1 ELSE 0 END"
+    )
+}
 
 /// Session settings of every connection the write path uses, made with the prepared
 /// statements: plans are generic (cached per connection, no planning per write) and never a
@@ -138,9 +190,9 @@ const PREPARE_APPEND: &str = "PREPARE credence_append(text, bigint, bigint, bool
 const SESSION_SETTINGS: &str =
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
 
-/// Prepares [`PREPARE_HEAD`], [`PREPARE_APPEND`], [`PREPARE_EXPECT`] (planned at once, see
-/// [`PLAN_EXPECT`]) and the line queries on `conn`, and makes the [`SESSION_SETTINGS`], unless
-/// already done.
+/// Prepares [`PREPARE_HEAD`], both forms of [`prepare_append`], [`PREPARE_EXPECT`] and
+/// [`PREPARE_EXPECT_MANY`] (planned at once, see [`PLAN_EXPECT`]) and the line queries on
+/// `conn`, and makes the [`SESSION_SETTINGS`], unless already done.
 pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
         return Ok(());
@@ -150,12 +202,21 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
          PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
     );
     if let Err(e) = conn.raw().batch_execute(&format!(
-        "{PREPARE_HEAD}; {PREPARE_APPEND}; {PREPARE_EXPECT}; {prepare_line}; {SESSION_SETTINGS}; {PLAN_EXPECT}"
+        "{PREPARE_HEAD}; {}; {}; {PREPARE_EXPECT}; {PREPARE_EXPECT_MANY}; {prepare_line}; {SESSION_SETTINGS}; \
+         {PLAN_EXPECT}",
+        prepare_append(false),
+        prepare_append(true)
     )) {
         // Leave nothing half-prepared behind for the next attempt.
-        for name in
-            ["credence_head", "credence_append", "credence_expect", "credence_line", "credence_line_head"]
-        {
+        for name in [
+            "credence_head",
+            "credence_append",
+            "credence_append_many",
+            "credence_expect",
+            "credence_expect_many",
+            "credence_line",
+            "credence_line_head",
+        ] {
             let _ = conn.raw().batch_execute(&format!("DEALLOCATE {name}"));
         }
         return Err(e.into());
@@ -187,6 +248,24 @@ pub(crate) fn head_sql(agent: &str) -> String {
 /// simple-query protocol. Every value travels inside JSON string literals quoted by
 /// [`quote_literal`] (numbers are formatted by Rust), so nothing is spliced in unquoted.
 pub(crate) fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgResult<String> {
+    unit_rows(append, first_unit)?.insert_sql(agent)
+}
+
+/// A unit's rows as JSON values, one list per table (see [`prepare_append`]).
+#[derive(Clone, Debug)]
+pub(crate) struct UnitRows {
+    seq: i64,
+    tx_time: i64,
+    first_unit: bool,
+    /// Each row a JSON object, as text.
+    claims: Vec<String>,
+    entries: Vec<String>,
+    assertions: Vec<String>,
+    edges: Vec<String>,
+}
+
+/// The rows of `append` (all but adjudications); `first_unit` when it is its agent's first.
+pub(crate) fn unit_rows(append: &Append, first_unit: bool) -> PgResult<UnitRows> {
     use serde_json::json;
     let seq = seq_param(append.seq)?;
     let claims = {
@@ -195,7 +274,7 @@ pub(crate) fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgRe
             let vt = c.valid_time.as_ref();
             let derived: Vec<String> = c.derived_from.iter().map(|r| r.0.to_string()).collect();
             let depends: Vec<String> = c.depends_on.iter().map(|r| r.0.to_string()).collect();
-            rows.push(json!({
+            rows.push(row_text(&json!({
                 "r": c.claim_ref.0.to_string(),
                 "s": seq_param(c.seq)?,
                 "o": ord_param(i)?,
@@ -216,14 +295,14 @@ pub(crate) fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgRe
                 "tx": c.tx_time.0,
                 "df": derived,
                 "dp": depends,
-            }));
+            }))?);
         }
-        rows_literal(&rows)?
+        rows
     };
     let entries = {
         let mut rows = Vec::with_capacity(append.entries.len());
         for (i, e) in append.entries.iter().enumerate() {
-            rows.push(json!({
+            rows.push(row_text(&json!({
                 "s": seq_param(e.seq)?,
                 "i": i64::from(e.index),
                 "o": ord_param(i)?,
@@ -233,44 +312,85 @@ pub(crate) fn insert_sql(agent: &str, append: &Append, first_unit: bool) -> PgRe
                 "ra": serde_json::to_string(&e.rationale)
                     .map_err(|err| PgError::Conflict(format!("entry rationale does not serialise: {err}")))?,
                 "at": e.recorded_at.0,
-            }));
+            }))?);
         }
-        rows_literal(&rows)?
+        rows
     };
     let assertions = {
         let mut rows = Vec::with_capacity(append.assertions.len());
         for (i, x) in append.assertions.iter().enumerate() {
-            rows.push(json!({
+            rows.push(row_text(&json!({
                 "s": seq_param(x.seq)?,
                 "o": ord_param(i)?,
                 "r": x.assertion_ref.0.to_string(),
                 "t": x.target.0.to_string(),
                 "k": codec::assertion_kind_str(x.kind),
                 "at": x.at.0,
-            }));
+            }))?);
         }
-        rows_literal(&rows)?
+        rows
     };
     let edges = {
         let mut rows = Vec::with_capacity(append.edges.len());
         for (i, e) in append.edges.iter().enumerate() {
-            rows.push(json!({
+            rows.push(row_text(&json!({
                 "f": e.from.0.to_string(),
                 "t": e.to.0.to_string(),
                 "k": e.kind.as_str(),
                 "s": seq_param(e.seq)?,
                 "o": ord_param(i)?,
-            }));
+            }))?);
         }
-        rows_literal(&rows)?
+        rows
     };
+    Ok(UnitRows { seq, tx_time: append.tx_time.0, first_unit, claims, entries, assertions, edges })
+}
+
+impl UnitRows {
+    /// The rows as one `EXECUTE credence_append(…)` for `agent`.
+    pub(crate) fn insert_sql(&self, agent: &str) -> PgResult<String> {
+        Ok(format!(
+            "EXECUTE credence_append({}, {}, {}, {}, {}, {}, {}, {}, {})",
+            quote_literal(agent),
+            self.seq,
+            self.tx_time,
+            if self.first_unit { "TRUE" } else { "FALSE" },
+            own_rows(&self.claims)?,
+            own_rows(&self.entries)?,
+            own_rows(&self.assertions)?,
+            own_rows(&self.edges)?,
+            self.claims.len()
+        ))
+    }
+}
+
+/// The rows of several agents' units (at most one each) as one `EXECUTE
+/// credence_append_many(…)`: each row names its agent.
+pub(crate) fn insert_many_sql(units: &[(&str, &UnitRows)]) -> PgResult<String> {
+    let named = |table: fn(&UnitRows) -> &Vec<String>| {
+        rows_literal(
+            units.iter().flat_map(|(agent, rows)| table(rows).iter().map(|row| (Some(*agent), row.as_str()))),
+        )
+    };
+    let mut heads = Vec::with_capacity(units.len());
+    for (_, rows) in units {
+        heads
+            .push(row_text(&serde_json::json!({ "s": rows.seq, "tx": rows.tx_time, "f": rows.first_unit }))?);
+    }
     Ok(format!(
-        "EXECUTE credence_append({}, {seq}, {}, {}, {claims}, {entries}, {assertions}, {edges}, {})",
-        quote_literal(agent),
-        append.tx_time.0,
-        if first_unit { "TRUE" } else { "FALSE" },
-        append.claims.len()
+        "EXECUTE credence_append_many({}, {}, {}, {}, {}, {})",
+        rows_literal(units.iter().zip(&heads).map(|((agent, _), head)| (Some(*agent), head.as_str())))?,
+        named(|r| &r.claims)?,
+        named(|r| &r.entries)?,
+        named(|r| &r.assertions)?,
+        named(|r| &r.edges)?,
+        units.iter().map(|(_, rows)| rows.claims.len()).sum::<usize>()
     ))
+}
+
+/// One unit's rows of a table as a literal (see [`rows_literal`]).
+fn own_rows(rows: &[String]) -> PgResult<String> {
+    rows_literal(rows.iter().map(|row| (None, row.as_str())))
 }
 
 /// `s` as an SQL string literal (`E'…'`, so the result does not depend on
@@ -324,4 +444,18 @@ fn insert_adjudications(conn: &mut PgConnection, agent: &str, append: &Append) -
         conn.raw().execute(&stmt, &[&agent, &change.handle.0, &change.status.as_str(), &seq])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_literal_names_each_rows_agent_first_and_keeps_the_row() -> PgResult<()> {
+        // The agent is JSON-escaped, then the whole text quoted for SQL (backslashes doubled).
+        let rows = [(Some("o'k\""), r#"{"s":1,"v":"x"}"#), (Some("b"), "{}"), (None, r#"{"s":2}"#)];
+        assert_eq!(rows_literal(rows)?, r#"E'[{"ag":"o''k\\"","s":1,"v":"x"},{"ag":"b"},{"s":2}]'"#);
+        assert_eq!(rows_literal(std::iter::empty())?, "E'[]'");
+        Ok(())
+    }
 }
