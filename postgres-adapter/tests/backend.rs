@@ -774,21 +774,29 @@ fn one_round_trip_guard_uses_the_line_index() -> TestResult {
     // when the session was prepared, tables empty, avoids sorts and so takes claims_by_line
     // too, but the server may plan again at any time — e.g. when it resets its plan cache
     // under heavy catalog traffic, as this test suite makes — so that one is not asserted.)
-    conn.client().batch_execute("ANALYZE claims")?;
-    let plan = explain_guard(&mut conn)?;
-    assert!(plan.contains("claims_by_line"), "{plan}");
-    assert!(!plan.contains("Seq Scan") && !plan.contains("claims_by_unit"), "{plan}");
+    conn.client().batch_execute("ANALYZE claims; ANALYZE units")?;
+    // The guard of a lone unit, and the one of units of several agents sharing a transaction.
+    for guard in [
+        "credence_expect(E'big', 300, ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
+        "credence_expect_many(ARRAY[E'big', E'other']::text[], ARRAY[300, 0]::bigint[], \
+         ARRAY[E'big', E'other']::text[], ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
+    ] {
+        let plan = explain(&mut conn, guard)?;
+        assert!(plan.contains("claims_by_line"), "{plan}");
+        assert!(plan.contains("units_agent_seq_unique"), "{plan}");
+        assert!(!plan.contains("Seq Scan") && !plan.contains("claims_by_unit"), "{plan}");
+    }
     Ok(())
 }
 
-fn explain_guard(
+/// The plan of `EXECUTE {statement}`.
+fn explain(
     conn: &mut credence_postgres::r2d2::PooledConnection<credence_postgres::pool::PgManager>,
+    statement: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let plan: Vec<String> = conn
         .client()
-        .simple_query(
-            "EXPLAIN EXECUTE credence_expect(E'big', 300, ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
-        )?
+        .simple_query(&format!("EXPLAIN EXECUTE {statement}"))?
         .iter()
         .filter_map(|m| match m {
             credence_postgres::postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
@@ -890,5 +898,109 @@ fn write_ahead_on_a_connection_the_server_closed_while_idle_is_written_once() ->
     let receipt = engine.ingest(IngestRequest::new("idle", "c", "p", 3))?;
     assert_eq!(receipt.seq, Some(3));
     assert_eq!(seqs(&ledger, "idle")?, vec![1, 2, 3]);
+    Ok(())
+}
+
+/// An agent's id and the receipts of its writes, in order.
+type AgentReceipts = (String, Vec<credence_core::WriteReceipt>);
+
+/// `threads` writers, each ingesting `rounds` claims on new lines of its own agent
+/// (`{prefix}{t}`), all writers starting each round together; returns each agent's receipts.
+fn ingest_rounds_on_own_agents(
+    engine: &Engine<Arc<PostgresLedger>>,
+    prefix: &str,
+    threads: usize,
+    rounds: i64,
+) -> Result<Vec<AgentReceipts>, Box<dyn std::error::Error>> {
+    let barrier = Barrier::new(threads);
+    let results: Vec<Result<AgentReceipts, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, id) = (&barrier, format!("{prefix}{t}"));
+                s.spawn(move || {
+                    let mut receipts = Vec::new();
+                    for i in 0..rounds {
+                        barrier.wait();
+                        let req = IngestRequest::new(id.as_str(), format!("s{i}"), "p", i);
+                        receipts.push(engine.ingest(req).map_err(|e| format!("{id} s{i}: {e}"))?);
+                    }
+                    Ok((id, receipts))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("writer panicked".to_owned()))).collect()
+    });
+    Ok(results.into_iter().collect::<Result<Vec<_>, String>>()?)
+}
+
+#[test]
+fn one_round_trip_writes_of_different_agents_share_transactions_and_decide_as_the_reference() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=8"))?);
+    let engine = engine(ledger.clone(), 1)?;
+    let (threads, rounds) = (8, 30);
+    let written = ingest_rounds_on_own_agents(&engine, "c", threads, rounds)?;
+    let stats = ledger.write_stats();
+    assert_eq!(stats.units, 8 * 30);
+    // Every write but each agent's first (which learns the head) was decided ahead, and
+    // writes of different agents arriving together shared transactions.
+    assert_eq!(stats.speculative_units, 8 * 29, "{stats:?}");
+    assert!(stats.transactions < stats.units, "no transaction was shared: {stats:?}");
+    let reference = Engine::builder(Arc::new(credence_core::MemoryLedger::new())).build()?;
+    for (id, receipts) in written {
+        assert_eq!(seqs(&ledger, &id)?, (1..=30).collect::<Vec<u64>>(), "{id}");
+        for (i, got) in (0..rounds).zip(receipts) {
+            let want = reference.ingest(IngestRequest::new(id.as_str(), format!("s{i}"), "p", i))?;
+            assert_eq!((got.disposition, got.seq), (want.disposition, want.seq), "{id} s{i}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_write_never_waits_for_another_agents_lock_held_elsewhere() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=8&statement_timeout=60s"))?);
+    let engine = Arc::new(engine(ledger.clone(), 1)?);
+    // Every agent's head is known, so every write below is decided ahead and goes through the
+    // shared transactions.
+    let _ = ingest_rounds_on_own_agents(&engine, "held", 2, 1)?;
+    let _ = ingest_rounds_on_own_agents(&engine, "free", 6, 1)?;
+    // Another session (as another process would) holds the write locks of two agents — as
+    // many as groups may be in flight at once, so a group stuck on a lock would stop all.
+    let mut other = support::admin_client(&base)?;
+    let keys = [agent_lock_key(&guard.schema, "held0"), agent_lock_key(&guard.schema, "held1")];
+    for key in keys {
+        other.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+    }
+    let held: Vec<_> = (0..2)
+        .map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                engine.ingest(IngestRequest::new(format!("held{t}"), "second", "p", 1))
+            })
+        })
+        .collect();
+    // The other agents' writes (some sharing a transaction with a held agent's, whose lock is
+    // then refused) all commit while the locks stay held.
+    let started = Instant::now();
+    for _ in 0..5 {
+        let _ = ingest_rounds_on_own_agents(&engine, "free", 6, 4)?;
+    }
+    assert!(started.elapsed() < Duration::from_secs(30), "writes of free agents waited");
+    assert!(held.iter().all(|h| !h.is_finished()), "the held agents' writes did not wait for their locks");
+    for key in keys {
+        other.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
+    }
+    for (t, h) in held.into_iter().enumerate() {
+        let receipt = h.join().map_err(|_| "writer panicked")??;
+        assert_eq!(receipt.seq, Some(2));
+        assert_eq!(seqs(&ledger, &format!("held{t}"))?, vec![1, 2]);
+    }
+    for t in 0..6 {
+        assert_eq!(seqs(&ledger, &format!("free{t}"))?, (1..=21).collect::<Vec<u64>>());
+    }
     Ok(())
 }
