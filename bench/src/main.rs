@@ -26,17 +26,11 @@ use workloads::{
 /// Rounds of baseline inserts and sequential ingests, alternating.
 const ROUNDS: u64 = 4;
 
-/// Ingests per caller in the 64-caller runs. At 50 (3 200 ingests) a run lasted a third of a
-/// second, so one-off costs (each agent's first write, which must read its head; opening
-/// pooled connections) and scheduler noise moved the rate by ±30 %; 200 measures the rate
-/// writers keep up.
-const PER_CALLER: u64 = 200;
-
 const USAGE: &str =
     "usage: credence-bench --store <url> [--ingests N] [--per-caller N] [--storm-secs N] [--max-history N]
   <url>: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db
   --ingests N       sequential ingests and baseline rows (default 2000)
-  --per-caller N    ingests per caller in the 64-caller runs (default 200)
+  --per-caller N    ingests per caller in the 64-caller runs (default 50)
   --storm-secs N    length of the reader/writer storm (default 10)
   --max-history N   longest line history for recall latency (default 10000)";
 
@@ -49,13 +43,8 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        store: String::new(),
-        ingests: 2000,
-        per_caller: PER_CALLER,
-        storm_secs: 10,
-        max_history: 10_000,
-    };
+    let mut args =
+        Args { store: String::new(), ingests: 2000, per_caller: 50, storm_secs: 10, max_history: 10_000 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
