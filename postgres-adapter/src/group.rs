@@ -36,6 +36,9 @@ use crate::write::{self, Timing};
 
 /// Most units in one batch; later arrivals start the next batch.
 const MAX_BATCH: usize = 32;
+/// Most times a unit decided ahead is sent alone after its group did not commit, while the
+/// outcome of each try stays unknown (broken connections).
+const ALONE_TRIES: u32 = 3;
 
 type Conn = PooledConnection<PgManager>;
 
@@ -122,6 +125,8 @@ pub(crate) struct Groups {
     pub(crate) speculated: AtomicU64,
     /// Transactions with units decided ahead that failed (their guard, most likely).
     pub(crate) failed_guards: AtomicU64,
+    /// Transactions shared by several agents' units that were rolled back (see `convoy`).
+    pub(crate) refused_groups: AtomicU64,
     /// What this process knows of its agents' heads and lines.
     known: Knowledge,
     /// Units decided ahead waiting to share a transaction.
@@ -354,21 +359,34 @@ impl Groups {
 
     /// Whether the unit holding claim `claim_ref` at `seq` is stored: after the connection
     /// broke during a round trip that carried its `COMMIT`, this tells whether it committed.
+    /// The lookup first takes the agent's lock (`lock_key`), so a transaction that held it
+    /// when the connection broke has ended, one way or the other, before the claim is looked up.
     fn committed_probe(
         &self,
         pool: &r2d2::Pool<PgManager>,
         agent: &str,
+        lock_key: i64,
         (seq, claim_ref): (u64, credence_core::ClaimRef),
     ) -> Result<bool, BatchFailure> {
         let seq = crate::codec::seq_param(seq).map_err(|e| BatchFailure::from_pg(&e))?;
-        let (_conn, rows) = begin_fresh(pool, |c| {
-            Ok(c.raw().query(
-                "SELECT 1 FROM claims WHERE agent_id = $1 AND claim_ref = $2 AND stream_seq = $3",
-                &[&agent, &claim_ref.0, &seq],
-            )?)
-        })
-        .map_err(|e| BatchFailure::from_pg(&e))?;
-        Ok(!rows.is_empty())
+        let sql = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock_key}); \
+             SELECT count(*) FROM claims WHERE agent_id = {} AND claim_ref = '{}' AND stream_seq = {seq}",
+            write::quote_literal(agent),
+            claim_ref.0
+        );
+        let (mut conn, messages) =
+            begin_fresh(pool, |c| c.begin_raw_query(&sql)).map_err(|e| BatchFailure::from_pg(&e))?;
+        conn.commit_raw().map_err(|e| BatchFailure::from_pg(&e))?;
+        let count = messages.iter().rev().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        });
+        match count.as_deref() {
+            Some("0") => Ok(false),
+            Some("1") => Ok(true),
+            other => Err(BatchFailure::Other(format!("looking up a claim answered {other:?}"))),
+        }
     }
 
     /// Runs `unit` against a [`SpecView`] at `head`.
@@ -425,10 +443,34 @@ impl Groups {
             probe,
         };
         let mut sent = self.convoy.send(ahead.clone(), &|group| self.send_group(pool, group, false));
-        if let Sent::Refused | Sent::NotCommitted = sent {
-            // Its group did not commit (maybe because of another unit, or a lock held
-            // elsewhere): again, alone, waiting for its agent's lock; a failure is its own.
+        // Its group did not commit (maybe because of another unit, or a lock held elsewhere):
+        // again, alone, waiting for its agent's lock, where a refusal is its own. While the
+        // outcome of a try is unknown (its connection broke, and a lookup under the lock found
+        // nothing), the unit is only ever sent again with the same rows and guard — never run
+        // the normal way, which would mint new claims — so at most one try can commit.
+        let mut lost = matches!(sent, Sent::NotCommitted);
+        let mut tries = 0;
+        while let Sent::Refused | Sent::NotCommitted = sent {
+            if tries == ALONE_TRIES {
+                return Speculation::Failed(BatchFailure::Unavailable(
+                    "the connection broke while committing, again and again; the outcome is unknown".into(),
+                ));
+            }
+            tries += 1;
             sent = self.send_group(pool, std::slice::from_ref(&ahead), true);
+            lost |= matches!(sent, Sent::NotCommitted);
+            if let Sent::Refused = sent {
+                if lost && let Some(probe) = ahead.probe {
+                    // An earlier try may have committed after all (its guard then refused
+                    // this one): look again, now that the lock was ours.
+                    match self.committed_probe(pool, agent, lock_key, probe) {
+                        Ok(true) => sent = Sent::Committed,
+                        Ok(false) => {}
+                        Err(f) => return Speculation::Failed(f),
+                    }
+                }
+                break;
+            }
         }
         match sent {
             Sent::Committed => {
@@ -439,7 +481,12 @@ impl Groups {
                 );
                 return Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
             }
-            Sent::NotCommitted => return Speculation::NormalPath,
+            Sent::Busy => return Speculation::NormalPath,
+            Sent::NotCommitted => {
+                return Speculation::Failed(BatchFailure::Unavailable(
+                    "the connection broke while committing; the outcome is unknown".into(),
+                ));
+            }
             Sent::Failed(failure) => return Speculation::Failed(failure),
             Sent::Refused => {}
         }
@@ -455,6 +502,8 @@ impl Groups {
     fn send_group(&self, pool: &r2d2::Pool<PgManager>, group: &[convoy::Ahead], wait: bool) -> Sent {
         let (begin, body) = match convoy::group_sql(group, wait) {
             Ok(sql) => sql,
+            // (A unit's seq out of range.) Alone, the unit meets the error on its own path.
+            Err(_) if group.len() > 1 => return Sent::Refused,
             Err(e) => return Sent::Failed(BatchFailure::from_pg(&e)),
         };
         let mut c = match begin_fresh(pool, write::ensure_prepared) {
@@ -475,14 +524,14 @@ impl Groups {
             // whether it committed (one unit tells for all: it is one transaction). The broken
             // connection goes back first: the pool may hold no other.
             drop(c);
-            let Some((agent, probe)) = group.iter().find_map(|u| u.probe.map(|p| (u.agent.as_str(), p)))
-            else {
+            let probe = group.iter().find_map(|u| u.probe.map(|p| (u.agent.as_str(), u.lock_key, p)));
+            let Some((agent, lock_key, probe)) = probe else {
                 return Sent::Failed(BatchFailure::Unavailable(format!(
                     "the connection broke while committing; the outcome is unknown: {:?}",
                     failure.class
                 )));
             };
-            return match self.committed_probe(pool, agent, probe) {
+            return match self.committed_probe(pool, agent, lock_key, probe) {
                 Ok(true) => {
                     self.count_commit(group.len());
                     Sent::Committed
@@ -493,6 +542,9 @@ impl Groups {
         }
         if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
             return Sent::Failed(failure.class);
+        }
+        if group.len() > 1 {
+            self.refused_groups.fetch_add(1, Ordering::Relaxed);
         }
         match c.rollback_raw() {
             Ok(()) => Sent::Refused,
@@ -701,7 +753,7 @@ impl Groups {
                     conn = None;
                     let committed = match (alone, ahead.probe) {
                         (false, _) => false,
-                        (true, Some(probe)) => self.committed_probe(pool, agent, probe)?,
+                        (true, Some(probe)) => self.committed_probe(pool, agent, lock_key, probe)?,
                         (true, None) => {
                             return Err(BatchFailure::Unavailable(format!(
                                 "the connection broke while committing; the outcome is unknown: {e}"

@@ -41,7 +41,8 @@
 //! ## How writes work
 //!
 //! * **Per-agent serialisation** — every write transaction first runs
-//!   `pg_advisory_xact_lock(key)`, `key` being FNV-1a 64 of
+//!   `pg_advisory_xact_lock(key)` (a transaction shared by several agents tries each lock
+//!   instead, see below), `key` being FNV-1a 64 of
 //!   `"credence:agent:" + schema + "/" + id` (see [`agent_lock_key`]), so writers of one
 //!   agent — in any process — run one at a time, while other agents (and other schemas)
 //!   proceed in parallel. The unit's reads, decision and appends run in that
@@ -59,12 +60,13 @@
 //!   under the lock), the rows and `COMMIT` go in one round trip; in a batch, such units queue
 //!   their guard and rows without a round trip of their own. A failed guard rolls back and the
 //!   units run again as below (module `speculate`, `docs/semantics.md`).
-//! * **Agents share transactions** — lone units of *different* agents decided ahead at the same
-//!   time go in one transaction and one round trip (at most one unit per agent, 64 units, two
-//!   such transactions in flight): every agent's lock is tried (`pg_try_advisory_xact_lock`) in
-//!   one statement, then one guard and one insert cover them all. A lock held elsewhere or any
-//!   other failure rolls the group back, and each unit is sent again alone, waiting only for
-//!   its own agent's lock — no write ever waits for another agent's lock (module `convoy`).
+//! * **Agents share transactions** — lone units of *different* agents decided ahead go in
+//!   groups: while two groups are in flight, further units queue, and the next group takes them
+//!   all (up to 64) into one transaction and one round trip: every agent's lock is tried
+//!   (`pg_try_advisory_xact_lock`) in one statement, then one guard and one insert cover them
+//!   all. A lock held elsewhere or any other failure rolls the group back, and each unit is sent
+//!   again alone, waiting only for its own agent's lock — no write waits for another agent's
+//!   lock (module `convoy`, `WriteStats::refused_groups`).
 //! * **Round trips** — otherwise an uncontended ingest costs two. The transaction's `BEGIN` and
 //!   `pg_advisory_xact_lock` ride in front of the unit's first read, in one simple-query
 //!   batch with the agent's head and the unit's line read (`line_claims`, `line_marks`,

@@ -248,10 +248,11 @@ pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, t
 
 /// The guard of several agents' units sharing a transaction (see the `convoy` module): fails
 /// unless the newest unit of each agent `$1[i]` is `$2[i]` (0: none) and none of the lines
-/// `($4[j], $5[j])` of agent `$3[j]` holds a claim. An empty `$1` fails too.
+/// `($4[j], $5[j])` of agent `$3[j]` holds a claim. An empty `$1`, or a head missing from
+/// `$2`, fails too.
 pub(crate) const PREPARE_EXPECT_MANY: &str = "PREPARE credence_expect_many(text[], bigint[], text[], text[], \
-     text[]) AS SELECT 1 / (coalesce((SELECT bool_and((SELECT coalesce(max(u.stream_seq), 0) FROM units u \
-     WHERE u.agent_id = h.ag) = h.seq) FROM unnest($1, $2) AS h(ag, seq)), false) \
+     text[]) AS SELECT 1 / (coalesce((SELECT bool_and(coalesce((SELECT coalesce(max(u.stream_seq), 0) FROM units u \
+     WHERE u.agent_id = h.ag) = h.seq, false)) FROM unnest($1, $2) AS h(ag, seq)), false) \
      AND NOT EXISTS (SELECT 1 FROM unnest($3, $4, $5) AS l(ag, s, p) WHERE (SELECT c.claim_ref FROM claims c \
      WHERE c.agent_id = l.ag AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
      LIMIT 1) IS NOT NULL))::int";

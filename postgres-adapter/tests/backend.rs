@@ -904,27 +904,34 @@ fn write_ahead_on_a_connection_the_server_closed_while_idle_is_written_once() ->
 /// An agent's id and the receipts of its writes, in order.
 type AgentReceipts = (String, Vec<credence_core::WriteReceipt>);
 
-/// `threads` writers, each ingesting `rounds` claims on new lines of its own agent
-/// (`{prefix}{t}`), all writers starting each round together; returns each agent's receipts.
+/// `threads` writers, each ingesting one claim per round on a new line of its own agent
+/// (`{prefix}{t}`, line `s{i}` with value `i` in round `i`), all writers starting each round
+/// together; returns each agent's receipts. A failed ingest is reported after the last round
+/// (its writer keeps meeting the others at each round, so nobody waits forever).
 fn ingest_rounds_on_own_agents(
     engine: &Engine<Arc<PostgresLedger>>,
     prefix: &str,
     threads: usize,
-    rounds: i64,
+    rounds: std::ops::Range<i64>,
 ) -> Result<Vec<AgentReceipts>, Box<dyn std::error::Error>> {
     let barrier = Barrier::new(threads);
     let results: Vec<Result<AgentReceipts, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (barrier, id) = (&barrier, format!("{prefix}{t}"));
+                let (barrier, id, rounds) = (&barrier, format!("{prefix}{t}"), rounds.clone());
                 s.spawn(move || {
-                    let mut receipts = Vec::new();
-                    for i in 0..rounds {
+                    let (mut receipts, mut failed) = (Vec::new(), None);
+                    for i in rounds {
                         barrier.wait();
-                        let req = IngestRequest::new(id.as_str(), format!("s{i}"), "p", i);
-                        receipts.push(engine.ingest(req).map_err(|e| format!("{id} s{i}: {e}"))?);
+                        if failed.is_some() {
+                            continue;
+                        }
+                        match engine.ingest(IngestRequest::new(id.as_str(), format!("s{i}"), "p", i)) {
+                            Ok(receipt) => receipts.push(receipt),
+                            Err(e) => failed = Some(format!("{id} s{i}: {e}")),
+                        }
                     }
-                    Ok((id, receipts))
+                    failed.map_or(Ok((id, receipts)), Err)
                 })
             })
             .collect();
@@ -940,7 +947,7 @@ fn one_round_trip_writes_of_different_agents_share_transactions_and_decide_as_th
     let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=8"))?);
     let engine = engine(ledger.clone(), 1)?;
     let (threads, rounds) = (8, 30);
-    let written = ingest_rounds_on_own_agents(&engine, "c", threads, rounds)?;
+    let written = ingest_rounds_on_own_agents(&engine, "c", threads, 0..rounds)?;
     let stats = ledger.write_stats();
     assert_eq!(stats.units, 8 * 30);
     // Every write but each agent's first (which learns the head) was decided ahead, and
@@ -965,11 +972,11 @@ fn a_write_never_waits_for_another_agents_lock_held_elsewhere() -> TestResult {
     let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=8&statement_timeout=60s"))?);
     let engine = Arc::new(engine(ledger.clone(), 1)?);
     // Every agent's head is known, so every write below is decided ahead and goes through the
-    // shared transactions.
-    let _ = ingest_rounds_on_own_agents(&engine, "held", 2, 1)?;
-    let _ = ingest_rounds_on_own_agents(&engine, "free", 6, 1)?;
+    // shared transactions first.
+    let _ = ingest_rounds_on_own_agents(&engine, "held", 2, 0..1)?;
+    let _ = ingest_rounds_on_own_agents(&engine, "free", 6, 0..1)?;
     // Another session (as another process would) holds the write locks of two agents — as
-    // many as groups may be in flight at once, so a group stuck on a lock would stop all.
+    // many as groups may be in flight at once, so groups that waited for a lock would stop all.
     let mut other = support::admin_client(&base)?;
     let keys = [agent_lock_key(&guard.schema, "held0"), agent_lock_key(&guard.schema, "held1")];
     for key in keys {
@@ -978,16 +985,21 @@ fn a_write_never_waits_for_another_agents_lock_held_elsewhere() -> TestResult {
     let held: Vec<_> = (0..2)
         .map(|t| {
             let engine = engine.clone();
-            std::thread::spawn(move || {
-                engine.ingest(IngestRequest::new(format!("held{t}"), "second", "p", 1))
-            })
+            std::thread::spawn(move || engine.ingest(IngestRequest::new(format!("held{t}"), "s1", "p", 1)))
         })
         .collect();
-    // The other agents' writes (some sharing a transaction with a held agent's, whose lock is
-    // then refused) all commit while the locks stay held.
+    // Both held writes end up waiting for their own locks (their one-round-trip attempt is
+    // refused the lock at once, and then they wait, alone) ...
+    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while other.query_one(waiting, &[])?.get::<_, i64>(0) < 2 {
+        assert!(Instant::now() < deadline, "the held agents' writes never waited for their locks");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // ... while the other agents' writes all commit, in shared transactions or alone.
     let started = Instant::now();
-    for _ in 0..5 {
-        let _ = ingest_rounds_on_own_agents(&engine, "free", 6, 4)?;
+    for round in 0..5 {
+        let _ = ingest_rounds_on_own_agents(&engine, "free", 6, 1 + 4 * round..5 + 4 * round)?;
     }
     assert!(started.elapsed() < Duration::from_secs(30), "writes of free agents waited");
     assert!(held.iter().all(|h| !h.is_finished()), "the held agents' writes did not wait for their locks");
@@ -1002,5 +1014,59 @@ fn a_write_never_waits_for_another_agents_lock_held_elsewhere() -> TestResult {
     for t in 0..6 {
         assert_eq!(seqs(&ledger, &format!("free{t}"))?, (1..=21).collect::<Vec<u64>>());
     }
+    Ok(())
+}
+
+#[test]
+fn a_shared_transaction_with_a_stale_unit_is_resent_unit_by_unit_and_decides_as_the_reference() -> TestResult
+{
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=8"))?);
+    // Another ledger on the same schema stands for another process.
+    let other = engine(Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?), 2)?;
+    let engine = engine(ledger.clone(), 1)?;
+    let reference = Engine::builder(Arc::new(credence_core::MemoryLedger::new())).build()?;
+    let mut written: Vec<AgentReceipts> = (0..8).map(|t| (format!("m{t}"), Vec::new())).collect();
+    let mut want: Vec<Vec<(Disposition, Option<u64>)>> = vec![Vec::new(); 8];
+    let record = |want: &mut Vec<Vec<(Disposition, Option<u64>)>>, t: usize, i: i64| -> Result<(), Error> {
+        let r = reference.ingest(IngestRequest::new(format!("m{t}"), format!("s{i}"), "p", i))?;
+        want[t].push((r.disposition, r.seq));
+        Ok(())
+    };
+    for block in 0..4 {
+        let rounds = 5 * block..5 * block + 5;
+        for (t, (_, receipts)) in
+            ingest_rounds_on_own_agents(&engine, "m", 8, rounds.clone())?.into_iter().enumerate()
+        {
+            written[t].1.extend(receipts);
+            for i in rounds.clone() {
+                record(&mut want, t, i)?;
+            }
+        }
+        // Between blocks the other process writes agent m0: a line this process has not
+        // seen, one it has, and the line m0 writes in the second round of the next block. So
+        // m0's next unit is decided on a stale head, and the one after it (decided on the head
+        // its predecessor read) takes a written line as empty: both guards — in whichever
+        // transaction the units go — fail, and both units run again with reads.
+        let next = 5 * block + 6;
+        for (subject, value) in
+            [(format!("x{block}"), 100), ("s0".to_owned(), 200 + block), (format!("s{next}"), 300)]
+        {
+            other.ingest(IngestRequest::new("m0", subject.as_str(), "p", value))?;
+            reference.ingest(IngestRequest::new("m0", subject.as_str(), "p", value))?;
+        }
+    }
+    for (t, (id, receipts)) in written.iter().enumerate() {
+        let got: Vec<(Disposition, Option<u64>)> = receipts.iter().map(|r| (r.disposition, r.seq)).collect();
+        assert_eq!(got, want[t], "{id}");
+    }
+    let extra = 12; // the other process's writes to m0
+    assert_eq!(seqs(&ledger, "m0")?, (1..=20 + extra).collect::<Vec<u64>>());
+    for t in 1..8 {
+        assert_eq!(seqs(&ledger, &format!("m{t}"))?, (1..=20).collect::<Vec<u64>>());
+    }
+    let stats = ledger.write_stats();
+    assert!(stats.failed_guards >= 6, "m0's stale units were caught by their guards: {stats:?}");
     Ok(())
 }
