@@ -460,9 +460,14 @@ impl Groups {
             sent = self.send_group(pool, std::slice::from_ref(&ahead), true);
             lost |= matches!(sent, Sent::NotCommitted);
             if let Sent::Refused = sent {
-                if lost && let Some(probe) = ahead.probe {
+                if lost {
                     // An earlier try may have committed after all (its guard then refused
                     // this one): look again, now that the lock was ours.
+                    let Some(probe) = ahead.probe else {
+                        return Speculation::Failed(BatchFailure::Unavailable(
+                            "the connection broke while committing; the outcome is unknown".into(),
+                        ));
+                    };
                     match self.committed_probe(pool, agent, lock_key, probe) {
                         Ok(true) => sent = Sent::Committed,
                         Ok(false) => {}
