@@ -9,15 +9,14 @@
 //! writers of different agents, one commit (and one WAL flush) covers many agents' writes and
 //! the server runs three statements per group instead of three per unit.
 //!
-//! Locks are taken with `pg_try_advisory_xact_lock`, and one held elsewhere fails the
-//! transaction at once: a group never waits for a lock, so a unit never waits for another
-//! agent's lock, and two processes cannot deadlock on each other's groups. Any failure of a
-//! group (a lock held elsewhere, a guard that finds an agent changed, a claim that already
-//! exists) rolls it back, and each unit of it is sent again by its own thread, alone, waiting
-//! for its own agent's lock (see `Groups::speculate`), where a failure is the unit's own. That
-//! costs the group's other units two more round trips (the rollback and their own), so it pays
-//! only while most units' knowledge is right: when other processes often write the same
-//! agents, guards fail often, and so do the groups holding them.
+//! Locks are taken with `pg_try_advisory_xact_lock`: a group never waits for a lock, so a
+//! unit never waits for another agent's lock, and two processes cannot deadlock on each
+//! other's groups. The first statement records which locks the transaction got; the insert
+//! statement then writes only the units whose lock it got and whose guard passes, and names
+//! them. So a unit whose agent's lock is held elsewhere, or whose knowledge is stale, is
+//! refused alone while the rest of its group commits; it is then sent again by its own
+//! thread, alone, waiting for its own agent's lock (see `Groups::speculate`). Only a failure
+//! of the whole statement (a claim that already exists, a lost connection) fails the group.
 //!
 //! At most one unit per agent is queued or in flight: a unit of an agent that already has one
 //! there was decided at the same head, so it cannot pass its guard; it is answered
@@ -30,7 +29,7 @@ use credence_core::{ClaimRef, Head};
 
 use crate::error::PgResult;
 use crate::group::BatchFailure;
-use crate::speculate::{LineKey, expect_many_sql, expect_sql};
+use crate::speculate::{LOCKED_SETTING, LineKey, expect_sql, many_guard_args};
 use crate::write::{UnitRows, insert_many_sql};
 
 /// Most units in one shared transaction.
@@ -57,20 +56,35 @@ pub(crate) struct Ahead {
     pub(crate) probe: Option<(u64, ClaimRef)>,
 }
 
-/// What sending a group came to (the same for every unit of it: it is one transaction).
+/// What sending a group came to.
 #[derive(Clone, Debug)]
 pub(crate) enum Sent {
-    /// Committed.
+    /// Committed, every unit of it written.
     Committed,
+    /// Committed, but only the units of these agents were written; the others were refused
+    /// (their agent's lock was held elsewhere, or their guard failed).
+    Partly(Arc<HashSet<String>>),
     /// A statement failed (a lock held elsewhere, a guard, an insert) and the transaction
     /// was rolled back.
     Refused,
-    /// The connection broke while committing and a lookup found nothing: not committed.
-    NotCommitted,
-    /// The server, the pool or the connection is unavailable (or the outcome is unknown).
+    /// The connection broke in the round trip that carried the `COMMIT`: the outcome is
+    /// unknown until looked up.
+    Lost,
+    /// The server, the pool or the connection is unavailable.
     Failed(BatchFailure),
     /// Not sent: a unit of the same agent is queued or in flight.
     Busy,
+}
+
+impl Sent {
+    /// What the group's outcome means for the unit of `agent`.
+    pub(crate) fn for_agent(&self, agent: &str) -> Sent {
+        match self {
+            Sent::Partly(written) if written.contains(agent) => Sent::Committed,
+            Sent::Partly(_) => Sent::Refused,
+            other => other.clone(),
+        }
+    }
 }
 
 enum SlotState {
@@ -155,8 +169,9 @@ impl Convoy {
         let agents = units.iter().map(|u| u.agent.clone()).collect();
         let mut pass = PassOn { convoy: self, slots: &slots, agents, sent: None };
         let sent = send(&units);
-        pass.sent = Some(sent.clone());
-        sent
+        let own = sent.for_agent(&units[0].agent);
+        pass.sent = Some(sent);
+        own
     }
 
     /// `first` and the oldest queued units, up to [`MAX_GROUP`] in all; the rest stay queued
@@ -201,45 +216,58 @@ impl Drop for PassOn<'_> {
                 "the leader of a shared transaction stopped; its outcome is unknown".into(),
             ))
         });
-        for slot in self.slots {
-            slot.set(SlotState::Done(sent.clone()));
+        // The leader's agent is first; the slots are the other units', in order.
+        for (slot, agent) in self.slots.iter().zip(self.agents.iter().skip(1)) {
+            slot.set(SlotState::Done(sent.for_agent(agent)));
         }
     }
 }
 
-/// The round trip of a group: `BEGIN`, the locks, the guard, the rows, `COMMIT`. Returns the
+/// The round trip of a group: `BEGIN`, the locks, the guards and rows, `COMMIT`. Returns the
 /// `BEGIN` part and the rest, for a connection that sends the `BEGIN` in front of the rest
-/// (see `PgConnection::begin_deferred`). With `wait` and one unit (sent alone) the lock is
-/// waited for; otherwise every lock is tried in one statement, and one held elsewhere divides by
-/// zero. The locks go in a statement of their own, before the guard, so the guard sees every
-/// commit made before its agent's lock was granted. One unit is checked and inserted by the
-/// statements of a lone write; several by one guard and one insert for all.
+/// (see `PgConnection::begin_deferred`). One unit is checked and inserted by the statements
+/// of a lone write, after its lock: waited for with `wait`, else tried (a lock held elsewhere
+/// divides by zero). Several units' locks are tried in one statement that records the keys
+/// it got ([`LOCKED_SETTING`]); then one statement writes the units that got their lock and
+/// pass their guard (see `write::prepare_append`). The locks go in a statement of their own,
+/// before the guards, so each guard sees every commit made before its agent's lock was granted.
 pub(crate) fn group_sql(group: &[Ahead], wait: bool) -> PgResult<(String, String)> {
     const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
-    let locks = match (wait, group) {
-        (true, [one]) => format!("SELECT pg_advisory_xact_lock({})", one.lock_key),
-        (false, [one]) => format!("SELECT 1 / pg_try_advisory_xact_lock({})::int", one.lock_key),
-        _ => {
-            let keys: Vec<String> = group.iter().map(|u| u.lock_key.to_string()).collect();
-            format!(
-                "SELECT 1 / min(pg_try_advisory_xact_lock(k)::int) FROM unnest(ARRAY[{}]::bigint[]) AS k",
-                keys.join(", ")
-            )
-        }
-    };
-    let body = if let [one] = group {
-        format!(
+    if let [one] = group {
+        let lock = if wait {
+            format!("SELECT pg_advisory_xact_lock({})", one.lock_key)
+        } else {
+            format!("SELECT 1 / pg_try_advisory_xact_lock({})::int", one.lock_key)
+        };
+        let body = format!(
             "{}; {}; COMMIT",
             expect_sql(&one.agent, one.head, &one.assumed_empty)?,
             one.rows.insert_sql(&one.agent)?
-        )
-    } else {
-        let guards: Vec<(&str, Option<Head>, &[LineKey])> =
-            group.iter().map(|u| (u.agent.as_str(), u.head, u.assumed_empty.as_slice())).collect();
-        let rows: Vec<(&str, &UnitRows)> = group.iter().map(|u| (u.agent.as_str(), &u.rows)).collect();
-        format!("{}; {}; COMMIT", expect_many_sql(&guards)?, insert_many_sql(&rows)?)
-    };
+        );
+        return Ok((format!("{BEGIN}; {lock}"), body));
+    }
+    let keys: Vec<String> = group.iter().map(|u| u.lock_key.to_string()).collect();
+    let locks = format!(
+        "SELECT set_config('{LOCKED_SETTING}', coalesce((SELECT string_agg(k::text, ',') \
+         FROM unnest(ARRAY[{}]::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)), ''), true)",
+        keys.join(", ")
+    );
+    let guards: Vec<(&str, Option<Head>, i64, &[LineKey])> =
+        group.iter().map(|u| (u.agent.as_str(), u.head, u.lock_key, u.assumed_empty.as_slice())).collect();
+    let rows: Vec<(&str, &UnitRows)> = group.iter().map(|u| (u.agent.as_str(), &u.rows)).collect();
+    let body = format!("{}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
     Ok((format!("{BEGIN}; {locks}"), body))
+}
+
+/// The agents a shared transaction wrote, from its messages (the rows `ok:<agent>`).
+pub(crate) fn written_agents(messages: &[postgres::SimpleQueryMessage]) -> HashSet<String> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0)?.strip_prefix("ok:").map(str::to_owned),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -341,6 +369,14 @@ mod tests {
     }
 
     #[test]
+    fn a_partly_written_group_commits_for_its_written_agents_only() {
+        let written = Sent::Partly(Arc::new(HashSet::from(["a".to_owned()])));
+        assert!(matches!(written.for_agent("a"), Sent::Committed));
+        assert!(matches!(written.for_agent("b"), Sent::Refused));
+        assert!(matches!(Sent::Lost.for_agent("a"), Sent::Lost));
+    }
+
+    #[test]
     fn a_lone_sender_leads_at_once_and_gets_its_groups_outcome() {
         let convoy = Convoy::default();
         let sent = convoy.send(unit("a"), &|g| {
@@ -400,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_unit_sent_alone_waits_for_its_lock_and_a_group_tries_every_lock_first() -> PgResult<()> {
+    fn only_a_unit_sent_alone_waits_for_its_lock_and_a_group_records_the_locks_it_got() -> PgResult<()> {
         let (begin, rest) = group_sql(&[unit("a")], true)?;
         assert!(begin.ends_with("; SELECT pg_advisory_xact_lock(7)"), "{begin}");
         assert!(rest.starts_with("EXECUTE credence_expect(E'a', 2, "), "{rest}");
@@ -412,16 +448,17 @@ mod tests {
             let (begin, rest) = group_sql(&[unit("a"), unit("b")], wait)?;
             assert!(
                 begin.ends_with(
-                    "; SELECT 1 / min(pg_try_advisory_xact_lock(k)::int) FROM unnest(ARRAY[7, 7]::bigint[]) AS k"
+                    "; SELECT set_config('credence.locked', coalesce((SELECT string_agg(k::text, ',') \
+                     FROM unnest(ARRAY[7, 7]::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)), ''), true)"
                 ),
                 "{begin}"
             );
             assert_eq!(
                 rest,
-                "EXECUTE credence_expect_many(ARRAY[E'a', E'b']::text[], ARRAY[2, 2]::bigint[], \
-                 ARRAY[E'a', E'b']::text[], ARRAY[E's', E's']::text[], ARRAY[E'p', E'p']::text[]); \
-                 EXECUTE credence_append_many(E'[{\"ag\":\"a\",\"f\":false,\"s\":3,\"tx\":30},\
-                 {\"ag\":\"b\",\"f\":false,\"s\":3,\"tx\":30}]', E'[]', E'[]', E'[]', E'[]', 0); COMMIT"
+                "EXECUTE credence_append_many(ARRAY[E'a', E'b']::text[], ARRAY[2, 2]::bigint[], \
+                 ARRAY[7, 7]::bigint[], ARRAY[E'a', E'b']::text[], ARRAY[E's', E's']::text[], \
+                 ARRAY[E'p', E'p']::text[], E'[{\"ag\":\"a\",\"f\":false,\"s\":3,\"tx\":30},\
+                 {\"ag\":\"b\",\"f\":false,\"s\":3,\"tx\":30}]', E'[]', E'[]', E'[]', E'[]'); COMMIT"
             );
         }
         Ok(())

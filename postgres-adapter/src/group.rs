@@ -125,8 +125,8 @@ pub(crate) struct Groups {
     pub(crate) speculated: AtomicU64,
     /// Transactions with units decided ahead that failed (their guard, most likely).
     pub(crate) failed_guards: AtomicU64,
-    /// Transactions shared by several agents' units that were rolled back (see `convoy`).
-    pub(crate) refused_groups: AtomicU64,
+    /// Units refused inside transactions shared by several agents' units (see `convoy`).
+    pub(crate) refused_in_groups: AtomicU64,
     /// What this process knows of its agents' heads and lines.
     known: Knowledge,
     /// Units decided ahead waiting to share a transaction.
@@ -164,6 +164,11 @@ enum Speculation {
     Failed(BatchFailure),
     /// Not possible, or the guard failed: the unit runs the normal way.
     NormalPath,
+}
+
+/// The failure of a unit whose commit's answer was lost and could not be settled.
+fn outcome_unknown() -> BatchFailure {
+    BatchFailure::Unavailable("the connection broke while committing; the outcome is unknown".into())
 }
 
 /// Runs one unit's body against a write view of `conn`, then appends its rows with the
@@ -443,57 +448,55 @@ impl Groups {
             probe,
         };
         let mut sent = self.convoy.send(ahead.clone(), &|group| self.send_group(pool, group, false));
-        // Its group did not commit (maybe because of another unit, or a lock held elsewhere):
+        // Refused in its group (its lock held elsewhere, its guard, or the group's statement):
         // again, alone, waiting for its agent's lock, where a refusal is its own. While the
         // outcome of a try is unknown (its connection broke, and a lookup under the lock found
         // nothing), the unit is only ever sent again with the same rows and guard — never run
         // the normal way, which would mint new claims — so at most one try can commit.
-        let mut lost = matches!(sent, Sent::NotCommitted);
+        let mut lost = false;
         let mut tries = 0;
-        while let Sent::Refused | Sent::NotCommitted = sent {
-            if tries == ALONE_TRIES {
-                return Speculation::Failed(BatchFailure::Unavailable(
-                    "the connection broke while committing, again and again; the outcome is unknown".into(),
-                ));
-            }
-            tries += 1;
-            sent = self.send_group(pool, std::slice::from_ref(&ahead), true);
-            lost |= matches!(sent, Sent::NotCommitted);
-            if let Sent::Refused = sent {
-                if lost {
-                    // An earlier try may have committed after all (its guard then refused
-                    // this one): look again, now that the lock was ours.
-                    let Some(probe) = ahead.probe else {
-                        return Speculation::Failed(BatchFailure::Unavailable(
-                            "the connection broke while committing; the outcome is unknown".into(),
-                        ));
-                    };
+        let committed = loop {
+            match sent {
+                Sent::Committed => break true,
+                Sent::Partly(_) => {
+                    sent = sent.for_agent(agent);
+                    continue;
+                }
+                Sent::Busy => return Speculation::NormalPath,
+                Sent::Failed(failure) => return Speculation::Failed(failure),
+                Sent::Lost => {
+                    let Some(probe) = ahead.probe else { return Speculation::Failed(outcome_unknown()) };
                     match self.committed_probe(pool, agent, lock_key, probe) {
-                        Ok(true) => sent = Sent::Committed,
-                        Ok(false) => {}
+                        Ok(true) => break true,
+                        Ok(false) => lost = true,
                         Err(f) => return Speculation::Failed(f),
                     }
                 }
-                break;
+                Sent::Refused if tries > 0 => {
+                    if !lost {
+                        break false;
+                    }
+                    // An earlier try may have committed after all (its guard then refused this
+                    // one): look again, now that the lock was ours.
+                    let Some(probe) = ahead.probe else { return Speculation::Failed(outcome_unknown()) };
+                    match self.committed_probe(pool, agent, lock_key, probe) {
+                        Ok(found) => break found,
+                        Err(f) => return Speculation::Failed(f),
+                    }
+                }
+                Sent::Refused => {}
             }
-        }
-        match sent {
-            Sent::Committed => {
-                self.speculated.fetch_add(1, Ordering::Relaxed);
-                self.known.non_empty(
-                    agent,
-                    append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())),
-                );
-                return Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
+            if tries == ALONE_TRIES {
+                return Speculation::Failed(outcome_unknown());
             }
-            Sent::Busy => return Speculation::NormalPath,
-            Sent::NotCommitted => {
-                return Speculation::Failed(BatchFailure::Unavailable(
-                    "the connection broke while committing; the outcome is unknown".into(),
-                ));
-            }
-            Sent::Failed(failure) => return Speculation::Failed(failure),
-            Sent::Refused => {}
+            tries += 1;
+            sent = self.send_group(pool, std::slice::from_ref(&ahead), true);
+        };
+        if committed {
+            self.speculated.fetch_add(1, Ordering::Relaxed);
+            self.known
+                .non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
+            return Speculation::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }));
         }
         // The guard (or an insert) refused: someone else wrote, or a line was not empty.
         self.known.forget_head(agent);
@@ -516,40 +519,32 @@ impl Groups {
             Err(e) => return Sent::Failed(BatchFailure::from_pg(&e)),
         };
         c.begin_deferred(&begin);
-        if c.send(&body).is_ok() {
+        if let Ok(messages) = c.send(&body) {
             c.committed();
-            self.count_commit(group.len());
-            return Sent::Committed;
+            if group.len() == 1 {
+                self.count_commit(1);
+                return Sent::Committed;
+            }
+            let written = convoy::written_agents(&messages);
+            self.count_commit(written.len());
+            let refused = group.len().saturating_sub(written.len());
+            self.refused_in_groups.fetch_add(u64::try_from(refused).unwrap_or(u64::MAX), Ordering::Relaxed);
+            return if refused == 0 { Sent::Committed } else { Sent::Partly(Arc::new(written)) };
         }
         let Some(failure) = c.failure().cloned() else {
             return Sent::Failed(BatchFailure::Other("a failed round trip left no failure".into()));
         };
         if failure.stale_connection {
-            // The connection broke in the one round trip, which carried the COMMIT: find out
-            // whether it committed (one unit tells for all: it is one transaction). The broken
-            // connection goes back first: the pool may hold no other.
-            drop(c);
-            let probe = group.iter().find_map(|u| u.probe.map(|p| (u.agent.as_str(), u.lock_key, p)));
-            let Some((agent, lock_key, probe)) = probe else {
-                return Sent::Failed(BatchFailure::Unavailable(format!(
-                    "the connection broke while committing; the outcome is unknown: {:?}",
-                    failure.class
-                )));
-            };
-            return match self.committed_probe(pool, agent, lock_key, probe) {
-                Ok(true) => {
-                    self.count_commit(group.len());
-                    Sent::Committed
-                }
-                Ok(false) => Sent::NotCommitted,
-                Err(f) => Sent::Failed(f),
-            };
+            // The connection broke in the one round trip, which carried the COMMIT: each unit
+            // looks up its own outcome.
+            return Sent::Lost;
         }
         if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
             return Sent::Failed(failure.class);
         }
         if group.len() > 1 {
-            self.refused_groups.fetch_add(1, Ordering::Relaxed);
+            self.refused_in_groups
+                .fetch_add(u64::try_from(group.len()).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
         match c.rollback_raw() {
             Ok(()) => Sent::Refused,

@@ -102,7 +102,7 @@ impl PostgresLedger {
             units: self.groups.committed_members.load(Ordering::Relaxed),
             speculative_units: self.groups.speculated.load(Ordering::Relaxed),
             failed_guards: self.groups.failed_guards.load(Ordering::Relaxed),
-            refused_groups: self.groups.refused_groups.load(Ordering::Relaxed),
+            refused_in_groups: self.groups.refused_in_groups.load(Ordering::Relaxed),
         }
     }
 
@@ -179,10 +179,10 @@ pub struct WriteStats {
     /// (another process wrote the agent, or a line was not empty); their units ran again with
     /// reads.
     pub failed_guards: u64,
-    /// Transactions shared by units of several agents (decided ahead, see `docs/semantics.md`)
-    /// that were rolled back — an agent's lock held elsewhere, a guard or an insert failing —
-    /// after which each unit was sent again alone.
-    pub refused_groups: u64,
+    /// Units refused inside transactions shared by units of several agents (decided ahead, see
+    /// `docs/semantics.md`) — their agent's lock held elsewhere, their guard failing, or the
+    /// whole shared statement failing — each of which was then sent again alone.
+    pub refused_in_groups: u64,
 }
 
 enum Attempt {

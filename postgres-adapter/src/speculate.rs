@@ -246,17 +246,6 @@ pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, t
      WHERE c.agent_id = $1 AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
      LIMIT 1) IS NOT NULL))::int";
 
-/// The guard of several agents' units sharing a transaction (see the `convoy` module): fails
-/// unless the newest unit of each agent `$1[i]` is `$2[i]` (0: none) and none of the lines
-/// `($4[j], $5[j])` of agent `$3[j]` holds a claim. An empty `$1`, or a head missing from
-/// `$2`, fails too.
-pub(crate) const PREPARE_EXPECT_MANY: &str = "PREPARE credence_expect_many(text[], bigint[], text[], text[], \
-     text[]) AS SELECT 1 / (coalesce((SELECT bool_and(coalesce((SELECT coalesce(max(u.stream_seq), 0) FROM units u \
-     WHERE u.agent_id = h.ag) = h.seq, false)) FROM unnest($1, $2) AS h(ag, seq)), false) \
-     AND NOT EXISTS (SELECT 1 FROM unnest($3, $4, $5) AS l(ag, s, p) WHERE (SELECT c.claim_ref FROM claims c \
-     WHERE c.agent_id = l.ag AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
-     LIMIT 1) IS NOT NULL))::int";
-
 /// Makes and caches the guards' generic plans when the session is prepared, with sorts
 /// disabled: while the claims table holds a few rows, probing a line through `claims_by_unit`
 /// plus a sort costs about as much as through `claims_by_line`, and that plan, kept for the
@@ -266,8 +255,8 @@ pub(crate) const PREPARE_EXPECT_MANY: &str = "PREPARE credence_expect_many(text[
 /// the session settings (generic plans).
 pub(crate) const PLAN_EXPECT: &str = "SET enable_sort = off; \
      EXPLAIN EXECUTE credence_expect(E'', 0, ARRAY[]::text[], ARRAY[]::text[]); \
-     EXPLAIN EXECUTE credence_expect_many(ARRAY[]::text[], ARRAY[]::bigint[], ARRAY[]::text[], ARRAY[]::text[], \
-     ARRAY[]::text[]); RESET enable_sort";
+     EXPLAIN EXECUTE credence_append_many(ARRAY[]::text[], ARRAY[]::bigint[], ARRAY[]::bigint[], \
+     ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::text[], '[]', '[]', '[]', '[]', '[]'); RESET enable_sort";
 
 /// The guard for `agent` at `head` with the lines `assumed_empty`, for a simple-query batch.
 pub(crate) fn expect_sql(agent: &str, head: Option<Head>, assumed_empty: &[LineKey]) -> PgResult<String> {
@@ -284,29 +273,36 @@ pub(crate) fn expect_sql(agent: &str, head: Option<Head>, assumed_empty: &[LineK
     ))
 }
 
-/// The guard of several agents' units ([`PREPARE_EXPECT_MANY`]): per unit its agent, the
-/// head it was decided at and the lines it took as empty.
-pub(crate) fn expect_many_sql(units: &[(&str, Option<Head>, &[LineKey])]) -> PgResult<String> {
+/// The transaction-local setting in which a shared transaction records the lock keys it got
+/// (see the `convoy` module).
+pub(crate) const LOCKED_SETTING: &str = "credence.locked";
+
+/// The guard arguments of several agents' units for `credence_append_many` (see
+/// `write::prepare_append`): their agents, the heads they were decided at, their lock keys,
+/// then the lines they took as empty (agent, subject, predicate).
+pub(crate) fn many_guard_args(units: &[(&str, Option<Head>, i64, &[LineKey])]) -> PgResult<String> {
     let array = |items: Vec<String>, ty: &str| format!("ARRAY[{}]::{ty}[]", items.join(", "));
-    let mut heads = Vec::with_capacity(units.len());
+    let (mut agents, mut heads, mut keys) = (Vec::new(), Vec::new(), Vec::new());
     let (mut line_agents, mut subjects, mut predicates) = (Vec::new(), Vec::new(), Vec::new());
-    for (agent, head, lines) in units {
+    for (agent, head, key, lines) in units {
+        agents.push(quote_literal(agent));
         heads.push(seq_param(head.map_or(0, |h| h.seq))?.to_string());
+        keys.push(key.to_string());
         for (subject, predicate) in *lines {
             line_agents.push(quote_literal(agent));
             subjects.push(quote_literal(subject));
             predicates.push(quote_literal(predicate));
         }
     }
-    let agents = units.iter().map(|(agent, _, _)| quote_literal(agent)).collect();
-    Ok(format!(
-        "EXECUTE credence_expect_many({}, {}, {}, {}, {})",
+    Ok([
         array(agents, "text"),
         array(heads, "bigint"),
+        array(keys, "bigint"),
         array(line_agents, "text"),
         array(subjects, "text"),
-        array(predicates, "text")
-    ))
+        array(predicates, "text"),
+    ]
+    .join(", "))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::codec::{self, ord_param, seq_param};
 use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
 use crate::read::{LINE_HEAD_SQL, LINE_SQL, PgView};
-use crate::speculate::{PLAN_EXPECT, PREPARE_EXPECT, PREPARE_EXPECT_MANY};
+use crate::speculate::{LOCKED_SETTING, PLAN_EXPECT, PREPARE_EXPECT};
 
 /// When a unit's rows are sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,36 +131,63 @@ const PREPARE_HEAD: &str = "PREPARE credence_head(text) AS SELECT stream_seq, tx
 /// The `PREPARE` of the statement inserting all rows of a unit but adjudications: a CTE with
 /// one `INSERT … SELECT … FROM json_to_recordset(…)` per table, each taking a JSON array of
 /// rows (`[]` for none). Claims use `ON CONFLICT DO NOTHING`; the final `SELECT` divides by
-/// zero when fewer claims went in than the last argument says, which refuses a unit whose
-/// claim already exists (or that repeats one of its own).
+/// zero when fewer claims went in than expected, which refuses a unit whose claim already
+/// exists (or that repeats one of its own).
 ///
 /// `credence_append(agent, seq, tx_time, first_unit, claims, entries, assertions, edges,
-/// n_claims)` inserts one unit. `credence_append_many(units, claims, entries, assertions,
-/// edges, n_claims)` inserts the units of several agents (see the `convoy` module): `units`
-/// holds `{ag, s, tx, f}` per unit and every row names its agent in `ag`.
+/// n_claims)` inserts one unit.
+///
+/// `credence_append_many(agents, heads, keys, line_agents, subjects, predicates, units,
+/// claims, entries, assertions, edges)` inserts the units of several agents sharing a
+/// transaction (see the `convoy` module) — but only those of the agents that pass their guard:
+/// the agent's lock key is among those the transaction got (the transaction-local setting
+/// [`LOCKED_SETTING`], set by the statement before), its newest unit is the head the unit was
+/// decided at, and none of the lines it took as empty holds a claim. It returns one row
+/// `ok:<agent>` per agent written. `units` holds `{ag, s, tx, f}` per unit and every row names
+/// its agent in `ag`.
 fn prepare_append(many: bool) -> String {
-    let (head, sources, ag, ag_col) = if many {
+    let (head, sources, ag, ag_col, only_ok) = if many {
         (
-            "PREPARE credence_append_many(json, json, json, json, json, bigint) AS WITH \
-             u AS (INSERT INTO units (agent_id, stream_seq, tx_time) \
-               SELECT ag, s, tx FROM json_to_recordset($1) AS t(ag text, s bigint, tx bigint)), \
-             g AS (INSERT INTO agents (agent_id) \
-               SELECT ag FROM json_to_recordset($1) AS t(ag text, f boolean) WHERE f ON CONFLICT DO NOTHING)",
-            ["$2", "$3", "$4", "$5", "$6"],
+            format!(
+                "PREPARE credence_append_many(text[], bigint[], bigint[], text[], text[], text[], json, json, json, \
+                 json, json) AS WITH \
+                 ok AS MATERIALIZED (SELECT h.ag FROM unnest($1, $2, $3) AS h(ag, seq, k) \
+                   WHERE h.k = ANY (string_to_array(current_setting('{LOCKED_SETTING}', true), ',')::bigint[]) \
+                   AND (SELECT coalesce(max(u.stream_seq), 0) FROM units u WHERE u.agent_id = h.ag) = h.seq \
+                   AND NOT EXISTS (SELECT 1 FROM unnest($4, $5, $6) AS l(ag, s, p) WHERE l.ag = h.ag \
+                     AND (SELECT c.claim_ref FROM claims c WHERE c.agent_id = l.ag AND c.subject = l.s \
+                     AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref LIMIT 1) IS NOT NULL)), \
+                 u AS (INSERT INTO units (agent_id, stream_seq, tx_time) \
+                   SELECT ag, s, tx FROM json_to_recordset($7) AS t(ag text, s bigint, tx bigint) \
+                   WHERE ag IN (SELECT ag FROM ok)), \
+                 g AS (INSERT INTO agents (agent_id) \
+                   SELECT ag FROM json_to_recordset($7) AS t(ag text, f boolean) \
+                   WHERE f AND ag IN (SELECT ag FROM ok) ON CONFLICT DO NOTHING)"
+            ),
+            ["$8", "$9", "$10", "$11"],
             "ag",
             "ag text, ",
+            " WHERE ag IN (SELECT ag FROM ok)",
         )
     } else {
         (
             "PREPARE credence_append(text, bigint, bigint, boolean, json, json, json, json, bigint) AS WITH \
              u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ($1, $2, $3)), \
-             g AS (INSERT INTO agents (agent_id) SELECT $1 WHERE $4 ON CONFLICT DO NOTHING)",
-            ["$5", "$6", "$7", "$8", "$9"],
+             g AS (INSERT INTO agents (agent_id) SELECT $1 WHERE $4 ON CONFLICT DO NOTHING)"
+                .to_owned(),
+            ["$5", "$6", "$7", "$8"],
             "$1",
+            "",
             "",
         )
     };
-    let [claims, entries, assertions, edges, n_claims] = sources;
+    let [claims, entries, assertions, edges] = sources;
+    let tail = if many {
+        "SELECT 'ok:' || ag FROM ok WHERE 1 / CASE WHEN (SELECT count(*) FROM c) = (SELECT count(*) \
+         FROM json_to_recordset($8) AS t(ag text) WHERE ag IN (SELECT ag FROM ok)) THEN 1 ELSE 0 END = 1"
+    } else {
+        "SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = $9 THEN 1 ELSE 0 END"
+    };
     format!(
         "{head}, \
          c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
@@ -169,17 +196,17 @@ fn prepare_append(many: bool) -> String {
            SELECT {ag}, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
            FROM json_to_recordset({claims}) AS t({ag_col}r uuid, s bigint, o integer, subj text, pred text, \
            val text, prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, \
-           vsg text, veg text, tx bigint, df uuid[], dp uuid[]) ON CONFLICT DO NOTHING RETURNING 1), \
+           vsg text, veg text, tx bigint, df uuid[], dp uuid[]){only_ok} ON CONFLICT DO NOTHING RETURNING 1), \
          e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
            recorded_at) SELECT {ag}, s, i, o, r, ev, di, ra, at FROM json_to_recordset({entries}) \
-           AS t({ag_col}s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint)), \
+           AS t({ag_col}s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint){only_ok}), \
          a AS (INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
            SELECT {ag}, s, o, r, t, k, at FROM json_to_recordset({assertions}) \
-           AS t({ag_col}s bigint, o integer, r uuid, t uuid, k text, at bigint)), \
+           AS t({ag_col}s bigint, o integer, r uuid, t uuid, k text, at bigint){only_ok}), \
          d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
            SELECT {ag}, f, t, k, s, o FROM json_to_recordset({edges}) \
-           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer) ON CONFLICT DO NOTHING) \
-         SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = {n_claims} THEN 1 ELSE 0 END"
+           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer){only_ok} ON CONFLICT DO NOTHING) \
+         {tail}"
     )
 }
 
@@ -190,9 +217,9 @@ fn prepare_append(many: bool) -> String {
 const SESSION_SETTINGS: &str =
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
 
-/// Prepares [`PREPARE_HEAD`], both forms of [`prepare_append`], [`PREPARE_EXPECT`] and
-/// [`PREPARE_EXPECT_MANY`] (planned at once, see [`PLAN_EXPECT`]) and the line queries on
-/// `conn`, and makes the [`SESSION_SETTINGS`], unless already done.
+/// Prepares [`PREPARE_HEAD`], both forms of [`prepare_append`] and [`PREPARE_EXPECT`] (the
+/// guards planned at once, see [`PLAN_EXPECT`]) and the line queries on `conn`, and makes the
+/// [`SESSION_SETTINGS`], unless already done.
 pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
         return Ok(());
@@ -202,8 +229,7 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
          PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
     );
     if let Err(e) = conn.raw().batch_execute(&format!(
-        "{PREPARE_HEAD}; {}; {}; {PREPARE_EXPECT}; {PREPARE_EXPECT_MANY}; {prepare_line}; {SESSION_SETTINGS}; \
-         {PLAN_EXPECT}",
+        "{PREPARE_HEAD}; {}; {}; {PREPARE_EXPECT}; {prepare_line}; {SESSION_SETTINGS}; {PLAN_EXPECT}",
         prepare_append(false),
         prepare_append(true)
     )) {
@@ -213,7 +239,6 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
             "credence_append",
             "credence_append_many",
             "credence_expect",
-            "credence_expect_many",
             "credence_line",
             "credence_line_head",
         ] {
@@ -365,8 +390,9 @@ impl UnitRows {
 }
 
 /// The rows of several agents' units (at most one each) as one `EXECUTE
-/// credence_append_many(…)`: each row names its agent.
-pub(crate) fn insert_many_sql(units: &[(&str, &UnitRows)]) -> PgResult<String> {
+/// credence_append_many(…)` after the guard arguments `guard_args` (see
+/// `speculate::many_guard_args`): each row names its agent.
+pub(crate) fn insert_many_sql(guard_args: &str, units: &[(&str, &UnitRows)]) -> PgResult<String> {
     let named = |table: fn(&UnitRows) -> &Vec<String>| {
         rows_literal(
             units.iter().flat_map(|(agent, rows)| table(rows).iter().map(|row| (Some(*agent), row.as_str()))),
@@ -378,13 +404,12 @@ pub(crate) fn insert_many_sql(units: &[(&str, &UnitRows)]) -> PgResult<String> {
             .push(row_text(&serde_json::json!({ "s": rows.seq, "tx": rows.tx_time, "f": rows.first_unit }))?);
     }
     Ok(format!(
-        "EXECUTE credence_append_many({}, {}, {}, {}, {}, {})",
+        "EXECUTE credence_append_many({guard_args}, {}, {}, {}, {}, {})",
         rows_literal(units.iter().zip(&heads).map(|((agent, _), head)| (Some(*agent), head.as_str())))?,
         named(|r| &r.claims)?,
         named(|r| &r.entries)?,
         named(|r| &r.assertions)?,
         named(|r| &r.edges)?,
-        units.iter().map(|(_, rows)| rows.claims.len()).sum::<usize>()
     ))
 }
 

@@ -775,11 +775,13 @@ fn one_round_trip_guard_uses_the_line_index() -> TestResult {
     // too, but the server may plan again at any time — e.g. when it resets its plan cache
     // under heavy catalog traffic, as this test suite makes — so that one is not asserted.)
     conn.client().batch_execute("ANALYZE claims; ANALYZE units")?;
-    // The guard of a lone unit, and the one of units of several agents sharing a transaction.
+    // The guard of a lone unit, and the insert that checks units of several agents sharing a
+    // transaction.
     for guard in [
         "credence_expect(E'big', 300, ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
-        "credence_expect_many(ARRAY[E'big', E'other']::text[], ARRAY[300, 0]::bigint[], \
-         ARRAY[E'big', E'other']::text[], ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[])",
+        "credence_append_many(ARRAY[E'big', E'other']::text[], ARRAY[300, 0]::bigint[], ARRAY[1, 2]::bigint[], \
+         ARRAY[E'big', E'other']::text[], ARRAY[E's1', E'new']::text[], ARRAY[E'p', E'p']::text[], \
+         '[]', '[]', '[]', '[]', '[]')",
     ] {
         let plan = explain(&mut conn, guard)?;
         assert!(plan.contains("claims_by_line"), "{plan}");
@@ -1003,6 +1005,8 @@ fn a_write_never_waits_for_another_agents_lock_held_elsewhere() -> TestResult {
     }
     assert!(started.elapsed() < Duration::from_secs(30), "writes of free agents waited");
     assert!(held.iter().all(|h| !h.is_finished()), "the held agents' writes did not wait for their locks");
+    // No free agent's unit was refused with a held one: at most the two held units were.
+    assert!(ledger.write_stats().refused_in_groups <= 2, "{:?}", ledger.write_stats());
     for key in keys {
         other.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
     }
@@ -1068,5 +1072,65 @@ fn a_shared_transaction_with_a_stale_unit_is_resent_unit_by_unit_and_decides_as_
     }
     let stats = ledger.write_stats();
     assert!(stats.failed_guards >= 6, "m0's stale units were caught by their guards: {stats:?}");
+    // Only those units were refused: the others in their shared transactions were written.
+    assert!(stats.refused_in_groups <= 6, "{stats:?}");
+    Ok(())
+}
+
+#[test]
+fn a_stale_unit_in_a_shared_transaction_is_refused_alone_while_the_others_are_written() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=8&statement_timeout=60s"))?);
+    let engine = Arc::new(engine(ledger.clone(), 1)?);
+    let reference = Engine::builder(Arc::new(credence_core::MemoryLedger::new())).build()?;
+    let agents = ["p0", "p1", "p2", "p3", "p4", "p5", "m0"];
+    for id in agents {
+        engine.ingest(IngestRequest::new(id, "first", "p", 0))?;
+        reference.ingest(IngestRequest::new(id, "first", "p", 0))?;
+    }
+    // Another process writes m0, so this process's knowledge of it is stale.
+    let other = self::engine(Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?), 2)?;
+    other.ingest(IngestRequest::new("m0", "elsewhere", "p", 9))?;
+    reference.ingest(IngestRequest::new("m0", "elsewhere", "p", 9))?;
+    // Every insert into `units` waits while another session holds the table in SHARE mode.
+    let mut admin = support::admin_client(&base)?;
+    let mut blocker = admin.transaction()?;
+    blocker.batch_execute(&format!("LOCK TABLE \"{}\".units IN SHARE MODE", guard.schema))?;
+    let spawn = |id: &'static str| {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.ingest(IngestRequest::new(id, "second", "p", 1)))
+    };
+    // p0 and p1 fill both in-flight places and wait on the table ...
+    let mut writers: Vec<_> = vec![("p0", spawn("p0")), ("p1", spawn("p1"))];
+    let mut watch = support::admin_client(&base)?;
+    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND NOT granted";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while watch.query_one(waiting, &[])?.get::<_, i64>(0) < 2 {
+        assert!(Instant::now() < deadline, "p0 and p1 never waited on the table");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // ... so p2–p5, then m0, queue: m0 is never first, so it goes in a group with others.
+    for id in ["p2", "p3", "p4", "p5"] {
+        writers.push((id, spawn(id)));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    writers.push(("m0", spawn("m0")));
+    std::thread::sleep(Duration::from_millis(200));
+    blocker.commit()?;
+    for (id, writer) in writers {
+        let got = writer.join().map_err(|_| "writer panicked")??;
+        let want = reference.ingest(IngestRequest::new(id, "second", "p", 1))?;
+        assert_eq!((got.disposition, got.seq), (want.disposition, want.seq), "{id}");
+    }
+    let stats = ledger.write_stats();
+    // m0's unit was refused in its shared transaction (then sent alone, refused by its guard
+    // again, and written the normal way); the others in that transaction were written.
+    assert_eq!(stats.refused_in_groups, 1, "{stats:?}");
+    assert_eq!(stats.failed_guards, 1, "{stats:?}");
+    assert_eq!(seqs(&ledger, "m0")?, vec![1, 2, 3]);
+    for id in &agents[..6] {
+        assert_eq!(seqs(&ledger, id)?, vec![1, 2], "{id}");
+    }
     Ok(())
 }
