@@ -5,9 +5,9 @@
 //! group at once while fewer than [`MAX_IN_FLIGHT`] groups are being sent; otherwise its unit
 //! queues, and when a leader's round trip is done it hands the lead to the oldest queued unit,
 //! which takes every queued unit (up to [`MAX_GROUP`]) into one transaction sent in one round
-//! trip — every lock in one statement, every guard in one, every row in one. So with many
-//! writers of different agents, one commit (and one WAL flush) covers many agents' writes and
-//! the server runs three statements per group instead of three per unit.
+//! trip — every lock in one statement, every guard and row in another. So with many writers
+//! of different agents, one commit (and one WAL flush) covers many agents' writes and the
+//! server runs two statements per group instead of three per unit.
 //!
 //! Locks are taken with `pg_try_advisory_xact_lock`: a group never waits for a lock, so a
 //! unit never waits for another agent's lock, and two processes cannot deadlock on each
@@ -16,7 +16,8 @@
 //! them. So a unit whose agent's lock is held elsewhere, or whose knowledge is stale, is
 //! refused alone while the rest of its group commits; it is then sent again by its own
 //! thread, alone, waiting for its own agent's lock (see `Groups::speculate`). Only a failure
-//! of the whole statement (a claim that already exists, a lost connection) fails the group.
+//! of the whole statement (a claim that already exists) fails the group; after a lost
+//! connection each unit looks up its own outcome.
 //!
 //! At most one unit per agent is queued or in flight: a unit of an agent that already has one
 //! there was decided at the same head, so it cannot pass its guard; it is answered

@@ -63,10 +63,10 @@
 //! * **Agents share transactions** — lone units of *different* agents decided ahead go in
 //!   groups: while two groups are in flight, further units queue, and the next group takes them
 //!   all (up to 64) into one transaction and one round trip: every agent's lock is tried
-//!   (`pg_try_advisory_xact_lock`) in one statement, then one guard and one insert cover them
-//!   all. A lock held elsewhere or any other failure rolls the group back, and each unit is sent
-//!   again alone, waiting only for its own agent's lock — no write waits for another agent's
-//!   lock (module `convoy`, `WriteStats::refused_groups`).
+//!   (`pg_try_advisory_xact_lock`) in one statement, then one statement writes the units that got
+//!   their lock and pass their guard. A refused unit is sent again alone, waiting only for its
+//!   own agent's lock, while the rest commit — no write waits for another agent's lock (module
+//!   `convoy`, `WriteStats::refused_in_groups`).
 //! * **Round trips** — otherwise an uncontended ingest costs two. The transaction's `BEGIN` and
 //!   `pg_advisory_xact_lock` ride in front of the unit's first read, in one simple-query
 //!   batch with the agent's head and the unit's line read (`line_claims`, `line_marks`,
