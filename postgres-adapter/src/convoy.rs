@@ -458,8 +458,8 @@ mod tests {
                 rest,
                 "EXECUTE credence_append_many(ARRAY[E'a', E'b']::text[], ARRAY[2, 2]::bigint[], \
                  ARRAY[7, 7]::bigint[], ARRAY[E'a', E'b']::text[], ARRAY[E's', E's']::text[], \
-                 ARRAY[E'p', E'p']::text[], E'[{\"ag\":\"a\",\"f\":false,\"s\":3,\"tx\":30},\
-                 {\"ag\":\"b\",\"f\":false,\"s\":3,\"tx\":30}]', E'[]', E'[]', E'[]', E'[]'); COMMIT"
+                 ARRAY[E'p', E'p']::text[], E'[{\"ag\":\"a\",\"f\":false,\"n\":0,\"s\":3,\"tx\":30},\
+                 {\"ag\":\"b\",\"f\":false,\"n\":0,\"s\":3,\"tx\":30}]', E'[]', E'[]', E'[]', E'[]'); COMMIT"
             );
         }
         Ok(())

@@ -143,20 +143,22 @@ const PREPARE_HEAD: &str = "PREPARE credence_head(text) AS SELECT stream_seq, tx
 /// the agent's lock key is among those the transaction got (the transaction-local setting
 /// [`LOCKED_SETTING`], set by the statement before), its newest unit is the head the unit was
 /// decided at, and none of the lines it took as empty holds a claim. It returns one row
-/// `ok:<agent>` per agent written. `units` holds `{ag, s, tx, f}` per unit and every row names
-/// its agent in `ag`.
+/// `ok:<agent>` per agent written. `units` holds `{ag, s, tx, f, n}` per unit (`n`: its
+/// claims) and every row names its agent in `ag`. Each line is probed once, whatever the
+/// number of units.
 fn prepare_append(many: bool) -> String {
     let (head, sources, ag, ag_col, only_ok) = if many {
         (
             format!(
                 "PREPARE credence_append_many(text[], bigint[], bigint[], text[], text[], text[], json, json, json, \
                  json, json) AS WITH \
+                 taken AS MATERIALIZED (SELECT DISTINCT l.ag FROM unnest($4, $5, $6) AS l(ag, s, p) \
+                   WHERE (SELECT c.claim_ref FROM claims c WHERE c.agent_id = l.ag AND c.subject = l.s \
+                   AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref LIMIT 1) IS NOT NULL), \
                  ok AS MATERIALIZED (SELECT h.ag FROM unnest($1, $2, $3) AS h(ag, seq, k) \
-                   WHERE h.k = ANY (string_to_array(current_setting('{LOCKED_SETTING}', true), ',')::bigint[]) \
+                   WHERE h.k = ANY ((SELECT string_to_array(current_setting('{LOCKED_SETTING}', true), ','))::bigint[]) \
                    AND (SELECT coalesce(max(u.stream_seq), 0) FROM units u WHERE u.agent_id = h.ag) = h.seq \
-                   AND NOT EXISTS (SELECT 1 FROM unnest($4, $5, $6) AS l(ag, s, p) WHERE l.ag = h.ag \
-                     AND (SELECT c.claim_ref FROM claims c WHERE c.agent_id = l.ag AND c.subject = l.s \
-                     AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref LIMIT 1) IS NOT NULL)), \
+                   AND NOT EXISTS (SELECT 1 FROM taken WHERE taken.ag = h.ag)), \
                  u AS (INSERT INTO units (agent_id, stream_seq, tx_time) \
                    SELECT ag, s, tx FROM json_to_recordset($7) AS t(ag text, s bigint, tx bigint) \
                    WHERE ag IN (SELECT ag FROM ok)), \
@@ -183,8 +185,8 @@ fn prepare_append(many: bool) -> String {
     };
     let [claims, entries, assertions, edges] = sources;
     let tail = if many {
-        "SELECT 'ok:' || ag FROM ok WHERE 1 / CASE WHEN (SELECT count(*) FROM c) = (SELECT count(*) \
-         FROM json_to_recordset($8) AS t(ag text) WHERE ag IN (SELECT ag FROM ok)) THEN 1 ELSE 0 END = 1"
+        "SELECT 'ok:' || ag FROM ok WHERE 1 / CASE WHEN (SELECT count(*) FROM c) = (SELECT coalesce(sum(n), 0) \
+         FROM json_to_recordset($7) AS t(ag text, n bigint) WHERE ag IN (SELECT ag FROM ok)) THEN 1 ELSE 0 END = 1"
     } else {
         "SELECT 1 / CASE WHEN (SELECT count(*) FROM c) = $9 THEN 1 ELSE 0 END"
     };
@@ -400,8 +402,10 @@ pub(crate) fn insert_many_sql(guard_args: &str, units: &[(&str, &UnitRows)]) -> 
     };
     let mut heads = Vec::with_capacity(units.len());
     for (_, rows) in units {
-        heads
-            .push(row_text(&serde_json::json!({ "s": rows.seq, "tx": rows.tx_time, "f": rows.first_unit }))?);
+        let n = rows.claims.len();
+        heads.push(row_text(
+            &serde_json::json!({ "s": rows.seq, "tx": rows.tx_time, "f": rows.first_unit, "n": n }),
+        )?);
     }
     Ok(format!(
         "EXECUTE credence_append_many({guard_args}, {}, {}, {}, {}, {})",
