@@ -49,9 +49,9 @@ pub(crate) struct Ahead {
     pub(crate) lock_key: i64,
     /// The head the unit was decided at, and the lines it took as empty (its guard).
     pub(crate) head: Option<Head>,
-    pub(crate) assumed_empty: Vec<LineKey>,
-    /// Its rows.
-    pub(crate) rows: UnitRows,
+    pub(crate) assumed_empty: Arc<[LineKey]>,
+    /// Its rows. (Shared: a unit refused in its group is sent again from a copy.)
+    pub(crate) rows: Arc<UnitRows>,
     /// One of the unit's claims (its seq and ref), to find out whether a commit whose answer
     /// was lost went through.
     pub(crate) probe: Option<(u64, ClaimRef)>,
@@ -254,8 +254,8 @@ pub(crate) fn group_sql(group: &[Ahead], wait: bool) -> PgResult<(String, String
         keys.join(", ")
     );
     let guards: Vec<(&str, Option<Head>, i64, &[LineKey])> =
-        group.iter().map(|u| (u.agent.as_str(), u.head, u.lock_key, u.assumed_empty.as_slice())).collect();
-    let rows: Vec<(&str, &UnitRows)> = group.iter().map(|u| (u.agent.as_str(), &u.rows)).collect();
+        group.iter().map(|u| (u.agent.as_str(), u.head, u.lock_key, &*u.assumed_empty)).collect();
+    let rows: Vec<(&str, &UnitRows)> = group.iter().map(|u| (u.agent.as_str(), &*u.rows)).collect();
     let body = format!("{}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
     Ok((format!("{BEGIN}; {locks}"), body))
 }
@@ -283,8 +283,8 @@ mod tests {
             agent: agent.into(),
             lock_key: 7,
             head: Some(Head { seq: 2, tx_time: credence_core::Timestamp(20) }),
-            assumed_empty: vec![("s".into(), "p".into())],
-            rows: rows.unwrap_or_else(|e| panic!("rows: {e}")),
+            assumed_empty: Arc::from([("s".to_owned(), "p".to_owned())]),
+            rows: Arc::new(rows.unwrap_or_else(|e| panic!("rows: {e}"))),
             probe: None,
         }
     }

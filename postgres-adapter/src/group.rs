@@ -443,8 +443,8 @@ impl Groups {
             agent: agent.to_owned(),
             lock_key,
             head,
-            assumed_empty: assumed.clone(),
-            rows,
+            assumed_empty: Arc::from(assumed),
+            rows: Arc::new(rows),
             probe,
         };
         let mut sent = self.convoy.send(ahead.clone(), &|group| self.send_group(pool, group, false));
@@ -453,6 +453,10 @@ impl Groups {
         // outcome of a try is unknown (its connection broke, and a lookup under the lock found
         // nothing), the unit is only ever sent again with the same rows and guard — never run
         // the normal way, which would mint new claims — so at most one try can commit.
+        let look_up = || match ahead.probe {
+            Some(probe) => self.committed_probe(pool, agent, lock_key, probe),
+            None => Err(outcome_unknown()),
+        };
         let mut lost = false;
         let mut tries = 0;
         let committed = loop {
@@ -464,22 +468,18 @@ impl Groups {
                 }
                 Sent::Busy => return Speculation::NormalPath,
                 Sent::Failed(failure) => return Speculation::Failed(failure),
-                Sent::Lost => {
-                    let Some(probe) = ahead.probe else { return Speculation::Failed(outcome_unknown()) };
-                    match self.committed_probe(pool, agent, lock_key, probe) {
-                        Ok(true) => break true,
-                        Ok(false) => lost = true,
-                        Err(f) => return Speculation::Failed(f),
-                    }
-                }
+                Sent::Lost => match look_up() {
+                    Ok(true) => break true,
+                    Ok(false) => lost = true,
+                    Err(f) => return Speculation::Failed(f),
+                },
                 Sent::Refused if tries > 0 => {
                     if !lost {
                         break false;
                     }
                     // An earlier try may have committed after all (its guard then refused this
                     // one): look again, now that the lock was ours.
-                    let Some(probe) = ahead.probe else { return Speculation::Failed(outcome_unknown()) };
-                    match self.committed_probe(pool, agent, lock_key, probe) {
+                    match look_up() {
                         Ok(found) => break found,
                         Err(f) => return Speculation::Failed(f),
                     }
@@ -500,7 +500,7 @@ impl Groups {
         }
         // The guard (or an insert) refused: someone else wrote, or a line was not empty.
         self.known.forget_head(agent);
-        self.known.non_empty(agent, assumed.iter().map(|(s, p)| (s.as_str(), p.as_str())));
+        self.known.non_empty(agent, ahead.assumed_empty.iter().map(|(s, p)| (s.as_str(), p.as_str())));
         self.failed_guards.fetch_add(1, Ordering::Relaxed);
         Speculation::NormalPath
     }

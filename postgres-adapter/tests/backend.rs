@@ -903,6 +903,21 @@ fn write_ahead_on_a_connection_the_server_closed_while_idle_is_written_once() ->
     Ok(())
 }
 
+/// Waits (up to 20 s, else fails) until `count` sessions wait for a lock of `locktype`.
+fn wait_for_lock_waiters(
+    client: &mut postgres::Client,
+    locktype: &str,
+    count: i64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = $1 AND NOT granted";
+    while client.query_one(waiting, &[&locktype])?.get::<_, i64>(0) < count {
+        assert!(Instant::now() < deadline, "{count} sessions never waited for a {locktype} lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
 /// An agent's id and the receipts of its writes, in order.
 type AgentReceipts = (String, Vec<credence_core::WriteReceipt>);
 
@@ -992,12 +1007,7 @@ fn a_write_never_waits_for_another_agents_lock_held_elsewhere() -> TestResult {
         .collect();
     // Both held writes end up waiting for their own locks (their one-round-trip attempt is
     // refused the lock at once, and then they wait, alone) ...
-    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while other.query_one(waiting, &[])?.get::<_, i64>(0) < 2 {
-        assert!(Instant::now() < deadline, "the held agents' writes never waited for their locks");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_lock_waiters(&mut other, "advisory", 2)?;
     // ... while the other agents' writes all commit, in shared transactions or alone.
     let started = Instant::now();
     for round in 0..5 {
@@ -1103,13 +1113,7 @@ fn a_stale_unit_in_a_shared_transaction_is_refused_alone_while_the_others_are_wr
     };
     // p0 and p1 fill both in-flight places and wait on the table ...
     let mut writers: Vec<_> = vec![("p0", spawn("p0")), ("p1", spawn("p1"))];
-    let mut watch = support::admin_client(&base)?;
-    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND NOT granted";
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while watch.query_one(waiting, &[])?.get::<_, i64>(0) < 2 {
-        assert!(Instant::now() < deadline, "p0 and p1 never waited on the table");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", 2)?;
     // ... so p2–p5, then m0, queue: m0 is never first, so it goes in a group with others.
     for id in ["p2", "p3", "p4", "p5"] {
         writers.push((id, spawn(id)));
