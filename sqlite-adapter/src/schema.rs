@@ -163,7 +163,20 @@ fn is_current(conn: &Connection, agent: &str) -> SqlResult<bool> {
     Ok(version == latest_version() && stored.as_deref() == Some(agent))
 }
 
+/// Runs [`migrate_in_transaction`] with foreign keys off (a migration that rebuilds a table
+/// others reference must drop it; SQLite only lets that pragma change outside a transaction)
+/// and turns them back on, whatever happened.
 fn migrate_once(conn: &mut Connection, agent: &str) -> SqlResult<()> {
+    conn.execute_batch("PRAGMA foreign_keys=OFF")
+        .map_err(SqliteError::sqlite("turning foreign keys off for the migration"))?;
+    let migrated = migrate_in_transaction(conn, agent);
+    let restored = conn
+        .execute_batch("PRAGMA foreign_keys=ON")
+        .map_err(SqliteError::sqlite("turning foreign keys back on after the migration"));
+    migrated.and(restored)
+}
+
+fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(SqliteError::sqlite("locking the database for migration"))?;
@@ -186,6 +199,7 @@ fn migrate_once(conn: &mut Connection, agent: &str) -> SqlResult<()> {
     let mut pending: Vec<_> =
         runner.get_migrations().iter().filter(|m| i64::from(m.version()) > current).collect();
     pending.sort_by_key(|m| m.version());
+    let migrating = !pending.is_empty();
     for m in pending {
         let sql = m.sql().ok_or_else(|| SqliteError::Internal(format!("migration {m} has no SQL")))?;
         tx.execute_batch(sql).map_err(SqliteError::sqlite(format!("applying migration {m}")))?;
@@ -197,6 +211,17 @@ fn migrate_once(conn: &mut Connection, agent: &str) -> SqlResult<()> {
             rusqlite::params![m.version(), m.name(), m.checksum().to_string()],
         )
         .map_err(SqliteError::sqlite(format!("recording migration {m}")))?;
+    }
+    if migrating {
+        // What the foreign keys would have refused while they were off.
+        let orphans: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .map_err(SqliteError::sqlite("checking foreign keys after the migration"))?;
+        if orphans > 0 {
+            return Err(SqliteError::Decode(format!(
+                "{orphans} rows name a commit unit the file does not hold (found while migrating)"
+            )));
+        }
     }
     let stored: Option<String> = tx
         .query_row("SELECT agent_id FROM agent WHERE singleton = 1", [], |r| r.get(0))

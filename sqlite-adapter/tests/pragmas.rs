@@ -152,13 +152,12 @@ fn schema_history_is_refinerys_table() -> TestResult {
     engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
     let file = engine.ledger().agent_file(&agent("a"))?.ok_or("file store")?;
     let conn = rusqlite::Connection::open(&file)?;
-    let (version, name): (i64, String) = conn.query_row(
-        "SELECT version, name FROM refinery_schema_history ORDER BY version DESC LIMIT 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    assert_eq!(version, credence_sqlite::schema_version());
-    assert_eq!(name, "init");
+    let mut stmt = conn.prepare("SELECT version, name FROM refinery_schema_history ORDER BY version")?;
+    let applied = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    assert_eq!(applied, [(1, "init".to_owned()), (2, "fewer_btrees".to_owned())]);
+    assert_eq!(credence_sqlite::schema_version(), 2);
     Ok(())
 }
 
