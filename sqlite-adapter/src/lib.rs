@@ -34,8 +34,8 @@
 //!   and closed. A passive checkpoint runs every `checkpoint_every_n_commits` units.
 //! * Schema by refinery migrations (`migrations/`), applied inside `BEGIN IMMEDIATE` so
 //!   concurrent openers converge; a newer schema than this build is `Error::SchemaTooNew`.
-//!   Version 2 keys commits, claims and ledger entries by their real keys (`WITHOUT ROWID`):
-//!   an ingest writes seven b-trees instead of ten, each one WAL frame at commit and one page
+//!   Version 2 keys commits and ledger entries by their real keys (`WITHOUT ROWID`): an
+//!   ingest writes eight b-trees instead of ten, each one WAL frame at commit and one page
 //!   copy in its savepoint. Opening a version 1 file copies its rows into the new tables once
 //!   (foreign keys are checked before that migration commits; a file whose rows name a missing
 //!   unit is `Error::Corrupt` and stays at version 1).

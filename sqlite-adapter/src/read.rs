@@ -217,7 +217,7 @@ impl<'c> View<'c> {
             let mut unit = Append::new(seq_from_sql(seq, "commits row")?, tx_time);
             let p = rusqlite::params![agent, seq];
             unit.claims =
-                self.claims(&format!("SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = +?1 AND c.stream_seq = +?2 ORDER BY c.pos"), p)?;
+                self.claims(&format!("SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = +?1 AND c.stream_seq = +?2 ORDER BY c.id"), p)?;
             unit.assertions = self.assertions(
                 &format!("SELECT {ASSERTION_COLS} FROM assertions a WHERE a.agent_id = +?1 AND a.stream_seq = +?2 ORDER BY a.id"),
                 p,

@@ -32,9 +32,7 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
         .and_then(|mut s| s.execute(params![a, seq, append.tx_time.0]))
         .map_err(sql("inserting the commit unit"))?;
 
-    for (pos, c) in append.claims.iter().enumerate() {
-        let pos =
-            i64::try_from(pos).map_err(|_| SqliteError::Conflict("too many claims in one unit".into()))?;
+    for c in &append.claims {
         if &c.agent_id != agent {
             return Err(SqliteError::Conflict(format!(
                 "claim {} belongs to agent {}",
@@ -47,8 +45,8 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             .prepare_cached(
                 "INSERT INTO claims (agent_id, stream_seq, claim_ref, tx_time, subject, predicate, value, \
                  provenance, cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, \
-                 vt_confidence, vt_start_granularity, vt_end_granularity, derived_from, depends_on, pos) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                 vt_confidence, vt_start_granularity, vt_end_granularity, derived_from, depends_on) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )
             .map_err(sql("preparing a claim insert"))?;
         let inserted = stmt.execute(params![
@@ -71,7 +69,6 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             gran(vt.and_then(|v| v.end_granularity))?,
             json_to_sql(&c.derived_from)?,
             json_to_sql(&c.depends_on)?,
-            pos,
         ]);
         if let Err(e) = inserted {
             if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {

@@ -1,9 +1,8 @@
 //! A file written by a build with schema version 1 opens with this build: the migration to
-//! version 2 rebuilds the commits, claims and ledger_entries tables and keeps every row.
+//! version 2 rebuilds the commits and ledger_entries tables and keeps every row.
 //!
 //! The version 1 file is made the way that build made it: `migrations/V1__init.sql` applied
-//! to a fresh file, then filled with the rows of a store this build wrote (claims get their
-//! version 1 ids in unit order).
+//! to a fresh file, then filled with the rows of a store this build wrote.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -100,13 +99,7 @@ fn make_version_1_copy(source: &Path, target: &Path) -> TestResult {
          INSERT INTO agent SELECT * FROM src.agent;
          INSERT INTO commits (agent_id, stream_seq, tx_time)
              SELECT agent_id, stream_seq, tx_time FROM src.commits ORDER BY stream_seq;
-         INSERT INTO claims (agent_id, stream_seq, claim_ref, tx_time, subject, predicate, value, provenance,
-                 cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence,
-                 vt_start_granularity, vt_end_granularity, derived_from, depends_on)
-             SELECT agent_id, stream_seq, claim_ref, tx_time, subject, predicate, value, provenance,
-                 cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence,
-                 vt_start_granularity, vt_end_granularity, derived_from, depends_on
-             FROM src.claims ORDER BY stream_seq, pos;
+         INSERT INTO claims SELECT * FROM src.claims;
          INSERT INTO ledger_entries (agent_id, stream_seq, idx, entry_index, claim_ref, event, disposition,
                  rationale, recorded_at)
              SELECT agent_id, stream_seq, idx, entry_index, claim_ref, event, disposition, rationale, recorded_at
@@ -117,9 +110,9 @@ fn make_version_1_copy(source: &Path, target: &Path) -> TestResult {
          COMMIT;
          DETACH DATABASE src;",
     )?;
-    // The copy really has the version 1 layout (rowid claims with an id, claims_by_seq).
+    // The copy really has the version 1 layout (commits is a rowid table).
     let v1_index: bool =
-        conn.query_row("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'claims_by_seq')", [], |r| {
+        conn.query_row("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'commits' AND sql NOT LIKE '%WITHOUT ROWID%')", [], |r| {
             r.get(0)
         })?;
     assert!(v1_index);
