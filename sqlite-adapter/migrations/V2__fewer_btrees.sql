@@ -7,7 +7,10 @@
 -- touches is copied once, so the number of b-trees is most of what a unit costs beyond the
 -- fsync. Version 2 makes commits and ledger_entries WITHOUT ROWID tables keyed by those keys:
 -- eight b-trees remain. (claims stays a rowid table: recall looks its rows up by rowid from
--- claims_by_line, which is faster than by a composite key on long histories.)
+-- claims_by_line, which is faster than by a composite key on long histories.) A ledger entry
+-- is now found by its key rather than a rowid, so ledger_entries_by_claim carries the columns
+-- a line's marks and the entry counts read (entry_index, event, disposition, recorded_at):
+-- those reads no longer visit the table at all.
 --
 -- The rows are copied. This runs inside the migration transaction with foreign keys off
 -- (see schema::migrate, which checks them with PRAGMA foreign_key_check before committing):
@@ -47,4 +50,4 @@ ALTER TABLE commits_v2 RENAME TO commits;
 ALTER TABLE ledger_entries_v2 RENAME TO ledger_entries;
 
 CREATE INDEX commits_by_tx_time ON commits (agent_id, tx_time);
-CREATE INDEX ledger_entries_by_claim ON ledger_entries (agent_id, claim_ref, stream_seq, idx);
+CREATE INDEX ledger_entries_by_claim ON ledger_entries (agent_id, claim_ref, stream_seq, idx, entry_index, event, disposition, recorded_at);
