@@ -333,8 +333,8 @@ impl LedgerRead for View<'_> {
 
     // `CROSS JOIN` fixes the join order: the line's few claims first, then their rows by
     // claim (SQLite never reorders a CROSS JOIN). `INDEXED BY`: without statistics SQLite
-    // would rather range over ledger_entries' primary key (it covers every column) than look
-    // rows up through the by-claim index, which reads the whole ledger up to `max_seq`.
+    // may pick a range of ledger_entries' primary key (agent_id, stream_seq, …) over the
+    // by-claim index, and that range is the agent's whole ledger up to `max_seq`.
     fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
         let sql = format!(
             "SELECT e.claim_ref, e.stream_seq, e.entry_index, e.event, e.disposition \
@@ -473,23 +473,19 @@ impl LedgerRead for EmptyView {
         Ok(Vec::new())
     }
     // `CROSS JOIN` fixes the join order: the line's few claims first, then their rows by
-    // claim (SQLite never reorders a CROSS JOIN). `INDEXED BY`: without statistics SQLite
-    // would rather range over ledger_entries' primary key (it covers every column) than look
-    // rows up through the by-claim index, which reads the whole ledger up to `max_seq`.
+    // claim (SQLite never reorders a CROSS JOIN).
     fn line_marks(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<StateMark>> {
         Ok(Vec::new())
     }
     fn line_assertions(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<Assertion>> {
         Ok(Vec::new())
     }
-    // `INDEXED BY`: as in `line_marks`.
     fn claim_entries(&self, _c: ClaimRef, _max_seq: u64) -> Result<Vec<LedgerEntry>> {
         Ok(Vec::new())
     }
     fn claim_assertions(&self, _c: ClaimRef, _max_seq: u64) -> Result<Vec<Assertion>> {
         Ok(Vec::new())
     }
-    // `INDEXED BY`: as in `line_marks`.
     fn count_entries_since(&self, _c: ClaimRef, _e: Event, _since: Timestamp) -> Result<u64> {
         Ok(0)
     }
