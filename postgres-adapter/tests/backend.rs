@@ -1138,3 +1138,73 @@ fn a_stale_unit_in_a_shared_transaction_is_refused_alone_while_the_others_are_wr
     }
     Ok(())
 }
+
+/// Six agents' second ingests, four of which share one transaction (their inserts are held
+/// back with a table lock until they have queued behind the other two), written through a
+/// proxy that loses that shared transaction's round trip as `lose` says. Every ingest must be
+/// answered as the reference answers it, and every unit stored exactly once.
+fn shared_round_trip_lost(lose: support::proxy::Lose) -> TestResult {
+    let base = require_server!();
+    let config = credence_postgres::PostgresConfig::from_url(&base)?;
+    // Only a real shared insert says `credence_append_many(ARRAY[E'…` (its PREPARE and the
+    // EXPLAIN that plans it name no agent).
+    let marker = "EXECUTE credence_append_many(ARRAY[E'";
+    let proxy = support::proxy::FaultProxy::start(format!("{}:{}", config.host, config.port), marker, lose)?;
+    let guard = support::SchemaGuard::new(&base);
+    let password = config.password.as_ref().map(|p| format!(":{}", p.0)).unwrap_or_default();
+    let url = format!(
+        "postgres://{}{password}@127.0.0.1:{}/{}?sslmode=disable&schema={}&pool_max=8&statement_timeout=60s",
+        config.user,
+        proxy.port(),
+        config.dbname,
+        guard.schema
+    );
+    let ledger = Arc::new(PostgresLedger::from_url(&url)?);
+    let engine = Arc::new(engine(ledger.clone(), 1)?);
+    let reference = Engine::builder(Arc::new(credence_core::MemoryLedger::new())).build()?;
+    let agents = ["q0", "q1", "q2", "q3", "q4", "q5"];
+    for id in agents {
+        engine.ingest(IngestRequest::new(id, "first", "p", 0))?;
+        reference.ingest(IngestRequest::new(id, "first", "p", 0))?;
+    }
+    let mut admin = support::admin_client(&base)?;
+    let mut blocker = admin.transaction()?;
+    blocker.batch_execute(&format!("LOCK TABLE \"{}\".units IN SHARE MODE", guard.schema))?;
+    let spawn = |id: &'static str| {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.ingest(IngestRequest::new(id, "second", "p", 1)))
+    };
+    // q0 and q1 fill both in-flight places (alone: no shared statement) and wait on the table …
+    let mut writers: Vec<_> = vec![("q0", spawn("q0")), ("q1", spawn("q1"))];
+    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", 2)?;
+    // … so q2–q5 queue and go together, in the round trip the proxy loses.
+    proxy.arm();
+    for id in ["q2", "q3", "q4", "q5"] {
+        writers.push((id, spawn(id)));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    blocker.commit()?;
+    for (id, writer) in writers {
+        let got = writer.join().map_err(|_| "writer panicked")??;
+        let want = reference.ingest(IngestRequest::new(id, "second", "p", 1))?;
+        assert_eq!((got.disposition, got.seq), (want.disposition, want.seq), "{id}");
+    }
+    assert_eq!(proxy.fired(), 1, "the shared round trip was never lost");
+    for id in agents {
+        assert_eq!(seqs(&ledger, id)?, vec![1, 2], "{id}");
+    }
+    // The store goes on working through the same pool.
+    engine.ingest(IngestRequest::new("q2", "third", "p", 2))?;
+    assert_eq!(seqs(&ledger, "q2")?, vec![1, 2, 3]);
+    Ok(())
+}
+
+#[test]
+fn a_shared_transaction_whose_reply_is_lost_after_its_commit_is_answered_from_the_store() -> TestResult {
+    shared_round_trip_lost(support::proxy::Lose::Reply)
+}
+
+#[test]
+fn a_shared_transaction_lost_before_the_server_saw_it_is_sent_again_and_written_once() -> TestResult {
+    shared_round_trip_lost(support::proxy::Lose::Query)
+}
