@@ -190,3 +190,37 @@ fn a_version_1_file_whose_rows_name_a_missing_unit_is_corrupt_and_stays_as_it_wa
     assert_eq!(engine.recall(&RecallQuery::new("other", "s", "p"))?.value, Some(1.into()));
     Ok(())
 }
+
+#[test]
+fn eight_threads_opening_a_version_1_file_at_once_all_read_it_migrated() -> TestResult {
+    let (written, old) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let source = {
+        let ledger = store(written.path())?;
+        write_sample(ledger.clone())?;
+        ledger.agent_file(&agent("m"))?.ok_or("file store")?
+    };
+    let expected = all_units(&*store(written.path())?, "m")?;
+    let target = store(old.path())?.agent_file(&agent("m"))?.ok_or("file store")?;
+    make_version_1_copy(&source, &target)?;
+
+    // Each thread has its own store (its own connections), as separate processes would.
+    let barrier = std::sync::Barrier::new(8);
+    let results: Vec<std::thread::Result<Result<Vec<Append>, Error>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    all_units(&*store(old.path())?, "m")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    for result in results {
+        assert_eq!(result.map_err(|_| "a thread panicked")??, expected);
+    }
+    let conn = rusqlite::Connection::open(&target)?;
+    let applied: i64 = conn.query_row("SELECT count(*) FROM refinery_schema_history", [], |r| r.get(0))?;
+    assert_eq!(applied, 2, "each migration recorded once");
+    Ok(())
+}
