@@ -63,9 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("unknown mode {other}").into()),
     }
     let secs = t0.elapsed().as_secs_f64();
-    let ticks = cpu_ticks() - c0;
+    let ticks = cpu_ticks().saturating_sub(c0);
     let stats = ledger.commit_stats();
-    let (txns, writes) = (stats.transactions - stats0.transactions, stats.writes - stats0.writes);
+    let txns = stats.transactions.saturating_sub(stats0.transactions);
+    let writes = stats.writes.saturating_sub(stats0.writes);
     let hz = 100.0; // USER_HZ on Linux
     println!(
         "{mode}: {writes} ingests in {secs:.2} s = {:.0}/s; process CPU {:.3} ms/ingest; \
