@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 
 use credence_core::{
-    AdjudicationStatus, AgentId, Append, AuditCursor, AuditRange, ClaimRef, EdgeKind, Event, Handle,
-    LedgerRead, StatusChange, Timestamp,
+    AdjudicationStatus, AgentId, Append, AuditCursor, AuditRange, Cardinality, Claim, ClaimRef, Criticality,
+    EdgeKind, Event, Handle, LedgerRead, Provenance, StatusChange, Timestamp,
 };
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use uuid::Uuid;
@@ -63,7 +63,26 @@ fn every_read_and_write_statement_uses_an_index() -> TestResult {
         }),
     )?;
     let agent = AgentId::new("a")?;
-    let mut unit = Append::new(1, Timestamp(10));
+    // Two units, so `seq_at` bisects and `units` reads a claim range.
+    let mut first = Append::new(1, Timestamp(10));
+    first.claims.push(Claim {
+        claim_ref: ClaimRef(Uuid::from_u128(7)),
+        agent_id: agent.clone(),
+        subject: "s".into(),
+        predicate: "p".into(),
+        value: serde_json::json!(1),
+        provenance: Provenance::FIRST_HAND,
+        cardinality: Cardinality::Functional,
+        confidence: 1.0,
+        criticality: Criticality::Medium,
+        valid_time: None,
+        tx_time: Timestamp(10),
+        seq: 1,
+        derived_from: Vec::new(),
+        depends_on: Vec::new(),
+    });
+    crate::write::apply(&conn, &agent, &first)?;
+    let mut unit = Append::new(2, Timestamp(20));
     unit.status_changes
         .push(StatusChange { handle: Handle(Uuid::from_u128(9)), status: AdjudicationStatus::Expired });
     crate::write::apply(&conn, &agent, &unit)?;

@@ -34,11 +34,13 @@
 //!   and closed. A passive checkpoint runs every `checkpoint_every_n_commits` units.
 //! * Schema by refinery migrations (`migrations/`), applied inside `BEGIN IMMEDIATE` so
 //!   concurrent openers converge; a newer schema than this build is `Error::SchemaTooNew`.
-//!   Version 2 keys commits and ledger entries by their real keys (`WITHOUT ROWID`): an
-//!   ingest writes eight b-trees instead of ten, each one WAL frame at commit and one page
-//!   copy in its savepoint. Opening a version 1 file copies its rows into the new tables once
-//!   (foreign keys are checked before that migration commits; a file whose rows name a missing
-//!   unit is `Error::Corrupt` and stays at version 1).
+//!   Version 2 writes six b-trees per ingest instead of ten (each is one WAL frame at commit
+//!   and one page copy in the unit's savepoint): commits and ledger entries are keyed by their
+//!   real keys (`WITHOUT ROWID`), a unit's claims are the rowid range its commits row names,
+//!   and the unit current at a time is found by bisecting the seqs instead of through a
+//!   tx_time index. Opening a version 1 file copies its rows into the new tables once (foreign
+//!   keys and claim ranges are checked before that migration commits; a file that fails them
+//!   is `Error::Corrupt` and stays at version 1).
 //! * Another process writing the same file is serialised by SQLite's write lock; a wait
 //!   beyond `busy_timeout` is the retryable `Error::Unavailable`.
 //!

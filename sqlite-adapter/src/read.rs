@@ -207,17 +207,42 @@ impl<'c> View<'c> {
         let agent = self.agent.as_str();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let heads = self.rows(
-            "SELECT stream_seq, tx_time FROM commits WHERE agent_id = +?1 AND stream_seq > +?2 \
-             ORDER BY stream_seq LIMIT ?3",
+            "SELECT stream_seq, tx_time, first_claim, n_claims FROM commits WHERE agent_id = +?1 \
+             AND stream_seq > +?2 ORDER BY stream_seq LIMIT ?3",
             rusqlite::params![agent, seq_bound(after_seq), limit],
-            |_, row| Ok((get::<i64>(row, 0)?, Timestamp(get(row, 1)?))),
+            |_, row| {
+                Ok((
+                    get::<i64>(row, 0)?,
+                    Timestamp(get(row, 1)?),
+                    get::<Option<i64>>(row, 2)?,
+                    get::<i64>(row, 3)?,
+                ))
+            },
         )?;
         let mut out = Vec::with_capacity(heads.len());
-        for (seq, tx_time) in heads {
+        for (seq, tx_time, first_claim, n_claims) in heads {
             let mut unit = Append::new(seq_from_sql(seq, "commits row")?, tx_time);
             let p = rusqlite::params![agent, seq];
-            unit.claims =
-                self.claims(&format!("SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = +?1 AND c.stream_seq = +?2 ORDER BY c.id"), p)?;
+            // The unit's claims are the rowids first_claim .. first_claim + n_claims (`+c.agent_id`:
+            // the rowid range, never claims_by_line, narrows the search).
+            if let Some(first) = first_claim {
+                let last = first.checked_add(n_claims - 1).ok_or_else(|| {
+                    SqliteError::Decode(format!("commits row {seq}: claim range out of bounds"))
+                })?;
+                unit.claims = self.claims(
+                    &format!(
+                        "SELECT {CLAIM_COLS} FROM claims c WHERE c.id BETWEEN ?2 AND ?3 AND +c.agent_id = +?1 \
+                         ORDER BY c.id"
+                    ),
+                    rusqlite::params![agent, first, last],
+                )?;
+            }
+            if i64::try_from(unit.claims.len()).ok() != Some(n_claims) {
+                return Err(SqliteError::Decode(format!(
+                    "commits row {seq} names {n_claims} claims; {} are stored",
+                    unit.claims.len()
+                )));
+            }
             unit.assertions = self.assertions(
                 &format!("SELECT {ASSERTION_COLS} FROM assertions a WHERE a.agent_id = +?1 AND a.stream_seq = +?2 ORDER BY a.id"),
                 p,
@@ -299,13 +324,31 @@ impl LedgerRead for View<'_> {
         Ok(self.head_for_write()?)
     }
 
+    // A unit's tx_time is later than its predecessor's (`write::apply` refuses anything else)
+    // and seqs have no gaps, so the newest unit at or before `t` is found by bisecting 1..=head
+    // on the primary key: about log2(head) lookups, and no tx_time index to write per ingest.
     fn seq_at(&self, t: Timestamp) -> Result<u64> {
-        let seq: Option<i64> = self.scalar(
-            "SELECT stream_seq FROM commits WHERE agent_id = +?1 AND tx_time <= +?2 \
-             ORDER BY tx_time DESC, stream_seq DESC LIMIT 1",
-            rusqlite::params![self.agent.as_str(), t.0],
-        )?;
-        Ok(seq.map(|s| seq_from_sql(s, "commits row")).transpose()?.unwrap_or(0))
+        let Some(head) = self.head_for_write()? else { return Ok(0) };
+        if head.tx_time <= t {
+            return Ok(head.seq);
+        }
+        // tx_time(at_or_before) <= t (0: before the first unit) and tx_time(after) > t.
+        let (mut at_or_before, mut after) = (0, head.seq);
+        while after - at_or_before > 1 {
+            let mid = at_or_before + (after - at_or_before) / 2;
+            match self.tx_time_of(mid)? {
+                Some(tx) if tx <= t => at_or_before = mid,
+                Some(_) => after = mid,
+                None => {
+                    return Err(SqliteError::Decode(format!(
+                        "unit {mid} is missing below the head {}",
+                        head.seq
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(at_or_before)
     }
 
     fn tx_time_of(&self, seq: u64) -> Result<Option<Timestamp>> {

@@ -213,15 +213,7 @@ fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
         .map_err(SqliteError::sqlite(format!("recording migration {m}")))?;
     }
     if migrating {
-        // What the foreign keys would have refused while they were off.
-        let orphans: i64 = tx
-            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
-            .map_err(SqliteError::sqlite("checking foreign keys after the migration"))?;
-        if orphans > 0 {
-            return Err(SqliteError::Decode(format!(
-                "{orphans} rows name a commit unit the file does not hold (found while migrating)"
-            )));
-        }
+        check_migrated(&tx)?;
     }
     let stored: Option<String> = tx
         .query_row("SELECT agent_id FROM agent WHERE singleton = 1", [], |r| r.get(0))
@@ -240,6 +232,33 @@ fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
         }
     }
     tx.commit().map_err(SqliteError::sqlite("committing the migration"))
+}
+
+/// What a migration that copied rows must leave true, checked before it commits: what the
+/// foreign keys (off while migrating) would have refused, and that each unit's claims are the
+/// rowid range its commits row names (`first_claim`, `n_claims`; see `read::units_sql`).
+fn check_migrated(tx: &rusqlite::Transaction<'_>) -> SqlResult<()> {
+    let count = |sql: &str, what: &'static str| -> SqlResult<i64> {
+        tx.query_row(sql, [], |r| r.get(0)).map_err(SqliteError::sqlite(what))
+    };
+    let orphans =
+        count("SELECT count(*) FROM pragma_foreign_key_check", "checking foreign keys after the migration")?;
+    if orphans > 0 {
+        return Err(SqliteError::Decode(format!(
+            "{orphans} rows name a commit unit the file does not hold (found while migrating)"
+        )));
+    }
+    let scattered = count(
+        "SELECT count(*) FROM commits u WHERE u.n_claims <> (SELECT count(*) FROM claims c \
+         WHERE c.id BETWEEN u.first_claim AND u.first_claim + u.n_claims - 1 AND c.stream_seq = u.stream_seq)",
+        "checking the units' claim ranges after the migration",
+    )?;
+    if scattered > 0 {
+        return Err(SqliteError::Decode(format!(
+            "{scattered} units' claims are not stored one after the other (found while migrating)"
+        )));
+    }
+    Ok(())
 }
 
 /// The agent id stored in an existing file, `None` when the file has no schema yet.

@@ -28,11 +28,30 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
     let a = agent.as_str();
     let seq = seq_to_sql(append.seq)?;
     let sql = |ctx: &'static str| SqliteError::sqlite(ctx);
-    conn.prepare_cached("INSERT INTO commits (agent_id, stream_seq, tx_time) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![a, seq, append.tx_time.0]))
-        .map_err(sql("inserting the commit unit"))?;
+    // The unit's claims take the next rowids, one after the other; its commits row names the
+    // range (there is no index of claims by seq).
+    let n_claims = i64::try_from(append.claims.len())
+        .map_err(|_| SqliteError::Conflict("too many claims in one unit".into()))?;
+    let first_claim = if n_claims == 0 {
+        None
+    } else {
+        let last: i64 = conn
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM claims")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(sql("reading the last claim id"))?;
+        let ids_left = i64::MAX.checked_sub(last).is_some_and(|left| left >= n_claims);
+        if !ids_left {
+            return Err(SqliteError::Conflict("the agent's claim ids are used up".into()));
+        }
+        Some(last + 1)
+    };
+    conn.prepare_cached(
+        "INSERT INTO commits (agent_id, stream_seq, tx_time, first_claim, n_claims) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![a, seq, append.tx_time.0, first_claim, n_claims]))
+    .map_err(sql("inserting the commit unit"))?;
 
-    for c in &append.claims {
+    for (id, c) in (first_claim.unwrap_or(0)..).zip(&append.claims) {
         if &c.agent_id != agent {
             return Err(SqliteError::Conflict(format!(
                 "claim {} belongs to agent {}",
@@ -45,8 +64,8 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             .prepare_cached(
                 "INSERT INTO claims (agent_id, stream_seq, claim_ref, tx_time, subject, predicate, value, \
                  provenance, cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, \
-                 vt_confidence, vt_start_granularity, vt_end_granularity, derived_from, depends_on) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                 vt_confidence, vt_start_granularity, vt_end_granularity, derived_from, depends_on, id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             )
             .map_err(sql("preparing a claim insert"))?;
         let inserted = stmt.execute(params![
@@ -69,6 +88,7 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             gran(vt.and_then(|v| v.end_granularity))?,
             json_to_sql(&c.derived_from)?,
             json_to_sql(&c.depends_on)?,
+            id,
         ]);
         if let Err(e) = inserted {
             if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {

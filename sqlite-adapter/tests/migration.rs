@@ -224,3 +224,33 @@ fn eight_threads_opening_a_version_1_file_at_once_all_read_it_migrated() -> Test
     assert_eq!(applied, 2, "each migration recorded once");
     Ok(())
 }
+
+#[test]
+fn a_version_1_file_whose_unit_claims_are_not_stored_together_is_corrupt_and_stays_as_it_was() -> TestResult {
+    let (written, old) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let source = {
+        let ledger = store(written.path())?;
+        write_sample(ledger.clone())?;
+        ledger.agent_file(&agent("m"))?.ok_or("file store")?
+    };
+    let target = store(old.path())?.agent_file(&agent("m"))?.ok_or("file store")?;
+    make_version_1_copy(&source, &target)?;
+    {
+        // The middle claim of the three-claim unit moved past the last claim.
+        let conn = rusqlite::Connection::open(&target)?;
+        let moved = conn.execute(
+            "UPDATE claims SET id = (SELECT max(id) FROM claims) + 10 WHERE subject = 'multi1'",
+            [],
+        )?;
+        assert_eq!(moved, 1);
+    }
+
+    let ledger = store(old.path())?;
+    let err = all_units(&ledger, "m").err().ok_or("reading a broken file succeeded")?;
+    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    let conn = rusqlite::Connection::open(&target)?;
+    let version: i64 =
+        conn.query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))?;
+    assert_eq!(version, 1, "the failed migration was rolled back");
+    Ok(())
+}
