@@ -226,7 +226,7 @@ impl<'c> View<'c> {
             // The unit's claims are the rowids first_claim .. first_claim + n_claims (`+c.agent_id`:
             // the rowid range, never claims_by_line, narrows the search).
             if let Some(first) = first_claim {
-                let last = first.checked_add(n_claims - 1).ok_or_else(|| {
+                let last = n_claims.checked_sub(1).and_then(|k| first.checked_add(k)).ok_or_else(|| {
                     SqliteError::Decode(format!("commits row {seq}: claim range out of bounds"))
                 })?;
                 unit.claims = self.claims(

@@ -51,7 +51,9 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
     .and_then(|mut s| s.execute(params![a, seq, append.tx_time.0, first_claim, n_claims]))
     .map_err(sql("inserting the commit unit"))?;
 
-    for (id, c) in (first_claim.unwrap_or(0)..).zip(&append.claims) {
+    for (pos, c) in (0i64..).zip(&append.claims) {
+        // In range: checked above that first_claim + n_claims - 1 fits.
+        let id = first_claim.and_then(|first| first.checked_add(pos));
         if &c.agent_id != agent {
             return Err(SqliteError::Conflict(format!(
                 "claim {} belongs to agent {}",
