@@ -16,6 +16,7 @@ macro_rules! __cases_write {
                 write_unit_rows_share_seq_and_tx_time,
                 write_rejected_consumes_no_seq,
                 write_append_with_wrong_seq_is_conflict_and_writes_nothing,
+                write_append_with_a_row_of_another_seq_is_conflict_and_writes_nothing,
                 write_unit_returning_none_writes_nothing,
                 write_unit_returning_error_writes_nothing,
                 read_unknown_agent_creates_nothing,

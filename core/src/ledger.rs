@@ -51,6 +51,32 @@ impl Append {
     pub fn new(seq: u64, tx_time: Timestamp) -> Append {
         Append { seq, tx_time, ..Append::default() }
     }
+
+    /// The first of its rows that does not carry the unit's `seq`, described; `None` when
+    /// every row does. Backends refuse such a unit with `Error::Conflict` (a unit is read
+    /// back by its seq, so a row carrying another would surface in another unit).
+    pub fn row_with_other_seq(&self) -> Option<String> {
+        let seq = self.seq;
+        let other = |what: &str, id: String, row_seq: u64| {
+            Some(format!("{what} {id} carries seq {row_seq}, not its unit's seq {seq}"))
+        };
+        if let Some(c) = self.claims.iter().find(|c| c.seq != seq) {
+            return other("claim", c.claim_ref.to_string(), c.seq);
+        }
+        if let Some(e) = self.entries.iter().find(|e| e.seq != seq) {
+            return other("ledger entry about", e.claim_ref.to_string(), e.seq);
+        }
+        if let Some(a) = self.assertions.iter().find(|a| a.seq != seq) {
+            return other("assertion", a.assertion_ref.to_string(), a.seq);
+        }
+        if let Some(e) = self.edges.iter().find(|e| e.seq != seq) {
+            return other("edge from", e.from.to_string(), e.seq);
+        }
+        if let Some(j) = self.adjudications.iter().find(|j| j.seq != seq) {
+            return other("adjudication", j.handle.to_string(), j.seq);
+        }
+        None
+    }
 }
 
 /// The liveness-relevant part of one ledger entry (no rationale).

@@ -131,6 +131,9 @@ impl AgentRows {
                 reason: format!("unit tx_time {} is not after {}", append.tx_time, prev.tx_time),
             });
         }
+        if let Some(reason) = append.row_with_other_seq() {
+            return Err(Error::Conflict { backend: BACKEND, reason });
+        }
         if let Some(c) = append.claims.iter().find(|c| self.by_ref.contains_key(&c.claim_ref)) {
             return Err(Error::Conflict {
                 backend: BACKEND,

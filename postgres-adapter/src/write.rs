@@ -294,6 +294,9 @@ pub(crate) struct UnitRows {
 /// The rows of `append` (all but adjudications); `first_unit` when it is its agent's first.
 pub(crate) fn unit_rows(append: &Append, first_unit: bool) -> PgResult<UnitRows> {
     use serde_json::json;
+    if let Some(reason) = append.row_with_other_seq() {
+        return Err(PgError::Conflict(reason));
+    }
     let seq = seq_param(append.seq)?;
     let claims = {
         let mut rows = Vec::with_capacity(append.claims.len());

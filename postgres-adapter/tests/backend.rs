@@ -903,15 +903,18 @@ fn write_ahead_on_a_connection_the_server_closed_while_idle_is_written_once() ->
     Ok(())
 }
 
-/// Waits (up to 20 s, else fails) until `count` sessions wait for a lock of `locktype`.
+/// Waits (up to 20 s, else fails) until `count` sessions wait for a lock of `locktype` — on
+/// `table` (a qualified name) when given, so other tests' sessions on the server do not count.
 fn wait_for_lock_waiters(
     client: &mut postgres::Client,
     locktype: &str,
+    table: Option<&str>,
     count: i64,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = $1 AND NOT granted";
-    while client.query_one(waiting, &[&locktype])?.get::<_, i64>(0) < count {
+    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = $1 AND NOT granted \
+                   AND ($2::text IS NULL OR relation = to_regclass($2::text))";
+    while client.query_one(waiting, &[&locktype, &table])?.get::<_, i64>(0) < count {
         assert!(Instant::now() < deadline, "{count} sessions never waited for a {locktype} lock");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -1007,7 +1010,7 @@ fn a_write_never_waits_for_another_agents_lock_held_elsewhere() -> TestResult {
         .collect();
     // Both held writes end up waiting for their own locks (their one-round-trip attempt is
     // refused the lock at once, and then they wait, alone) ...
-    wait_for_lock_waiters(&mut other, "advisory", 2)?;
+    wait_for_lock_waiters(&mut other, "advisory", None, 2)?;
     // ... while the other agents' writes all commit, in shared transactions or alone.
     let started = Instant::now();
     for round in 0..5 {
@@ -1113,7 +1116,8 @@ fn a_stale_unit_in_a_shared_transaction_is_refused_alone_while_the_others_are_wr
     };
     // p0 and p1 fill both in-flight places and wait on the table ...
     let mut writers: Vec<_> = vec![("p0", spawn("p0")), ("p1", spawn("p1"))];
-    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", 2)?;
+    let units_table = format!("\"{}\".units", guard.schema);
+    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", Some(&units_table), 2)?;
     // ... so p2–p5, then m0, queue: m0 is never first, so it goes in a group with others.
     for id in ["p2", "p3", "p4", "p5"] {
         writers.push((id, spawn(id)));
@@ -1176,7 +1180,8 @@ fn shared_round_trip_lost(lose: support::proxy::Lose) -> TestResult {
     };
     // q0 and q1 fill both in-flight places (alone: no shared statement) and wait on the table …
     let mut writers: Vec<_> = vec![("q0", spawn("q0")), ("q1", spawn("q1"))];
-    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", 2)?;
+    let units_table = format!("\"{}\".units", guard.schema);
+    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", Some(&units_table), 2)?;
     // … so q2–q5 queue and go together, in the round trip the proxy loses.
     proxy.arm();
     for id in ["q2", "q3", "q4", "q5"] {

@@ -25,6 +25,9 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             append.tx_time, prev.tx_time
         )));
     }
+    if let Some(reason) = append.row_with_other_seq() {
+        return Err(SqliteError::Conflict(reason));
+    }
     let a = agent.as_str();
     let seq = seq_to_sql(append.seq)?;
     let sql = |ctx: &'static str| SqliteError::sqlite(ctx);

@@ -149,7 +149,8 @@ fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult 
     let audit = AuditQuery { limit: 1_000, ..AuditQuery::default() };
     assert_eq!(now.audit("m", &audit)?, before.audit("m", &audit)?);
 
-    // The file is at the newest version, its foreign keys are on again, and it takes writes.
+    // The file is at the newest version, the store writes it with foreign keys on, and it
+    // takes the next ingest at the next seq.
     let conn = rusqlite::Connection::open(&target)?;
     let version: i64 =
         conn.query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))?;

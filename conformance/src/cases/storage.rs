@@ -211,6 +211,31 @@ pub fn write_append_with_wrong_seq_is_conflict_and_writes_nothing(f: &dyn Factor
     Ok(())
 }
 
+/// `Ledger::write` refuses an Append one of whose rows carries a seq other than the unit's
+/// with `Error::Conflict` and writes none of its rows (a unit is read back by its seq).
+pub fn write_append_with_a_row_of_another_seq_is_conflict_and_writes_nothing(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let id = agent("a")?;
+    let t = day(2027, 1, 1);
+    for bad_row in ["claim", "entry"] {
+        let claim_ref = ClaimRef(fx.ids.next_id(t));
+        let mut append = Append::new(2, t);
+        let (claim_seq, entry_seq) = if bad_row == "claim" { (1, 2) } else { (2, 1) };
+        append.claims.push(plain_claim(&id, claim_ref, claim_seq, t));
+        append.entries.push(committed_entry(claim_ref, entry_seq, t));
+        let result = fx.store.ledger.write(&id, &mut |_view| Ok(Some(append.clone())));
+        ensure!(matches!(result, Err(Error::Conflict { .. })), "a {bad_row} of seq 1 gave {result:?}");
+        let found = read_with(&*fx.store.ledger, &id, |view| view.claim(claim_ref))?;
+        ensure!(found.is_none(), "rows of the refused unit are visible: {found:?}");
+    }
+    ensure_eq!(head_seq(&fx, "a")?, 1);
+    ensure_eq!(units(&fx, "a")?.len(), 1);
+    let next = fx.engine.ingest(IngestRequest::new("a", "s", "p", 2))?;
+    ensure_eq!(next.seq, Some(2));
+    Ok(())
+}
+
 /// A write unit that returns `Ok(None)` writes nothing, consumes no seq and does not create
 /// the agent.
 pub fn write_unit_returning_none_writes_nothing(f: &dyn Factory) -> CaseResult {

@@ -96,14 +96,17 @@ fn connect_pair(client: TcpStream, server: TcpStream, shared: Arc<Shared>) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let doomed = Arc::new(AtomicBool::new(false));
-    let (Ok(client_r), Ok(server_r)) = (client.try_clone(), server.try_clone()) else { return };
-    let (up_shared, up_doomed) = (shared.clone(), doomed.clone());
-    let (up_client, up_server) = (client_r, server);
+    let (Ok(mut client_up), Ok(mut server_down)) = (client.try_clone(), server.try_clone()) else { return };
+    let (mut server_up, mut client_down) = (server, client);
+    let up_doomed = doomed.clone();
+    // Whichever direction ends (EOF, error, a lost round trip), both connections end with it.
     thread::spawn(move || {
-        let _ = pump_up(up_client, up_server, &up_shared, &up_doomed);
+        let _ = pump_up(&mut client_up, &mut server_up, &shared, &up_doomed);
+        close(&client_up, &server_up);
     });
     thread::spawn(move || {
-        let _ = pump_down(server_r, client, &doomed);
+        let _ = pump_down(&mut server_down, &mut client_down, &doomed);
+        close(&client_down, &server_down);
     });
 }
 
@@ -128,15 +131,15 @@ fn read_message(from: &mut TcpStream, typed: bool) -> std::io::Result<Vec<u8>> {
 
 /// Client to server: loses the armed query, or dooms its reply.
 fn pump_up(
-    mut client: TcpStream,
-    mut server: TcpStream,
+    client: &mut TcpStream,
+    server: &mut TcpStream,
     shared: &Shared,
     doomed: &AtomicBool,
 ) -> std::io::Result<()> {
-    let startup = read_message(&mut client, false)?;
+    let startup = read_message(client, false)?;
     server.write_all(&startup)?;
     loop {
-        let message = read_message(&mut client, true)?;
+        let message = read_message(client, true)?;
         let chosen = message[0] == b'Q'
             && String::from_utf8_lossy(&message[5..]).contains(&shared.marker)
             && shared.armed.compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst).is_ok();
@@ -144,7 +147,7 @@ fn pump_up(
             shared.fired.fetch_add(1, Ordering::SeqCst);
             match shared.lose {
                 Lose::Query => {
-                    close(&client, &server);
+                    close(client, server);
                     return Ok(());
                 }
                 Lose::Reply => doomed.store(true, Ordering::SeqCst),
@@ -156,12 +159,12 @@ fn pump_up(
 
 /// Server to client: forwards, except a doomed reply, which ends the connection once the
 /// server is ready for the next query.
-fn pump_down(mut server: TcpStream, mut client: TcpStream, doomed: &AtomicBool) -> std::io::Result<()> {
+fn pump_down(server: &mut TcpStream, client: &mut TcpStream, doomed: &AtomicBool) -> std::io::Result<()> {
     loop {
-        let message = read_message(&mut server, true)?;
+        let message = read_message(server, true)?;
         if doomed.load(Ordering::SeqCst) {
             if message[0] == b'Z' {
-                close(&client, &server);
+                close(client, server);
                 return Ok(());
             }
             continue;

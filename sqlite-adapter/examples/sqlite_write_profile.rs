@@ -1,7 +1,7 @@
 //! Where an ingest's time goes: runs one ingest workload against a fresh store directory and
 //! prints the rate, the CPU time of this process per ingest and the group-commit counters.
 //!
-//! `cargo run --release -p credence-sqlite --example write_profile -- <dir> <seq|one|agents> [n]`
+//! `cargo run --release -p credence-sqlite --example sqlite_write_profile -- <dir> <seq|one|agents> [n]`
 //! (`seq`: one caller, one agent; `one`: 64 callers on one agent; `agents`: 64 callers on 64
 //! agents; `n` ingests in all). `<dir>` must not exist yet (it is created and kept). Linux
 //! only (reads `/proc`).
@@ -25,7 +25,7 @@ fn cpu_ticks() -> u64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).ok_or("usage: write_profile <dir> <seq|one|agents> [n]")?;
+    let dir = args.get(1).ok_or("usage: sqlite_write_profile <dir> <seq|one|agents> [n]")?;
     if std::path::Path::new(dir).exists() {
         return Err(format!("{dir} exists; give a fresh directory").into());
     }
