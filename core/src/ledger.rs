@@ -203,7 +203,8 @@ pub type ReadUnit<'a> = dyn FnMut(&dyn LedgerRead) -> Result<()> + 'a;
 /// * If `unit` returns `Ok(Some(append))`, every row of `append` must become durable and
 ///   visible together, or none of them; the call must not return `Ok` before that.
 /// * It must refuse an `append.seq` other than head + 1 with `Error::Conflict` (the
-///   `UNIQUE(agent_id, stream_seq)` backstop) and write nothing.
+///   `UNIQUE(agent_id, stream_seq)` backstop) and write nothing; likewise a unit one of whose
+///   rows carries another seq ([`Append::row_with_other_seq`]).
 /// * If `unit` returns `Ok(None)` or `Err`, nothing must be written and no `seq` consumed.
 /// * [`read`](Ledger::read) must never wait for the agent's write serialisation and must
 ///   give `f` one consistent snapshot. Reading an agent with no rows must succeed with an
