@@ -123,22 +123,40 @@ fn store(dir: &Path) -> Result<Arc<SqliteLedger>, Error> {
     SqliteLedger::open(dir, SqliteConfig::default()).map(Arc::new)
 }
 
-#[test]
-fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult {
+/// A store written by this build (`written`, agent `m`, see [`write_sample`]) and, in `old`,
+/// a version 1 copy of its agent file (`target`).
+struct Version1 {
+    written: tempfile::TempDir,
+    old: tempfile::TempDir,
+    target: std::path::PathBuf,
+}
+
+fn version_1_copy_of_a_sample() -> Result<Version1, Box<dyn std::error::Error>> {
     let (written, old) = (tempfile::tempdir()?, tempfile::tempdir()?);
     let source = {
         let ledger = store(written.path())?;
         write_sample(ledger.clone())?;
         ledger.agent_file(&agent("m"))?.ok_or("file store")?
     };
-    let reference = store(written.path())?;
+    let target = store(old.path())?.agent_file(&agent("m"))?.ok_or("file store")?;
+    make_version_1_copy(&source, &target)?;
+    Ok(Version1 { written, old, target })
+}
+
+/// The newest migration recorded in `file`.
+fn recorded_version(file: &Path) -> Result<i64, rusqlite::Error> {
+    rusqlite::Connection::open(file)?
+        .query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))
+}
+
+#[test]
+fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult {
+    let fx = version_1_copy_of_a_sample()?;
+    let reference = store(fx.written.path())?;
     let expected = all_units(&reference, "m")?;
     assert!(expected.iter().any(|u| u.claims.len() == 3) && expected.len() > 40);
 
-    let target = store(old.path())?.agent_file(&agent("m"))?.ok_or("file store")?;
-    make_version_1_copy(&source, &target)?;
-
-    let migrated = store(old.path())?;
+    let migrated = store(fx.old.path())?;
     assert_eq!(all_units(&migrated, "m")?, expected);
     let (now, before) = (Engine::new(migrated.clone()), Engine::new(reference.clone()));
     for line in ["s0", "s3", "s6", "tags", "when", "derived", "multi0", "multi2"] {
@@ -151,10 +169,7 @@ fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult 
 
     // The file is at the newest version, the store writes it with foreign keys on, and it
     // takes the next ingest at the next seq.
-    let conn = rusqlite::Connection::open(&target)?;
-    let version: i64 =
-        conn.query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))?;
-    assert_eq!(version, credence_sqlite::schema_version());
+    assert_eq!(recorded_version(&fx.target)?, credence_sqlite::schema_version());
     let (writer, _) = migrated.connection_pragmas(&agent("m"))?.ok_or("agent exists")?;
     assert!(writer.foreign_keys);
     let r = now.ingest(IngestRequest::new("m", "after", "p", 1))?;
@@ -164,27 +179,17 @@ fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult 
 
 #[test]
 fn a_version_1_file_whose_rows_name_a_missing_unit_is_corrupt_and_stays_as_it_was() -> TestResult {
-    let (written, old) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let source = {
-        let ledger = store(written.path())?;
-        write_sample(ledger.clone())?;
-        ledger.agent_file(&agent("m"))?.ok_or("file store")?
-    };
-    let target = store(old.path())?.agent_file(&agent("m"))?.ok_or("file store")?;
-    make_version_1_copy(&source, &target)?;
+    let fx = version_1_copy_of_a_sample()?;
     {
         // A unit row lost while its claims stayed (foreign keys off, as a broken tool would).
-        let conn = rusqlite::Connection::open(&target)?;
+        let conn = rusqlite::Connection::open(&fx.target)?;
         conn.execute_batch("PRAGMA foreign_keys=OFF; DELETE FROM commits WHERE stream_seq = 3;")?;
     }
 
-    let ledger = store(old.path())?;
+    let ledger = store(fx.old.path())?;
     let err = all_units(&ledger, "m").err().ok_or("reading a broken file succeeded")?;
     assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
-    let conn = rusqlite::Connection::open(&target)?;
-    let version: i64 =
-        conn.query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))?;
-    assert_eq!(version, 1, "the failed migration was rolled back");
+    assert_eq!(recorded_version(&fx.target)?, 1, "the failed migration was rolled back");
     // Other agents of the store are unaffected.
     let engine = Engine::new(ledger);
     engine.ingest(IngestRequest::new("other", "s", "p", 1))?;
@@ -194,15 +199,8 @@ fn a_version_1_file_whose_rows_name_a_missing_unit_is_corrupt_and_stays_as_it_wa
 
 #[test]
 fn eight_threads_opening_a_version_1_file_at_once_all_read_it_migrated() -> TestResult {
-    let (written, old) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let source = {
-        let ledger = store(written.path())?;
-        write_sample(ledger.clone())?;
-        ledger.agent_file(&agent("m"))?.ok_or("file store")?
-    };
-    let expected = all_units(&*store(written.path())?, "m")?;
-    let target = store(old.path())?.agent_file(&agent("m"))?.ok_or("file store")?;
-    make_version_1_copy(&source, &target)?;
+    let fx = version_1_copy_of_a_sample()?;
+    let expected = all_units(&*store(fx.written.path())?, "m")?;
 
     // Each thread has its own store (its own connections), as separate processes would.
     let barrier = std::sync::Barrier::new(8);
@@ -211,7 +209,7 @@ fn eight_threads_opening_a_version_1_file_at_once_all_read_it_migrated() -> Test
             .map(|_| {
                 s.spawn(|| {
                     barrier.wait();
-                    all_units(&*store(old.path())?, "m")
+                    all_units(&*store(fx.old.path())?, "m")
                 })
             })
             .collect();
@@ -220,7 +218,7 @@ fn eight_threads_opening_a_version_1_file_at_once_all_read_it_migrated() -> Test
     for result in results {
         assert_eq!(result.map_err(|_| "a thread panicked")??, expected);
     }
-    let conn = rusqlite::Connection::open(&target)?;
+    let conn = rusqlite::Connection::open(&fx.target)?;
     let applied: i64 = conn.query_row("SELECT count(*) FROM refinery_schema_history", [], |r| r.get(0))?;
     assert_eq!(applied, 2, "each migration recorded once");
     Ok(())
@@ -228,17 +226,10 @@ fn eight_threads_opening_a_version_1_file_at_once_all_read_it_migrated() -> Test
 
 #[test]
 fn a_version_1_file_whose_unit_claims_are_not_stored_together_is_corrupt_and_stays_as_it_was() -> TestResult {
-    let (written, old) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let source = {
-        let ledger = store(written.path())?;
-        write_sample(ledger.clone())?;
-        ledger.agent_file(&agent("m"))?.ok_or("file store")?
-    };
-    let target = store(old.path())?.agent_file(&agent("m"))?.ok_or("file store")?;
-    make_version_1_copy(&source, &target)?;
+    let fx = version_1_copy_of_a_sample()?;
     {
         // The middle claim of the three-claim unit moved past the last claim.
-        let conn = rusqlite::Connection::open(&target)?;
+        let conn = rusqlite::Connection::open(&fx.target)?;
         let moved = conn.execute(
             "UPDATE claims SET id = (SELECT max(id) FROM claims) + 10 WHERE subject = 'multi1'",
             [],
@@ -246,12 +237,9 @@ fn a_version_1_file_whose_unit_claims_are_not_stored_together_is_corrupt_and_sta
         assert_eq!(moved, 1);
     }
 
-    let ledger = store(old.path())?;
+    let ledger = store(fx.old.path())?;
     let err = all_units(&ledger, "m").err().ok_or("reading a broken file succeeded")?;
     assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
-    let conn = rusqlite::Connection::open(&target)?;
-    let version: i64 =
-        conn.query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))?;
-    assert_eq!(version, 1, "the failed migration was rolled back");
+    assert_eq!(recorded_version(&fx.target)?, 1, "the failed migration was rolled back");
     Ok(())
 }
