@@ -1090,6 +1090,45 @@ fn a_shared_transaction_with_a_stale_unit_is_resent_unit_by_unit_and_decides_as_
     Ok(())
 }
 
+/// Second ingests (line `second`, value 1) of `waves` of agents while every insert into the
+/// schema's `units` table is held back by another session's SHARE lock: the first wave (two
+/// agents) fills both in-flight places of the shared-transaction convoy and waits on the
+/// table; then `before_queueing` runs; each later wave is started and given 200 ms to queue
+/// behind them; then the lock is released. Every receipt must be `reference`'s for the same
+/// ingest.
+fn second_ingests_behind_a_held_table(
+    base: &str,
+    guard: &support::SchemaGuard,
+    engine: &Arc<Engine<Arc<PostgresLedger>>>,
+    reference: &Engine<Arc<credence_core::MemoryLedger>>,
+    waves: &[&[&'static str]],
+    before_queueing: impl FnOnce(),
+) -> TestResult {
+    let mut admin = support::admin_client(base)?;
+    let mut blocker = admin.transaction()?;
+    let units_table = format!("\"{}\".units", guard.schema);
+    blocker.batch_execute(&format!("LOCK TABLE {units_table} IN SHARE MODE"))?;
+    let spawn = |id: &'static str| {
+        let engine = engine.clone();
+        (id, std::thread::spawn(move || engine.ingest(IngestRequest::new(id, "second", "p", 1))))
+    };
+    let (first, later) = waves.split_first().ok_or("no writers")?;
+    let mut writers: Vec<_> = first.iter().map(|&id| spawn(id)).collect();
+    wait_for_lock_waiters(&mut support::admin_client(base)?, "relation", Some(&units_table), 2)?;
+    before_queueing();
+    for wave in later {
+        writers.extend(wave.iter().map(|&id| spawn(id)));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    blocker.commit()?;
+    for (id, writer) in writers {
+        let got = writer.join().map_err(|_| "writer panicked")??;
+        let want = reference.ingest(IngestRequest::new(id, "second", "p", 1))?;
+        assert_eq!((got.disposition, got.seq), (want.disposition, want.seq), "{id}");
+    }
+    Ok(())
+}
+
 #[test]
 fn a_stale_unit_in_a_shared_transaction_is_refused_alone_while_the_others_are_written() -> TestResult {
     let base = require_server!();
@@ -1106,31 +1145,10 @@ fn a_stale_unit_in_a_shared_transaction_is_refused_alone_while_the_others_are_wr
     let other = self::engine(Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?), 2)?;
     other.ingest(IngestRequest::new("m0", "elsewhere", "p", 9))?;
     reference.ingest(IngestRequest::new("m0", "elsewhere", "p", 9))?;
-    // Every insert into `units` waits while another session holds the table in SHARE mode.
-    let mut admin = support::admin_client(&base)?;
-    let mut blocker = admin.transaction()?;
-    blocker.batch_execute(&format!("LOCK TABLE \"{}\".units IN SHARE MODE", guard.schema))?;
-    let spawn = |id: &'static str| {
-        let engine = engine.clone();
-        std::thread::spawn(move || engine.ingest(IngestRequest::new(id, "second", "p", 1)))
-    };
-    // p0 and p1 fill both in-flight places and wait on the table ...
-    let mut writers: Vec<_> = vec![("p0", spawn("p0")), ("p1", spawn("p1"))];
-    let units_table = format!("\"{}\".units", guard.schema);
-    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", Some(&units_table), 2)?;
-    // ... so p2–p5, then m0, queue: m0 is never first, so it goes in a group with others.
-    for id in ["p2", "p3", "p4", "p5"] {
-        writers.push((id, spawn(id)));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    writers.push(("m0", spawn("m0")));
-    std::thread::sleep(Duration::from_millis(200));
-    blocker.commit()?;
-    for (id, writer) in writers {
-        let got = writer.join().map_err(|_| "writer panicked")??;
-        let want = reference.ingest(IngestRequest::new(id, "second", "p", 1))?;
-        assert_eq!((got.disposition, got.seq), (want.disposition, want.seq), "{id}");
-    }
+    // p0 and p1 go alone; p2–p5, then m0, queue: m0 is never first, so it goes in a group
+    // with others.
+    let waves: [&[&'static str]; 3] = [&["p0", "p1"], &["p2", "p3", "p4", "p5"], &["m0"]];
+    second_ingests_behind_a_held_table(&base, &guard, &engine, &reference, &waves, || {})?;
     let stats = ledger.write_stats();
     // m0's unit was refused in its shared transaction (then sent alone, refused by its guard
     // again, and written the normal way); the others in that transaction were written.
@@ -1171,29 +1189,10 @@ fn shared_round_trip_lost(lose: support::proxy::Lose) -> TestResult {
         engine.ingest(IngestRequest::new(id, "first", "p", 0))?;
         reference.ingest(IngestRequest::new(id, "first", "p", 0))?;
     }
-    let mut admin = support::admin_client(&base)?;
-    let mut blocker = admin.transaction()?;
-    blocker.batch_execute(&format!("LOCK TABLE \"{}\".units IN SHARE MODE", guard.schema))?;
-    let spawn = |id: &'static str| {
-        let engine = engine.clone();
-        std::thread::spawn(move || engine.ingest(IngestRequest::new(id, "second", "p", 1)))
-    };
-    // q0 and q1 fill both in-flight places (alone: no shared statement) and wait on the table …
-    let mut writers: Vec<_> = vec![("q0", spawn("q0")), ("q1", spawn("q1"))];
-    let units_table = format!("\"{}\".units", guard.schema);
-    wait_for_lock_waiters(&mut support::admin_client(&base)?, "relation", Some(&units_table), 2)?;
-    // … so q2–q5 queue and go together, in the round trip the proxy loses.
-    proxy.arm();
-    for id in ["q2", "q3", "q4", "q5"] {
-        writers.push((id, spawn(id)));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    blocker.commit()?;
-    for (id, writer) in writers {
-        let got = writer.join().map_err(|_| "writer panicked")??;
-        let want = reference.ingest(IngestRequest::new(id, "second", "p", 1))?;
-        assert_eq!((got.disposition, got.seq), (want.disposition, want.seq), "{id}");
-    }
+    // q0 and q1 go alone (no shared statement); q2–q5 queue and go together, in the round
+    // trip the proxy loses.
+    let waves: [&[&'static str]; 2] = [&["q0", "q1"], &["q2", "q3", "q4", "q5"]];
+    second_ingests_behind_a_held_table(&base, &guard, &engine, &reference, &waves, || proxy.arm())?;
     assert_eq!(proxy.fired(), 1, "the shared round trip was never lost");
     for id in agents {
         assert_eq!(seqs(&ledger, id)?, vec![1, 2], "{id}");
