@@ -30,20 +30,32 @@ impl SqliteBaseline {
         Ok(SqliteBaseline { conn, next: 0 })
     }
 
-    /// Inserts `n` more rows, one transaction each; returns how long that took.
-    pub fn insert(&mut self, n: u64) -> Result<Duration, String> {
+    /// Inserts `n` more rows, `per_txn` to a transaction (`BEGIN IMMEDIATE … COMMIT`); when
+    /// more than one, each row in its own savepoint, as a group commit runs its units.
+    /// Returns how long that took.
+    pub fn insert(&mut self, n: u64, per_txn: u64) -> Result<Duration, String> {
         let err = |e: rusqlite::Error| e.to_string();
+        let run = |sql: &str| self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(err);
+        let savepoints = per_txn > 1;
         let start = Instant::now();
-        for i in self.next..self.next + n {
-            let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
-            self.conn
-                .execute(
-                    "INSERT INTO baseline VALUES ('bench', ?1, ?2, ?3, 'p', ?4, ?5)",
-                    rusqlite::params![seq, format!("ref-{i}"), format!("subject-{i}"), i.to_string(), seq],
-                )
-                .map_err(err)?;
-            self.conn.execute_batch("COMMIT").map_err(err)?;
+        for first in (self.next..self.next + n).step_by(per_txn.max(1) as usize) {
+            run("BEGIN IMMEDIATE")?;
+            for i in first..(first + per_txn).min(self.next + n) {
+                let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
+                if savepoints {
+                    run("SAVEPOINT row")?;
+                }
+                let row =
+                    rusqlite::params![seq, format!("ref-{i}"), format!("subject-{i}"), i.to_string(), seq];
+                self.conn
+                    .prepare_cached("INSERT INTO baseline VALUES ('bench', ?1, ?2, ?3, 'p', ?4, ?5)")
+                    .and_then(|mut s| s.execute(row))
+                    .map_err(err)?;
+                if savepoints {
+                    run("RELEASE row")?;
+                }
+            }
+            run("COMMIT")?;
         }
         self.next += n;
         Ok(start.elapsed())
@@ -85,17 +97,36 @@ impl PostgresBaseline {
         Ok(PostgresBaseline { client, stmt, table: format!("\"{schema}\".baseline"), next: 0 })
     }
 
-    /// Inserts `n` more rows, one autocommit statement each; returns how long that took.
-    pub fn insert(&mut self, n: u64) -> Result<Duration, String> {
+    /// Inserts `n` more rows: with `per_txn` 1 one autocommit statement each, otherwise
+    /// `per_txn` to a transaction, each row in its own savepoint, the whole transaction sent
+    /// as one simple query (one round trip, as credence-postgres sends a group commit).
+    /// Returns how long that took.
+    pub fn insert(&mut self, n: u64, per_txn: u64) -> Result<Duration, String> {
+        let err = |e: postgres::Error| e.to_string();
         let start = Instant::now();
-        for i in self.next..self.next + n {
-            let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
-            self.client
-                .execute(
-                    &self.stmt,
-                    &[&seq, &format!("ref-{i}"), &format!("subject-{i}"), &i.to_string(), &seq],
-                )
-                .map_err(|e| e.to_string())?;
+        for first in (self.next..self.next + n).step_by(per_txn.max(1) as usize) {
+            let rows = first..(first + per_txn).min(self.next + n);
+            if per_txn <= 1 {
+                for i in rows {
+                    let seq = i64::try_from(i + 1).map_err(|e| e.to_string())?;
+                    let row: [&(dyn postgres::types::ToSql + Sync); 5] =
+                        [&seq, &format!("ref-{i}"), &format!("subject-{i}"), &i.to_string(), &seq];
+                    self.client.execute(&self.stmt, &row).map_err(err)?;
+                }
+                continue;
+            }
+            // The values are digits and ASCII letters: no quoting needed.
+            let mut sql = String::from("BEGIN;");
+            for i in rows {
+                sql += &format!(
+                    "SAVEPOINT row; INSERT INTO {} VALUES ('bench', {seq}, 'ref-{i}', 'subject-{i}', 'p', '{i}', {seq}); \
+                     RELEASE row;",
+                    self.table,
+                    seq = i + 1
+                );
+            }
+            sql += "COMMIT;";
+            self.client.batch_execute(&sql).map_err(err)?;
         }
         self.next += n;
         Ok(start.elapsed())
@@ -117,11 +148,12 @@ impl Baseline {
         }
     }
 
-    /// Inserts `n` more rows; returns how long that took.
-    pub fn insert(&mut self, n: u64) -> Result<Duration, String> {
+    /// Inserts `n` more rows, `per_txn` to a transaction (each in its own savepoint when
+    /// more than one); returns how long that took.
+    pub fn insert(&mut self, n: u64, per_txn: u64) -> Result<Duration, String> {
         match self {
-            Baseline::Sqlite(b) => b.insert(n),
-            Baseline::Postgres(b) => b.insert(n),
+            Baseline::Sqlite(b) => b.insert(n, per_txn),
+            Baseline::Postgres(b) => b.insert(n, per_txn),
         }
     }
 
