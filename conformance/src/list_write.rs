@@ -44,6 +44,7 @@ macro_rules! __cases_write {
             batch {
                 batch_units_commit_in_order_each_seeing_the_previous,
                 batch_failing_units_leave_nothing_and_others_commit,
+                batch_unit_refused_after_its_first_rows_leaves_none_of_them,
                 batch_panicking_unit_is_an_error_and_others_commit,
                 batch_of_no_units_writes_nothing,
                 batch_and_single_writes_racing_stay_gap_free,

@@ -81,6 +81,53 @@ pub fn batch_failing_units_leave_nothing_and_others_commit(f: &dyn Factory) -> C
     Ok(())
 }
 
+/// A unit refused part-way through its rows (its second claim repeats a stored one, so a
+/// backend may already have written its unit row and first claim) leaves none of them: the
+/// unit after it gets the seq the refused one would have had, and the refused unit's first
+/// claim is nowhere.
+pub fn batch_unit_refused_after_its_first_rows_leaves_none_of_them(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let id = agent_id("a")?;
+    let (mut ok1, mut ok2) = (next_claim(&fx, &id), next_claim(&fx, &id));
+    let fresh_ref = std::sync::Mutex::new(None);
+    let mut repeats_a_claim = |view: &dyn LedgerRead| -> Result<Option<Append>> {
+        let Some(head) = view.head()? else {
+            return Err(Error::InvalidQuery { reason: "the first unit of the batch is not visible".into() });
+        };
+        let stored = view.units(0, usize::MAX)?;
+        let Some(repeated) = stored.iter().flat_map(|u| &u.claims).map(|c| c.claim_ref).next() else {
+            return Err(Error::InvalidQuery { reason: "no stored claim to repeat".into() });
+        };
+        let (seq, t) = (head.seq + 1, head.tx_time.plus_micros(1));
+        let fresh = ClaimRef(fx.ids.next_id(t));
+        *fresh_ref.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh);
+        let mut append = Append::new(seq, t);
+        append.claims.push(plain_claim(&id, fresh, seq, t));
+        append.claims.push(plain_claim(&id, repeated, seq, t));
+        append.entries.push(committed_entry(fresh, seq, t));
+        Ok(Some(append))
+    };
+    let mut units: [&mut WriteUnit<'_>; 3] = [&mut ok1, &mut repeats_a_claim, &mut ok2];
+    let results = fx.store.ledger.write_batch(&id, &mut units);
+    ensure_eq!(results.len(), 3);
+    ensure_eq!(seq_of(&results[0]), Some(1));
+    ensure!(matches!(results[1], Err(Error::Conflict { .. })), "the repeating unit gave {:?}", results[1]);
+    ensure_eq!(seq_of(&results[2]), Some(2));
+    ensure_eq!(stored_seqs(&fx, &id)?, vec![1, 2]);
+    let Some(fresh) = *fresh_ref.lock().unwrap_or_else(std::sync::PoisonError::into_inner) else {
+        return Err(CaseError::Failed("the repeating unit never ran".into()));
+    };
+    let found = read_with(&*fx.store.ledger, &id, |view| view.claim(fresh))?;
+    ensure!(found.is_none(), "the refused unit's first claim is visible: {found:?}");
+    let entries = read_with(&*fx.store.ledger, &id, |view| view.units(0, usize::MAX))?
+        .iter()
+        .flat_map(|u| &u.entries)
+        .filter(|e| e.claim_ref == fresh)
+        .count();
+    ensure_eq!(entries, 0, "ledger entries of the refused unit");
+    Ok(())
+}
+
 /// A unit that panics is an error for that unit alone: nothing of it is stored and the
 /// other units of the batch commit.
 pub fn batch_panicking_unit_is_an_error_and_others_commit(f: &dyn Factory) -> CaseResult {
