@@ -42,19 +42,32 @@ impl SslMode {
     }
 }
 
+/// The largest pool [`PoolConfig::max_size`] accepted: r2d2 reserves room for `max_size`
+/// connections up front, so an absurd size would exhaust memory, and far fewer connections
+/// than this already exceed any PostgreSQL server's `max_connections`.
+pub const MAX_POOL_SIZE: u32 = 10_000;
+
+/// The longest [`PoolConfig::connection_timeout`] accepted (one day): r2d2 adds it to the
+/// current instant, which would overflow (and panic) for a huge duration.
+pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Connection-pool settings (r2d2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// Most connections open at once (`pool_max`, default 10).
+    /// Most connections open at once (`pool_max`, default 10); 1 to [`MAX_POOL_SIZE`]
+    /// (10 000).
     pub max_size: u32,
     /// Idle connections kept open (`pool_min_idle`, default 0: connections open on demand;
-    /// `None` keeps `max_size` open).
+    /// `None` keeps `max_size` open); at most `max_size`.
     pub min_idle: Option<u32>,
-    /// How long a caller waits for a free connection (`pool_timeout`, default 30 s).
+    /// How long a caller waits for a free connection (`pool_timeout`, default 30 s); more
+    /// than zero and at most [`MAX_CONNECTION_TIMEOUT`] (one day).
     pub connection_timeout: Duration,
-    /// Connections are closed after this age (`pool_max_lifetime`, default 30 min; 0 = never).
+    /// Connections are closed after this age (`pool_max_lifetime`, default 30 min; 0 in a URL
+    /// = never, which is `None` here: `Some(Duration::ZERO)` is invalid).
     pub max_lifetime: Option<Duration>,
-    /// Idle connections are closed after this long (`pool_idle_timeout`, default 10 min; 0 = never).
+    /// Idle connections are closed after this long (`pool_idle_timeout`, default 10 min; 0 in a
+    /// URL = never, which is `None` here: `Some(Duration::ZERO)` is invalid).
     pub idle_timeout: Option<Duration>,
 }
 
@@ -150,7 +163,8 @@ impl PostgresConfig {
         crate::url::parse(url)
     }
 
-    /// Checks the values a URL cannot have checked (for configs built by hand).
+    /// Checks the values a URL cannot have checked (for configs built by hand), and every
+    /// value the pool (r2d2) would panic on or could not cope with.
     ///
     /// # Errors
     /// `Error::InvalidConfig` naming the bad value.
@@ -162,14 +176,32 @@ impl PostgresConfig {
                 self.schema
             ));
         }
-        if self.pool.max_size == 0 {
+        // Each check below stands for an `assert!` in r2d2 0.8's `Builder`, or (the two upper
+        // bounds) for a capacity or `Instant` overflow inside the pool.
+        let pool = &self.pool;
+        if pool.max_size == 0 {
             return bad("pool max size must be at least 1".into());
         }
-        if self.pool.min_idle.is_some_and(|m| m > self.pool.max_size) {
+        if pool.max_size > MAX_POOL_SIZE {
+            return bad(format!("pool max size {} exceeds the limit of {MAX_POOL_SIZE}", pool.max_size));
+        }
+        if pool.min_idle.is_some_and(|m| m > pool.max_size) {
             return bad("pool min idle must not exceed pool max size".into());
         }
-        if self.pool.connection_timeout.is_zero() {
+        if pool.connection_timeout.is_zero() {
             return bad("pool connection timeout must be positive".into());
+        }
+        if pool.connection_timeout > MAX_CONNECTION_TIMEOUT {
+            return bad(format!(
+                "pool connection timeout {:?} exceeds the limit of {MAX_CONNECTION_TIMEOUT:?}",
+                pool.connection_timeout
+            ));
+        }
+        if pool.max_lifetime.is_some_and(|d| d.is_zero()) {
+            return bad("pool max lifetime must be positive (None for never)".into());
+        }
+        if pool.idle_timeout.is_some_and(|d| d.is_zero()) {
+            return bad("pool idle timeout must be positive (None for never)".into());
         }
         if self.host.is_empty() {
             return bad("host must not be empty".into());
@@ -207,4 +239,111 @@ pub(crate) fn valid_schema_name(s: &str) -> bool {
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
     first_ok && s.len() <= 63 && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(config: &PostgresConfig) -> String {
+        match config.validate() {
+            Err(credence_core::Error::InvalidConfig { reason }) => reason,
+            other => panic!("expected InvalidConfig for {:?}, got {other:?}", config.pool),
+        }
+    }
+
+    fn with_pool(edit: impl FnOnce(&mut PoolConfig)) -> PostgresConfig {
+        let mut config = PostgresConfig::default();
+        edit(&mut config.pool);
+        config
+    }
+
+    #[test]
+    fn validate_default_config_is_ok() {
+        assert!(PostgresConfig::default().validate().is_ok());
+        let at_limits = with_pool(|p| {
+            p.max_size = MAX_POOL_SIZE;
+            p.min_idle = Some(MAX_POOL_SIZE);
+            p.connection_timeout = MAX_CONNECTION_TIMEOUT;
+            p.max_lifetime = None;
+            p.idle_timeout = Some(Duration::from_millis(1));
+        });
+        assert!(at_limits.validate().is_ok());
+    }
+
+    #[test]
+    fn validate_zero_max_lifetime_is_invalid_config() {
+        let config = with_pool(|p| p.max_lifetime = Some(Duration::ZERO));
+        assert!(reason(&config).contains("max lifetime"));
+        // The ledger checks before it connects or builds the pool (which would panic).
+        let err = crate::PostgresLedger::connect(config).expect_err("zero max lifetime");
+        assert!(matches!(err, credence_core::Error::InvalidConfig { .. }), "{err}");
+    }
+
+    #[test]
+    fn validate_zero_idle_timeout_is_invalid_config() {
+        let config = with_pool(|p| p.idle_timeout = Some(Duration::ZERO));
+        assert!(reason(&config).contains("idle timeout"));
+    }
+
+    #[test]
+    fn validate_zero_or_huge_connection_timeout_is_invalid_config() {
+        let config = with_pool(|p| p.connection_timeout = Duration::ZERO);
+        assert!(reason(&config).contains("connection timeout"));
+        let config = with_pool(|p| p.connection_timeout = Duration::MAX);
+        assert!(reason(&config).contains("connection timeout"));
+    }
+
+    #[test]
+    fn validate_pool_size_out_of_range_is_invalid_config() {
+        assert!(reason(&with_pool(|p| p.max_size = 0)).contains("pool max size"));
+        assert!(reason(&with_pool(|p| p.max_size = MAX_POOL_SIZE + 1)).contains("pool max size"));
+        assert!(reason(&with_pool(|p| p.max_size = u32::MAX)).contains("pool max size"));
+        let config = with_pool(|p| {
+            p.max_size = 2;
+            p.min_idle = Some(3);
+        });
+        assert!(reason(&config).contains("min idle"));
+    }
+
+    /// Every config `validate` accepts builds an r2d2 pool without panicking (the builder's
+    /// asserts are the ones `validate` mirrors).
+    #[test]
+    fn validate_accepted_pool_settings_build_without_panic() {
+        #[derive(Debug)]
+        struct Never;
+        impl r2d2::ManageConnection for Never {
+            type Connection = ();
+            type Error = std::io::Error;
+            fn connect(&self) -> Result<(), std::io::Error> {
+                Err(std::io::Error::other("no connections in this test"))
+            }
+            fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> {
+                Ok(())
+            }
+            fn has_broken(&self, _: &mut ()) -> bool {
+                false
+            }
+        }
+        let candidates = [
+            with_pool(|_| {}),
+            with_pool(|p| p.max_lifetime = Some(Duration::ZERO)),
+            with_pool(|p| p.idle_timeout = Some(Duration::ZERO)),
+            with_pool(|p| p.connection_timeout = Duration::ZERO),
+            with_pool(|p| p.max_size = 0),
+            with_pool(|p| p.min_idle = Some(11)),
+            with_pool(|p| p.min_idle = None),
+        ];
+        for config in candidates.into_iter().filter(|c| c.validate().is_ok()) {
+            let p = &config.pool;
+            let pool = r2d2::Pool::builder()
+                .max_size(p.max_size)
+                .min_idle(p.min_idle)
+                .connection_timeout(p.connection_timeout)
+                .max_lifetime(p.max_lifetime)
+                .idle_timeout(p.idle_timeout)
+                .build_unchecked(Never);
+            assert_eq!(pool.max_size(), p.max_size);
+        }
+    }
 }

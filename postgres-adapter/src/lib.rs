@@ -29,9 +29,9 @@
 //! | `application_name` | reported in `pg_stat_activity` | `credence` |
 //! | `connect_timeout` | TCP connect + startup | `10s` |
 //! | `statement_timeout` | per statement, incl. waiting for an agent's lock; `0` = none | `30s` |
-//! | `pool_max` | most open connections | `10` |
-//! | `pool_min_idle` | idle connections kept open | `0` |
-//! | `pool_timeout` | wait for a free connection | `30s` |
+//! | `pool_max` | most open connections, 1 to 10 000 | `10` |
+//! | `pool_min_idle` | idle connections kept open, at most `pool_max` | `0` |
+//! | `pool_timeout` | wait for a free connection; more than 0, at most `24h` | `30s` |
 //! | `pool_max_lifetime` | close connections older than this; `0` = never | `30m` |
 //! | `pool_idle_timeout` | close connections idle this long; `0` = never | `10m` |
 //! | `write_retries` | retries of a write after an OCC failure | `8` |

@@ -286,6 +286,21 @@ mod tests {
     }
 
     #[test]
+    fn parse_pool_values_the_pool_cannot_take_are_invalid_store_url() {
+        assert!(reason("postgres://u:secret@h/d?pool_max=4294967295").contains("pool max size"));
+        assert!(reason("postgres://u:secret@h/d?pool_max=10001").contains("pool max size"));
+        assert!(reason("postgres://u:secret@h/d?pool_max=2&pool_min_idle=3").contains("min idle"));
+        assert!(reason("postgres://u:secret@h/d?pool_timeout=0").contains("connection timeout"));
+        assert!(
+            reason("postgres://u:secret@h/d?pool_timeout=18446744073709551615")
+                .contains("connection timeout")
+        );
+        assert!(reason("postgres://u:secret@h/d?pool_timeout=25h").contains("connection timeout"));
+        let c = parse("postgres://u@h/d?pool_max=10000&pool_timeout=24h").expect("valid URL");
+        assert_eq!((c.pool.max_size, c.pool.connection_timeout), (10_000, Duration::from_secs(86_400)));
+    }
+
+    #[test]
     fn redact_removes_the_password_only() {
         assert_eq!(redact("postgres://u:secret@h/d?x=1"), "postgres://u:***@h/d?x=1");
         assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
