@@ -235,11 +235,16 @@ fn writes_of_two_agents_overlap_in_time() -> TestResult {
                 barrier.wait();
                 for _ in 0..3 {
                     ledger.write(&agent(id), &mut |view| {
+                        // Read first: the agent's lock is taken with the first read, and a
+                        // claim lookup cannot be answered ahead, so from here on the unit
+                        // holds its agent's lock (a speculative run gives up right here).
+                        view.claim(credence_core::ClaimRef(uuid::Uuid::nil()))?;
+                        let unit = empty_unit(view)?;
                         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                         max_inside.fetch_max(now, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(150));
                         inside.fetch_sub(1, Ordering::SeqCst);
-                        empty_unit(view)
+                        Ok(unit)
                     })?;
                 }
                 Ok::<_, Error>(())
