@@ -1,7 +1,9 @@
 //! A corrupted or truncated agent file is a typed error for that agent only.
 
-use credence_core::{AgentId, ClaimEngine, Engine, Error, IngestRequest, Ledger, RecallQuery};
-use credence_sqlite::{SqliteConfig, SqliteLedger};
+use credence_core::{
+    AgentId, AsOf, AuditQuery, ClaimEngine, Engine, Error, IngestRequest, Ledger, RecallQuery,
+};
+use credence_sqlite::{SqliteConfig, SqliteLedger, rusqlite};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -92,4 +94,62 @@ fn corrupt_header_byte_is_corrupt_and_other_agents_work() -> TestResult {
     let err = engine.recall(&RecallQuery::new("bad", "s1", "p")).err();
     assert!(matches!(err, Some(Error::Corrupt { .. })), "{err:?}");
     assert_other_agent_works(&engine)
+}
+
+/// Spoils one field of one stored row of agent `bad` (line `s1`/`p`) with a raw connection.
+fn damaged_row_store(
+    update: &str,
+) -> Result<(tempfile::TempDir, Engine<SqliteLedger>), Box<dyn std::error::Error>> {
+    damaged_store(|file| {
+        let conn = rusqlite::Connection::open(file).map_err(std::io::Error::other)?;
+        let changed = conn.execute(update, []).map_err(std::io::Error::other)?;
+        assert_eq!(changed, 1, "{update}: the damage must hit exactly one row");
+        Ok(())
+    })
+}
+
+/// The claims row of line `s1`/`p`: the only one the damage below touches.
+const S1: &str = "subject = 's1' AND predicate = 'p'";
+
+#[test]
+fn bad_field_in_a_claims_row_is_corrupt_on_read_and_write_and_other_agents_work() -> TestResult {
+    let damages = [
+        ("unknown provenance", format!("UPDATE claims SET provenance = 'Hearsay' WHERE {S1}")),
+        ("2-byte claim_ref", format!("UPDATE claims SET claim_ref = x'0102' WHERE {S1}")),
+        ("malformed JSON value", format!("UPDATE claims SET value = '{{\"unclosed' WHERE {S1}")),
+        // 0.1 as a double is no f32: the column was written from an f32 and must read back as one.
+        ("confidence not an f32", format!("UPDATE claims SET confidence = 0.1 WHERE {S1}")),
+    ];
+    for (what, update) in damages {
+        let (_dir, engine) = damaged_row_store(&update)?;
+        let recall = engine.recall(&RecallQuery::new("bad", "s1", "p")).err();
+        assert!(matches!(recall, Some(Error::Corrupt { .. })), "{what}: recall gave {recall:?}");
+        let history = engine.history("bad", "s1", "p", AsOf::Now).err();
+        assert!(matches!(history, Some(Error::Corrupt { .. })), "{what}: history gave {history:?}");
+        // The decide step of an ingest on that line reads the bad row too.
+        let write = engine.ingest(IngestRequest::new("bad", "s1", "p", "new")).err();
+        assert!(matches!(write, Some(Error::Corrupt { .. })), "{what}: ingest gave {write:?}");
+        // The damage stays in its row: another line of the same agent still reads and writes.
+        assert!(engine.recall(&RecallQuery::new("bad", "s2", "p"))?.value.is_some(), "{what}");
+        engine.ingest(IngestRequest::new("bad", "s2", "p", "new"))?;
+        assert_other_agent_works(&engine).map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_field_in_a_ledger_entries_row_is_corrupt_on_audit_and_other_agents_work() -> TestResult {
+    let s1_entry = "claim_ref = (SELECT claim_ref FROM claims WHERE subject = 's1' AND predicate = 'p')";
+    let damages = [
+        ("2-byte claim_ref", format!("UPDATE ledger_entries SET claim_ref = x'0102' WHERE {s1_entry}")),
+        ("unknown event", format!("UPDATE ledger_entries SET event = 'Teleported' WHERE {s1_entry}")),
+        ("malformed JSON rationale", format!("UPDATE ledger_entries SET rationale = '[' WHERE {s1_entry}")),
+    ];
+    for (what, update) in damages {
+        let (_dir, engine) = damaged_row_store(&update)?;
+        let audit = engine.audit("bad", &AuditQuery::default()).err();
+        assert!(matches!(audit, Some(Error::Corrupt { .. })), "{what}: audit gave {audit:?}");
+        assert_other_agent_works(&engine).map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok(())
 }
