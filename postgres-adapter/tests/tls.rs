@@ -124,7 +124,10 @@ fn server() -> Option<&'static TlsServer> {
                     if std::env::var("CI").is_ok_and(|v| v == "true") {
                         panic!("{msg} (CI=true makes this a failure)");
                     }
-                    eprintln!("\n!!!!!!!! SKIPPING TLS test: {msg} !!!!!!!!\n");
+                    // Not `eprintln!`, which the test harness captures and hides (see
+                    // `support::base_url`).
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPING TLS test: {msg} !!!!!!!!\n");
                     None
                 }
             }
