@@ -69,6 +69,12 @@ pub trait Factory: Send + Sync {
     fn capabilities(&self) -> Capabilities;
     /// A fresh, empty, isolated store.
     fn store(&self) -> Result<Store, Error>;
+    /// Why this backend cannot be tested here at all (say, no test server is reachable), or
+    /// `None` (the default). When it says why, [`run_case`] skips every case with that reason
+    /// instead of failing them one by one on [`Factory::store`].
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why a case did not pass.
@@ -141,9 +147,14 @@ pub fn require(f: &dyn Factory, has: bool, what: &str) -> CaseResult {
     if has { Ok(()) } else { Err(CaseError::Skipped(format!("backend {} is not {what}", f.name()))) }
 }
 
-/// Runs one case and panics with the case and backend names if it fails. Skips print why.
+/// Runs one case and panics with the case and backend names if it fails. Skips print why; a
+/// backend that is [unavailable](Factory::unavailable) skips every case without running it.
 pub fn run_case(factory: &dyn Factory, area: &str, name: &str, case: fn(&dyn Factory) -> CaseResult) {
-    match case(factory) {
+    let outcome = match factory.unavailable() {
+        Some(why) => Err(CaseError::Skipped(why)),
+        None => case(factory),
+    };
+    match outcome {
         Ok(()) => {}
         Err(CaseError::Skipped(why)) => {
             // Written to the stderr handle, not through `eprintln!`, so the test harness's
@@ -251,5 +262,58 @@ impl Fixture {
     /// The oracle; fails the case if the fixture was built without one.
     pub fn oracle(&self) -> Result<&RecordingOracle, CaseError> {
         self.oracle.as_deref().ok_or_else(|| CaseError::Failed("fixture has no oracle".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend with no server: every store request fails.
+    struct Unreachable;
+
+    impl Factory for Unreachable {
+        fn name(&self) -> String {
+            "unreachable".into()
+        }
+
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::IN_MEMORY
+        }
+
+        fn store(&self) -> Result<Store, Error> {
+            Err(Error::Unavailable { backend: "unreachable", reason: "no server".into() })
+        }
+
+        fn unavailable(&self) -> Option<String> {
+            Some("no server".into())
+        }
+    }
+
+    fn needs_a_store(f: &dyn Factory) -> CaseResult {
+        Fixture::new(f).map(drop)
+    }
+
+    #[test]
+    fn run_case_on_unavailable_backend_skips_instead_of_failing() {
+        run_case(&Unreachable, "harness", "needs_a_store", needs_a_store);
+    }
+
+    #[test]
+    #[should_panic(expected = "conformance case harness::needs_a_store on backend broken")]
+    fn run_case_on_available_backend_whose_store_fails_panics() {
+        struct Broken;
+        impl Factory for Broken {
+            fn name(&self) -> String {
+                "broken".into()
+            }
+            fn capabilities(&self) -> Capabilities {
+                Capabilities::IN_MEMORY
+            }
+            fn store(&self) -> Result<Store, Error> {
+                Unreachable.store()
+            }
+        }
+        run_case(&Broken, "harness", "needs_a_store", needs_a_store);
     }
 }

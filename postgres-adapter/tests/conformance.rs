@@ -19,6 +19,14 @@ impl Factory for PgFactory {
         Capabilities { durable: true, multi_process: true }
     }
 
+    /// No server (and not under `CI=true`, where `base_url` fails instead): every case is
+    /// skipped, after `base_url`'s loud message.
+    fn unavailable(&self) -> Option<String> {
+        support::base_url().is_none().then(|| {
+            "no PostgreSQL server for the tests: set CREDENCE_TEST_POSTGRES_URL or install PostgreSQL".into()
+        })
+    }
+
     fn store(&self) -> Result<Store, Error> {
         let Some(base) = support::base_url() else {
             return Err(Error::Unavailable {
