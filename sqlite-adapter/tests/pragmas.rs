@@ -200,18 +200,24 @@ fn read_of_unknown_agent_is_empty_and_creates_no_file() -> TestResult {
 fn wal_stays_bounded_under_sustained_writes() -> TestResult {
     let dir = tempfile::tempdir()?;
     let config = SqliteConfig {
-        checkpoint_every_n_commits: 50,
+        checkpoint_every_n_commits: 10,
         journal_size_limit: 256 * 1024,
         ..SqliteConfig::default()
     };
     let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
-    let payload = "x".repeat(2_000);
-    for i in 0..1_500 {
-        engine.ingest(IngestRequest::new("a", format!("s{i}"), "p", payload.as_str()))?;
-    }
+    engine.ingest(IngestRequest::new("a", "s", "p", 0))?;
     let file = engine.ledger().agent_file(&agent("a"))?.ok_or("file store")?;
-    let wal = std::fs::metadata(file.with_extension("sqlite3-wal"))?.len();
+    let wal_file = file.with_extension("sqlite3-wal");
+    // SQLite's own auto-checkpoint (1000 pages, about 4 MiB) would bound the WAL too, so the
+    // size is sampled after every ingest: only the adapter's passive checkpoint every 10
+    // units keeps it far below 1 MiB. 600 units of ~2 KB write well over 1 MiB of frames.
+    let payload = "x".repeat(2_000);
+    let mut max_wal = 0;
+    for i in 0..600 {
+        engine.ingest(IngestRequest::new("a", format!("s{i}"), "p", payload.as_str()))?;
+        max_wal = max_wal.max(std::fs::metadata(&wal_file)?.len());
+    }
     let db = std::fs::metadata(&file)?.len();
-    assert!(wal < 3 * 1024 * 1024, "WAL grew to {wal} bytes (db {db})");
+    assert!(max_wal < 1024 * 1024, "WAL grew to {max_wal} bytes (db {db})");
     Ok(())
 }
