@@ -1,5 +1,6 @@
 //! Connection settings, schema management, URLs, configuration and the agent cache.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -69,15 +70,55 @@ fn from_url_memory_and_dir_open_working_stores() -> TestResult {
     Ok(())
 }
 
+/// The names in `dir` that could be an SQLite database, journal or temporary file, or the
+/// adapter's in-memory database names taken as a path (`/credence-<pid>-…`).
+fn sqlite_like_names(dir: &std::path::Path) -> std::io::Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let lower = name.to_ascii_lowercase();
+        let looks_sqlite = ["sqlite", "credence", "etilqs", "memdb", "memory", "-journal", "-wal", "-shm"]
+            .iter()
+            .any(|p| lower.contains(p));
+        if looks_sqlite {
+            out.insert(name);
+        }
+    }
+    Ok(out)
+}
+
 #[test]
 fn in_memory_store_leaves_nothing_on_disk_and_is_private() -> TestResult {
+    // Where a file could wrongly appear: the current directory (a relative name), the temp
+    // dir (SQLite's temporary files) and the root (the memdb names are absolute URI paths).
+    // Other processes (tests, builds) write to the temp dir at the same time, so each listing
+    // is narrowed to names that look like SQLite's or the adapter's; nothing else writes
+    // those there. Changing the current directory to a fresh one would be stronger, but it
+    // is process-wide state that other tests of this binary would see under `cargo test`.
+    let dirs = [std::env::current_dir()?, std::env::temp_dir(), std::path::PathBuf::from("/")];
+    let before = dirs.iter().map(|d| sqlite_like_names(d)).collect::<Result<Vec<_>, _>>()?;
+
     let a = Engine::new(SqliteLedger::in_memory(SqliteConfig::default())?);
     let b = Engine::new(SqliteLedger::in_memory(SqliteConfig::default())?);
-    a.ingest(IngestRequest::new("x", "s", "p", 1))?;
-    assert!(b.recall(&RecallQuery::new("x", "s", "p"))?.is_empty());
+    for i in 0..300 {
+        a.ingest(IngestRequest::new("x", format!("s{i}"), "p", "v".repeat(1_000)))?;
+    }
+    assert_eq!(a.recall(&RecallQuery::new("x", "s7", "p"))?.value, Some("v".repeat(1_000).into()));
+    assert!(b.recall(&RecallQuery::new("x", "s7", "p"))?.is_empty());
     assert!(a.ledger().dir().is_none());
     assert_eq!(a.ledger().agent_file(&agent("x"))?, None);
-    Ok(())
+
+    let nothing_new = |when: &str| -> TestResult {
+        for (dir, before) in dirs.iter().zip(&before) {
+            let after = sqlite_like_names(dir)?;
+            let new: Vec<&String> = after.difference(before).collect();
+            assert!(new.is_empty(), "{when}: in-memory store left {new:?} in {}", dir.display());
+        }
+        Ok(())
+    };
+    nothing_new("while open")?;
+    drop((a, b));
+    nothing_new("after closing")
 }
 
 #[test]
