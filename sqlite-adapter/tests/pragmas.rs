@@ -129,6 +129,9 @@ fn open_invalid_config_is_invalid_config() -> TestResult {
         SqliteConfig { max_open_agents: 0, ..SqliteConfig::default() },
         SqliteConfig { journal_size_limit: -1, ..SqliteConfig::default() },
         SqliteConfig { checkpoint_every_n_commits: 0, ..SqliteConfig::default() },
+        // rusqlite's busy_timeout panics on a value beyond i32::MAX ms; the check stops it.
+        SqliteConfig { busy_timeout: Duration::MAX, ..SqliteConfig::default() },
+        SqliteConfig { busy_timeout: Duration::from_millis(1 << 31), ..SqliteConfig::default() },
     ];
     for config in bad {
         let err = SqliteLedger::open(dir.path(), config.clone()).err();
