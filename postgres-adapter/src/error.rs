@@ -9,7 +9,8 @@ pub(crate) const BACKEND: &str = "postgres";
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PgError {
     /// A driver error: a database error with an SQLSTATE, or a connection/TLS/IO failure.
-    #[error("{0}")]
+    /// Shown with its sources: the driver's own message is just "db error".
+    #[error("{}", error_chain(.0))]
     Db(#[from] postgres::Error),
     /// No pooled connection became available in time.
     #[error("no connection available from the pool: {0}")]

@@ -1217,3 +1217,75 @@ fn a_shared_transaction_whose_reply_is_lost_after_its_commit_is_answered_from_th
 fn a_shared_transaction_lost_before_the_server_saw_it_is_sent_again_and_written_once() -> TestResult {
     shared_round_trip_lost(support::proxy::Lose::Query)
 }
+
+/// Makes the first `times` inserts into `guard`'s `units` table fail with SQLSTATE `code`
+/// (a trigger counting with a sequence, which rollbacks do not reset); returns a client to
+/// read the count with [`injected_attempts`].
+fn fail_unit_inserts(
+    base: &str,
+    guard: &support::SchemaGuard,
+    code: &str,
+    times: i64,
+) -> Result<postgres::Client, Box<dyn std::error::Error>> {
+    let mut admin = support::admin_client(base)?;
+    let schema = &guard.schema;
+    admin.batch_execute(&format!(
+        "CREATE SEQUENCE {schema}.unit_inserts;
+         CREATE FUNCTION {schema}.fail_unit_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('{schema}.unit_inserts') <= {times} THEN
+                 RAISE EXCEPTION 'injected failure {code}' USING ERRCODE = '{code}';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER fail_unit_insert BEFORE INSERT ON {schema}.units
+             FOR EACH ROW EXECUTE FUNCTION {schema}.fail_unit_insert();"
+    ))?;
+    Ok(admin)
+}
+
+/// How many unit inserts the trigger of [`fail_unit_inserts`] has seen.
+fn injected_attempts(
+    admin: &mut postgres::Client,
+    guard: &support::SchemaGuard,
+) -> Result<i64, postgres::Error> {
+    let row = admin.query_one(
+        &format!("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {}.unit_inserts", guard.schema),
+        &[],
+    )?;
+    row.try_get(0)
+}
+
+#[test]
+fn serialization_failure_and_deadlock_are_retried_and_the_unit_stored_once() -> TestResult {
+    let base = require_server!();
+    for code in ["40001", "40P01"] {
+        let guard = support::SchemaGuard::new(&base);
+        let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2&write_retries=3"))?);
+        let mut admin = fail_unit_inserts(&base, &guard, code, 1)?;
+        let receipt = engine(ledger.clone(), 1)?.ingest(IngestRequest::new("occ", "s", "p", 1))?;
+        assert_eq!(receipt.seq, Some(1), "{code}");
+        assert_eq!(injected_attempts(&mut admin, &guard)?, 2, "{code}: one failed attempt, one retry");
+        assert_eq!(seqs(&ledger, "occ")?, vec![1], "{code}: the unit is stored exactly once");
+    }
+    Ok(())
+}
+
+#[test]
+fn serialization_failure_or_deadlock_that_persists_becomes_retryable_conflict() -> TestResult {
+    let base = require_server!();
+    for code in ["40001", "40P01"] {
+        let guard = support::SchemaGuard::new(&base);
+        let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2&write_retries=2"))?);
+        let mut admin = fail_unit_inserts(&base, &guard, code, i64::MAX)?;
+        let err = engine(ledger.clone(), 1)?
+            .ingest(IngestRequest::new("occ", "s", "p", 1))
+            .expect_err("every insert fails");
+        assert!(matches!(err, Error::Conflict { .. }), "{code}: {err}");
+        assert!(err.is_retryable(), "{code}: {err}");
+        assert!(err.to_string().contains(&format!("injected failure {code}")), "{code}: {err}");
+        assert_eq!(injected_attempts(&mut admin, &guard)?, 3, "{code}: one attempt plus write_retries=2");
+        assert_eq!(seqs(&ledger, "occ")?, Vec::<u64>::new(), "{code}: nothing is stored");
+    }
+    Ok(())
+}
