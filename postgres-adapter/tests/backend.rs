@@ -1289,3 +1289,22 @@ fn serialization_failure_or_deadlock_that_persists_becomes_retryable_conflict() 
     }
     Ok(())
 }
+
+#[test]
+fn pool_settings_from_the_url_reach_the_pool() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let url =
+        guard.url("pool_max=3&pool_min_idle=2&pool_timeout=7s&pool_max_lifetime=11m&pool_idle_timeout=13m");
+    let ledger = PostgresLedger::from_url(&url)?;
+    let pool = ledger.pool();
+    assert_eq!(pool.max_size(), 3);
+    assert_eq!(pool.min_idle(), Some(2));
+    assert_eq!(pool.connection_timeout(), Duration::from_secs(7));
+    assert_eq!(pool.max_lifetime(), Some(Duration::from_secs(11 * 60)));
+    assert_eq!(pool.idle_timeout(), Some(Duration::from_secs(13 * 60)));
+    // `0` means never.
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max_lifetime=0&pool_idle_timeout=0"))?;
+    assert_eq!((ledger.pool().max_lifetime(), ledger.pool().idle_timeout()), (None, None));
+    Ok(())
+}
