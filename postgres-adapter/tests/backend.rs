@@ -145,7 +145,10 @@ fn pool_failed_writes_never_hand_out_a_dirty_connection() -> TestResult {
         Err(Error::InvalidQuery { reason: "injected".into() })
     });
     assert!(matches!(err, Err(Error::InvalidQuery { .. })), "{err:?}");
-    // 2. The append fails in the database (a refused seq: transaction aborted inside).
+    // 2. The append is refused (a seq that is not the next one). The refusal is made in Rust
+    // before any insert is sent, but after BEGIN, the lock and the head read went out (the
+    // unit cannot be decided ahead, so it takes the normal path): the connection goes back
+    // with a healthy transaction open, which must be rolled back.
     let err = ledger.write(&agent("a"), &mut |_| Ok(Some(Append::new(1, Timestamp(99)))));
     assert!(matches!(err, Err(Error::Conflict { .. })), "{err:?}");
     // 3. The unit panics mid-write.
