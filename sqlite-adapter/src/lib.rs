@@ -49,8 +49,13 @@
 //! it to end (the writer lets waiting readers in before its next transaction, so reads never
 //! starve and never error) — and no LRU (an in-memory database lives only while open).
 //!
-//! Listing agents (`Ledger::agents`) reads every agent file; a corrupt file makes the listing
-//! fail with `Error::Corrupt` naming the file, while reads and writes of other agents go on.
+//! Listing agents (`Ledger::agents`) reads every agent file and returns the agents with at
+//! least one committed unit. A file that cannot be read is handled by its name: one named by
+//! a valid agent id (`a-<hex>`) is still listed under that id, whether or not it has units
+//! (its own reads and writes report the damage); one with a hashed name (`h-<hash>`), whose
+//! id is stored only inside it, makes the whole listing fail with that file's error
+//! (`Error::Corrupt` for a file that is not a database). Either way, reads and writes of
+//! other agents go on.
 #![deny(missing_docs)]
 
 mod agent;

@@ -1,4 +1,5 @@
-//! A corrupted or truncated agent file is a typed error for that agent only.
+//! A corrupted or truncated agent file, or a bad field in one stored row, is a typed error for
+//! that agent only; listing agents fails only on a damaged file with a hashed name.
 
 use credence_core::{
     AgentId, AsOf, AuditQuery, ClaimEngine, Engine, Error, IngestRequest, Ledger, RecallQuery,
@@ -151,5 +152,28 @@ fn bad_field_in_a_ledger_entries_row_is_corrupt_on_audit_and_other_agents_work()
         assert!(matches!(audit, Some(Error::Corrupt { .. })), "{what}: audit gave {audit:?}");
         assert_other_agent_works(&engine).map_err(|e| format!("{what}: {e}"))?;
     }
+    Ok(())
+}
+
+#[test]
+fn agents_listing_with_garbage_hashed_name_file_is_corrupt_and_other_agents_work() -> TestResult {
+    // Ids longer than 100 bytes get a hashed file name: the id is only inside the file.
+    let long = "l".repeat(150);
+    let dir = tempfile::tempdir()?;
+    let file = {
+        let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+        engine.ingest(IngestRequest::new(long.as_str(), "s", "p", 1))?;
+        engine.ingest(IngestRequest::new("good", "s7", "p", 7))?;
+        engine.ledger().agent_file(&AgentId::new(long.as_str())?)?.ok_or("file store")?
+    };
+    assert!(file.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("h-")), "{file:?}");
+    let _ = std::fs::remove_file(file.with_extension("sqlite3-wal"));
+    let _ = std::fs::remove_file(file.with_extension("sqlite3-shm"));
+    std::fs::write(&file, vec![0x5a; 64 * 1024])?;
+    let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+    let listed = engine.ledger().agents().err();
+    assert!(matches!(listed, Some(Error::Corrupt { .. })), "{listed:?}");
+    assert_eq!(engine.recall(&RecallQuery::new("good", "s7", "p"))?.value, Some(7.into()));
+    engine.ingest(IngestRequest::new("good", "new", "p", 1))?;
     Ok(())
 }
