@@ -66,6 +66,7 @@ fn sigkill_mid_stream_keeps_every_acknowledged_write_and_whole_units() -> TestRe
             let mut parts = line.split(' ');
             match (parts.next(), parts.next()) {
                 (Some("ACK"), Some(claim)) => acked.push(claim.parse()?),
+                (Some("READY"), None) => {}
                 _ => return Err(format!("round {round}: unexpected helper output {line:?}").into()),
             }
         }

@@ -2,12 +2,15 @@
 //! `sqlite:<dir>` store from its own OS process and prints every acknowledged write.
 //!
 //! ```text
-//! credence-sqlite-writer <dir> <agent> ingest <count> <tag>   # <count> claims on distinct lines
-//! credence-sqlite-writer <dir> <agent> loop <tag>             # ingest until killed
+//! credence-sqlite-writer <dir> <agent> ingest <count> <tag> [<ms>]  # claims on distinct lines
+//! credence-sqlite-writer <dir> <agent> loop <tag>                    # ingest until killed
 //! credence-sqlite-writer <dir> <agent> one <subject> <predicate> <json-value>
 //! ```
-//! Each acknowledged write prints `ACK <claim_ref> <seq> <disposition>` (flushed) only after
-//! the engine returned, i.e. after the commit was durable. Errors print `ERR <message>`.
+//! `ingest` sleeps `<ms>` milliseconds between two writes (default 0), so that another
+//! process can take the lock in between.
+//! It prints `READY` (flushed) once the store is open, right before its first write. Each
+//! acknowledged write prints `ACK <claim_ref> <seq> <disposition>` (flushed) only after the
+//! engine returned, i.e. after the commit was durable. Errors print `ERR <message>`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,13 +45,21 @@ fn run(args: &[String]) -> Result<(), String> {
     let engine = Engine::new(SqliteLedger::open(dir, config).map_err(|e| e.to_string())?);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    writeln!(out, "READY").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
     let ingest = |subject: String, value: serde_json::Value| {
         engine.ingest(IngestRequest::new(agent.as_str(), subject, "p", value)).map_err(|e| e.to_string())
     };
     match (mode.as_str(), rest) {
-        ("ingest", [count, tag]) => {
+        ("ingest", [count, tag, pause @ ..]) if pause.len() <= 1 => {
             let count: u64 = count.parse().map_err(|e| format!("count: {e}"))?;
+            let pause = match pause {
+                [ms] => std::time::Duration::from_millis(ms.parse().map_err(|e| format!("pause-ms: {e}"))?),
+                _ => std::time::Duration::ZERO,
+            };
             for i in 0..count {
+                if i > 0 && !pause.is_zero() {
+                    std::thread::sleep(pause);
+                }
                 let r = ingest(format!("{tag}-{i}"), serde_json::json!(i))?;
                 ack(&mut out, &r)?;
             }
