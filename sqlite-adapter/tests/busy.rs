@@ -75,7 +75,6 @@ fn write_waiting_for_one_agents_lock_does_not_hold_up_other_agents() -> TestResu
         "writes to b and c waited for the write to a ({:?})",
         started.elapsed()
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "writes to b and c took {:?}", started.elapsed());
 
     foreign.execute_batch("ROLLBACK")?;
     let r = waiter.join().map_err(|_| "the writer of `a` panicked")??;
