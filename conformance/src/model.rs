@@ -148,6 +148,12 @@ fn run(
     what: &str,
     property: fn(&dyn Factory, &Scenario) -> Result<(), String>,
 ) {
+    if let Some(why) = f.unavailable() {
+        // As `run_case` does: a backend that cannot be tested here skips, visibly.
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "SKIPPED model check on {}: {why}", f.name());
+        return;
+    }
     let mut runner = TestRunner::new(config);
     if let Err(e) = runner.run(&scenario(), |s| property(f, &s).map_err(TestCaseError::fail)) {
         panic!("backend {} {what}:\n{e}", f.name());

@@ -70,3 +70,28 @@ fn model_check_on_backend_forgetting_notified_flag_panics() {
 fn invariant_check_on_backend_hiding_agents_panics() {
     check_invariants_with(&BrokenFactory(Bug::HidesAgents), runner_config(64, None));
 }
+
+/// A backend that cannot be tested here: no store at all.
+struct NoServer;
+
+impl Factory for NoServer {
+    fn name(&self) -> String {
+        "no-server".into()
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::IN_MEMORY
+    }
+    fn store(&self) -> Result<Store, Error> {
+        Err(Error::Unavailable { backend: "no-server", reason: "no server for the tests".into() })
+    }
+    fn unavailable(&self) -> Option<String> {
+        Some("no server for the tests".into())
+    }
+}
+
+#[test]
+fn property_checks_skip_a_backend_that_is_unavailable() {
+    // Without the skip, the first scenario's store request fails and the check panics.
+    check_against_model_with(&NoServer, runner_config(4, None));
+    check_invariants_with(&NoServer, runner_config(4, None));
+}
