@@ -167,7 +167,7 @@ impl PostgresConfig {
     /// value the pool (r2d2) would panic on or could not cope with.
     ///
     /// # Errors
-    /// `Error::InvalidConfig` naming the bad value.
+    /// `Error::InvalidConfig` naming the bad value (and the URL option that sets it).
     pub fn validate(&self) -> credence_core::Result<()> {
         let bad = |reason: String| Err(credence_core::Error::InvalidConfig { reason });
         if !valid_schema_name(&self.schema) {
@@ -180,28 +180,31 @@ impl PostgresConfig {
         // bounds) for a capacity or `Instant` overflow inside the pool.
         let pool = &self.pool;
         if pool.max_size == 0 {
-            return bad("pool max size must be at least 1".into());
+            return bad("pool max size (`pool_max`) must be at least 1".into());
         }
         if pool.max_size > MAX_POOL_SIZE {
-            return bad(format!("pool max size {} exceeds the limit of {MAX_POOL_SIZE}", pool.max_size));
+            return bad(format!(
+                "pool max size (`pool_max`) {} exceeds the limit of {MAX_POOL_SIZE}",
+                pool.max_size
+            ));
         }
         if pool.min_idle.is_some_and(|m| m > pool.max_size) {
-            return bad("pool min idle must not exceed pool max size".into());
+            return bad("pool min idle (`pool_min_idle`) must not exceed pool max size (`pool_max`)".into());
         }
         if pool.connection_timeout.is_zero() {
-            return bad("pool connection timeout must be positive".into());
+            return bad("pool connection timeout (`pool_timeout`) must be positive".into());
         }
         if pool.connection_timeout > MAX_CONNECTION_TIMEOUT {
             return bad(format!(
-                "pool connection timeout {:?} exceeds the limit of {MAX_CONNECTION_TIMEOUT:?}",
+                "pool connection timeout (`pool_timeout`) {:?} exceeds the limit of {MAX_CONNECTION_TIMEOUT:?}",
                 pool.connection_timeout
             ));
         }
         if pool.max_lifetime.is_some_and(|d| d.is_zero()) {
-            return bad("pool max lifetime must be positive (None for never)".into());
+            return bad("pool max lifetime (`pool_max_lifetime`) must be positive (None for never)".into());
         }
         if pool.idle_timeout.is_some_and(|d| d.is_zero()) {
-            return bad("pool idle timeout must be positive (None for never)".into());
+            return bad("pool idle timeout (`pool_idle_timeout`) must be positive (None for never)".into());
         }
         if self.host.is_empty() {
             return bad("host must not be empty".into());
