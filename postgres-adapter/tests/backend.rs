@@ -221,6 +221,60 @@ fn write_connection_killed_mid_write_is_retryable_and_stores_nothing() -> TestRe
     Ok(())
 }
 
+/// As above, but the connection dies after the batch's first unit's rows went in (in the
+/// open transaction): none of them may be stored.
+#[test]
+fn write_connection_killed_after_a_batch_units_rows_went_in_stores_none_of_them() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let (app, ledger) = named_ledger(&guard, "killbatch", 2)?;
+    ledger.write(&agent("victim"), &mut |v| claim_unit(v, "victim", 100))?;
+    let mut admin = support::admin_client(&base)?;
+    let sql_err = |e: postgres::Error| Error::Backend { backend: "test", source: e.into() };
+    let killed = AtomicBool::new(false);
+    let rows_went_in = AtomicBool::new(false);
+    let first = |v: &dyn credence_core::LedgerRead| claim_unit(v, "victim", 1);
+    let second = |view: &dyn credence_core::LedgerRead| {
+        // A read that needs a round trip: the first unit's rows ride with it.
+        view.claim(credence_core::ClaimRef(uuid::Uuid::nil()))?;
+        let unit = claim_unit(view, "victim", 2)?;
+        if !killed.swap(true, Ordering::SeqCst) {
+            // The open transaction holds the lock an INSERT into claims takes: the first
+            // unit's claim is in it, uncommitted.
+            let inserted: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                     JOIN pg_stat_activity a ON a.pid = l.pid \
+                     WHERE a.application_name = $1 AND c.relname = 'claims' AND l.mode = 'RowExclusiveLock'",
+                    &[&app],
+                )
+                .map_err(sql_err)?
+                .get(0);
+            rows_went_in.store(inserted > 0, Ordering::SeqCst);
+            admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+                    &[&app],
+                )
+                .map_err(sql_err)?;
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(unit)
+    };
+    let results = write_boxed_batch(&ledger, "victim", vec![Box::new(first), Box::new(second)]);
+    assert!(rows_went_in.load(Ordering::SeqCst), "the first unit's rows were not in the transaction yet");
+    for r in &results {
+        let err = r.as_ref().expect_err("the batch's connection was killed");
+        assert!(err.is_retryable() && matches!(err, Error::Unavailable { .. }), "{err}");
+    }
+    assert_eq!(seqs(&ledger, "victim")?, vec![1], "nothing of the killed batch may be stored");
+    assert_eq!(claim_refs(&ledger, "victim")?, vec![100]);
+    let next = ledger.write(&agent("victim"), &mut |v| claim_unit(v, "victim", 3))?;
+    assert_eq!(next.map(|h| h.seq), Some(2));
+    Ok(())
+}
+
 #[test]
 fn writes_of_two_agents_overlap_in_time() -> TestResult {
     let base = require_server!();
