@@ -51,6 +51,10 @@ pub const MAX_POOL_SIZE: u32 = 10_000;
 /// current instant, which would overflow (and panic) for a huge duration.
 pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The longest [`PostgresConfig::statement_timeout`] accepted: PostgreSQL takes the setting in
+/// milliseconds as a 32-bit integer (about 24.8 days).
+pub const MAX_STATEMENT_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
 /// Connection-pool settings (r2d2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolConfig {
@@ -122,7 +126,8 @@ pub struct PostgresConfig {
     /// TCP connect + startup timeout (`connect_timeout`, default 10 s).
     pub connect_timeout: Duration,
     /// Server-side `statement_timeout` for every statement (`statement_timeout`, default
-    /// 30 s; 0 = none). It also bounds waits for an agent's write lock.
+    /// 30 s; 0 = none, which is `None` here); at most [`MAX_STATEMENT_TIMEOUT`]. It also
+    /// bounds waits for an agent's write lock.
     pub statement_timeout: Option<Duration>,
     /// Pool settings.
     pub pool: PoolConfig,
@@ -205,6 +210,13 @@ impl PostgresConfig {
         }
         if pool.idle_timeout.is_some_and(|d| d.is_zero()) {
             return bad("pool idle timeout (`pool_idle_timeout`) must be positive (None for never)".into());
+        }
+        if self.statement_timeout.is_some_and(|d| d.is_zero() || d > MAX_STATEMENT_TIMEOUT) {
+            return bad(format!(
+                "statement timeout (`statement_timeout`) {:?} must be more than zero and at most \
+                 {MAX_STATEMENT_TIMEOUT:?} (None for none)",
+                self.statement_timeout.unwrap_or_default()
+            ));
         }
         if self.host.is_empty() {
             return bad("host must not be empty".into());
@@ -295,6 +307,30 @@ mod tests {
         assert!(reason(&config).contains("connection timeout"));
         let config = with_pool(|p| p.connection_timeout = Duration::MAX);
         assert!(reason(&config).contains("connection timeout"));
+    }
+
+    #[test]
+    fn validate_zero_or_huge_statement_timeout_is_invalid_config() {
+        for bad in [Duration::ZERO, MAX_STATEMENT_TIMEOUT + Duration::from_millis(1), Duration::MAX] {
+            let config = PostgresConfig { statement_timeout: Some(bad), ..PostgresConfig::default() };
+            assert!(reason(&config).contains("`statement_timeout`"), "{bad:?}");
+        }
+        for good in [None, Some(Duration::from_millis(1)), Some(MAX_STATEMENT_TIMEOUT)] {
+            let config = PostgresConfig { statement_timeout: good, ..PostgresConfig::default() };
+            assert!(config.validate().is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn huge_connect_timeout_is_an_error_not_a_panic() {
+        // Nothing listens on port 1: the connection is refused at once, whatever the timeout.
+        let config = PostgresConfig {
+            host: "127.0.0.1".into(),
+            port: 1,
+            connect_timeout: Duration::MAX,
+            ..PostgresConfig::default()
+        };
+        assert!(crate::PostgresLedger::connect(config).is_err());
     }
 
     #[test]

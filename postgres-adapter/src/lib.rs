@@ -28,7 +28,7 @@
 //! | `schema` | schema for credence's tables, created if missing | `public` |
 //! | `application_name` | reported in `pg_stat_activity` | `credence` |
 //! | `connect_timeout` | TCP connect + startup | `10s` |
-//! | `statement_timeout` | per statement, incl. waiting for an agent's lock; `0` = none | `30s` |
+//! | `statement_timeout` | per statement, incl. waiting for an agent's lock; `0` = none, at most 2 147 483 647 ms | `30s` |
 //! | `pool_max` | most open connections, 1 to 10 000 | `10` |
 //! | `pool_min_idle` | idle connections kept open, at most `pool_max` | `0` |
 //! | `pool_timeout` | wait for a free connection; more than 0, at most `24h` | `30s` |

@@ -289,6 +289,7 @@ mod tests {
     fn parse_pool_values_the_pool_cannot_take_are_invalid_store_url() {
         assert!(reason("postgres://u:secret@h/d?pool_max=4294967295").contains("`pool_max`"));
         assert!(reason("postgres://u:secret@h/d?pool_max=0").contains("`pool_max`"));
+        assert!(reason("postgres://u:secret@h/d?statement_timeout=600h").contains("`statement_timeout`"));
         assert!(reason("postgres://u:secret@h/d?pool_max=10001").contains("pool max size"));
         assert!(reason("postgres://u:secret@h/d?pool_max=2&pool_min_idle=3").contains("min idle"));
         assert!(reason("postgres://u:secret@h/d?pool_timeout=0").contains("connection timeout"));
