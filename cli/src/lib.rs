@@ -64,7 +64,7 @@ pub mod run_conformance;
 pub mod store;
 #[cfg(feature = "tokio")]
 pub mod tokio;
-pub mod transfer;
+pub use credence_core::transfer;
 
 use std::sync::Arc;
 

@@ -153,6 +153,10 @@ macro_rules! __cases_lifecycle {
                 six_hundred_pending_adjudications_all_listed_and_swept,
                 three_hundred_agents_all_listed,
             }
+            transfer {
+                transfer_export_imported_into_empty_stores_answers_identically,
+                transfer_import_into_a_store_holding_one_of_the_agents_writes_nothing,
+            }
             errors {
                 handle_errors_from_engine_are_not_retryable,
                 lineage_of_unknown_claim_is_not_found,

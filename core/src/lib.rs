@@ -1,8 +1,8 @@
 //! # credence-core
 //!
 //! A bi-temporal, append-only claim store for AI-agent memory: the domain types, the claim
-//! engine, the [`Ledger`] storage trait every backend implements, and the pure-Rust
-//! [`MemoryLedger`] reference backend.
+//! engine, the [`Ledger`] storage trait every backend implements, the pure-Rust
+//! [`MemoryLedger`] reference backend, and the backend-neutral export format ([`transfer`]).
 #![deny(missing_docs)]
 
 pub mod api;
@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod memory;
 pub mod record;
 pub mod time;
+pub mod transfer;
 pub mod validate;
 
 pub use api::{

@@ -23,4 +23,5 @@ pub mod set_valued;
 pub mod storage;
 pub mod succession;
 mod support;
+pub mod transfer;
 pub mod validation;

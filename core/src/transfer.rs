@@ -35,8 +35,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use credence_core::ledger::read_with;
-use credence_core::{
+use crate::ledger::read_with;
+use crate::{
     AgentId, Append, AsOf, AuditQuery, ClaimEngine, Engine, Error, Ledger, ManualClock, RecallQuery,
     SystemClock,
 };
@@ -264,7 +264,7 @@ impl ImportPlan {
 pub fn parse_import(input: impl BufRead) -> Result<ImportPlan, TransferError> {
     let bad = |line: usize, reason: String| TransferError::Format { line, reason };
     let mut plan = ImportPlan::default();
-    let mut last: BTreeMap<AgentId, (u64, credence_core::Timestamp)> = BTreeMap::new();
+    let mut last: BTreeMap<AgentId, (u64, crate::Timestamp)> = BTreeMap::new();
     let mut claim_refs = HashSet::new();
     let mut saw_header = false;
     let mut trailer: Option<Trailer> = None;
@@ -315,8 +315,7 @@ pub fn parse_import(input: impl BufRead) -> Result<ImportPlan, TransferError> {
             }
         };
         let UnitLine { agent, unit } = parsed;
-        let (prev_seq, prev_tx) =
-            last.get(&agent).copied().unwrap_or((0, credence_core::Timestamp(i64::MIN)));
+        let (prev_seq, prev_tx) = last.get(&agent).copied().unwrap_or((0, crate::Timestamp(i64::MIN)));
         if prev_seq.checked_add(1) != Some(unit.seq) {
             let what =
                 if unit.seq <= prev_seq { "a duplicated or out-of-order row" } else { "units are missing" };
@@ -534,7 +533,7 @@ pub fn copy_units(
 /// # Errors
 /// [`TransferError::Mismatch`] naming the first difference; store errors.
 pub fn verify(a: &dyn Ledger, b: &dyn Ledger, agents: &[AgentId]) -> Result<(), TransferError> {
-    use credence_core::Clock;
+    use crate::Clock;
     // One frozen clock for both, so currency is computed against the same instant.
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let ea = Engine::builder(a).clock(clock.clone()).build()?;
