@@ -443,6 +443,28 @@ fn write_unit(ledger: &dyn Ledger, agent: &AgentId, unit: &Append) -> Result<(),
     }
 }
 
+/// [`write_unit`], then counts the unit in `stats` and reports `progress`; a store failure is
+/// [`TransferError::Partial`] with the units written so far out of `total`.
+fn write_counted(
+    ledger: &dyn Ledger,
+    agent: &AgentId,
+    unit: &Append,
+    total: u64,
+    stats: &mut Stats,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), TransferError> {
+    write_unit(ledger, agent, unit).map_err(|source| TransferError::Partial {
+        written: stats.units,
+        total,
+        agent: agent.as_str().to_owned(),
+        seq: unit.seq,
+        source,
+    })?;
+    stats.add(unit);
+    progress(stats.units, total);
+    Ok(())
+}
+
 /// Writes a checked export into `ledger` (every agent must be empty there).
 /// `progress(done, total)` is called after each unit.
 ///
@@ -460,15 +482,7 @@ pub fn import(
     for (agent, units) in &plan.agents {
         stats.agents += 1;
         for unit in units {
-            write_unit(ledger, agent, unit).map_err(|source| TransferError::Partial {
-                written: stats.units,
-                total,
-                agent: agent.as_str().to_owned(),
-                seq: unit.seq,
-                source,
-            })?;
-            stats.add(unit);
-            progress(stats.units, total);
+            write_counted(ledger, agent, unit, total, &mut stats, progress)?;
         }
     }
     Ok(stats)
@@ -511,18 +525,7 @@ pub fn copy_units(
     let mut stats = Stats::default();
     for agent in &agents {
         stats.agents += 1;
-        for_each_unit(from, agent, |unit| {
-            write_unit(to, agent, &unit).map_err(|source| TransferError::Partial {
-                written: stats.units,
-                total,
-                agent: agent.as_str().to_owned(),
-                seq: unit.seq,
-                source,
-            })?;
-            stats.add(&unit);
-            progress(stats.units, total);
-            Ok(())
-        })?;
+        for_each_unit(from, agent, |unit| write_counted(to, agent, &unit, total, &mut stats, progress))?;
     }
     Ok((stats, agents))
 }
