@@ -74,7 +74,7 @@ pub use credence_core::{
     BeliefStatus, Candidate, Cardinality, Claim, ClaimEngine, ClaimRef, ClaimStatus, Clock, Criticality,
     Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, Handle, History, HistoryEntry,
     IngestRequest, Ledger, LedgerEntry, LineageStep, Marker, Oracle, Provenance, RecallQuery, RejectReason,
-    Result, SweepReport, Timestamp, ValidTime, Verdict, WriteReceipt,
+    Result, SweepReport, Timestamp, ValidTime, Verdict, WriteOptions, WriteReceipt,
 };
 pub use dates::{ACCEPTED_FORMS, DateError, format_date, parse_date};
 pub use remember::{Recollection, Remember};
@@ -245,26 +245,45 @@ impl ClaimEngine for Credence {
     fn ingest(&self, request: IngestRequest) -> Result<WriteReceipt> {
         self.engine.ingest(request)
     }
-    fn submit_adjudication(
+    fn submit_adjudication_with(
         &self,
         agent: &str,
         handle: Handle,
         verdict: Verdict,
         evidence: Provenance,
+        options: &WriteOptions,
     ) -> Result<AdjudicationOutcome> {
-        self.engine.submit_adjudication(agent, handle, verdict, evidence)
+        self.engine.submit_adjudication_with(agent, handle, verdict, evidence, options)
     }
     fn sweep(&self, now: Timestamp) -> Result<SweepReport> {
         self.engine.sweep(now)
     }
-    fn resolve(&self, agent: &str, subject: &str, predicate: &str, winner: ClaimRef) -> Result<WriteReceipt> {
-        self.engine.resolve(agent, subject, predicate, winner)
+    fn resolve_with(
+        &self,
+        agent: &str,
+        subject: &str,
+        predicate: &str,
+        winner: ClaimRef,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        self.engine.resolve_with(agent, subject, predicate, winner, options)
     }
-    fn invalidate(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt> {
-        self.engine.invalidate(agent, claim_ref, reason)
+    fn invalidate_with(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        reason: &str,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        self.engine.invalidate_with(agent, claim_ref, reason, options)
     }
-    fn reinstate(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt> {
-        self.engine.reinstate(agent, claim_ref)
+    fn reinstate_with(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        self.engine.reinstate_with(agent, claim_ref, options)
     }
     fn recall(&self, query: &RecallQuery) -> Result<Belief> {
         self.engine.recall(query)

@@ -41,6 +41,10 @@ pub struct IngestRequest {
     pub derived_from: Vec<ClaimRef>,
     /// Parents it depends on (must exist for the agent, each once).
     pub depends_on: Vec<ClaimRef>,
+    /// The idempotency key (1–128 bytes, no NUL; SPEC §2.4): a retry with the same key and
+    /// request gets the first receipt and writes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl IngestRequest {
@@ -63,7 +67,16 @@ impl IngestRequest {
             valid_time: None,
             derived_from: Vec::new(),
             depends_on: Vec::new(),
+            idempotency_key: None,
         }
+    }
+
+    /// Sets the idempotency key (SPEC §2.4): every later ingest of the agent with this key
+    /// writes nothing and gets the first one's receipt (or `Rejected { IdempotencyKeyReused }`
+    /// when its request differs).
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
     }
 
     /// Sets the provenance.
@@ -152,6 +165,23 @@ impl WriteReceipt {
     /// `disposition` (or use the `claim_ref` field) when the write may have been rejected.
     pub fn claim(&self) -> ClaimRef {
         self.claim_ref.expect("a non-rejected receipt always names its claim")
+    }
+}
+
+/// Options of the write operations besides ingest (whose options are fields of
+/// [`IngestRequest`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOptions {
+    /// The idempotency key (1–128 bytes, no NUL; SPEC §2.4): a retry with the same key and
+    /// arguments gets the first answer and writes nothing; the same key with other arguments is
+    /// refused (`Rejected { IdempotencyKeyReused }`).
+    pub idempotency_key: Option<String>,
+}
+
+impl WriteOptions {
+    /// Options carrying an idempotency key.
+    pub fn with_idempotency_key(key: impl Into<String>) -> WriteOptions {
+        WriteOptions { idempotency_key: Some(key.into()) }
     }
 }
 
@@ -471,15 +501,57 @@ pub trait ClaimEngine: Send + Sync {
         handle: Handle,
         verdict: Verdict,
         evidence: Provenance,
+    ) -> Result<AdjudicationOutcome> {
+        self.submit_adjudication_with(agent, handle, verdict, evidence, &WriteOptions::default())
+    }
+    /// [`submit_adjudication`](Self::submit_adjudication) with options (an idempotency key).
+    /// An invalid or reused key is `Error::Rejected`; nothing is written then.
+    fn submit_adjudication_with(
+        &self,
+        agent: &str,
+        handle: Handle,
+        verdict: Verdict,
+        evidence: Provenance,
+        options: &WriteOptions,
     ) -> Result<AdjudicationOutcome>;
     /// Expires overdue adjudications of every agent and re-notifies un-notified ones.
     fn sweep(&self, now: Timestamp) -> Result<SweepReport>;
     /// Human resolution of a line in favour of `winner`.
-    fn resolve(&self, agent: &str, subject: &str, predicate: &str, winner: ClaimRef) -> Result<WriteReceipt>;
+    fn resolve(&self, agent: &str, subject: &str, predicate: &str, winner: ClaimRef) -> Result<WriteReceipt> {
+        self.resolve_with(agent, subject, predicate, winner, &WriteOptions::default())
+    }
+    /// [`resolve`](Self::resolve) with options (an idempotency key).
+    fn resolve_with(
+        &self,
+        agent: &str,
+        subject: &str,
+        predicate: &str,
+        winner: ClaimRef,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt>;
     /// Invalidates a live claim.
-    fn invalidate(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt>;
+    fn invalidate(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt> {
+        self.invalidate_with(agent, claim_ref, reason, &WriteOptions::default())
+    }
+    /// [`invalidate`](Self::invalidate) with options (an idempotency key).
+    fn invalidate_with(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        reason: &str,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt>;
     /// Reinstates a Superseded or Invalidated claim.
-    fn reinstate(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt>;
+    fn reinstate(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt> {
+        self.reinstate_with(agent, claim_ref, &WriteOptions::default())
+    }
+    /// [`reinstate`](Self::reinstate) with options (an idempotency key).
+    fn reinstate_with(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt>;
     /// The belief of a line (SPEC §3.2).
     fn recall(&self, query: &RecallQuery) -> Result<Belief>;
     /// Every claim of a line (SPEC §3.3).

@@ -139,6 +139,12 @@ impl ValidTime {
         self
     }
 
+    /// True iff the window carries valid-time data: a start or an end. A window with neither
+    /// is treated exactly as no window at all (SPEC §1.3).
+    pub fn has_bounds(&self) -> bool {
+        self.start.is_some() || self.end.is_some()
+    }
+
     /// True iff the window is trusted: a start is present and confidence ≥ `threshold`.
     pub fn is_trusted(&self, threshold: f32) -> bool {
         self.start.is_some() && self.confidence >= threshold

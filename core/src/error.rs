@@ -2,6 +2,10 @@
 
 use crate::ids::Handle;
 
+/// How the reason of an [`Error::Unavailable`] starts when a write's commit may or may not
+/// have happened ([`Error::outcome_unknown`]).
+pub const OUTCOME_UNKNOWN: &str = "outcome unknown";
+
 /// What can go wrong outside the ordinary dispositions.
 ///
 /// Bad input to a write is not an error: it is a `Rejected` disposition with a reason.
@@ -47,6 +51,13 @@ pub enum Error {
         url: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A write that answers no receipt (an adjudication verdict) was refused: nothing was
+    /// written. Writes that answer a receipt report this as a `Rejected` disposition instead.
+    #[error("rejected: {reason}")]
+    Rejected {
+        /// Why.
+        reason: crate::validate::RejectReason,
     },
     /// A read query is malformed (for example an audit page of zero entries).
     #[error("invalid query: {reason}")]
@@ -106,6 +117,20 @@ impl Error {
         matches!(self, Error::Unavailable { .. } | Error::Conflict { .. })
     }
 
+    /// An `Unavailable` error for a write whose commit may or may not have happened (the
+    /// connection broke after `COMMIT` was sent and the backend could not find out): its
+    /// reason starts with [`OUTCOME_UNKNOWN`]. Retry such a write only with an idempotency
+    /// key (SPEC §2.4), or check first whether it was stored.
+    pub fn outcome_unknown(backend: &'static str, detail: impl std::fmt::Display) -> Error {
+        Error::Unavailable { backend, reason: format!("{OUTCOME_UNKNOWN}: {detail}") }
+    }
+
+    /// True for an [`outcome_unknown`](Self::outcome_unknown) error: the write may have been
+    /// stored. Every other error of a write means nothing of it was stored.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::Unavailable { reason, .. } if reason.starts_with(OUTCOME_UNKNOWN))
+    }
+
     /// A copy of this error for another caller that shares its cause (for example every
     /// unit of a batch whose store could not be opened). `Backend` errors keep their message.
     pub fn replicate(&self) -> Error {
@@ -121,6 +146,7 @@ impl Error {
                 Error::InvalidStoreUrl { url: url.clone(), reason: reason.clone() }
             }
             Error::InvalidQuery { reason } => Error::InvalidQuery { reason: reason.clone() },
+            Error::Rejected { reason } => Error::Rejected { reason: reason.clone() },
             Error::SchemaTooNew { found, supported } => {
                 Error::SchemaTooNew { found: *found, supported: *supported }
             }

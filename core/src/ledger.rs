@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::Claim;
 use crate::error::Result;
+use crate::idempotency::Idempotency;
 use crate::ids::{AgentId, ClaimRef, Handle};
 use crate::record::{Adjudication, Assertion, Edge, EdgeKind, Event, LedgerEntry, StatusChange};
 use crate::time::Timestamp;
@@ -44,12 +45,48 @@ pub struct Append {
     pub adjudications: Vec<Adjudication>,
     /// Adjudication rows this unit closes (resolved or expired).
     pub status_changes: Vec<StatusChange>,
+    /// The idempotency record of a write that carried a key (SPEC §2.4), unique per agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
 }
 
 impl Append {
     /// An empty unit at `seq` / `tx_time`.
     pub fn new(seq: u64, tx_time: Timestamp) -> Append {
         Append { seq, tx_time, ..Append::default() }
+    }
+
+    /// True when the unit holds no row (an idempotency record alone is no row).
+    pub fn is_empty(&self) -> bool {
+        self.claims.is_empty()
+            && self.assertions.is_empty()
+            && self.edges.is_empty()
+            && self.entries.is_empty()
+            && self.adjudications.is_empty()
+            && self.status_changes.is_empty()
+    }
+
+    /// Why a backend must refuse this unit whatever is stored (`Error::Conflict`), described;
+    /// `None` when its shape is sound: it has rows, every row carries its seq
+    /// ([`row_with_other_seq`](Self::row_with_other_seq)) and no edge appears twice in it.
+    /// Backends still check the unit against what is stored (the next seq, a later tx_time,
+    /// new claim ids, new edges, a new idempotency key).
+    pub fn shape_problem(&self) -> Option<String> {
+        if self.is_empty() {
+            return Some(format!("unit {} has no rows", self.seq));
+        }
+        if let Some(reason) = self.row_with_other_seq() {
+            return Some(reason);
+        }
+        for (i, e) in self.edges.iter().enumerate() {
+            if self.edges[..i].iter().any(|o| o.from == e.from && o.to == e.to && o.kind == e.kind) {
+                return Some(format!(
+                    "unit {} repeats the edge {} -{:?}-> {}",
+                    self.seq, e.from, e.kind, e.to
+                ));
+            }
+        }
+        None
     }
 
     /// The first of its rows that does not carry the unit's `seq`, described; `None` when
@@ -184,6 +221,21 @@ pub trait LedgerRead {
     /// adjudication row carries its current `notified` flag and `status` `pending` (its
     /// closing shows as a [`StatusChange`] in the unit that closed it).
     fn units(&self, after_seq: u64, limit: usize) -> Result<Vec<Append>>;
+    /// The idempotency record stored under `key` (SPEC §2.4), whatever its seq.
+    ///
+    /// The default pages through [`units`](Self::units), which costs a pass over the agent's
+    /// history; backends override it with a lookup on their `UNIQUE(agent_id, key)` index.
+    fn idempotency(&self, key: &str) -> Result<Option<Idempotency>> {
+        let mut after = 0;
+        loop {
+            let page = self.units(after, 256)?;
+            let Some(last) = page.last() else { return Ok(None) };
+            after = last.seq;
+            if let Some(found) = page.into_iter().find_map(|u| u.idempotency.filter(|i| i.key == key)) {
+                return Ok(Some(found));
+            }
+        }
+    }
 }
 
 /// One commit unit's body: reads the current state and returns the rows to append, or `None`
@@ -203,8 +255,10 @@ pub type ReadUnit<'a> = dyn FnMut(&dyn LedgerRead) -> Result<()> + 'a;
 /// * If `unit` returns `Ok(Some(append))`, every row of `append` must become durable and
 ///   visible together, or none of them; the call must not return `Ok` before that.
 /// * It must refuse an `append.seq` other than head + 1 with `Error::Conflict` (the
-///   `UNIQUE(agent_id, stream_seq)` backstop) and write nothing; likewise a unit one of whose
-///   rows carries another seq ([`Append::row_with_other_seq`]).
+///   `UNIQUE(agent_id, stream_seq)` backstop) and write nothing; likewise a unit
+///   [`Append::shape_problem`] describes (no rows, a row carrying another seq, an edge twice),
+///   a unit repeating a stored edge `(from, to, kind)`, and a unit whose idempotency key is
+///   already stored for the agent (`UNIQUE(agent_id, key)`). No seq is used up by a refusal.
 /// * If `unit` returns `Ok(None)` or `Err`, nothing must be written and no `seq` consumed.
 /// * [`read`](Ledger::read) must never wait for the agent's write serialisation and must
 ///   give `f` one consistent snapshot. Reading an agent with no rows must succeed with an

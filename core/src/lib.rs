@@ -10,6 +10,7 @@ pub mod claim;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod memory;
@@ -21,12 +22,13 @@ pub mod validate;
 pub use api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine,
     ClaimStatus, Currency, History, HistoryEntry, IngestRequest, LineageStep, Marker, Oracle, RecallQuery,
-    Staleness, SweepFailure, SweepReport, Verdict, WriteReceipt,
+    Staleness, SweepFailure, SweepReport, Verdict, WriteOptions, WriteReceipt,
 };
 pub use claim::{Cardinality, Claim, Criticality, ExternalSource, Granularity, Provenance, ValidTime};
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
+pub use idempotency::{Idempotency, StoredAnswer};
 pub use ids::{AgentId, AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit};
 pub use memory::MemoryLedger;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::claim::Claim;
 use crate::error::{Error, Result};
+use crate::idempotency::Idempotency;
 use crate::ids::{AgentId, ClaimRef, Handle};
 use crate::ledger::{
     Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit,
@@ -34,6 +35,9 @@ struct AgentRows {
     adjudications: Vec<Adjudication>,
     /// `seq` of the unit that closed each closed adjudication (same index as `adjudications`).
     closed_at: Vec<Option<u64>>,
+    /// Idempotency records by key, and the key of each unit that stored one.
+    keys: HashMap<String, Idempotency>,
+    key_of_unit: HashMap<u64, String>,
 }
 
 #[derive(Debug, Default)]
@@ -131,8 +135,25 @@ impl AgentRows {
                 reason: format!("unit tx_time {} is not after {}", append.tx_time, prev.tx_time),
             });
         }
-        if let Some(reason) = append.row_with_other_seq() {
+        if let Some(reason) = append.shape_problem() {
             return Err(Error::Conflict { backend: BACKEND, reason });
+        }
+        let stored_edge = |edge: &Edge| {
+            self.edges.iter().any(|e| e.from == edge.from && e.to == edge.to && e.kind == edge.kind)
+        };
+        if let Some(e) = append.edges.iter().find(|e| stored_edge(e)) {
+            return Err(Error::Conflict {
+                backend: BACKEND,
+                reason: format!("the edge {} -{:?}-> {} already exists", e.from, e.kind, e.to),
+            });
+        }
+        if let Some(key) = append.idempotency.as_ref().map(|i| &i.key)
+            && self.keys.contains_key(key)
+        {
+            return Err(Error::Conflict {
+                backend: BACKEND,
+                reason: format!("idempotency key {key:?} is already stored"),
+            });
         }
         if let Some(c) = append.claims.iter().find(|c| self.by_ref.contains_key(&c.claim_ref)) {
             return Err(Error::Conflict {
@@ -153,12 +174,10 @@ impl AgentRows {
             self.entries.push(entry);
         }
         self.assertions.extend(append.assertions);
-        for edge in append.edges {
-            let exists =
-                self.edges.iter().any(|e| e.from == edge.from && e.to == edge.to && e.kind == edge.kind);
-            if !exists {
-                self.edges.push(edge);
-            }
+        self.edges.extend(append.edges);
+        if let Some(record) = append.idempotency {
+            self.key_of_unit.insert(append.seq, record.key.clone());
+            self.keys.insert(record.key.clone(), record);
         }
         for adj in append.adjudications {
             self.adjudications.push(adj);
@@ -320,8 +339,13 @@ impl LedgerRead for AgentRows {
                         .push(crate::record::StatusChange { handle: adj.handle, status: adj.status });
                 }
             }
+            unit.idempotency = self.key_of_unit.get(&seq).and_then(|k| self.keys.get(k)).cloned();
             out.push(unit);
         }
         Ok(out)
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<Idempotency>> {
+        Ok(self.keys.get(key).cloned())
     }
 }

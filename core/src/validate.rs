@@ -30,6 +30,8 @@ pub enum Field {
     Confidence,
     /// The valid-time window's confidence.
     ValidTimeConfidence,
+    /// The idempotency key.
+    IdempotencyKey,
 }
 
 impl fmt::Display for Field {
@@ -40,6 +42,7 @@ impl fmt::Display for Field {
             Field::Predicate => "predicate",
             Field::Confidence => "confidence",
             Field::ValidTimeConfidence => "valid_time.confidence",
+            Field::IdempotencyKey => "idempotency_key",
         })
     }
 }
@@ -168,9 +171,15 @@ pub enum RejectReason {
         /// Its current disposition.
         disposition: crate::record::Disposition,
     },
+    /// The idempotency key was first used with a different request (SPEC §2.4).
+    #[error("idempotency key {key:?} was already used for a different request")]
+    IdempotencyKeyReused {
+        /// The key given.
+        key: String,
+    },
 }
 
-fn term(field: Field, s: &str, max: usize, forbid_control: bool) -> Result<(), RejectReason> {
+pub(crate) fn term(field: Field, s: &str, max: usize, forbid_control: bool) -> Result<(), RejectReason> {
     if s.is_empty() {
         return Err(RejectReason::Empty { field });
     }

@@ -137,7 +137,9 @@ pub(super) fn belief(line: &Line, config: &EngineConfig, point: &FoldPoint) -> B
         BeliefStatus::NoBelief
     } else if candidates.len() >= 2 && !all_set_valued {
         BeliefStatus::Contested
-    } else if candidates.len() == 1 && candidates[0].1.iter().all(|c| c.valid_time.is_none()) {
+    } else if candidates.len() == 1
+        && candidates[0].1.iter().all(|c| !c.valid_time.is_some_and(|w| w.has_bounds()))
+    {
         BeliefStatus::TimingUncertain
     } else {
         BeliefStatus::Resolved

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::Engine;
 use super::combine::{Outcome, Ticket, Turn};
 use super::fold::Line;
+use super::replay::{Keyed, Replay, Replayable};
 use super::unit::UnitBuilder;
 use crate::api::{IngestRequest, WriteReceipt};
 use crate::claim::{Cardinality, Claim, Provenance};
@@ -46,6 +47,9 @@ fn static_checks(req: &IngestRequest, max_value_bytes: usize) -> std::result::Re
     }
     validate::parents_unique(Relation::DerivedFrom, &req.derived_from)?;
     validate::parents_unique(Relation::DependsOn, &req.depends_on)?;
+    if let Some(key) = &req.idempotency_key {
+        crate::idempotency::check_key(key)?;
+    }
     Ok(agent)
 }
 
@@ -153,7 +157,36 @@ impl<L: Ledger> Engine<L> {
         oracle.request(adj).is_ok() && self.ledger.mark_notified(agent, adj.handle).is_ok()
     }
 
+    /// Decides one ingest inside its unit: a key seen before answers from the stored receipt
+    /// (SPEC §2.4) and writes nothing; otherwise the decision order of SPEC §2.2, with a new
+    /// key stored alongside the unit's rows.
     fn decide(
+        &self,
+        view: &dyn LedgerRead,
+        agent: &AgentId,
+        req: &IngestRequest,
+    ) -> Result<(WriteReceipt, Option<Append>, Option<Adjudication>)> {
+        let unkeyed = IngestRequest { idempotency_key: None, ..req.clone() };
+        let keyed = match Keyed::new(req.idempotency_key.as_deref(), "ingest", &unkeyed) {
+            Ok(Some(keyed)) => keyed,
+            Ok(None) => return self.decide_unkeyed(view, agent, req),
+            Err(reason) => return Ok((WriteReceipt::rejected(None, reason), None, None)),
+        };
+        match keyed.replay(view)? {
+            Replay::Fresh => {}
+            Replay::Answer(answer) => {
+                let receipt = WriteReceipt::replayed(answer)
+                    .unwrap_or_else(|| WriteReceipt::rejected(None, keyed.reused()));
+                return Ok((receipt, None, None));
+            }
+            Replay::Reused(reason) => return Ok((WriteReceipt::rejected(None, reason), None, None)),
+        }
+        let (receipt, append, queued) = self.decide_unkeyed(view, agent, req)?;
+        let append = append.map(|a| keyed.attach(a, receipt.stored()));
+        Ok((receipt, append, queued))
+    }
+
+    fn decide_unkeyed(
         &self,
         view: &dyn LedgerRead,
         agent: &AgentId,

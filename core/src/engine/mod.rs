@@ -7,13 +7,14 @@ mod fold;
 mod ingest;
 mod ops;
 mod reads;
+mod replay;
 mod unit;
 
 use std::sync::Arc;
 
 use crate::api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, History, IngestRequest,
-    LineageStep, Oracle, RecallQuery, SweepReport, Verdict, WriteReceipt,
+    LineageStep, Oracle, RecallQuery, SweepReport, Verdict, WriteOptions, WriteReceipt,
 };
 use crate::claim::Provenance;
 use crate::config::EngineConfig;
@@ -149,30 +150,49 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         self.ingest_request(request)
     }
 
-    fn submit_adjudication(
+    fn submit_adjudication_with(
         &self,
         agent: &str,
         handle: Handle,
         verdict: Verdict,
         evidence: Provenance,
+        options: &WriteOptions,
     ) -> Result<AdjudicationOutcome> {
-        self.apply_verdict(agent, handle, verdict, evidence)
+        self.apply_verdict(agent, handle, verdict, evidence, options)
     }
 
     fn sweep(&self, now: Timestamp) -> Result<SweepReport> {
         self.sweep_all(now)
     }
 
-    fn resolve(&self, agent: &str, subject: &str, predicate: &str, winner: ClaimRef) -> Result<WriteReceipt> {
-        self.resolve_line(agent, subject, predicate, winner)
+    fn resolve_with(
+        &self,
+        agent: &str,
+        subject: &str,
+        predicate: &str,
+        winner: ClaimRef,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        self.resolve_line(agent, subject, predicate, winner, options)
     }
 
-    fn invalidate(&self, agent: &str, claim_ref: ClaimRef, reason: &str) -> Result<WriteReceipt> {
-        self.invalidate_claim(agent, claim_ref, reason)
+    fn invalidate_with(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        reason: &str,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        self.invalidate_claim(agent, claim_ref, reason, options)
     }
 
-    fn reinstate(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt> {
-        self.reinstate_claim(agent, claim_ref)
+    fn reinstate_with(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        self.reinstate_claim(agent, claim_ref, options)
     }
 
     fn recall(&self, query: &RecallQuery) -> Result<Belief> {

@@ -5,8 +5,9 @@ use serde_json::json;
 use super::Engine;
 use super::cascade::on_stopped;
 use super::fold::Line;
+use super::replay::{Keyed, Replay, Replayable};
 use super::unit::UnitBuilder;
-use crate::api::{AdjudicationOutcome, SweepFailure, SweepReport, Verdict, WriteReceipt};
+use crate::api::{AdjudicationOutcome, SweepFailure, SweepReport, Verdict, WriteOptions, WriteReceipt};
 use crate::claim::{Claim, Provenance};
 use crate::error::{Error, Result};
 use crate::ids::{AgentId, ClaimRef, Handle};
@@ -37,6 +38,39 @@ impl<L: Ledger> Engine<L> {
         })
     }
 
+    /// [`run_unit`](Self::run_unit) for a write that may carry an idempotency key: a key
+    /// seen before answers from the stored answer (or refuses a different request) and writes
+    /// nothing; a new key is stored with the unit's rows.
+    fn run_keyed_unit<T: Send + Replayable>(
+        &self,
+        agent: &AgentId,
+        keyed: Option<&Keyed>,
+        mut body: impl FnMut(&dyn LedgerRead) -> Unit<T> + Send,
+    ) -> Result<T> {
+        self.run_unit(agent, |view| {
+            if let Some(k) = keyed {
+                match k.replay(view)? {
+                    Replay::Fresh => {}
+                    Replay::Answer(answer) => {
+                        // An answer of another operation: its fingerprint matched by accident.
+                        let t = match T::replayed(answer) {
+                            Some(t) => t,
+                            None => T::refused(k.reused())?,
+                        };
+                        return Ok((t, None));
+                    }
+                    Replay::Reused(reason) => return Ok((T::refused(reason)?, None)),
+                }
+            }
+            let (t, append) = body(view)?;
+            let append = match (keyed, append) {
+                (Some(k), Some(append)) => Some(k.attach(append, t.stored())),
+                (_, append) => append,
+            };
+            Ok((t, append))
+        })
+    }
+
     fn line_of(&self, view: &dyn LedgerRead, claim: &Claim, max_seq: u64) -> Result<Line> {
         Ok(Line::new(
             view.line_claims(&claim.subject, &claim.predicate, max_seq)?,
@@ -52,9 +86,13 @@ impl<L: Ledger> Engine<L> {
         handle: Handle,
         verdict: Verdict,
         evidence: Provenance,
+        options: &WriteOptions,
     ) -> Result<AdjudicationOutcome> {
         let agent = AgentId::new(agent).map_err(|_| Error::HandleNotFound { handle })?;
-        let (outcome, expired) = self.run_unit(&agent, |view| {
+        let args = (agent.as_str(), handle, verdict, evidence);
+        let keyed = Keyed::new(options.idempotency_key.as_deref(), "submit_adjudication", &args)
+            .map_err(|reason| Error::Rejected { reason })?;
+        let (outcome, expired) = self.run_keyed_unit(&agent, keyed.as_ref(), |view| {
             let adj = view.adjudication(handle)?.ok_or(Error::HandleNotFound { handle })?;
             if adj.status != AdjudicationStatus::Pending {
                 return Err(Error::HandleAlreadyClosed { handle, status: adj.status.as_str().to_owned() });
@@ -178,6 +216,7 @@ impl<L: Ledger> Engine<L> {
         &self,
         agent: &str,
         claim_ref: ClaimRef,
+        keyed: std::result::Result<Option<Keyed>, RejectReason>,
         mut act: impl FnMut(
             &dyn LedgerRead,
             &Claim,
@@ -190,7 +229,11 @@ impl<L: Ledger> Engine<L> {
             Ok(a) => a,
             Err(reason) => return Ok(WriteReceipt::rejected(Some(claim_ref), reason)),
         };
-        self.run_unit(&agent, |view| {
+        let keyed = match keyed {
+            Ok(keyed) => keyed,
+            Err(reason) => return Ok(WriteReceipt::rejected(Some(claim_ref), reason)),
+        };
+        self.run_keyed_unit(&agent, keyed.as_ref(), |view| {
             let Some(claim) = view.claim(claim_ref)? else {
                 let reason = RejectReason::UnknownClaim { claim_ref };
                 return Ok((WriteReceipt::rejected(Some(claim_ref), reason), None));
@@ -210,8 +253,11 @@ impl<L: Ledger> Engine<L> {
         subject: &str,
         predicate: &str,
         winner: ClaimRef,
+        options: &WriteOptions,
     ) -> Result<WriteReceipt> {
-        self.claim_unit(agent, winner, |view, claim, line, unit| {
+        let args = (agent, subject, predicate, winner);
+        let keyed = Keyed::new(options.idempotency_key.as_deref(), "resolve", &args);
+        self.claim_unit(agent, winner, keyed, |view, claim, line, unit| {
             if claim.subject != subject || claim.predicate != predicate {
                 return Ok(Err(RejectReason::WrongLine {
                     claim_ref: winner,
@@ -258,8 +304,11 @@ impl<L: Ledger> Engine<L> {
         agent: &str,
         claim_ref: ClaimRef,
         reason: &str,
+        options: &WriteOptions,
     ) -> Result<WriteReceipt> {
-        self.claim_unit(agent, claim_ref, |view, _, line, unit| {
+        let args = (agent, claim_ref, reason);
+        let keyed = Keyed::new(options.idempotency_key.as_deref(), "invalidate", &args);
+        self.claim_unit(agent, claim_ref, keyed, |view, _, line, unit| {
             if !line.is_live(claim_ref) {
                 return Ok(Err(RejectReason::NotLive { claim_ref }));
             }
@@ -276,9 +325,15 @@ impl<L: Ledger> Engine<L> {
         })
     }
 
-    pub(super) fn reinstate_claim(&self, agent: &str, claim_ref: ClaimRef) -> Result<WriteReceipt> {
+    pub(super) fn reinstate_claim(
+        &self,
+        agent: &str,
+        claim_ref: ClaimRef,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
         let threshold = self.config.valid_time_confidence_threshold;
-        self.claim_unit(agent, claim_ref, |_, claim, line, unit| {
+        let keyed = Keyed::new(options.idempotency_key.as_deref(), "reinstate", &(agent, claim_ref));
+        self.claim_unit(agent, claim_ref, keyed, |_, claim, line, unit| {
             let current = line.state(claim_ref).map_or(Disposition::Rejected, |s| s.disposition);
             let reinstatable = matches!(current, Disposition::Superseded | Disposition::Invalidated)
                 && !line.is_live(claim_ref);
