@@ -166,6 +166,7 @@ macro_rules! __cases_lifecycle {
                 submit_with_invalid_agent_is_handle_not_found,
                 reads_with_invalid_agent_are_empty_not_errors,
                 engine_with_invalid_config_is_invalid_config_error,
+                engine_with_adjudication_ttl_below_one_microsecond_is_invalid_config,
                 error_messages_name_the_problem,
             }
         }

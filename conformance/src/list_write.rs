@@ -17,6 +17,8 @@ macro_rules! __cases_write {
                 write_rejected_consumes_no_seq,
                 write_append_with_wrong_seq_is_conflict_and_writes_nothing,
                 write_append_with_a_row_of_another_seq_is_conflict_and_writes_nothing,
+                write_unit_with_no_rows_is_conflict_and_uses_no_seq,
+                write_unit_repeating_an_edge_is_conflict_and_uses_no_seq,
                 write_unit_returning_none_writes_nothing,
                 write_unit_returning_error_writes_nothing,
                 read_unknown_agent_creates_nothing,
@@ -40,6 +42,21 @@ macro_rules! __cases_write {
                 write_nested_value_round_trips,
                 write_claim_fields_survive_exactly,
                 write_extreme_confidences_survive_exactly,
+            }
+            idempotency {
+                idempotency_ingest_retry_returns_first_receipt_and_writes_nothing,
+                idempotency_key_reused_for_another_request_is_rejected,
+                idempotency_keys_are_per_agent,
+                idempotency_value_key_order_is_the_same_request,
+                idempotency_invalid_key_is_rejected,
+                idempotency_rejected_write_stores_no_key,
+                idempotency_resolve_invalidate_reinstate_retries_write_nothing,
+                idempotency_verdict_retry_returns_first_outcome,
+                idempotency_record_is_stored_with_its_unit,
+                idempotency_concurrent_retries_store_one_claim,
+                idempotency_key_survives_reopen,
+                idempotency_key_survives_export_and_import,
+                write_unit_with_a_stored_idempotency_key_is_conflict,
             }
             batch {
                 batch_units_commit_in_order_each_seeing_the_previous,
@@ -83,6 +100,7 @@ macro_rules! __cases_write {
                 ingest_trusted_window_start_equal_end_is_coherent,
                 ingest_untrusted_incoherent_window_is_not_quarantined,
                 ingest_window_without_start_is_untrusted_and_not_quarantined,
+                recall_window_without_start_or_end_is_no_valid_time,
                 ingest_recall_reentry_with_incoherent_trusted_window_is_quarantined,
                 ingest_low_confidence_with_incoherent_trusted_window_is_quarantined,
                 ingest_recall_reentry_matching_live_value_writes_no_claim,

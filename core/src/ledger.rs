@@ -47,7 +47,8 @@ pub struct Append {
     pub status_changes: Vec<StatusChange>,
     /// The idempotency record of a write that carried a key (SPEC §2.4), unique per agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idempotency: Option<Idempotency>,
+    /// (Boxed: most units carry none, and a record holds a whole answer.)
+    pub idempotency: Option<Box<Idempotency>>,
 }
 
 impl Append {
@@ -232,7 +233,7 @@ pub trait LedgerRead {
             let Some(last) = page.last() else { return Ok(None) };
             after = last.seq;
             if let Some(found) = page.into_iter().find_map(|u| u.idempotency.filter(|i| i.key == key)) {
-                return Ok(Some(found));
+                return Ok(Some(*found));
             }
         }
     }

@@ -177,7 +177,7 @@ impl AgentRows {
         self.edges.extend(append.edges);
         if let Some(record) = append.idempotency {
             self.key_of_unit.insert(append.seq, record.key.clone());
-            self.keys.insert(record.key.clone(), record);
+            self.keys.insert(record.key.clone(), *record);
         }
         for adj in append.adjudications {
             self.adjudications.push(adj);
@@ -339,7 +339,8 @@ impl LedgerRead for AgentRows {
                         .push(crate::record::StatusChange { handle: adj.handle, status: adj.status });
                 }
             }
-            unit.idempotency = self.key_of_unit.get(&seq).and_then(|k| self.keys.get(k)).cloned();
+            unit.idempotency =
+                self.key_of_unit.get(&seq).and_then(|k| self.keys.get(k)).cloned().map(Box::new);
             out.push(unit);
         }
         Ok(out)

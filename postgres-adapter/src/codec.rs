@@ -401,6 +401,18 @@ pub(crate) fn adjudication(row: &Row) -> PgResult<Adjudication> {
     })
 }
 
+/// An idempotency record: `(key, stream_seq, request, answer)`; the seq is returned beside it.
+pub(crate) fn idempotency(row: &Row) -> PgResult<(u64, credence_core::Idempotency)> {
+    let r = RowReader::new(row, "idempotency_keys");
+    let answer: String = r.get("answer")?;
+    let answer =
+        serde_json::from_str(&answer).map_err(|e| r.corrupt("answer", format!("not an answer: {e}")))?;
+    Ok((
+        r.seq("stream_seq")?,
+        credence_core::Idempotency { key: r.get("key")?, request: r.get("request")?, answer },
+    ))
+}
+
 /// `closed_seq` of an adjudication row, if it was closed.
 pub(crate) fn closed_seq(row: &Row) -> PgResult<Option<u64>> {
     let r = RowReader::new(row, "adjudications");

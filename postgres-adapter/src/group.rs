@@ -407,7 +407,7 @@ impl Groups {
             // Nothing to write, another error or a panic was decided on unchecked knowledge.
             _ => return Ahead::NeedsReads,
         };
-        let plain = append.adjudications.is_empty() && append.status_changes.is_empty();
+        let plain = write::is_plain(&append) && append.shape_problem().is_none();
         let in_order =
             append.seq == head.map_or(1, |h| h.seq + 1) && head.is_none_or(|h| append.tx_time > h.tx_time);
         if !plain || !in_order {

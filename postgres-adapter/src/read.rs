@@ -606,7 +606,28 @@ impl LedgerRead for PgView<'_> {
         for (seq, c) in changes {
             place(&mut units, seq, c, |u| &mut u.status_changes);
         }
+        let keys = self.rows(
+            "SELECT key, stream_seq, request, answer FROM idempotency_keys \
+             WHERE agent_id = $1 AND stream_seq BETWEEN $2 AND $3",
+            &range,
+            codec::idempotency,
+        )?;
+        for (seq, record) in keys {
+            if let Ok(i) = units.binary_search_by_key(&seq, |u| u.seq) {
+                units[i].idempotency = Some(Box::new(record));
+            }
+        }
         Ok(units)
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<credence_core::Idempotency>> {
+        Ok(self
+            .first(
+                "SELECT key, stream_seq, request, answer FROM idempotency_keys WHERE agent_id = $1 AND key = $2",
+                &[&self.agent, &key],
+                codec::idempotency,
+            )?
+            .map(|(_, record)| record))
     }
 }
 

@@ -54,7 +54,10 @@ pub(crate) fn append(
             append.tx_time, prev.tx_time
         )));
     }
-    let plain = append.adjudications.is_empty() && append.status_changes.is_empty();
+    if let Some(reason) = append.shape_problem() {
+        return Err(PgError::Conflict(reason));
+    }
+    let plain = is_plain(append);
     let timing = if plain { timing } else { Timing::Now };
     let sql = insert_sql(agent, append, head.is_none())?;
     let new_head = Some(Head { seq: append.seq, tx_time: append.tx_time });
@@ -81,15 +84,29 @@ pub(crate) fn append(
     Ok(false)
 }
 
+/// True for a unit whose rows all go into the one `credence_append` statement: no adjudication
+/// rows, status changes or idempotency record (those go through the extended protocol after it).
+pub(crate) fn is_plain(append: &Append) -> bool {
+    append.adjudications.is_empty() && append.status_changes.is_empty() && append.idempotency.is_none()
+}
+
 /// Maps the insert's refusal of an existing claim (a division by zero, see
-/// [`prepare_append`]) to a conflict.
+/// [`prepare_append`]) and of a stored edge (the edges' primary key) to a conflict. A repeated
+/// idempotency key stays a unique violation, which is retried: the retry finds the key.
 fn refused(seq: u64) -> impl Fn(PgError) -> PgError {
     move |e| match &e {
         PgError::Db(db) if db.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
             PgError::Conflict(format!("a claim of unit {seq} already exists"))
         }
+        PgError::Db(db) if db.code() == Some(&SqlState::UNIQUE_VIOLATION) && is_edge_violation(db) => {
+            PgError::Conflict(format!("unit {seq} repeats a stored edge"))
+        }
         _ => e,
     }
+}
+
+fn is_edge_violation(e: &postgres::Error) -> bool {
+    e.as_db_error().and_then(|d| d.constraint()) == Some("edges_pkey")
 }
 
 /// A row (a JSON object) as JSON text.
@@ -207,7 +224,7 @@ fn prepare_append(many: bool) -> String {
            AS t({ag_col}s bigint, o integer, r uuid, t uuid, k text, at bigint){only_ok}), \
          d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
            SELECT {ag}, f, t, k, s, o FROM json_to_recordset({edges}) \
-           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer){only_ok} ON CONFLICT DO NOTHING) \
+           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer){only_ok}) \
          {tail}"
     )
 }
@@ -474,6 +491,15 @@ fn insert_adjudications(conn: &mut PgConnection, agent: &str, append: &Append) -
             "UPDATE adjudications SET status = $3, closed_seq = $4 WHERE agent_id = $1 AND handle = $2",
         )?;
         conn.raw().execute(&stmt, &[&agent, &change.handle.0, &change.status.as_str(), &seq])?;
+    }
+
+    if let Some(record) = &append.idempotency {
+        let answer = serde_json::to_string(&record.answer)
+            .map_err(|e| PgError::Conflict(format!("an idempotency answer does not serialise: {e}")))?;
+        let stmt = conn.statement(
+            "INSERT INTO idempotency_keys (agent_id, key, stream_seq, request, answer) VALUES ($1, $2, $3, $4, $5)",
+        )?;
+        conn.raw().execute(&stmt, &[&agent, &record.key, &seq, &record.request, &answer])?;
     }
     Ok(())
 }

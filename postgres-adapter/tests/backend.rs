@@ -24,12 +24,28 @@ fn engine(ledger: Arc<PostgresLedger>, seed: u64) -> Result<Engine<Arc<PostgresL
     Engine::builder(ledger).ids(Arc::new(SequentialIds::new(seed))).build()
 }
 
-/// A unit appending nothing but the unit row itself (the next seq, a later tx_time).
+/// A unit appending the unit row and one informational ledger entry (a unit must hold a row):
+/// the next seq, a later tx_time.
 fn empty_unit(view: &dyn credence_core::LedgerRead) -> credence_core::Result<Option<Append>> {
     let head = view.head()?;
     let seq = head.map_or(1, |h| h.seq + 1);
     let tx = head.map_or(Timestamp(1), |h| Timestamp(h.tx_time.0 + 1));
-    Ok(Some(Append::new(seq, tx)))
+    Ok(Some(marker_unit(seq, tx)))
+}
+
+/// Unit `seq` at `tx` holding one informational ledger entry.
+fn marker_unit(seq: u64, tx: Timestamp) -> Append {
+    let mut unit = Append::new(seq, tx);
+    unit.entries.push(credence_core::LedgerEntry {
+        seq,
+        index: 0,
+        claim_ref: credence_core::ClaimRef(uuid::Uuid::nil()),
+        event: credence_core::Event::Corroborated,
+        disposition: Disposition::CommittedCheap,
+        rationale: credence_core::serde_json::json!({ "rationale": "test" }),
+        recorded_at: tx,
+    });
+    unit
 }
 
 /// Starts a write on agent `id` whose unit first sleeps `hold` — keeping its batch open, so
@@ -149,7 +165,7 @@ fn pool_failed_writes_never_hand_out_a_dirty_connection() -> TestResult {
     // before any insert is sent, but after BEGIN, the lock and the head read went out (the
     // unit cannot be decided ahead, so it takes the normal path): the connection goes back
     // with a healthy transaction open, which must be rolled back.
-    let err = ledger.write(&agent("a"), &mut |_| Ok(Some(Append::new(1, Timestamp(99)))));
+    let err = ledger.write(&agent("a"), &mut |_| Ok(Some(marker_unit(1, Timestamp(99)))));
     assert!(matches!(err, Err(Error::Conflict { .. })), "{err:?}");
     // 3. The unit panics mid-write.
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -456,7 +472,7 @@ fn failing_unit_in_a_group_rolls_back_alone() -> TestResult {
     let bad = {
         let ledger = ledger.clone();
         // Appends a unit with a wrong seq: refused inside its savepoint.
-        std::thread::spawn(move || ledger.write(&agent("g"), &mut |_| Ok(Some(Append::new(7, Timestamp(7))))))
+        std::thread::spawn(move || ledger.write(&agent("g"), &mut |_| Ok(Some(marker_unit(7, Timestamp(7))))))
     };
     std::thread::sleep(Duration::from_millis(50));
     let good = {

@@ -2,8 +2,8 @@
 
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
-    EdgeKind, Event, Handle, Head, LedgerEntry, LedgerRead, Result, StateMark, StatusChange, Timestamp,
-    ValidTime,
+    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, Result, StateMark, StatusChange,
+    Timestamp, ValidTime,
 };
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
@@ -271,9 +271,30 @@ impl<'c> View<'c> {
                 .into_iter()
                 .map(|a| StatusChange { handle: a.handle, status: a.status })
                 .collect();
+            unit.idempotency = self
+                .idempotency_rows(
+                    "SELECT key, request, answer FROM idempotency_keys WHERE agent_id = +?1 AND stream_seq = +?2",
+                    p,
+                )?
+                .pop()
+                .map(Box::new);
             out.push(unit);
         }
         Ok(out)
+    }
+}
+
+impl View<'_> {
+    /// Idempotency records (`key, request, answer` columns).
+    fn idempotency_rows(&self, sql: &str, params: impl Params) -> SqlResult<Vec<Idempotency>> {
+        self.rows(sql, params, |_, row| {
+            let what = "idempotency_keys row";
+            Ok(Idempotency {
+                key: text(row, 0, what)?.to_owned(),
+                request: text(row, 1, what)?.to_owned(),
+                answer: json_from_sql(text(row, 2, what)?, what)?,
+            })
+        })
     }
 }
 
@@ -494,6 +515,15 @@ impl LedgerRead for View<'_> {
     fn units(&self, after_seq: u64, limit: usize) -> Result<Vec<Append>> {
         Ok(self.units_sql(after_seq, limit)?)
     }
+
+    fn idempotency(&self, key: &str) -> Result<Option<Idempotency>> {
+        Ok(self
+            .idempotency_rows(
+                "SELECT key, request, answer FROM idempotency_keys WHERE agent_id = +?1 AND key = +?2",
+                rusqlite::params![self.agent.as_str(), key],
+            )?
+            .pop())
+    }
 }
 
 /// The view of an agent that has no database (yet): every list is empty.
@@ -552,5 +582,8 @@ impl LedgerRead for EmptyView {
     }
     fn units(&self, _after_seq: u64, _limit: usize) -> Result<Vec<Append>> {
         Ok(Vec::new())
+    }
+    fn idempotency(&self, _key: &str) -> Result<Option<Idempotency>> {
+        Ok(None)
     }
 }

@@ -25,7 +25,7 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             append.tx_time, prev.tx_time
         )));
     }
-    if let Some(reason) = append.row_with_other_seq() {
+    if let Some(reason) = append.shape_problem() {
         return Err(SqliteError::Conflict(reason));
     }
     let a = agent.as_str();
@@ -124,14 +124,17 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
 
     for e in &append.edges {
         let row_seq = seq_to_sql(e.seq)?;
-        // Edges are unique per (agent, from, to, kind): a repeat is not stored again.
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO edges (agent_id, stream_seq, from_ref, to_ref, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut s| {
-            s.execute(params![a, row_seq, e.from.0.as_bytes(), e.to.0.as_bytes(), e.kind.as_str()])
-        })
-        .map_err(sql("inserting an edge"))?;
+        // Edges are unique per (agent, from, to, kind): a unit repeating one is refused.
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO edges (agent_id, stream_seq, from_ref, to_ref, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![a, row_seq, e.from.0.as_bytes(), e.to.0.as_bytes(), e.kind.as_str()])
+            });
+        unique(inserted, "inserting an edge", || {
+            format!("the edge {} -{:?}-> {} already exists", e.from, e.kind, e.to)
+        })?;
     }
 
     for (pos, e) in append.entries.iter().enumerate() {
@@ -197,7 +200,35 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
         .and_then(|mut s| s.execute(params![a, change.handle.0.as_bytes(), status, seq]))
         .map_err(sql("closing an adjudication"))?;
     }
+    if let Some(record) = &append.idempotency {
+        let answer = json_to_sql(&record.answer)?;
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO idempotency_keys (agent_id, key, stream_seq, request, answer) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| s.execute(params![a, record.key, seq, record.request, answer]));
+        unique(inserted, "inserting an idempotency key", || {
+            format!("idempotency key {:?} is already stored", record.key)
+        })?;
+    }
     Ok(Head { seq: append.seq, tx_time: append.tx_time })
+}
+
+/// The result of an insert into a table with a uniqueness constraint: a violation refuses the
+/// unit (`Conflict`, saying `what` repeats); any other failure is described by `ctx`.
+fn unique(
+    inserted: rusqlite::Result<usize>,
+    ctx: &'static str,
+    what: impl FnOnce() -> String,
+) -> SqlResult<()> {
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            Err(SqliteError::Conflict(format!("{} ({e})", what())))
+        }
+        Err(e) => Err(SqliteError::sqlite(ctx)(e)),
+    }
 }
 
 /// Sets the `notified` flag of one adjudication row (consumes no seq).

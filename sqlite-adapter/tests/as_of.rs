@@ -1,7 +1,10 @@
 //! `seq_at` bisects the units' seqs (schema version 2 has no tx_time index): it must answer
 //! the newest unit at or before any time, at every boundary, on a long stream.
 
-use credence_core::{AgentId, Append, Ledger, MemoryLedger, Timestamp};
+use credence_core::serde_json;
+use credence_core::{
+    AgentId, Append, ClaimRef, Disposition, Event, Ledger, LedgerEntry, MemoryLedger, Timestamp,
+};
 use credence_sqlite::{SqliteConfig, SqliteLedger};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -12,9 +15,25 @@ fn tx_of(seq: u64) -> i64 {
     10 * s + s * s
 }
 
+/// Unit `seq` with one informational ledger entry (a unit must hold a row).
+fn unit(seq: u64) -> Append {
+    let tx_time = Timestamp(tx_of(seq));
+    let mut unit = Append::new(seq, tx_time);
+    unit.entries.push(LedgerEntry {
+        seq,
+        index: 0,
+        claim_ref: ClaimRef(uuid::Uuid::nil()),
+        event: Event::Corroborated,
+        disposition: Disposition::CommittedCheap,
+        rationale: serde_json::json!({ "rationale": "test" }),
+        recorded_at: tx_time,
+    });
+    unit
+}
+
 fn write_units(ledger: &dyn Ledger, agent: &AgentId, n: u64) -> credence_core::Result<()> {
     for seq in 1..=n {
-        ledger.write(agent, &mut |_| Ok(Some(Append::new(seq, Timestamp(tx_of(seq))))))?;
+        ledger.write(agent, &mut |_| Ok(Some(unit(seq))))?;
     }
     Ok(())
 }

@@ -8,12 +8,23 @@ use credence_sqlite::{SqliteConfig, SqliteLedger};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The next unit after the view's head, holding only its commit row.
+/// The next unit after the view's head, holding one informational ledger entry (a unit must
+/// hold a row).
 fn next_unit(view: &dyn credence_core::LedgerRead) -> credence_core::Result<Append> {
     let head = view.head()?;
     let seq = head.map_or(1, |h| h.seq + 1);
     let t = head.map_or(Timestamp(1_000), |h| h.tx_time.plus_micros(1));
-    Ok(Append::new(seq, t))
+    let mut unit = Append::new(seq, t);
+    unit.entries.push(credence_core::LedgerEntry {
+        seq,
+        index: 0,
+        claim_ref: credence_core::ClaimRef(uuid::Uuid::nil()),
+        event: credence_core::Event::Corroborated,
+        disposition: credence_core::Disposition::CommittedCheap,
+        rationale: credence_core::serde_json::json!({ "rationale": "test" }),
+        recorded_at: t,
+    });
+    Ok(unit)
 }
 
 #[test]

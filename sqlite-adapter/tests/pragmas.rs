@@ -200,8 +200,11 @@ fn schema_history_is_refinerys_table() -> TestResult {
     let applied = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
-    assert_eq!(applied, [(1, "init".to_owned()), (2, "fewer_btrees".to_owned())]);
-    assert_eq!(credence_sqlite::schema_version(), 2);
+    assert_eq!(
+        applied,
+        [(1, "init".to_owned()), (2, "fewer_btrees".to_owned()), (3, "idempotency_keys".to_owned())]
+    );
+    assert_eq!(credence_sqlite::schema_version(), 3);
     Ok(())
 }
 

@@ -164,6 +164,27 @@ pub fn engine_with_invalid_config_is_invalid_config_error(f: &dyn Factory) -> Ca
     Ok(())
 }
 
+/// `adjudication_ttl`, when set, is at least 1 µs (SPEC §4): zero or less than a microsecond is
+/// `InvalidConfig`; exactly one microsecond is accepted.
+pub fn engine_with_adjudication_ttl_below_one_microsecond_is_invalid_config(f: &dyn Factory) -> CaseResult {
+    for ttl in [std::time::Duration::ZERO, std::time::Duration::from_nanos(999)] {
+        let config = EngineConfig { adjudication_ttl: Some(ttl), ..EngineConfig::default() };
+        match Fixture::build(f, config, true) {
+            Err(CaseError::Error(Error::InvalidConfig { reason })) => {
+                ensure!(reason.contains("adjudication_ttl"), "the reason {reason:?} names the setting");
+            }
+            Err(other) => return Err(CaseError::Failed(format!("ttl {ttl:?}: got {other}"))),
+            Ok(_) => return Err(CaseError::Failed(format!("ttl {ttl:?} was accepted"))),
+        }
+    }
+    let one = EngineConfig {
+        adjudication_ttl: Some(std::time::Duration::from_micros(1)),
+        ..EngineConfig::default()
+    };
+    Fixture::build(f, one, true)?;
+    Ok(())
+}
+
 /// Error messages name what went wrong (the handle of a handle error, the reason of a query
 /// error).
 pub fn error_messages_name_the_problem(f: &dyn Factory) -> CaseResult {

@@ -144,6 +144,19 @@ pub fn ingest_window_without_start_is_untrusted_and_not_quarantined(f: &dyn Fact
     Ok(())
 }
 
+/// A window with neither start nor end carries no valid-time data (SPEC §1.3): a single such
+/// claim reads `TimingUncertain`, exactly as a claim without a window.
+pub fn recall_window_without_start_or_end_is_no_valid_time(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let w = window(None, None);
+    let r = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x").with_valid_time(w))?;
+    ensure_eq!(r.disposition, Disposition::CommittedCheap);
+    let b = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    ensure_eq!(b.status, BeliefStatus::TimingUncertain, "{b:?}");
+    ensure_eq!(b.value, Some(json!("x")));
+    Ok(())
+}
+
 /// Step 2 before step 3: a RecallReEntry with an incoherent trusted window is Quarantined,
 /// not PendingLowConfidence.
 pub fn ingest_recall_reentry_with_incoherent_trusted_window_is_quarantined(f: &dyn Factory) -> CaseResult {

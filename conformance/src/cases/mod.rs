@@ -12,6 +12,7 @@ pub mod dependencies;
 pub mod dispositions;
 pub mod errors;
 pub mod faults;
+pub mod idempotency;
 pub mod ingest;
 pub mod invalidate;
 pub mod reads;

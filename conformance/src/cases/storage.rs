@@ -236,6 +236,56 @@ pub fn write_append_with_a_row_of_another_seq_is_conflict_and_writes_nothing(f: 
     Ok(())
 }
 
+/// A unit with no rows is refused (`Conflict`, SPEC §5.0): nothing is written, no seq is used
+/// and the agent is not created.
+pub fn write_unit_with_no_rows_is_conflict_and_uses_no_seq(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let t = day(2027, 1, 1);
+    let result = fx.store.ledger.write(&agent("a")?, &mut |_view| Ok(Some(Append::new(1, t))));
+    ensure!(matches!(result, Err(Error::Conflict { .. })), "an empty unit gave {result:?}");
+    ensure_eq!(fx.store.ledger.agents()?, Vec::<AgentId>::new());
+    ensure_eq!(head_seq(&fx, "a")?, 0);
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let result = fx.store.ledger.write(&agent("a")?, &mut |_view| Ok(Some(Append::new(2, t))));
+    ensure!(matches!(result, Err(Error::Conflict { .. })), "an empty unit gave {result:?}");
+    ensure_eq!(fx.engine.ingest(IngestRequest::new("a", "s", "p", 2))?.seq, Some(2));
+    Ok(())
+}
+
+/// A unit repeating an edge `(from, to, kind)` — one already stored, or twice in itself — is
+/// refused (`Conflict`, SPEC §5.0): none of its rows are written and no seq is used.
+pub fn write_unit_repeating_an_edge_is_conflict_and_uses_no_seq(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let parent = fx.engine.ingest(IngestRequest::new("a", "s", "base", 1))?;
+    let child = fx.engine.ingest(IngestRequest::new("a", "s", "p", 2).depends_on([parent.claim()]))?;
+    let id = agent("a")?;
+    let t = day(2027, 1, 1);
+    for twice_in_unit in [false, true] {
+        let claim_ref = ClaimRef(fx.ids.next_id(t));
+        let mut append = Append::new(3, t);
+        append.claims.push(plain_claim(&id, claim_ref, 3, t));
+        append.entries.push(committed_entry(claim_ref, 3, t));
+        let edge = Edge { from: child.claim(), to: parent.claim(), kind: EdgeKind::DependsOn, seq: 3 };
+        append.edges.push(edge.clone());
+        if twice_in_unit {
+            let fresh = Edge { from: claim_ref, to: parent.claim(), kind: EdgeKind::DerivedFrom, seq: 3 };
+            append.edges = vec![fresh.clone(), fresh];
+        }
+        let result = fx.store.ledger.write(&id, &mut |_view| Ok(Some(append.clone())));
+        ensure!(
+            matches!(result, Err(Error::Conflict { .. })),
+            "a repeated edge (twice in the unit: {twice_in_unit}) gave {result:?}"
+        );
+        let found = read_with(&*fx.store.ledger, &id, |view| view.claim(claim_ref))?;
+        ensure!(found.is_none(), "a claim of the refused unit is visible: {found:?}");
+    }
+    ensure_eq!(head_seq(&fx, "a")?, 2);
+    let edges = read_with(&*fx.store.ledger, &id, |view| view.edges_to(parent.claim(), EdgeKind::DependsOn))?;
+    ensure_eq!(edges.len(), 1);
+    ensure_eq!(fx.engine.ingest(IngestRequest::new("a", "s", "p", 3))?.seq, Some(3));
+    Ok(())
+}
+
 /// A write unit that returns `Ok(None)` writes nothing, consumes no seq and does not create
 /// the agent.
 pub fn write_unit_returning_none_writes_nothing(f: &dyn Factory) -> CaseResult {

@@ -55,7 +55,7 @@ impl Keyed {
     /// Stores `answer` under the key with the unit's rows.
     pub(super) fn attach(&self, mut append: Append, answer: StoredAnswer) -> Append {
         append.idempotency =
-            Some(Idempotency { key: self.key.clone(), request: self.request.clone(), answer });
+            Some(Box::new(Idempotency { key: self.key.clone(), request: self.request.clone(), answer }));
         append
     }
 }
