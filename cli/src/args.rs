@@ -95,6 +95,10 @@ pub(crate) enum Command {
         /// Provenance of the evidence behind the verdict.
         #[arg(long, value_enum, default_value = "user")]
         evidence: ProvenanceArg,
+        /// Idempotency key: a retry with the same key writes nothing and answers the first
+        /// result (1–128 bytes).
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
     },
     /// Expire overdue adjudications and mark un-notified ones as notified.
     Sweep {
@@ -112,6 +116,10 @@ pub(crate) enum Command {
         predicate: String,
         /// The winning claim.
         winner: String,
+        /// Idempotency key: a retry with the same key writes nothing and answers the first
+        /// result (1–128 bytes).
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
     },
     /// Invalidate a live claim.
     Invalidate {
@@ -122,6 +130,10 @@ pub(crate) enum Command {
         /// Why (kept in the audit trail).
         #[arg(long, default_value = "invalidated from the command line")]
         reason: String,
+        /// Idempotency key: a retry with the same key writes nothing and answers the first
+        /// result (1–128 bytes).
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
     },
     /// Reinstate a superseded or invalidated claim.
     Reinstate {
@@ -129,6 +141,10 @@ pub(crate) enum Command {
         agent: String,
         /// The claim.
         claim: String,
+        /// Idempotency key: a retry with the same key writes nothing and answers the first
+        /// result (1–128 bytes).
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
     },
     /// The derived_from ancestry of a claim.
     Lineage {
@@ -224,6 +240,10 @@ pub(crate) struct RememberArgs {
     /// With --queue: the adjudication expires after this many seconds (see `sweep`).
     #[arg(long, value_name = "SECONDS", requires = "queue")]
     pub ttl: Option<u64>,
+    /// Idempotency key: a retry with the same key writes nothing and answers the first
+    /// receipt (1–128 bytes).
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use credence::transfer::{self, Stats};
 use credence::{
     Adjudication, AgentId, AsOf, AuditQuery, ClaimEngine, ClaimRef, Clock, Credence, Disposition,
-    EngineConfig, Handle, OpenOptions, Oracle, RecallQuery, WriteReceipt, parse_date,
+    EngineConfig, Handle, OpenOptions, Oracle, RecallQuery, WriteOptions, WriteReceipt, parse_date,
 };
 use serde_json::{Value, json};
 
@@ -147,7 +147,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 ))
             }
         }
-        Command::Adjudicate { handle, verdict, agent, evidence } => {
+        Command::Adjudicate { handle, verdict, agent, evidence, idempotency_key } => {
             let handle: Handle = handle
                 .trim()
                 .parse()
@@ -167,7 +167,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                     }
                 },
             };
-            let outcome = c.submit_adjudication(&agent, handle, verdict.into(), evidence.into())?;
+            let options = WriteOptions { idempotency_key };
+            let outcome =
+                c.submit_adjudication_with(&agent, handle, verdict.into(), evidence.into(), &options)?;
             if json {
                 print_json(&serde_json::to_value(&outcome).unwrap_or(Value::Null))
             } else {
@@ -205,23 +207,24 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Command::Resolve { agent, subject, predicate, winner } => {
+        Command::Resolve { agent, subject, predicate, winner, idempotency_key } => {
             let winner = parse_ref(&winner)?;
             let c = open(&url)?;
             known_agent(&c, &agent)?;
-            write_result(json, c.resolve(&agent, &subject, &predicate, winner)?)
+            let options = WriteOptions { idempotency_key };
+            write_result(json, c.resolve_with(&agent, &subject, &predicate, winner, &options)?)
         }
-        Command::Invalidate { agent, claim, reason } => {
+        Command::Invalidate { agent, claim, reason, idempotency_key } => {
             let claim = parse_ref(&claim)?;
             let c = open(&url)?;
             known_agent(&c, &agent)?;
-            write_result(json, c.invalidate(&agent, claim, &reason)?)
+            write_result(json, c.invalidate_with(&agent, claim, &reason, &WriteOptions { idempotency_key })?)
         }
-        Command::Reinstate { agent, claim } => {
+        Command::Reinstate { agent, claim, idempotency_key } => {
             let claim = parse_ref(&claim)?;
             let c = open(&url)?;
             known_agent(&c, &agent)?;
-            write_result(json, c.reinstate(&agent, claim)?)
+            write_result(json, c.reinstate_with(&agent, claim, &WriteOptions { idempotency_key })?)
         }
         Command::Lineage { agent, claim } => {
             let claim = parse_ref(&claim)?;
@@ -440,6 +443,9 @@ fn remember(url: &str, json: bool, a: RememberArgs) -> Result<(), Failure> {
     }
     for p in depends {
         builder = builder.depends_on(p);
+    }
+    if let Some(key) = a.idempotency_key {
+        builder = builder.idempotency_key(key);
     }
     write_result(json, builder.commit()?)
 }

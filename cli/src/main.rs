@@ -25,7 +25,13 @@ impl From<credence::Error> for Failure {
         match e {
             credence::Error::InvalidStoreUrl { .. } => Failure::Usage(e.to_string()),
             other => {
-                let retry = if other.is_retryable() { " (retryable: trying again may succeed)" } else { "" };
+                let retry = if other.is_outcome_unknown() {
+                    " (the write may or may not be stored: retry it only with the same --idempotency-key)"
+                } else if other.is_retryable() {
+                    " (retryable: trying again may succeed)"
+                } else {
+                    ""
+                };
                 Failure::Store(format!("{other}{retry}{}", source_chain(&other)))
             }
         }

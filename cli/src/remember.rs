@@ -122,6 +122,14 @@ impl<'c> Remember<'c> {
         self
     }
 
+    /// Sets the idempotency key (1–128 bytes, SPEC §2.4): a retry of the same claim with the
+    /// same key writes nothing and returns the first receipt — retry with it after an error
+    /// that says the outcome is unknown.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.request.idempotency_key = Some(key.into());
+        self
+    }
+
     /// The request as it would be sent.
     pub fn request(&self) -> IngestRequest {
         let mut request = self.request.clone();
