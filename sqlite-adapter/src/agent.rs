@@ -344,8 +344,12 @@ impl AgentDb {
         }
         st.committing = true;
         drop(st);
-        let outcome =
-            conn.execute_batch("COMMIT").map_err(|e| Arc::new(SqliteError::sqlite("committing")(e)));
+        // BUSY leaves the transaction open (rolled back below): nothing was committed. After any
+        // other failure SQLite does not tell whether the frames it wrote will count.
+        let outcome = conn.execute_batch("COMMIT").map_err(|e| {
+            let e = SqliteError::sqlite("committing")(e);
+            Arc::new(if e.is_busy() { e } else { SqliteError::CommitUnknown(Box::new(e)) })
+        });
         if outcome.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }

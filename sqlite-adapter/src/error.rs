@@ -50,6 +50,10 @@ pub(crate) enum SqliteError {
     /// The group commit this write joined failed; every member gets this.
     #[error("group commit failed: {0}")]
     Batch(Arc<SqliteError>),
+    /// `COMMIT` failed with an error after which SQLite does not say whether the transaction's
+    /// WAL frames will count (an I/O error while syncing, say): the write may be stored.
+    #[error("COMMIT failed and the outcome is unknown: {0}")]
+    CommitUnknown(Box<SqliteError>),
     /// An internal state that should be impossible (a poisoned lock after a panic).
     #[error("{0}")]
     Internal(String),
@@ -117,6 +121,10 @@ impl SqliteError {
             SqliteError::Url { url, reason } => {
                 Error::InvalidStoreUrl { url: url.clone(), reason: reason.clone() }
             }
+            SqliteError::CommitUnknown(_) => Error::outcome_unknown(BACKEND, message),
+            SqliteError::Batch(inner) if matches!(**inner, SqliteError::CommitUnknown(_)) => {
+                Error::outcome_unknown(BACKEND, format!("group commit failed: {inner}"))
+            }
             SqliteError::Batch(inner) => match inner.to_core() {
                 Error::Unavailable { reason, .. } => {
                     Error::Unavailable { backend: BACKEND, reason: format!("group commit failed: {reason}") }
@@ -144,3 +152,26 @@ impl From<SqliteError> for Error {
 
 /// The adapter's result type.
 pub(crate) type SqlResult<T> = std::result::Result<T, SqliteError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_of_unknown_outcome_is_outcome_unknown_for_every_member() {
+        let io = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_FSYNC),
+            Some("disk I/O error".into()),
+        );
+        let unknown = SqliteError::CommitUnknown(Box::new(SqliteError::sqlite("committing")(io)));
+        let member = Error::from(SqliteError::Batch(Arc::new(unknown)));
+        assert!(member.is_outcome_unknown(), "{member}");
+        assert!(member.is_retryable(), "{member}");
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        );
+        let member = Error::from(SqliteError::Batch(Arc::new(SqliteError::sqlite("committing")(busy))));
+        assert!(!member.is_outcome_unknown(), "a busy COMMIT committed nothing: {member}");
+    }
+}
