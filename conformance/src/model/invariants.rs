@@ -70,6 +70,13 @@ fn check(f: &dyn Factory, s: &Scenario) -> Result<(), String> {
     Ok(())
 }
 
+/// True for a keyed ingest whose committed receipt names a claim seen before: its key's first
+/// receipt again (SPEC §2.4) — or a re-entry corroborated by identity; either way the model's
+/// comparison with the reference backend checks the answer.
+fn replayed(op: &super::ops::Ingest, r: &WriteReceipt, known: &Known) -> bool {
+    op.key.is_some() && r.disposition != Disposition::Rejected && r.claim_ref.is_some_and(|c| known.has(c))
+}
+
 fn fails(ok: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
     if ok { Ok(()) } else { Err(msg()) }
 }
@@ -154,6 +161,10 @@ fn answer_allowed(
         }
         (Op::Ingest(i), Outcome::Receipt(r)) => {
             receipt_shape(r)?;
+            if replayed(i, r, known) {
+                // The first receipt again (SPEC §2.4); the model compares it with the reference.
+                return Ok(());
+            }
             ingest_allowed(i, r, known, oracle)?;
             (i.agent, r.seq, r.tx_time)
         }
@@ -232,7 +243,17 @@ fn units_accounted(
                 format!("a sweep wrote {grew} units but reports {} expired rows", report.expired)
             });
         }
-        Outcome::Receipt(r) => (u64::from(r.seq.is_some()), r.seq),
+        Outcome::Receipt(r) => {
+            // A keyed ingest answered from its key names a unit at or below the head: it wrote
+            // nothing.
+            let keyed = matches!(op, Op::Ingest(i) if i.key.is_some());
+            let head = op.agent().and_then(|a| stored.get(a)).copied().unwrap_or(0);
+            if keyed && r.seq.is_some_and(|s| s <= head) {
+                (0, None)
+            } else {
+                (u64::from(r.seq.is_some()), r.seq)
+            }
+        }
         Outcome::Verdict(o) => (1, Some(o.seq)),
         Outcome::Failed(e) => (u64::from(e.variant == expired), None),
     };

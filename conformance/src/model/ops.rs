@@ -104,6 +104,8 @@ pub(super) struct Ingest {
     pub window: Option<Window>,
     pub derived_from: Vec<Pick>,
     pub depends_on: Vec<Pick>,
+    /// An idempotency key `k0`–`k2` (few, so keys repeat: replays and reuses happen).
+    pub key: Option<u8>,
 }
 
 /// One operation of a scenario.
@@ -351,6 +353,9 @@ impl Ingest {
         }
         if let Some(w) = self.window {
             req = req.with_valid_time(w.valid_time());
+        }
+        if let Some(k) = self.key {
+            req = req.with_idempotency_key(format!("k{k}"));
         }
         req
     }

@@ -95,13 +95,13 @@ fn ingest() -> impl Strategy<Value = Op> {
             criticality,
             option::weighted(0.5, window()),
         ),
-        (parents(), parents()),
+        (parents(), parents(), option::weighted(0.2, 0u8..3)),
     )
         .prop_map(
             |(
                 (agent, subject, predicate, value, provenance),
                 ((set_valued_employer, set_valued_other), confidence, criticality, window),
-                (derived_from, depends_on),
+                (derived_from, depends_on, key),
             )| {
                 Op::Ingest(Ingest {
                     agent,
@@ -120,6 +120,7 @@ fn ingest() -> impl Strategy<Value = Op> {
                     window,
                     derived_from,
                     depends_on,
+                    key,
                 })
             },
         )
