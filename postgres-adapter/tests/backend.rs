@@ -24,12 +24,16 @@ fn engine(ledger: Arc<PostgresLedger>, seed: u64) -> Result<Engine<Arc<PostgresL
     Engine::builder(ledger).ids(Arc::new(SequentialIds::new(seed))).build()
 }
 
+/// The seq and tx_time of the next unit after the view's head.
+fn next_unit_at(view: &dyn credence_core::LedgerRead) -> credence_core::Result<(u64, Timestamp)> {
+    let head = view.head()?;
+    Ok((head.map_or(1, |h| h.seq + 1), head.map_or(Timestamp(1), |h| Timestamp(h.tx_time.0 + 1))))
+}
+
 /// A unit appending the unit row and one informational ledger entry (a unit must hold a row):
 /// the next seq, a later tx_time.
 fn empty_unit(view: &dyn credence_core::LedgerRead) -> credence_core::Result<Option<Append>> {
-    let head = view.head()?;
-    let seq = head.map_or(1, |h| h.seq + 1);
-    let tx = head.map_or(Timestamp(1), |h| Timestamp(h.tx_time.0 + 1));
+    let (seq, tx) = next_unit_at(view)?;
     Ok(Some(marker_unit(seq, tx)))
 }
 
@@ -590,7 +594,8 @@ fn claim_unit_on(
     subject: &str,
     claim_ref: u128,
 ) -> credence_core::Result<Option<Append>> {
-    let mut unit = empty_unit(view)?.ok_or(Error::InvalidQuery { reason: "no unit".into() })?;
+    let (seq, tx) = next_unit_at(view)?;
+    let mut unit = Append::new(seq, tx);
     let claim_ref = credence_core::ClaimRef(uuid::Uuid::from_u128(claim_ref));
     // The line is read first, as the engine does (this is what rides with BEGIN and the lock).
     view.line_claims(subject, "p", u64::MAX)?;
