@@ -71,10 +71,16 @@ impl SqliteLedger {
     /// # Errors
     /// `InvalidConfig` for a bad `config` or a linked SQLite older than 3.51.3; `Backend` when
     /// the directory cannot be created.
+    ///
+    /// The directory is made absolute first (so a later change of the working directory does
+    /// not move the store, and no agent file's path can read as a SQLite `file:` URI, which the
+    /// bundled SQLite would otherwise interpret).
     pub fn open(dir: impl AsRef<Path>, config: SqliteConfig) -> Result<SqliteLedger> {
-        let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(SqliteError::io(format!("creating {}", dir.display())))?;
-        Ok(SqliteLedger::new(Location::Dir(dir.to_path_buf()), config)?)
+        let given = dir.as_ref();
+        let dir = std::path::absolute(given)
+            .map_err(SqliteError::io(format!("resolving the directory {}", given.display())))?;
+        std::fs::create_dir_all(&dir).map_err(SqliteError::io(format!("creating {}", dir.display())))?;
+        Ok(SqliteLedger::new(Location::Dir(dir), config)?)
     }
 
     /// A store on in-memory databases (one per agent): same engine, nothing on disk, gone

@@ -50,10 +50,16 @@ pub(crate) enum Target {
 
 /// Opens a connection to `target` and applies the PRAGMAs every connection gets.
 pub(crate) fn open(target: &Target, role: Role, config: &SqliteConfig) -> SqlResult<Connection> {
-    let mut flags =
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    // No SQLITE_OPEN_URI for files: an agent file's path is a path, never a URI. (The bundled
+    // SQLite reads `file:` names as URIs whatever the flag, so the store directory is made
+    // absolute when the store is opened: no agent file's path starts with `file:`.) Only the
+    // in-memory databases are named by URI.
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if role == Role::Writer || matches!(target, Target::Memory(_)) {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    if matches!(target, Target::Memory(_)) {
+        flags |= OpenFlags::SQLITE_OPEN_URI;
     }
     let (conn, is_file) = match target {
         Target::File(path) => (

@@ -33,6 +33,15 @@ pub(crate) fn parse(url: &str) -> SqlResult<Location> {
     if path.contains('\0') {
         return bad("the directory contains NUL");
     }
+    // The directory is a path, never a SQLite URI: refuse what looks like one rather than
+    // create a directory named after it.
+    if path.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("file:")) {
+        return bad("`file:` URIs are not store URLs: give the directory as a path, e.g. `sqlite:/srv/mem`");
+    }
+    if path.contains('?') {
+        return bad("`?` options are not supported on SQLite store URLs (the directory is a plain path; \
+             SQLite URI parameters such as `?mode=` are never applied)");
+    }
     Ok(Location::Dir(PathBuf::from(path)))
 }
 
@@ -50,9 +59,21 @@ mod tests {
 
     #[test]
     fn parse_malformed_url_is_an_error() {
-        for url in
-            ["", "sqlite:", "sqlite://", "sqlite::mem:", "postgres://x", "memory:", "sqlite:a\0b", "SQLITE:x"]
-        {
+        for url in [
+            "",
+            "sqlite:",
+            "sqlite://",
+            "sqlite::mem:",
+            "postgres://x",
+            "memory:",
+            "sqlite:a\0b",
+            "SQLITE:x",
+            "sqlite:file:/srv/mem",
+            "sqlite:FILE:mem",
+            "sqlite://file:x",
+            "sqlite:/srv/mem?mode=ro",
+            "sqlite:x?",
+        ] {
             assert!(matches!(parse(url), Err(SqliteError::Url { .. })), "{url:?}");
         }
     }
