@@ -104,16 +104,7 @@ pub fn open_backend(url: &str) -> Result<Backend> {
 
 /// The URL with any password replaced by `***`, for messages.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    credence_core::redact::url(url)
 }
 
 #[cfg(test)]
@@ -137,12 +128,5 @@ mod tests {
             let err = r.expect_err("not compiled in").to_string();
             assert!(err.contains("--features postgres"), "{err}");
         }
-    }
-
-    #[test]
-    fn redact_hides_the_password_only() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db?x=1"), "postgres://u:***@h:5432/db?x=1");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite:/tmp/x"), "sqlite:/tmp/x");
     }
 }

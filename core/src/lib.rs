@@ -15,6 +15,7 @@ pub mod ids;
 pub mod ledger;
 pub mod memory;
 pub mod record;
+pub mod redact;
 pub mod time;
 pub mod transfer;
 pub mod validate;
