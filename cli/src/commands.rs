@@ -1,11 +1,12 @@
 //! One function per command.
 
-use std::io::{BufReader, IsTerminal};
+use std::fs::File;
+use std::io::{IsTerminal, Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use credence::transfer::{self, Stats};
+use credence::transfer::{self, ImportOptions, ImportPlan, Stats};
 use credence::{
     Adjudication, AgentId, AsOf, AuditQuery, ClaimEngine, ClaimRef, Clock, Credence, Disposition,
     EngineConfig, Handle, OpenOptions, Oracle, RecallQuery, WriteOptions, WriteReceipt, parse_date,
@@ -299,17 +300,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Import { file } => {
-            let plan = match file.as_deref() {
-                Some(p) if p != Path::new("-") => {
-                    let f = std::fs::File::open(p)
-                        .map_err(|e| Failure::Usage(format!("cannot open {}: {e}", p.display())))?;
-                    transfer::parse_import(BufReader::new(f))?
-                }
-                _ => transfer::parse_import(std::io::stdin().lock())?,
-            };
+            let (plan, input) = check_import_input(file.as_deref())?;
             let c = open(&url)?;
             let mut bar = Progress::new("importing", json);
-            let stats = transfer::import(c.ledger().as_ref(), &plan, &mut |d, t| bar.update(d, t))?;
+            let stats = transfer::import(c.ledger().as_ref(), &plan, input, &mut |d, t| bar.update(d, t))?;
             bar.finish();
             stats_result(json, "imported", &stats)
         }
@@ -322,6 +316,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 from.ledger().as_ref(),
                 target.ledger().as_ref(),
                 only.as_ref(),
+                &ImportOptions::default(),
                 &mut |d, t| {
                     bar.update(d, t);
                 },
@@ -356,6 +351,47 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Demo => crate::demo::run(cli.store.as_deref(), json),
+    }
+}
+
+/// Checks an import's input (FILE, or stdin for none or `-`) against every rule before the
+/// store is opened, and returns the plan with a file to read again for the writes. A regular
+/// file is read twice; anything else (stdin, a pipe, a device) is copied to a temporary file
+/// while it is checked, so what is written is exactly what was checked. Memory stays bounded
+/// either way.
+fn check_import_input(file: Option<&Path>) -> Result<(ImportPlan, File), Failure> {
+    let options = ImportOptions::default();
+    let input: Box<dyn Read> = match file {
+        Some(p) if p != Path::new("-") => {
+            let mut f =
+                File::open(p).map_err(|e| Failure::Usage(format!("cannot open {}: {e}", p.display())))?;
+            if f.metadata().is_ok_and(|m| m.is_file()) {
+                let plan = transfer::check_import(&mut f, &options)?;
+                f.rewind().map_err(|e| Failure::Store(format!("reading {} again: {e}", p.display())))?;
+                return Ok((plan, f));
+            }
+            Box::new(f)
+        }
+        _ => Box::new(std::io::stdin().lock()),
+    };
+    let mut spool = tempfile::tempfile()
+        .map_err(|e| Failure::Store(format!("cannot create a temporary file for the input: {e}")))?;
+    let plan = transfer::check_import(Tee { input, copy: &mut spool }, &options)?;
+    spool.rewind().map_err(|e| Failure::Store(format!("reading the input's copy again: {e}")))?;
+    Ok((plan, spool))
+}
+
+/// A reader that copies everything it reads into `copy`.
+struct Tee<R, W> {
+    input: R,
+    copy: W,
+}
+
+impl<R: Read, W: std::io::Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.copy.write_all(buf.get(..n).unwrap_or_default())?;
+        Ok(n)
     }
 }
 

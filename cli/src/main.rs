@@ -18,6 +18,14 @@ pub(crate) enum Failure {
     Usage(String),
     /// The store refused or failed (exit 1).
     Store(String),
+    /// The input was refused (exit 1); `fields` (e.g. `line` and `rule`) join the `--json`
+    /// error document.
+    Refused {
+        /// What happened.
+        message: String,
+        /// Extra fields of the `--json` error document.
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 impl From<credence::Error> for Failure {
@@ -46,9 +54,25 @@ impl From<credence::DateError> for Failure {
 
 impl From<credence::transfer::TransferError> for Failure {
     fn from(e: credence::transfer::TransferError) -> Self {
-        match e {
-            credence::transfer::TransferError::Store(inner) => inner.into(),
-            other => Failure::Store(other.to_string()),
+        use credence::transfer::TransferError;
+        use serde_json::json;
+        let fields = match &e {
+            TransferError::Store(_) => None,
+            TransferError::Format { line, rule, .. } => Some(json!({"line": line, "rule": rule})),
+            TransferError::Changed { line, rule, written, .. } => {
+                Some(json!({"line": line, "rule": rule, "written": written}))
+            }
+            TransferError::Source { agent, seq, rule, .. } => {
+                Some(json!({"agent": agent, "seq": seq, "rule": rule}))
+            }
+            _ => None,
+        };
+        match (e, fields) {
+            (TransferError::Store(inner), _) => inner.into(),
+            (other, Some(serde_json::Value::Object(fields))) => {
+                Failure::Refused { message: other.to_string(), fields }
+            }
+            (other, _) => Failure::Store(other.to_string()),
         }
     }
 }
@@ -79,16 +103,21 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    let (kind, msg, code) = match commands::run(cli) {
+    let (kind, msg, code, fields) = match commands::run(cli) {
         Ok(()) => return ExitCode::SUCCESS,
-        Err(Failure::Usage(msg)) => ("usage", msg, 2),
-        Err(Failure::Store(msg)) => ("store", msg, 1),
+        Err(Failure::Usage(msg)) => ("usage", msg, 2, serde_json::Map::new()),
+        Err(Failure::Store(msg)) => ("store", msg, 1, serde_json::Map::new()),
+        Err(Failure::Refused { message, fields }) => ("store", message, 1, fields),
     };
     eprintln!("error: {msg}");
     // With --json, scripts get one document on stdout even on failure (unless the command
     // already printed its own, e.g. a rejected write's receipt).
     if json && !output::PRINTED_JSON.load(std::sync::atomic::Ordering::SeqCst) {
-        let _ = output::print_json(&serde_json::json!({"error": msg, "kind": kind, "exit_code": code}));
+        let mut doc = serde_json::json!({"error": msg, "kind": kind, "exit_code": code});
+        if let Some(obj) = doc.as_object_mut() {
+            obj.extend(fields);
+        }
+        let _ = output::print_json(&doc);
     }
     ExitCode::from(code)
 }

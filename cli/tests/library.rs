@@ -105,15 +105,15 @@ fn export_import_round_trip_between_backends_verifies_equal() -> TestResult {
     let stats = transfer::export(from.ledger().as_ref(), None, &mut buf)?;
     assert_eq!((stats.agents, stats.units), (2, 3));
     let to = credence::open("sqlite::memory:")?;
-    let plan = transfer::parse_import(buf.as_slice())?;
+    let plan = transfer::check_import(buf.as_slice(), &transfer::ImportOptions::default())?;
     let mut calls = 0;
-    transfer::import(to.ledger().as_ref(), &plan, &mut |_, _| calls += 1)?;
+    transfer::import(to.ledger().as_ref(), &plan, buf.as_slice(), &mut |_, _| calls += 1)?;
     assert_eq!(calls, 3);
     let agents = credence::ClaimEngine::agents(&from)?;
     transfer::verify(from.ledger().as_ref(), to.ledger().as_ref(), &agents)?;
     // A third store differing by one claim does not verify.
     let other = credence::open("memory:")?;
-    transfer::import(other.ledger().as_ref(), &plan, &mut |_, _| {})?;
+    transfer::import(other.ledger().as_ref(), &plan, buf.as_slice(), &mut |_, _| {})?;
     other.remember("a", "alice", "city", "Faro").commit()?;
     let err =
         transfer::verify(from.ledger().as_ref(), other.ledger().as_ref(), &agents).err().ok_or("differs")?;

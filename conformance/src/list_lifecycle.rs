@@ -156,6 +156,7 @@ macro_rules! __cases_lifecycle {
             transfer {
                 transfer_export_imported_into_empty_stores_answers_identically,
                 transfer_import_into_a_store_holding_one_of_the_agents_writes_nothing,
+                transfer_refused_import_file_writes_nothing,
             }
             errors {
                 handle_errors_from_engine_are_not_retryable,

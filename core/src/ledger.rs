@@ -79,8 +79,10 @@ impl Append {
         if let Some(reason) = self.row_with_other_seq() {
             return Some(reason);
         }
-        for (i, e) in self.edges.iter().enumerate() {
-            if self.edges[..i].iter().any(|o| o.from == e.from && o.to == e.to && o.kind == e.kind) {
+        // A set, not pairwise comparison: a unit read from an import file may hold many edges.
+        let mut seen = std::collections::HashSet::with_capacity(self.edges.len());
+        for e in &self.edges {
+            if !seen.insert((e.from, e.to, e.kind)) {
                 return Some(format!(
                     "unit {} repeats the edge {} -{:?}-> {}",
                     self.seq, e.from, e.kind, e.to

@@ -234,9 +234,12 @@ pub fn confidence(field: Field, c: f32) -> Result<(), RejectReason> {
 }
 
 /// Checks a parent list: no claim twice (existence is checked against storage by the engine).
+/// Linear in the list's length, so a long list (e.g. in an import file) costs no more than
+/// reading it.
 pub fn parents_unique(relation: Relation, parents: &[ClaimRef]) -> Result<(), RejectReason> {
-    for (i, p) in parents.iter().enumerate() {
-        if parents[..i].contains(p) {
+    let mut seen = std::collections::HashSet::with_capacity(parents.len());
+    for p in parents {
+        if !seen.insert(p) {
             return Err(RejectReason::DuplicateParent { relation, claim_ref: *p });
         }
     }
