@@ -255,8 +255,9 @@ pub fn idempotency_key_survives_export_and_import(f: &dyn Factory) -> CaseResult
     transfer::export(fx.store.ledger.as_ref(), None, &mut out)
         .map_err(|e| CaseError::Failed(e.to_string()))?;
     let target: crate::DynLedger = Arc::new(MemoryLedger::new());
-    let plan = transfer::parse_import(out.as_slice()).map_err(|e| CaseError::Failed(e.to_string()))?;
-    transfer::import(target.as_ref(), &plan, &mut |_, _| {}).map_err(|e| CaseError::Failed(e.to_string()))?;
+    let options = transfer::ImportOptions::with_clock(&*fx.clock);
+    transfer::import_from(target.as_ref(), std::io::Cursor::new(out), &options, &mut |_, _| {})
+        .map_err(|e| CaseError::Failed(e.to_string()))?;
     let engine = fx.engine_on(target.clone())?;
     ensure_eq!(engine.ingest(IngestRequest::new("a", "s", "p", "x").with_idempotency_key("k"))?, first);
     let head = read_with(target.as_ref(), &agent_id("a")?, |v| v.head())?.map(|h| h.seq);
