@@ -16,8 +16,9 @@
 //! them. So a unit whose agent's lock is held elsewhere, or whose knowledge is stale, is
 //! refused alone while the rest of its group commits; it is then sent again by its own
 //! thread, alone, waiting for its own agent's lock (see `Groups::speculate`). Only a failure
-//! of the whole statement (a claim that already exists) fails the group; after a lost
-//! connection each unit looks up its own outcome.
+//! of the whole statement (a claim that already exists) fails the group; after a connection
+//! lost while committing — or a leader that stopped — each unit looks up its own outcome
+//! (see the `outcome` module).
 //!
 //! At most one unit per agent is queued or in flight: a unit of an agent that already has one
 //! there was decided at the same head, so it cannot pass its guard; it is answered
@@ -26,10 +27,11 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use credence_core::{ClaimRef, Head};
+use credence_core::Head;
 
 use crate::error::PgResult;
 use crate::group::BatchFailure;
+use crate::outcome::UnitMark;
 use crate::speculate::{LOCKED_SETTING, LineKey, expect_sql, many_guard_args};
 use crate::write::{UnitRows, insert_many_sql};
 
@@ -52,9 +54,9 @@ pub(crate) struct Ahead {
     pub(crate) assumed_empty: Arc<[LineKey]>,
     /// Its rows. (Shared: a unit refused in its group is sent again from a copy.)
     pub(crate) rows: Arc<UnitRows>,
-    /// One of the unit's claims (its seq and ref), to find out whether a commit whose answer
+    /// The unit as it is recognised in the store, to find out whether a commit whose answer
     /// was lost went through.
-    pub(crate) probe: Option<(u64, ClaimRef)>,
+    pub(crate) mark: UnitMark,
 }
 
 /// What sending a group came to.
@@ -68,9 +70,9 @@ pub(crate) enum Sent {
     /// A statement failed (a lock held elsewhere, a guard, an insert) and the transaction
     /// was rolled back.
     Refused,
-    /// The connection broke in the round trip that carried the `COMMIT`: the outcome is
-    /// unknown until looked up.
-    Lost,
+    /// The connection broke in the round trip that carried the `COMMIT` (why), or the leader
+    /// stopped: the outcome is unknown until looked up.
+    Lost(String),
     /// The server, the pool or the connection is unavailable.
     Failed(BatchFailure),
     /// Not sent: a unit of the same agent is queued or in flight.
@@ -192,7 +194,7 @@ impl Convoy {
 
 /// Passes the lead to the oldest queued unit (or leaves one fewer group in flight), releases
 /// the group's agents and answers every follower of the group — also when the leader unwinds
-/// (then the outcome is unknown: the transaction may have committed).
+/// (then [`Sent::Lost`]: the transaction may have committed, each unit looks itself up).
 struct PassOn<'a> {
     convoy: &'a Convoy,
     slots: &'a [Arc<Slot>],
@@ -212,11 +214,10 @@ impl Drop for PassOn<'_> {
                 None => st.leaders = st.leaders.saturating_sub(1),
             }
         }
-        let sent = self.sent.take().unwrap_or_else(|| {
-            Sent::Failed(BatchFailure::Unavailable(
-                "the leader of a shared transaction stopped; its outcome is unknown".into(),
-            ))
-        });
+        let sent = self
+            .sent
+            .take()
+            .unwrap_or_else(|| Sent::Lost("the leader of a shared transaction stopped".into()));
         // The leader's agent is first; the slots are the other units', in order.
         for (slot, agent) in self.slots.iter().zip(self.agents.iter().skip(1)) {
             slot.set(SlotState::Done(sent.for_agent(agent)));
@@ -285,7 +286,7 @@ mod tests {
             head: Some(Head { seq: 2, tx_time: credence_core::Timestamp(20) }),
             assumed_empty: Arc::from([("s".to_owned(), "p".to_owned())]),
             rows: Arc::new(rows.unwrap_or_else(|e| panic!("rows: {e}"))),
-            probe: None,
+            mark: UnitMark::of(&credence_core::Append::new(3, credence_core::Timestamp(30))),
         }
     }
 
@@ -331,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn followers_of_a_leader_that_panics_are_answered_unavailable_and_the_convoy_recovers() {
+    fn followers_of_a_leader_that_panics_are_told_to_look_their_outcome_up_and_the_convoy_recovers() {
         let convoy = Convoy::default();
         // The two first senders lead groups of one; the second finishes long after the first,
         // so the three queued meanwhile all go in the group the first hands its lead to.
@@ -356,15 +357,8 @@ mod tests {
         });
         assert!(outcomes[..2].iter().all(|o| matches!(o, Ok(Sent::Committed))));
         let panicked = outcomes[2..].iter().filter(|o| o.is_err()).count();
-        let unknown = outcomes[2..]
-            .iter()
-            .filter(|o| matches!(o, Ok(Sent::Failed(BatchFailure::Unavailable(_)))))
-            .count();
-        assert_eq!(
-            (panicked, unknown),
-            (1, 2),
-            "the three followers went in one group whose leader panicked"
-        );
+        let lost = outcomes[2..].iter().filter(|o| matches!(o, Ok(Sent::Lost(_)))).count();
+        assert_eq!((panicked, lost), (1, 2), "the three followers went in one group whose leader panicked");
         let st = lock(&convoy.state);
         assert_eq!((st.leaders, st.agents.len(), st.queue.len()), (0, 0, 0));
     }
@@ -374,7 +368,7 @@ mod tests {
         let written = Sent::Partly(Arc::new(HashSet::from(["a".to_owned()])));
         assert!(matches!(written.for_agent("a"), Sent::Committed));
         assert!(matches!(written.for_agent("b"), Sent::Refused));
-        assert!(matches!(Sent::Lost.for_agent("a"), Sent::Lost));
+        assert!(matches!(Sent::Lost("x".into()).for_agent("a"), Sent::Lost(_)));
     }
 
     #[test]

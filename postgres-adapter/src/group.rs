@@ -16,6 +16,14 @@
 //!
 //! A leader with one unit first tries to write it in a single round trip (see the
 //! `speculate` module); when that is not possible the unit runs as described above.
+//!
+//! Whenever the round trip carrying a transaction's `COMMIT` breaks — the leader's `COMMIT`
+//! after its followers, a unit's rows sent with the `COMMIT`, a one-round-trip transaction —
+//! the leader looks up whether the transaction committed before anyone is answered (see the
+//! `outcome` module): every member is then answered as if the `COMMIT` had answered, or with
+//! the retryable `Unavailable` when nothing was stored, or with "outcome unknown" when that
+//! could not be found out. Such a transaction is never run again unless the lookup found it
+//! not stored.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -27,8 +35,9 @@ use credence_core::{Head, LedgerRead, WriteUnit};
 use r2d2::PooledConnection;
 
 use crate::convoy::{self, Convoy, Sent};
-use crate::error::{PgError, is_connection_error, is_occ, is_unavailable};
+use crate::error::{PgError, is_occ, is_unavailable};
 use crate::lock::agent_lock_key;
+use crate::outcome::{self, Found, UnitMark};
 use crate::pool::{PgManager, begin_fresh};
 use crate::read::PgView;
 use crate::speculate::{Knowledge, SpecView, expect_sql};
@@ -36,8 +45,8 @@ use crate::write::{self, Timing};
 
 /// Most units in one batch; later arrivals start the next batch.
 const MAX_BATCH: usize = 32;
-/// Most times a unit decided ahead is sent alone after its group did not commit, while the
-/// outcome of each try stays unknown (broken connections).
+/// Most times a unit decided ahead is sent alone after its group did not commit, while each
+/// try's connection breaks as it commits (and each is looked up and found not stored).
 const ALONE_TRIES: u32 = 3;
 
 type Conn = PooledConnection<PgManager>;
@@ -67,9 +76,20 @@ pub(crate) enum BatchFailure {
     Unavailable(String),
     /// Anything else.
     Other(String),
+    /// The connection broke while committing and whether the transaction committed could not
+    /// be found out (see the `outcome` module).
+    OutcomeUnknown(String),
 }
 
 impl BatchFailure {
+    /// What went wrong, in words.
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            BatchFailure::Occ(r) | BatchFailure::Unavailable(r) | BatchFailure::Other(r) => r,
+            BatchFailure::OutcomeUnknown(r) => r,
+        }
+    }
+
     pub(crate) fn from_pg(e: &PgError) -> BatchFailure {
         if is_occ(e) {
             BatchFailure::Occ(e.to_string())
@@ -127,6 +147,10 @@ pub(crate) struct Groups {
     pub(crate) failed_guards: AtomicU64,
     /// Units refused inside transactions shared by several agents' units (see `convoy`).
     pub(crate) refused_in_groups: AtomicU64,
+    /// Lookups after a `COMMIT`'s answer was lost, by what they found (see `outcome`).
+    pub(crate) lost_committed: AtomicU64,
+    pub(crate) lost_not_committed: AtomicU64,
+    pub(crate) lost_unknown: AtomicU64,
     /// What this process knows of its agents' heads and lines.
     known: Knowledge,
     /// Units decided ahead waiting to share a transaction.
@@ -140,14 +164,12 @@ struct AheadInTxn {
     units: u64,
     /// The lines they took as empty.
     assumed_empty: Vec<(String, String)>,
-    /// One of their claims, by which a commit whose answer was lost can be recognised.
-    probe: Option<(u64, credence_core::ClaimRef)>,
 }
 
 /// What running a unit ahead of its transaction came to.
 enum Ahead {
     /// Its rows, and the lines it took as empty.
-    Decided(credence_core::Append, Vec<(String, String)>),
+    Decided(Box<credence_core::Append>, Vec<(String, String)>),
     /// Its view reported a storage failure.
     Failed(Member),
     /// It needs reads (or wrote nothing, or failed): it must run the normal way.
@@ -166,14 +188,27 @@ enum Speculation {
     NormalPath,
 }
 
-/// The failure of a unit whose commit's answer was lost and could not be settled.
-fn outcome_unknown() -> BatchFailure {
-    BatchFailure::Unavailable("the connection broke while committing; the outcome is unknown".into())
+/// How a transaction whose `COMMIT`'s answer was lost (`cause`) is answered when the lookup
+/// found `found` — anything but stored, which is answered as written (see the `outcome`
+/// module).
+fn lost_failure(found: Found, cause: &str) -> BatchFailure {
+    match found {
+        Found::Unknown(why) => BatchFailure::OutcomeUnknown(format!(
+            "the connection broke while committing ({cause}) and whether the write is stored could not be \
+             found out: {why}"
+        )),
+        Found::NotStored | Found::Stored => BatchFailure::Unavailable(format!(
+            "the connection broke while committing ({cause}); the write was looked up and is not stored"
+        )),
+    }
 }
 
 /// Runs one unit's body against a write view of `conn`, then appends its rows with the
 /// timing `timing` picks (asked only when there are rows to append and no statement of the
-/// unit failed). Rolls nothing back; the second value says the append committed.
+/// unit failed). Rolls nothing back; the second value says the append committed. A unit
+/// whose rows went with a `COMMIT` whose answer was lost is `Written` (if the transaction
+/// committed; the connection's failure says the commit was lost, and it keeps the unit's
+/// mark for the lookup).
 fn run_unit(
     conn: &mut Conn,
     known: &Knowledge,
@@ -194,9 +229,18 @@ fn run_unit(
             let timing = if conn.failure().is_some() { Timing::Now } else { timing() };
             // Learnt before the commit: a line wrongly thought non-empty costs only speed.
             known.non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
+            let head = Head { seq: append.seq, tx_time: append.tx_time };
+            let mark = UnitMark::of(&append);
             match write::append(conn, agent, &append, timing) {
                 Ok(committed) => {
-                    (Member::Written(Head { seq: append.seq, tx_time: append.tx_time }), committed)
+                    if !committed {
+                        conn.keep(mark);
+                    }
+                    (Member::Written(head), committed)
+                }
+                Err(_) if conn.failure().is_some_and(|f| f.commit_lost) => {
+                    conn.keep(mark);
+                    (Member::Written(head), false)
                 }
                 Err(e) => (Member::Append(e), false),
             }
@@ -340,14 +384,12 @@ impl Groups {
         let insert = write::insert_sql(agent, &append, head.is_none()).ok()?;
         c.defer(&expect);
         c.defer(&insert);
+        c.keep(UnitMark::of(&append));
         let new_head = Head { seq: append.seq, tx_time: append.tx_time };
         c.set_write_head(agent, Some(new_head));
         self.known.non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
         txn.units += 1;
         txn.assumed_empty.extend(assumed);
-        if let Some(claim) = append.claims.first() {
-            txn.probe = Some((append.seq, claim.claim_ref));
-        }
         Some(Member::Written(new_head))
     }
 
@@ -362,35 +404,40 @@ impl Groups {
         *txn = AheadInTxn::default();
     }
 
-    /// Whether the unit holding claim `claim_ref` at `seq` is stored: after the connection
-    /// broke during a round trip that carried its `COMMIT`, this tells whether it committed.
-    /// The lookup first takes the agent's lock (`lock_key`), so a transaction that held it
-    /// when the connection broke has ended, one way or the other, before the claim is looked up.
-    fn committed_probe(
+    /// Whether the transaction of `agent` (lock key `lock_key`) holding unit `mark` committed,
+    /// after the round trip carrying its `COMMIT` broke (see the `outcome` module); counted in
+    /// the lost-commit statistics.
+    fn look_up(
         &self,
         pool: &r2d2::Pool<PgManager>,
         agent: &str,
         lock_key: i64,
-        (seq, claim_ref): (u64, credence_core::ClaimRef),
-    ) -> Result<bool, BatchFailure> {
-        let seq = crate::codec::seq_param(seq).map_err(|e| BatchFailure::from_pg(&e))?;
-        let sql = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock_key}); \
-             SELECT count(*) FROM claims WHERE agent_id = {} AND claim_ref = '{}' AND stream_seq = {seq}",
-            write::quote_literal(agent),
-            claim_ref.0
-        );
-        let (mut conn, messages) =
-            begin_fresh(pool, |c| c.begin_raw_query(&sql)).map_err(|e| BatchFailure::from_pg(&e))?;
-        conn.commit_raw().map_err(|e| BatchFailure::from_pg(&e))?;
-        let count = messages.iter().rev().find_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-            _ => None,
-        });
-        match count.as_deref() {
-            Some("0") => Ok(false),
-            Some("1") => Ok(true),
-            other => Err(BatchFailure::Other(format!("looking up a claim answered {other:?}"))),
+        mark: Option<&UnitMark>,
+    ) -> Found {
+        let found = outcome::look_up(pool, agent, lock_key, mark);
+        let counter = match found {
+            Found::Stored => &self.lost_committed,
+            Found::NotStored => &self.lost_not_committed,
+            Found::Unknown(_) => &self.lost_unknown,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Answers a transaction of `agent` whose `COMMIT`'s answer was lost (`cause`) from a
+    /// lookup of the unit `mark` it holds: `Ok` when it committed, else the failure every
+    /// member is answered with.
+    fn settle_lost_commit(
+        &self,
+        pool: &r2d2::Pool<PgManager>,
+        agent: &str,
+        lock_key: i64,
+        mark: Option<&UnitMark>,
+        cause: &str,
+    ) -> Result<(), BatchFailure> {
+        match self.look_up(pool, agent, lock_key, mark) {
+            Found::Stored => Ok(()),
+            found => Err(lost_failure(found, cause)),
         }
     }
 
@@ -413,7 +460,7 @@ impl Groups {
         if !plain || !in_order {
             return Ahead::NeedsReads;
         }
-        Ahead::Decided(append, view.assumed_empty())
+        Ahead::Decided(Box::new(append), view.assumed_empty())
     }
 
     /// Tries to write `unit` in one round trip (see the `speculate` module): runs it against
@@ -438,26 +485,22 @@ impl Groups {
             return Speculation::NormalPath;
         }
         let Ok(rows) = write::unit_rows(&append, head.is_none()) else { return Speculation::NormalPath };
-        let probe = append.claims.first().map(|c| (append.seq, c.claim_ref));
         let ahead = convoy::Ahead {
             agent: agent.to_owned(),
             lock_key,
             head,
             assumed_empty: Arc::from(assumed),
             rows: Arc::new(rows),
-            probe,
+            mark: UnitMark::of(&append),
         };
         let mut sent = self.convoy.send(ahead.clone(), &|group| self.send_group(pool, group, false));
         // Refused in its group (its lock held elsewhere, its guard, or the group's statement):
-        // again, alone, waiting for its agent's lock, where a refusal is its own. While the
-        // outcome of a try is unknown (its connection broke, and a lookup under the lock found
-        // nothing), the unit is only ever sent again with the same rows and guard — never run
-        // the normal way, which would mint new claims — so at most one try can commit.
-        let look_up = || match ahead.probe {
-            Some(probe) => self.committed_probe(pool, agent, lock_key, probe),
-            None => Err(outcome_unknown()),
-        };
-        let mut lost = false;
+        // again, alone, waiting for its agent's lock, where a refusal is its own. After a try
+        // whose connection broke while committing (looked up under the lock: not stored), the
+        // unit is only ever sent again with the same rows and guard — never run the normal way,
+        // which would mint new claims — so at most one try can commit.
+        let look_up = || self.look_up(pool, agent, lock_key, Some(&ahead.mark));
+        let mut lost = None;
         let mut tries = 0;
         let committed = loop {
             match sent {
@@ -468,26 +511,27 @@ impl Groups {
                 }
                 Sent::Busy => return Speculation::NormalPath,
                 Sent::Failed(failure) => return Speculation::Failed(failure),
-                Sent::Lost => match look_up() {
-                    Ok(true) => break true,
-                    Ok(false) => lost = true,
-                    Err(f) => return Speculation::Failed(f),
+                Sent::Lost(cause) => match look_up() {
+                    Found::Stored => break true,
+                    Found::NotStored => lost = Some(cause),
+                    found => return Speculation::Failed(lost_failure(found, &cause)),
                 },
                 Sent::Refused if tries > 0 => {
-                    if !lost {
-                        break false;
-                    }
+                    let Some(cause) = &lost else { break false };
                     // An earlier try may have committed after all (its guard then refused this
                     // one): look again, now that the lock was ours.
                     match look_up() {
-                        Ok(found) => break found,
-                        Err(f) => return Speculation::Failed(f),
+                        Found::Stored => break true,
+                        Found::NotStored => break false,
+                        found => return Speculation::Failed(lost_failure(found, cause)),
                     }
                 }
                 Sent::Refused => {}
             }
             if tries == ALONE_TRIES {
-                return Speculation::Failed(outcome_unknown());
+                // Every try was lost, and looked up as not stored.
+                let cause = lost.as_deref().unwrap_or("no answer");
+                return Speculation::Failed(lost_failure(Found::NotStored, cause));
             }
             tries += 1;
             sent = self.send_group(pool, std::slice::from_ref(&ahead), true);
@@ -534,10 +578,10 @@ impl Groups {
         let Some(failure) = c.failure().cloned() else {
             return Sent::Failed(BatchFailure::Other("a failed round trip left no failure".into()));
         };
-        if failure.stale_connection {
+        if failure.commit_lost {
             // The connection broke in the one round trip, which carried the COMMIT: each unit
             // looks up its own outcome.
-            return Sent::Lost;
+            return Sent::Lost(failure.class.reason().to_owned());
         }
         if c.raw().is_closed() || matches!(failure.class, BatchFailure::Unavailable(_)) {
             return Sent::Failed(failure.class);
@@ -692,6 +736,20 @@ impl Groups {
                     i += 1;
                     continue;
                 };
+                if failure.commit_lost {
+                    // The unit's rows went with the COMMIT, whose answer was lost: look the
+                    // transaction up. (The broken connection goes back first: the pool may hold
+                    // no other.)
+                    let mark = c.kept().cloned();
+                    drop(conn.take());
+                    let settled =
+                        self.settle_lost_commit(pool, agent, lock_key, mark.as_ref(), failure.class.reason());
+                    if settled.is_ok() {
+                        self.count_commit(n - txn_start);
+                        self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
+                    }
+                    return settled;
+                }
                 if failure.stale_connection && stale_retry {
                     // A pooled connection the server had closed at the transaction's first round
                     // trip: nothing of it ran; again on a new one.
@@ -744,26 +802,27 @@ impl Groups {
             let first_round_trip = c.begin_pending();
             let sent = if alone { c.commit_raw() } else { c.flush() };
             if let Err(e) = sent {
-                if first_round_trip && stale_retry && matches!(&e, PgError::Db(db) if is_connection_error(db))
-                {
-                    // Every unit was decided without a read and the connection broke in the
-                    // one round trip, which carried the COMMIT when `alone`: find out whether
-                    // it committed; if not (or nothing was committing), again on a new one.
-                    // (The broken connection goes back first: the pool may hold no other.)
-                    conn = None;
-                    let committed = match (alone, ahead.probe) {
-                        (false, _) => false,
-                        (true, Some(probe)) => self.committed_probe(pool, agent, lock_key, probe)?,
-                        (true, None) => {
-                            return Err(BatchFailure::Unavailable(format!(
-                                "the connection broke while committing; the outcome is unknown: {e}"
-                            )));
+                let failure = c.failure().cloned();
+                let lost = failure.as_ref().filter(|f| f.commit_lost);
+                let stale = failure.as_ref().is_some_and(|f| f.stale_connection) && stale_retry;
+                if lost.is_some() || stale {
+                    // The connection broke in the round trip carrying the COMMIT (`alone`), or in
+                    // the transaction's first round trip before anything of it ran. (The broken
+                    // connection goes back first: the pool may hold no other.)
+                    let mark = c.kept().cloned();
+                    drop(conn.take());
+                    if let Some(lost) = lost {
+                        match self.look_up(pool, agent, lock_key, mark.as_ref()) {
+                            Found::Stored => {
+                                self.count_commit(n - txn_start);
+                                self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
+                                return Ok(());
+                            }
+                            // Every unit was decided without a read and the whole transaction
+                            // went in that one round trip: again on a new connection, once.
+                            Found::NotStored if first_round_trip && stale_retry => {}
+                            found => return Err(lost_failure(found, lost.class.reason())),
                         }
-                    };
-                    if committed {
-                        self.count_commit(n - txn_start);
-                        self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
-                        return Ok(());
                     }
                     stale_retry = false;
                     members[txn_start..].iter_mut().for_each(|m| *m = Member::NotRun);
@@ -796,7 +855,16 @@ impl Groups {
         }
         let Some(c) = conn.take() else { return Ok(()) };
         let (mut c, followers) = serve_followers(self, agent, batch, c)?;
-        c.commit_raw().map_err(|e| BatchFailure::from_pg(&e))?;
+        if let Err(e) = c.commit_raw() {
+            let Some(lost) = c.failure().filter(|f| f.commit_lost).cloned() else {
+                return Err(BatchFailure::from_pg(&e));
+            };
+            // The COMMIT of the leader's and the followers' units: every one of them is
+            // answered from the lookup. (The broken connection goes back first.)
+            let mark = c.kept().cloned();
+            drop(c);
+            self.settle_lost_commit(pool, agent, lock_key, mark.as_ref(), lost.class.reason())?;
+        }
         self.count_commit(n - txn_start + followers);
         self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
         Ok(())

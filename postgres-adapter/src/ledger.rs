@@ -103,6 +103,9 @@ impl PostgresLedger {
             speculative_units: self.groups.speculated.load(Ordering::Relaxed),
             failed_guards: self.groups.failed_guards.load(Ordering::Relaxed),
             refused_in_groups: self.groups.refused_in_groups.load(Ordering::Relaxed),
+            lost_commits_committed: self.groups.lost_committed.load(Ordering::Relaxed),
+            lost_commits_not_committed: self.groups.lost_not_committed.load(Ordering::Relaxed),
+            lost_commits_unknown: self.groups.lost_unknown.load(Ordering::Relaxed),
         }
     }
 
@@ -183,6 +186,15 @@ pub struct WriteStats {
     /// `docs/semantics.md`) — their agent's lock held elsewhere, their guard failing, or the
     /// whole shared statement failing — each of which was then sent again alone.
     pub refused_in_groups: u64,
+    /// Transactions (or units of a shared one) whose `COMMIT`'s answer was lost — the
+    /// connection broke in the round trip that carried it — and that a lookup under the agent's
+    /// lock then found committed: their units were answered as written.
+    pub lost_commits_committed: u64,
+    /// Such lookups that found the transaction not committed (answered `Unavailable`, or sent
+    /// again when nothing but the one round trip had been sent).
+    pub lost_commits_not_committed: u64,
+    /// Such lookups that could not find out (answered `Unavailable` "outcome unknown").
+    pub lost_commits_unknown: u64,
 }
 
 enum Attempt {
@@ -191,7 +203,10 @@ enum Attempt {
     Panicked(Box<dyn Any + Send>),
 }
 
-/// What one unit's attempt came to, from what it did and how its batch ended.
+/// What one unit's attempt came to, from what it did and how its batch ended. Only OCC
+/// failures are retried, and those come with a transaction that did not commit: a
+/// transaction whose commit may have happened is settled before this (see the `outcome`
+/// module), and one that could not be settled is answered "outcome unknown", never retried.
 fn outcome(member: Member, commit: &Result<(), BatchFailure>) -> Attempt {
     match (member, commit) {
         (Member::Panic(p), _) => Attempt::Panicked(p),
@@ -204,6 +219,9 @@ fn outcome(member: Member, commit: &Result<(), BatchFailure>) -> Attempt {
             Attempt::Done(Err(Error::Backend { backend: BACKEND, source: "a write unit was skipped".into() }))
         }
         (_, Err(BatchFailure::Occ(reason))) => Attempt::Retry(reason.clone()),
+        (_, Err(BatchFailure::OutcomeUnknown(reason))) => {
+            Attempt::Done(Err(Error::outcome_unknown(BACKEND, reason)))
+        }
         (_, Err(BatchFailure::Unavailable(reason))) => {
             Attempt::Done(Err(Error::Unavailable { backend: BACKEND, reason: reason.clone() }))
         }

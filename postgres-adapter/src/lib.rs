@@ -54,6 +54,11 @@
 //!   engine hands concurrent ingests of an agent over that way) runs its units back to back
 //!   in one transaction; plain writes of the same agent arriving meanwhile join it, each in
 //!   its own `SAVEPOINT`. Callers are answered only after the `COMMIT`.
+//! * **Lost commits** — when the round trip carrying a `COMMIT` breaks (server restart,
+//!   terminated backend), the writer takes the agent's lock on a fresh connection and looks one
+//!   unit of the transaction up: stored → answered as written; not stored → `Unavailable`;
+//!   not found out within about 5 s → `Unavailable` "outcome unknown". Never stored twice
+//!   (module `outcome`, `WriteStats::lost_commits_committed`).
 //! * **One round trip** — when this process knows the agent's head (its own last commit) and
 //!   a unit reads nothing but the head and lines it may take as empty, the unit is decided
 //!   before its transaction and `BEGIN`, the lock, a guard (head and lines unchanged, checked
@@ -103,6 +108,7 @@ mod error;
 mod group;
 mod ledger;
 pub mod lock;
+mod outcome;
 pub mod pool;
 mod read;
 pub mod schema;

@@ -24,6 +24,7 @@ use credence_core::Head;
 
 use crate::error::{PgError, PgResult, is_connection_error};
 use crate::group::BatchFailure;
+use crate::outcome::UnitMark;
 
 /// One pooled connection.
 pub struct PgConnection {
@@ -51,6 +52,10 @@ pub struct PgConnection {
     /// Why the last statement of the write transaction failed, if one did since
     /// [`PgConnection::clear_failure`] (the transaction is then aborted, or gone).
     failure: Option<Failure>,
+    /// A unit the write transaction holds (its rows sent or queued, not rolled back), by which
+    /// the transaction is recognised if its `COMMIT`'s answer is lost (see the `outcome`
+    /// module).
+    kept: Option<UnitMark>,
 }
 
 /// A failed round trip of the write path, as far as the batch logic needs to know.
@@ -58,9 +63,19 @@ pub struct PgConnection {
 pub(crate) struct Failure {
     /// The failure's class (OCC, unavailable, other).
     pub(crate) class: BatchFailure,
-    /// It was the transaction's first round trip (the one with `BEGIN`) and the connection
-    /// was found closed: nothing of the transaction ran, so it may be repeated elsewhere.
+    /// It was the transaction's first round trip (the one with `BEGIN`), it did not carry the
+    /// `COMMIT`, and the connection was found closed: nothing of the transaction ran, so it
+    /// may be repeated elsewhere.
     pub(crate) stale_connection: bool,
+    /// The round trip carried the transaction's `COMMIT` and the connection broke: the
+    /// transaction may have committed, which only a lookup can tell (see the `outcome`
+    /// module).
+    pub(crate) commit_lost: bool,
+}
+
+/// True when `sql` (a simple-query batch) ends with the transaction's `COMMIT`.
+fn carries_commit(sql: &str) -> bool {
+    sql == "COMMIT" || sql.ends_with("; COMMIT")
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -94,6 +109,7 @@ impl PgConnection {
             begin_pending: false,
             begin_only: false,
             failure: None,
+            kept: None,
         }
     }
 
@@ -103,6 +119,7 @@ impl PgConnection {
         self.in_transaction = true;
         self.write_head = None;
         self.failure = None;
+        self.kept = None;
         self.pending.clear();
         self.pending.push_str(begin_sql);
         self.begin_pending = true;
@@ -125,7 +142,8 @@ impl PgConnection {
 
     /// Sends the queued statements followed by `tail` (either may be empty) as one
     /// simple-query round trip and returns its messages. A failure is remembered (see
-    /// [`PgConnection::failure`]).
+    /// [`PgConnection::failure`]); when the round trip ends with `COMMIT` and the connection
+    /// broke, it says the commit's answer was lost ([`Failure::commit_lost`]).
     pub(crate) fn send(&mut self, tail: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
         let mut sql = std::mem::take(&mut self.pending);
         let with_begin = std::mem::replace(&mut self.begin_pending, false);
@@ -142,8 +160,13 @@ impl PgConnection {
             Ok(messages) => Ok(messages),
             Err(e) => {
                 let e = PgError::from(e);
-                let stale = with_begin && matches!(&e, PgError::Db(db) if is_connection_error(db));
-                self.failure = Some(Failure { class: BatchFailure::from_pg(&e), stale_connection: stale });
+                let broke = matches!(&e, PgError::Db(db) if is_connection_error(db));
+                let commit = carries_commit(&sql);
+                self.failure = Some(Failure {
+                    class: BatchFailure::from_pg(&e),
+                    stale_connection: with_begin && broke && !commit,
+                    commit_lost: broke && commit,
+                });
                 Err(e)
             }
         }
@@ -156,7 +179,8 @@ impl PgConnection {
 
     /// Remembers a failed statement sent outside [`PgConnection::send`].
     pub(crate) fn note_failure(&mut self, e: &PgError) {
-        self.failure = Some(Failure { class: BatchFailure::from_pg(e), stale_connection: false });
+        self.failure =
+            Some(Failure { class: BatchFailure::from_pg(e), stale_connection: false, commit_lost: false });
     }
 
     /// The failure since the last [`PgConnection::clear_failure`], if any.
@@ -169,10 +193,21 @@ impl PgConnection {
         self.failure = None;
     }
 
+    /// Records that the write transaction holds the unit `mark` (its rows sent or queued).
+    pub(crate) fn keep(&mut self, mark: UnitMark) {
+        self.kept = Some(mark);
+    }
+
+    /// A unit the write transaction holds, if any (see [`PgConnection::keep`]).
+    pub(crate) fn kept(&self) -> Option<&UnitMark> {
+        self.kept.as_ref()
+    }
+
     /// Ends the write transaction with `ROLLBACK` (no round trip if nothing of it was sent).
     pub(crate) fn rollback_raw(&mut self) -> PgResult<()> {
         self.write_head = None;
         self.failure = None;
+        self.kept = None;
         self.pending.clear();
         if std::mem::replace(&mut self.begin_pending, false) {
             self.in_transaction = false;
@@ -219,6 +254,7 @@ impl PgConnection {
     pub(crate) fn begin_raw(&mut self, begin_sql: &str) -> PgResult<()> {
         self.in_transaction = true;
         self.write_head = None;
+        self.kept = None;
         self.pending.clear();
         self.begin_pending = false;
         self.client.batch_execute(begin_sql)?;
@@ -230,6 +266,7 @@ impl PgConnection {
     pub(crate) fn begin_raw_query(&mut self, begin_sql: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
         self.in_transaction = true;
         self.write_head = None;
+        self.kept = None;
         self.pending.clear();
         self.begin_pending = false;
         Ok(self.client.simple_query(begin_sql)?)
@@ -242,7 +279,9 @@ impl PgConnection {
 
     /// `COMMIT` of a transaction begun with [`PgConnection::begin_raw`] or
     /// [`PgConnection::begin_deferred`], sent after any queued statements (nothing queued but
-    /// the `BEGIN`: nothing to commit, no round trip).
+    /// the `BEGIN`: nothing to commit, no round trip). After a failure
+    /// [`PgConnection::failure`] says what failed — whether the commit's answer was lost, in
+    /// particular; otherwise the transaction is rolled back if the connection allows.
     pub(crate) fn commit_raw(&mut self) -> PgResult<()> {
         if self.begin_pending && self.begin_only {
             self.begin_pending = false;
@@ -253,12 +292,16 @@ impl PgConnection {
         }
         match self.send("COMMIT") {
             Ok(_) => {
-                self.in_transaction = false;
-                self.write_head = None;
+                self.committed();
                 Ok(())
             }
+            // When the commit's answer was lost, the connection is broken and keeps what the
+            // caller needs to look the transaction up (the pool discards it).
+            Err(e) if self.failure.as_ref().is_some_and(|f| f.commit_lost) => Err(e),
             Err(e) => {
+                let failure = self.failure.take();
                 let _ = self.try_rollback();
+                self.failure = failure;
                 Err(e)
             }
         }
@@ -278,11 +321,13 @@ impl PgConnection {
     pub(crate) fn committed(&mut self) {
         self.in_transaction = false;
         self.write_head = None;
+        self.kept = None;
     }
 
     fn try_rollback(&mut self) -> bool {
         self.pending.clear();
         self.failure = None;
+        self.kept = None;
         if std::mem::replace(&mut self.begin_pending, false) {
             self.in_transaction = false;
             self.write_head = None;

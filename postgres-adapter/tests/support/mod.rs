@@ -319,6 +319,30 @@ impl LocalServer {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
 
+    /// Restarts the server with `pg_ctl restart -m <mode>` (`fast`: connections are ended and a
+    /// checkpoint written; `immediate`: every process is killed and the server recovers from its
+    /// WAL on start) and waits until it accepts connections again.
+    pub fn restart(&self, mode: &str) -> Result<(), String> {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-l",
+                &log.to_string_lossy(),
+                "-m",
+                mode,
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ],
+        )?;
+        self.wait_ready()
+    }
+
     /// Stops the server now.
     pub fn stop(&self) {
         let data = self.dir.path().join("data");

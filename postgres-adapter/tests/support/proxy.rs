@@ -3,7 +3,7 @@
 //!
 //! It forwards whole protocol messages (type byte, length, body; the client's first message
 //! has no type byte). Once armed, the first simple query (`Q`) whose text contains a given
-//! marker is lost, once:
+//! marker (or, started with [`FaultProxy::start_exact`], is exactly that text) is lost, once:
 //! * [`Lose::Query`]: the query is never forwarded and both sockets are closed — the server
 //!   never sees it;
 //! * [`Lose::Reply`]: the query is forwarded, the server's reply is swallowed up to its
@@ -27,10 +27,14 @@ pub enum Lose {
 
 struct Shared {
     marker: String,
+    /// The query must be the marker, not merely contain it.
+    exact: bool,
     lose: Lose,
     armed: AtomicBool,
     fired: AtomicUsize,
     stop: AtomicBool,
+    /// Once a round trip was lost, new connections are closed at once (the server seems gone).
+    refuse_after_loss: AtomicBool,
 }
 
 /// The running proxy; stops accepting when dropped (open connections end with either side).
@@ -42,14 +46,25 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Listens on a free local port and forwards to `upstream` (`host:port`).
     pub fn start(upstream: String, marker: &str, lose: Lose) -> Result<FaultProxy, String> {
+        FaultProxy::listen(upstream, marker, false, lose)
+    }
+
+    /// As [`FaultProxy::start`], losing a query whose text is exactly `query`.
+    pub fn start_exact(upstream: String, query: &str, lose: Lose) -> Result<FaultProxy, String> {
+        FaultProxy::listen(upstream, query, true, lose)
+    }
+
+    fn listen(upstream: String, marker: &str, exact: bool, lose: Lose) -> Result<FaultProxy, String> {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let shared = Arc::new(Shared {
             marker: marker.to_owned(),
+            exact,
             lose,
             armed: AtomicBool::new(false),
             fired: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            refuse_after_loss: AtomicBool::new(false),
         });
         let accepting = shared.clone();
         thread::spawn(move || {
@@ -58,6 +73,12 @@ impl FaultProxy {
                     break;
                 }
                 let Ok(client) = client else { continue };
+                if accepting.refuse_after_loss.load(Ordering::SeqCst)
+                    && accepting.fired.load(Ordering::SeqCst) > 0
+                {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(&upstream) else { continue };
                 connect_pair(client, server, accepting.clone());
             }
@@ -73,6 +94,12 @@ impl FaultProxy {
     /// Loses the next query that contains the marker.
     pub fn arm(&self) {
         self.shared.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// From the lost round trip on, closes every new connection at once, as if the server had
+    /// gone away (connections already open go on).
+    pub fn refuse_after_loss(&self) {
+        self.shared.refuse_after_loss.store(true, Ordering::SeqCst);
     }
 
     /// How many round trips were lost so far.
@@ -140,8 +167,12 @@ fn pump_up(
     server.write_all(&startup)?;
     loop {
         let message = read_message(client, true)?;
+        // The query text follows the type byte and length, and ends with a NUL.
+        let text = String::from_utf8_lossy(&message[5..]);
+        let text = text.strip_suffix('\0').unwrap_or(&text);
+        let matches = if shared.exact { text == shared.marker } else { text.contains(&shared.marker) };
         let chosen = message[0] == b'Q'
-            && String::from_utf8_lossy(&message[5..]).contains(&shared.marker)
+            && matches
             && shared.armed.compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst).is_ok();
         if chosen {
             shared.fired.fetch_add(1, Ordering::SeqCst);
