@@ -93,13 +93,29 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// True when `--json` is among the arguments (before a `--` that ends the options).
+fn json_requested(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--json")
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and version print to stdout and exit 0; usage errors exit 2.
+            // Help and version print to stdout and exit 0; usage errors exit 2, and under
+            // `--json` they print the error document too (the argument parser failed, so the
+            // flag is looked for in the raw arguments).
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if json_requested(std::env::args_os().skip(1)) {
+                let msg = e.render().to_string();
+                let msg = msg.trim().strip_prefix("error: ").unwrap_or(msg.trim());
+                let _ =
+                    output::print_json(&serde_json::json!({"error": msg, "kind": "usage", "exit_code": 2}));
+            }
+            return ExitCode::from(2);
         }
     };
     let json = cli.json;

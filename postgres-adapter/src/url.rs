@@ -142,7 +142,8 @@ pub fn parse(url: &str) -> Result<PostgresConfig, Error> {
             .parse()
             .ok()
             .filter(|&n: &u16| n != 0)
-            .ok_or_else(|| p.err(format!("port {port:?} is not a number in 1-65535")))?;
+            // The text is not echoed: in a malformed URL it may be part of a password.
+            .ok_or_else(|| p.err("the port is not a number in 1-65535 (a password holding '/', '?', '#' or '@' must be %-escaped)"))?;
     }
 
     if path.contains('/') {
