@@ -120,12 +120,26 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(a) = &agent {
                 known_agent(&c, a)?;
             }
-            let list = c.pending(agent.as_deref())?;
-            if json {
+            let (list, damaged) = match &agent {
+                Some(a) => (c.pending(Some(a))?, Vec::new()),
+                None => {
+                    // Agent by agent, so one damaged agent is reported and the rest still listed.
+                    let (mut list, mut failed) = (Vec::new(), Vec::new());
+                    for a in c.agents()? {
+                        match c.pending(Some(a.as_str())) {
+                            Ok(open) => list.extend(open),
+                            Err(e) => failed.push((a, e)),
+                        }
+                    }
+                    list.sort_by_key(|j: &Adjudication| (j.queued_at, j.handle));
+                    (list, damage_report(&c, failed)?)
+                }
+            };
+            let printed = if json {
                 let adj: Vec<Value> = list.iter().map(output::adjudication_json).collect();
-                print_json(&json!({"adjudications": adj}))
+                print_json(&json!({"adjudications": adj, "damaged": damaged}))
             } else if list.is_empty() {
-                print_text("no open adjudications\n")
+                print_text(&format!("no open adjudications\n{}", damage_text(&damaged)))
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -142,11 +156,15 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                         ]
                     })
                     .collect();
-                print_text(&table(
-                    &["handle", "agent", "line", "challenger", "incumbent", "status", "expires"],
-                    &rows,
-                ))
-            }
+                print_text(
+                    &(table(
+                        &["handle", "agent", "line", "challenger", "incumbent", "status", "expires"],
+                        &rows,
+                    ) + &damage_text(&damaged)),
+                )
+            };
+            printed?;
+            damage_result("pending", &damaged)
         }
         Command::Adjudicate { handle, verdict, agent, evidence, idempotency_key } => {
             let handle: Handle = handle
@@ -189,8 +207,13 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             };
             let c = open_with(&url, queue_options(None))?;
             let report = c.sweep(now)?;
+            let damaged = damage_report(&c, Vec::new())?;
             if json {
-                print_json(&serde_json::to_value(&report).unwrap_or(Value::Null))?;
+                let mut doc = serde_json::to_value(&report).unwrap_or(Value::Null);
+                if let Some(obj) = doc.as_object_mut() {
+                    obj.insert("damaged".into(), Value::Array(damaged.clone()));
+                }
+                print_json(&doc)?;
             } else {
                 let mut text = format!(
                     "expired {}, notified {}, still un-notified {}\n",
@@ -199,8 +222,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 for f in &report.failed {
                     text += &format!("failed: agent {}: {}\n", f.agent, f.error);
                 }
-                print_text(&text)?;
+                print_text(&(text + &damage_text(&damaged)))?;
             }
+            damage_result("sweep", &damaged)?;
             match report.failed.len() {
                 0 => Ok(()),
                 n => {
@@ -262,19 +286,23 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Agents => {
             let c = open(&url)?;
-            let mut rows = Vec::new();
+            let (mut rows, mut failed) = (Vec::new(), Vec::new());
             for agent in c.agents()? {
-                let units = transfer::head_seq(c.ledger().as_ref(), &agent)?;
-                rows.push((agent, units));
+                match transfer::head_seq(c.ledger().as_ref(), &agent) {
+                    Ok(units) => rows.push((agent, units)),
+                    Err(e) => failed.push((agent, e)),
+                }
             }
+            let damaged = damage_report(&c, failed)?;
             if json {
                 let list: Vec<Value> = rows.iter().map(|(a, n)| json!({"agent": a, "units": n})).collect();
-                print_json(&json!({"agents": list}))
+                print_json(&json!({"agents": list, "damaged": damaged}))?;
             } else {
                 let rows: Vec<Vec<String>> =
                     rows.iter().map(|(a, n)| vec![a.to_string(), n.to_string()]).collect();
-                print_text(&table(&["agent", "units"], &rows))
+                print_text(&(table(&["agent", "units"], &rows) + &damage_text(&damaged)))?;
             }
+            damage_result("listing agents", &damaged)
         }
         Command::Export { agent } => {
             let c = open(&url)?;
@@ -284,20 +312,34 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             }
             // Streamed: an export cut short by a failure has no trailer line, so `import`
             // refuses it.
+            // Stdout carries the export itself, even under --json: no error document follows it.
+            output::PRINTED_JSON.store(true, std::sync::atomic::Ordering::SeqCst);
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let stats = transfer::export(c.ledger().as_ref(), only.as_ref(), &mut out).map_err(|e| {
+            let incomplete = |e: transfer::TransferError| {
                 Failure::Store(format!(
                     "{e}; the output is incomplete (it has no trailer line, so import refuses it)"
                 ))
-            })?;
+            };
+            let (stats, failed) = match &only {
+                Some(_) => (
+                    transfer::export(c.ledger().as_ref(), only.as_ref(), &mut out).map_err(incomplete)?,
+                    Vec::new(),
+                ),
+                // Every readable agent; a damaged one is left out and reported (the file is a
+                // complete export of the others).
+                None => transfer::export_readable(c.ledger().as_ref(), &mut out).map_err(incomplete)?,
+            };
+            drop(out);
             if std::io::stderr().is_terminal() {
                 eprintln!(
                     "exported {} agent(s), {} unit(s), {} claim(s)",
                     stats.agents, stats.units, stats.claims
                 );
             }
-            Ok(())
+            let damaged = damage_report(&c, failed)?;
+            eprint!("{}", damage_text(&damaged));
+            damage_result("export", &damaged)
         }
         Command::Import { file } => {
             let (plan, input) = check_import_input(file.as_deref())?;
@@ -413,19 +455,57 @@ fn agent_id(s: &str) -> Result<AgentId, Failure> {
 }
 
 /// Refuses an agent the store has no rows for.
+/// Fails unless `agent` has rows. Reads that agent alone (its head): the cost does not grow
+/// with the store, and a damaged other agent cannot fail it.
 fn known_agent(c: &Credence, agent: &str) -> Result<(), Failure> {
     let id = agent_id(agent)?;
-    let agents = c.agents()?;
-    if agents.contains(&id) {
+    if transfer::head_seq(c.ledger().as_ref(), &id)? > 0 {
         return Ok(());
     }
-    let known: Vec<&str> = agents.iter().take(10).map(AgentId::as_str).collect();
-    let more = if agents.len() > 10 { ", …" } else { "" };
     Err(Failure::Store(format!(
-        "unknown agent {agent:?}: the store {} has no rows for it (agents: {}{more})",
-        c.url(),
-        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        "unknown agent {agent:?}: the store {} has no rows for it (`credence agents` lists them)",
+        c.url()
     )))
+}
+
+/// One store-wide listing's damaged agents, as a report entry each: those the store had to
+/// leave out of `agents` (`Ledger::damaged`) plus those `failed` names.
+fn damage_report(c: &Credence, failed: Vec<(AgentId, credence::Error)>) -> Result<Vec<Value>, Failure> {
+    let mut out: Vec<Value> = failed
+        .into_iter()
+        .map(|(a, e)| json!({"agent": a, "error": e.to_string(), "retryable": e.is_retryable()}))
+        .collect();
+    for d in c.ledger().damaged()? {
+        out.push(json!({"file": d.name, "error": d.reason, "retryable": false}));
+    }
+    Ok(out)
+}
+
+/// After a store-wide command printed what it could: exit 1 naming the damaged agents, if any.
+fn damage_result(what: &str, damaged: &[Value]) -> Result<(), Failure> {
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = damaged
+        .iter()
+        .map(|d| d["agent"].as_str().or_else(|| d["file"].as_str()).unwrap_or("?").to_owned())
+        .collect();
+    Err(Failure::Store(format!(
+        "{what} skipped {} damaged agent(s): {}; every other agent was served (run `credence doctor`)",
+        names.len(),
+        names.join(", ")
+    )))
+}
+
+/// The damage entries as text lines for the table output.
+fn damage_text(damaged: &[Value]) -> String {
+    damaged
+        .iter()
+        .map(|d| {
+            let name = d["agent"].as_str().or_else(|| d["file"].as_str()).unwrap_or("?");
+            format!("damaged: {name}: {}\n", d["error"].as_str().unwrap_or(""))
+        })
+        .collect()
 }
 
 fn parse_ref(s: &str) -> Result<ClaimRef, Failure> {

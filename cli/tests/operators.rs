@@ -97,3 +97,106 @@ fn json_usage_errors_print_one_error_document() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON document ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A store with agents `good` (one open adjudication) and `other`, a damaged agent file named
+/// for agent `bad`, and a junk file named like a hashed agent file.
+fn damaged_store(dir: &std::path::Path) -> String {
+    let store = format!("sqlite:{}", dir.display());
+    for args in [
+        &["remember", "good", "alice", "city", "Lisbon"][..],
+        &["remember", "good", "alice", "city", "Porto", "--queue"],
+        &["remember", "other", "bob", "city", "Rome"],
+        &["remember", "bad", "carol", "city", "Oslo"],
+    ] {
+        let mut all = vec!["--store", store.as_str()];
+        all.extend_from_slice(args);
+        assert_eq!(run(&all).status.code(), Some(0), "{args:?}");
+    }
+    // "bad" is a-626164.sqlite3 (the hex of its id): overwrite it with junk.
+    let bad = dir.join("a-626164.sqlite3");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("a-626164.sqlite3{suffix}")));
+    }
+    std::fs::write(&bad, vec![0x5a; 8192]).expect("the agent file is writable");
+    std::fs::write(dir.join("h-0123456789abcdef0123456789abcdef.sqlite3"), b"not a database at all")
+        .expect("the store directory is writable");
+    store
+}
+
+#[test]
+fn a_damaged_agent_file_fails_only_that_agent_and_store_wide_commands_report_it_and_go_on() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = damaged_store(dir.path());
+    let cmd = |args: &[&str]| {
+        let mut all = vec!["--store", store.as_str(), "--json"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    // Reads and writes of the other agents work; the damaged agent's fail naming it.
+    let out = cmd(&["recall", "other", "bob", "city"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_of(&out)["value"], "Rome");
+    assert_eq!(cmd(&["remember", "other", "bob", "job", "chef"]).status.code(), Some(0));
+    let out = cmd(&["recall", "bad", "carol", "city"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let names = |doc: &Value, key: &str| -> Vec<String> {
+        doc["damaged"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d[key].as_str().map(str::to_owned))
+            .collect()
+    };
+    let out = cmd(&["agents"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    let listed: Vec<&str> =
+        doc["agents"].as_array().into_iter().flatten().filter_map(|a| a["agent"].as_str()).collect();
+    assert_eq!(listed, ["good", "other"], "{doc}");
+    assert_eq!(names(&doc, "agent"), ["bad"], "{doc}");
+    assert!(names(&doc, "file")[0].ends_with("h-0123456789abcdef0123456789abcdef.sqlite3"), "{doc}");
+
+    let out = cmd(&["pending"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    assert_eq!(doc["adjudications"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(names(&doc, "agent"), ["bad"], "{doc}");
+
+    let out = cmd(&["sweep"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["damaged"].as_array().map(Vec::len), Some(1), "the junk file is reported");
+
+    // The export holds every readable agent and imports into a fresh store.
+    let out = run(&["--store", store.as_str(), "export"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad"), "{}", String::from_utf8_lossy(&out.stderr));
+    let copy = tempfile::tempdir().expect("a temp dir");
+    let target = format!("sqlite:{}", copy.path().display());
+    let mut import = Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(["--store", target.as_str(), "import"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the credence binary starts");
+    {
+        use std::io::Write;
+        let mut pipe = import.stdin.take().expect("stdin is piped");
+        pipe.write_all(&out.stdout).expect("the import reads the export");
+    }
+    let imported = import.wait_with_output().expect("the import finishes");
+    assert_eq!(imported.status.code(), Some(0), "{}", String::from_utf8_lossy(&imported.stderr));
+    let agents = json_of(&run(&["--store", target.as_str(), "--json", "agents"]));
+    assert_eq!(agents["agents"].as_array().map(Vec::len), Some(2), "{agents}");
+}

@@ -119,6 +119,17 @@ impl Append {
     }
 }
 
+/// Something in a store that looks like an agent's rows but cannot be read well enough to
+/// name the agent (for example a damaged SQLite file whose name is a hash of the id). See
+/// [`Ledger::damaged`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedAgent {
+    /// What it is: the agent id when known, else the file or row that holds it.
+    pub name: String,
+    /// Why it cannot be read.
+    pub reason: String,
+}
+
 /// The liveness-relevant part of one ledger entry (no rationale).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateMark {
@@ -310,6 +321,14 @@ pub trait Ledger: Send + Sync {
     fn mark_notified(&self, agent: &AgentId, handle: Handle) -> Result<()>;
     /// Every agent with rows.
     fn agents(&self) -> Result<Vec<AgentId>>;
+    /// What [`agents`](Ledger::agents) had to leave out because it could not be read well
+    /// enough to name the agent (damage stays local, SPEC §5.0: the listing carries on without
+    /// it, and store-wide commands report it). An agent that `agents` lists but whose rows are
+    /// damaged is not repeated here: its own reads report the damage. The default reports
+    /// nothing.
+    fn damaged(&self) -> Result<Vec<DamagedAgent>> {
+        Ok(Vec::new())
+    }
 }
 
 macro_rules! forward_ledger {
@@ -336,6 +355,9 @@ macro_rules! forward_ledger {
             }
             fn agents(&self) -> Result<Vec<AgentId>> {
                 (**self).agents()
+            }
+            fn damaged(&self) -> Result<Vec<DamagedAgent>> {
+                (**self).damaged()
             }
         }
     )*};

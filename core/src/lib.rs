@@ -31,7 +31,9 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use idempotency::{Idempotency, StoredAnswer};
 pub use ids::{AgentId, AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
-pub use ledger::{Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit};
+pub use ledger::{
+    Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit,
+};
 pub use memory::MemoryLedger;
 pub use record::{
     Adjudication, AdjudicationStatus, Assertion, AssertionKind, Disposition, Edge, EdgeKind, Event,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use credence_core::{AgentId, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
+use credence_core::{AgentId, DamagedAgent, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
 
 use crate::agent::{AgentDb, Counters};
 use crate::config::SqliteConfig;
@@ -172,6 +172,53 @@ impl SqliteLedger {
     /// The agent's database, opening it if needed; `None` if it does not exist and `create`
     /// is false.
     /// The agent a file in the store directory belongs to, if it has committed units.
+    /// Every agent with rows, and the agent files that could not be read well enough to name
+    /// their agent (a damaged file whose name is a hash of the id). A damaged file whose name
+    /// carries the id is listed as that agent (its own reads and writes report the damage): one
+    /// bad file never hides the other agents.
+    fn survey(&self) -> Result<(Vec<AgentId>, Vec<DamagedAgent>)> {
+        let (mut out, mut damaged) = (Vec::new(), Vec::new());
+        match &self.location {
+            Location::Memory => {
+                let dbs: Vec<Arc<AgentDb>> = {
+                    let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                    cache.map.values().map(|e| e.db.clone()).collect()
+                };
+                for db in dbs {
+                    if has_units(&db)? {
+                        out.push(db.agent().clone());
+                    }
+                }
+            }
+            Location::Dir(dir) => {
+                let entries =
+                    std::fs::read_dir(dir).map_err(SqliteError::io(format!("listing {}", dir.display())))?;
+                for entry in entries {
+                    let entry = entry.map_err(SqliteError::io(format!("listing {}", dir.display())))?;
+                    let name = entry.file_name();
+                    let Some(decoded) = name.to_str().and_then(naming::decode) else { continue };
+                    let named = match &decoded {
+                        Decoded::Id(id) => AgentId::new(id.clone()).ok(),
+                        Decoded::Hashed => None,
+                    };
+                    match (self.listed_agent(&entry.path(), &decoded), named) {
+                        (Ok(Some(agent)), _) => out.push(agent),
+                        (Ok(None), _) => {}
+                        (Err(_), Some(agent)) => out.push(agent),
+                        (Err(e), None) => damaged.push(DamagedAgent {
+                            name: entry.path().display().to_string(),
+                            reason: e.to_string(),
+                        }),
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        damaged.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok((out, damaged))
+    }
+
     fn listed_agent(&self, path: &std::path::Path, decoded: &Decoded) -> Result<Option<AgentId>> {
         if let Decoded::Id(id) = decoded
             && let Ok(agent) = AgentId::new(id.clone())
@@ -357,47 +404,11 @@ impl Ledger for SqliteLedger {
     }
 
     fn agents(&self) -> Result<Vec<AgentId>> {
-        let mut out = Vec::new();
-        match &self.location {
-            Location::Memory => {
-                let dbs: Vec<Arc<AgentDb>> = {
-                    let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-                    cache.map.values().map(|e| e.db.clone()).collect()
-                };
-                for db in dbs {
-                    if has_units(&db)? {
-                        out.push(db.agent().clone());
-                    }
-                }
-            }
-            Location::Dir(dir) => {
-                let entries =
-                    std::fs::read_dir(dir).map_err(SqliteError::io(format!("listing {}", dir.display())))?;
-                for entry in entries {
-                    let entry = entry.map_err(SqliteError::io(format!("listing {}", dir.display())))?;
-                    let name = entry.file_name();
-                    let Some(decoded) = name.to_str().and_then(naming::decode) else { continue };
-                    match self.listed_agent(&entry.path(), &decoded) {
-                        Ok(Some(agent)) => out.push(agent),
-                        Ok(None) => {}
-                        // A damaged file whose name carries the id still names an agent: list
-                        // it (its own reads and writes report the damage), so one bad file
-                        // does not hide every other agent.
-                        Err(_) if matches!(&decoded, Decoded::Id(id) if AgentId::new(id.clone()).is_ok()) => {
-                            if let Decoded::Id(id) = decoded
-                                && let Ok(agent) = AgentId::new(id)
-                            {
-                                out.push(agent);
-                            }
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-        out.sort();
-        out.dedup();
-        Ok(out)
+        Ok(self.survey()?.0)
+    }
+
+    fn damaged(&self) -> Result<Vec<DamagedAgent>> {
+        Ok(self.survey()?.1)
     }
 }
 

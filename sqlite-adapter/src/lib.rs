@@ -53,9 +53,9 @@
 //! least one committed unit. A file that cannot be read is handled by its name: one named by
 //! a valid agent id (`a-<hex>`) is still listed under that id, whether or not it has units
 //! (its own reads and writes report the damage); one with a hashed name (`h-<hash>`), whose
-//! id is stored only inside it, makes the whole listing fail with that file's error
-//! (`Error::Corrupt` for a file that is not a database). Either way, reads and writes of
-//! other agents go on.
+//! id is stored only inside it, is left out of the listing and reported by `Ledger::damaged`
+//! (its path and the error). Either way the listing, and reads and writes of other agents, go
+//! on.
 #![deny(missing_docs)]
 
 mod agent;

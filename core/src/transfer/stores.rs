@@ -17,13 +17,13 @@ const PAGE: usize = 256;
 
 /// The agents to move: `only`, or every agent of the store.
 fn agents_of(ledger: &dyn Ledger, only: Option<&AgentId>) -> Result<Vec<AgentId>, Error> {
-    let all = ledger.agents()?;
     match only {
-        Some(a) if all.contains(a) => Ok(vec![a.clone()]),
-        Some(a) => Err(Error::NotFound {
-            what: format!("agent {:?} (the store has {} agent(s))", a.as_str(), all.len()),
-        }),
-        None => Ok(all),
+        // That agent alone is read: the store is not listed.
+        Some(a) if head_seq(ledger, a)? > 0 => Ok(vec![a.clone()]),
+        Some(a) => {
+            Err(Error::NotFound { what: format!("agent {:?} (it has no rows in the store)", a.as_str()) })
+        }
+        None => ledger.agents(),
     }
 }
 
@@ -86,7 +86,36 @@ pub fn export(
     only: Option<&AgentId>,
     out: &mut dyn Write,
 ) -> Result<Stats, TransferError> {
-    let agents = agents_of(ledger, only)?;
+    export_agents(ledger, agents_of(ledger, only)?, out)
+}
+
+/// Writes the export of every agent that can be read, skipping (and returning, with the
+/// error) each agent whose head cannot be read — damage stays local (SPEC §5.0). The file is a
+/// complete, valid export of the agents it holds; the store's [`Ledger::damaged`] entries are
+/// not in it either.
+///
+/// # Errors
+/// Store errors of the listing, or of an agent that fails after its first unit was written
+/// (the output then has no trailer, so import refuses it); i/o errors.
+pub fn export_readable(
+    ledger: &dyn Ledger,
+    out: &mut dyn Write,
+) -> Result<(Stats, Vec<(AgentId, Error)>), TransferError> {
+    let (mut readable, mut skipped) = (Vec::new(), Vec::new());
+    for agent in ledger.agents()? {
+        match head_seq(ledger, &agent) {
+            Ok(_) => readable.push(agent),
+            Err(e) => skipped.push((agent, e)),
+        }
+    }
+    Ok((export_agents(ledger, readable, out)?, skipped))
+}
+
+fn export_agents(
+    ledger: &dyn Ledger,
+    agents: Vec<AgentId>,
+    out: &mut dyn Write,
+) -> Result<Stats, TransferError> {
     let header = Header { format: FORMAT.into(), version: VERSION };
     serde_json::to_writer(&mut *out, &header).map_err(std::io::Error::other)?;
     out.write_all(b"\n")?;
