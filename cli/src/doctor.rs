@@ -1,13 +1,16 @@
 //! Health checks of a store: schema version, settings, integrity.
 //!
-//! Every backend: for every agent, `seq` is gap-free from 1, `tx_time` strictly increases,
-//! every row carries its unit's `seq`, and every claim has its `ClaimCommitted` ledger entry in
-//! the unit that wrote it. SQLite adds `PRAGMA integrity_check` per agent file, the PRAGMAs of
-//! the live connections and the schema version of each file; PostgreSQL adds the server
-//! version, relevant server settings and the schema version.
+//! Every backend: every agent's stored units pass the rules an import applies
+//! (`transfer::check_agent`: `seq` gap-free from 1, `tx_time` strictly increasing and no later
+//! than now + 1 day, every row as strict as a live write, every unit internally consistent),
+//! and whatever the store could not list (`Ledger::damaged`) is reported. SQLite adds, per
+//! agent file, `PRAGMA integrity_check`, the schema version and that the agent id stored inside
+//! fits the file's name (a renamed or copied file), notes empty files left by a creation cut
+//! short, and checks the PRAGMAs of the live connections; PostgreSQL adds the server version,
+//! relevant server settings and the schema version.
 
-use credence_core::ledger::read_with;
-use credence_core::{AgentId, Event, Ledger};
+use credence_core::transfer::{self, ImportOptions};
+use credence_core::{AgentId, Ledger};
 use serde::Serialize;
 
 use crate::Credence;
@@ -58,6 +61,14 @@ pub fn check(credence: &Credence) -> Vec<Finding> {
         Backend::Postgres(l) => postgres_checks(l, &mut out),
     }
     let ledger = credence.ledger().as_ref();
+    match ledger.damaged() {
+        Ok(damaged) => {
+            for d in damaged {
+                out.push(finding(format!("damaged {}", d.name), Level::Error, d.reason));
+            }
+        }
+        Err(e) => out.push(finding("damaged", Level::Error, format!("cannot look for damaged agents: {e}"))),
+    }
     match ledger.agents() {
         Ok(agents) => {
             out.push(finding("agents", Level::Info, format!("{} agent(s)", agents.len())));
@@ -70,61 +81,20 @@ pub fn check(credence: &Credence) -> Vec<Finding> {
     out
 }
 
-/// Seq gap-free, tx_time increasing, rows carry their unit, each claim has its ClaimCommitted entry.
+/// Every stored unit of the agent passes the rules an import applies
+/// ([`credence_core::transfer::check_agent`]): seq gap-free from 1, transaction times strictly
+/// increasing and no later than now + 1 day, every row as strict as a live write, every unit
+/// internally consistent.
 fn agent_integrity(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
     let name = format!("integrity {agent}");
-    let mut after = 0u64;
-    let mut prev_tx = None;
-    let mut claims = 0u64;
-    loop {
-        let page = match read_with(ledger, agent, |view| view.units(after, 512)) {
-            Ok(p) => p,
-            Err(e) => return finding(name, Level::Error, format!("reading units after seq {after}: {e}")),
-        };
-        if page.is_empty() {
-            break;
-        }
-        for unit in page {
-            if after.checked_add(1) != Some(unit.seq) {
-                return finding(name, Level::Error, format!("seq gap: unit {} follows {after}", unit.seq));
-            }
-            if prev_tx.is_some_and(|t| unit.tx_time <= t) {
-                return finding(name, Level::Error, format!("tx_time of seq {} does not increase", unit.seq));
-            }
-            let rows_ok = unit.claims.iter().all(|c| c.seq == unit.seq && &c.agent_id == agent)
-                && unit.entries.iter().all(|e| e.seq == unit.seq)
-                && unit.assertions.iter().all(|a| a.seq == unit.seq)
-                && unit.edges.iter().all(|e| e.seq == unit.seq);
-            if !rows_ok {
-                return finding(
-                    name,
-                    Level::Error,
-                    format!("a row of unit {} carries another seq or agent", unit.seq),
-                );
-            }
-            for claim in &unit.claims {
-                let committed = unit
-                    .entries
-                    .iter()
-                    .any(|e| e.claim_ref == claim.claim_ref && e.event == Event::ClaimCommitted);
-                if !committed {
-                    return finding(
-                        name,
-                        Level::Error,
-                        format!("claim {} (seq {}) has no ClaimCommitted entry", claim.claim_ref, unit.seq),
-                    );
-                }
-            }
-            claims += u64::try_from(unit.claims.len()).unwrap_or(u64::MAX);
-            after = unit.seq;
-            prev_tx = Some(unit.tx_time);
-        }
+    match transfer::check_agent(ledger, agent, &ImportOptions::default()) {
+        Ok(stats) => finding(
+            name,
+            Level::Ok,
+            format!("{} unit(s), {} claim(s); every unit passes the import rules", stats.units, stats.claims),
+        ),
+        Err(e) => finding(name, Level::Error, e.to_string()),
     }
-    finding(
-        name,
-        Level::Ok,
-        format!("{after} unit(s), {claims} claim(s), seq gap-free, every claim committed"),
-    )
 }
 
 #[cfg(feature = "sqlite")]
@@ -186,6 +156,16 @@ fn sqlite_checks(ledger: &credence_sqlite::SqliteLedger, out: &mut Vec<Finding>)
     files.sort();
     for path in files {
         let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+            // What a creation cut short (a full disk) leaves behind; harmless (it holds no rows
+            // and is made into the agent's database by its next write).
+            out.push(finding(
+                format!("file {name}"),
+                Level::Info,
+                "empty file: a creation that did not finish",
+            ));
+            continue;
+        }
         let conn = match Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
             Ok(c) => c,
             Err(e) => {
@@ -203,6 +183,25 @@ fn sqlite_checks(ledger: &credence_sqlite::SqliteLedger, out: &mut Vec<Finding>)
             }
             Ok(rows) => out.push(finding(format!("integrity_check {name}"), Level::Error, rows.join("; "))),
             Err(e) => out.push(finding(format!("integrity_check {name}"), Level::Error, e.to_string())),
+        }
+        // The id stored inside must be the one the file's name stands for: a renamed or copied
+        // file would be read as another agent, and its own agent started again from seq 1.
+        let stored: Result<String, _> =
+            conn.query_row("SELECT agent_id FROM agent WHERE singleton = 1", [], |r| r.get(0));
+        match stored {
+            Ok(id) if credence_sqlite::file_belongs_to(&name, &id) => {
+                out.push(finding(format!("agent id {name}"), Level::Ok, format!("holds agent {id:?}")))
+            }
+            Ok(id) => out.push(finding(
+                format!("agent id {name}"),
+                Level::Error,
+                format!("holds agent {id:?}, whose file has another name: renamed, copied or edited"),
+            )),
+            Err(e) => out.push(finding(
+                format!("agent id {name}"),
+                Level::Error,
+                format!("no stored agent id: {e}"),
+            )),
         }
         let version: Result<i64, _> =
             conn.query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0));

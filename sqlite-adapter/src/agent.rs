@@ -153,6 +153,11 @@ impl AgentDb {
         if self.schema_ready.load(Ordering::Acquire) {
             return Ok(());
         }
+        if let Target::File(path) = &self.target
+            && !path.exists()
+        {
+            schema::create_file(path, self.agent.as_str(), &self.config)?;
+        }
         let mut conn = schema::open(&self.target, Role::Writer, &self.config)?;
         schema::migrate(&mut conn, self.agent.as_str(), self.config.busy_timeout)?;
         if matches!(self.target, Target::Memory(_)) {

@@ -73,6 +73,7 @@ mod write;
 
 pub use config::SqliteConfig;
 pub use ledger::{CommitStats, SqliteLedger};
+pub use naming::file_belongs_to;
 pub use schema::{MIN_SQLITE_VERSION, Pragmas, latest_version as schema_version};
 
 pub use refinery;

@@ -56,6 +56,23 @@ pub(crate) fn decode(file_name: &str) -> Option<Decoded> {
     (hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(Decoded::Hashed)
 }
 
+/// True when `file_name` is a name this store gives the file of `agent`: its direct name, or
+/// its hashed name (with any collision suffix). A file whose stored id does not fit its name
+/// was renamed, copied or edited: the store would look for that agent elsewhere.
+pub fn file_belongs_to(file_name: &str, agent: &str) -> bool {
+    if is_direct(agent) {
+        return file_name == candidate(agent, 0);
+    }
+    let plain = candidate(agent, 0);
+    let Some(stem) = plain.strip_suffix(&format!(".{EXTENSION}")) else { return false };
+    file_name == plain
+        || file_name
+            .strip_prefix(stem)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.strip_suffix(&format!(".{EXTENSION}")))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The path of candidate `n` under `dir`.
 pub(crate) fn path(dir: &Path, agent: &str, n: u32) -> PathBuf {
     dir.join(candidate(agent, n))
@@ -104,6 +121,9 @@ mod tests {
         assert_ne!(candidate(&long, 0), candidate(&long, 1));
         assert_eq!(decode(&name), Some(Decoded::Hashed));
         assert_eq!(decode(&candidate(&long, 3)), Some(Decoded::Hashed));
+        assert!(file_belongs_to(&candidate(&long, 0), &long) && file_belongs_to(&candidate(&long, 3), &long));
+        assert!(!file_belongs_to(&candidate(&long, 0), &"m".repeat(150)));
+        assert!(file_belongs_to(&candidate("ab", 0), "ab") && !file_belongs_to(&candidate("ab", 0), "ac"));
     }
 
     #[test]

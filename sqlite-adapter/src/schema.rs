@@ -48,6 +48,38 @@ pub(crate) enum Target {
     Memory(String),
 }
 
+/// Creates the agent file at `path` whole or not at all: the schema and the agent's id are
+/// written to a temporary file in the same directory (a name no listing reads), which is then
+/// linked into place. A failure (a full disk, say) leaves no half-made agent file behind; if
+/// another process created the file meanwhile, its file is kept.
+pub(crate) fn create_file(path: &std::path::Path, agent: &str, config: &SqliteConfig) -> SqlResult<()> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}.creating-{}-{n}", std::process::id()));
+    let remove_tmp = || {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = tmp.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    let made = (|| {
+        let mut conn = open(&Target::File(tmp.clone()), Role::Writer, config)?;
+        migrate(&mut conn, agent, config.busy_timeout)?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(SqliteError::sqlite("checkpointing the new agent file"))?;
+        conn.close().map_err(|(_, e)| SqliteError::sqlite("closing the new agent file")(e))?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(SqliteError::io(format!("linking {} into place", path.display()))(e)),
+        }
+    })();
+    remove_tmp();
+    made
+}
+
 /// Opens a connection to `target` and applies the PRAGMAs every connection gets.
 pub(crate) fn open(target: &Target, role: Role, config: &SqliteConfig) -> SqlResult<Connection> {
     // No SQLITE_OPEN_URI for files: an agent file's path is a path, never a URI. (The bundled
@@ -270,6 +302,11 @@ fn check_migrated(tx: &rusqlite::Transaction<'_>) -> SqlResult<()> {
 /// The agent id stored in an existing file, `None` when the file has no schema yet.
 /// Opens its own short-lived read-only connection; never creates the file.
 pub(crate) fn stored_agent(path: &Path, config: &SqliteConfig) -> SqlResult<Option<(String, bool)>> {
+    // An empty file (a creation cut short before files were created whole) holds no agent;
+    // it is not opened, so listing never changes it.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Ok(None);
+    }
     let conn = open(&Target::File(path.to_path_buf()), Role::Reader, config)?;
     let has_schema: bool = conn
         .query_row(

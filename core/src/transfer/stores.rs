@@ -89,6 +89,32 @@ pub fn export(
     export_agents(ledger, agents_of(ledger, only)?, out)
 }
 
+/// Checks every stored unit of `agent` with the rules an import applies (gap-free seq,
+/// increasing transaction times within the clock's now + 1 day, every row as strict as a live
+/// write, every unit consistent): what `doctor` runs on each agent. Returns the agent's counts.
+///
+/// # Errors
+/// [`TransferError::Source`] naming the first unit that breaks a rule; store errors.
+pub fn check_agent(
+    ledger: &dyn Ledger,
+    agent: &AgentId,
+    options: &ImportOptions<'_>,
+) -> Result<Stats, TransferError> {
+    let mut checker = Checker::new(Limits::new(options.clock.now(), options.max_value_bytes));
+    let mut stats = Stats { agents: 1, ..Stats::default() };
+    for_each_unit(ledger, agent, |unit| {
+        checker.check(agent, &unit).map_err(|v| TransferError::Source {
+            agent: agent.as_str().to_owned(),
+            seq: unit.seq,
+            rule: v.rule,
+            reason: v.reason,
+        })?;
+        stats.add(&unit);
+        Ok(())
+    })?;
+    Ok(stats)
+}
+
 /// Writes the export of every agent that can be read, skipping (and returning, with the
 /// error) each agent whose head cannot be read — damage stays local (SPEC §5.0). The file is a
 /// complete, valid export of the agents it holds; the store's [`Ledger::damaged`] entries are
