@@ -99,18 +99,24 @@ fn agent_integrity(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
 
 #[cfg(feature = "sqlite")]
 fn sqlite_checks(ledger: &credence_sqlite::SqliteLedger, out: &mut Vec<Finding>) {
-    use credence_sqlite::rusqlite::{Connection, OpenFlags};
-
     let supported = credence_sqlite::schema_version();
     out.push(finding(
         "sqlite library",
         Level::Info,
         format!("SQLite {} (schema version supported: {supported})", credence_sqlite::rusqlite::version()),
     ));
-    let agents = ledger.agents().unwrap_or_else(|e| {
-        out.push(finding("sqlite agents", Level::Error, e.to_string()));
-        Vec::new()
-    });
+    let read_only = ledger.read_only();
+    if let Some(reason) = &read_only {
+        out.push(finding("read-only", Level::Info, format!("{reason}: reads work, writes fail")));
+    }
+    let agents = match read_only {
+        // A read-only store opens no write connection: there are no live PRAGMAs to check.
+        Some(_) => Vec::new(),
+        None => ledger.agents().unwrap_or_else(|e| {
+            out.push(finding("sqlite agents", Level::Error, e.to_string()));
+            Vec::new()
+        }),
+    };
     for agent in agents {
         // PRAGMAs as set on the live connections.
         match ledger.connection_pragmas(&agent) {
@@ -166,7 +172,7 @@ fn sqlite_checks(ledger: &credence_sqlite::SqliteLedger, out: &mut Vec<Finding>)
             ));
             continue;
         }
-        let conn = match Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        let conn = match credence_sqlite::open_for_inspection(&path) {
             Ok(c) => c,
             Err(e) => {
                 out.push(finding(format!("file {name}"), Level::Error, e.to_string()));

@@ -200,3 +200,88 @@ fn a_damaged_agent_file_fails_only_that_agent_and_store_wide_commands_report_it_
     let agents = json_of(&run(&["--store", target.as_str(), "--json", "agents"]));
     assert_eq!(agents["agents"].as_array().map(Vec::len), Some(2), "{agents}");
 }
+
+/// Runs the binary as a user who can read `dir` but not write it: `nobody` when the tests run as
+/// root (root writes anywhere), else the current user after taking the write bits off `dir`.
+fn run_read_only(dir: &std::path::Path, args: &[&str]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(if root { 0o755 } else { 0o555 }))
+        .expect("the test owns the store directory");
+    let mut cmd = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_credence")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_credence"))
+    };
+    let out = cmd
+        .env_remove("CREDENCE_STORE")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the credence binary runs");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
+    out
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("the store directory lists")
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap_or_default()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_read_only_sqlite_store_serves_every_read_and_refuses_writes_as_read_only() {
+    let parent = tempfile::tempdir().expect("a temp dir");
+    let dir = parent.path().join("backup");
+    let store = format!("sqlite:{}", dir.display());
+    for args in [
+        &["remember", "a", "alice", "city", "Lisbon"][..],
+        &["remember", "a", "alice", "city", "Porto", "--queue"],
+        &["remember", "b", "bob", "city", "Rome"],
+    ] {
+        let mut all = vec!["--store", store.as_str()];
+        all.extend_from_slice(args);
+        assert_eq!(run(&all).status.code(), Some(0), "{args:?}");
+    }
+    // The tempdir itself is private; the store's reader must be able to reach it.
+    std::fs::set_permissions(parent.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("the test owns its temp dir");
+    let before = snapshot(&dir);
+    let ro = |args: &[&str]| {
+        let mut all = vec!["--store", store.as_str(), "--json"];
+        all.extend_from_slice(args);
+        run_read_only(&dir, &all)
+    };
+    for args in [
+        &["recall", "a", "alice", "city"][..],
+        &["history", "b", "bob", "city"],
+        &["agents"],
+        &["pending"],
+        &["audit", "a"],
+        &["doctor"],
+    ] {
+        let out = ro(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(json_of(&ro(&["recall", "b", "bob", "city"]))["value"], "Rome");
+    assert_eq!(json_of(&ro(&["agents"]))["agents"].as_array().map(Vec::len), Some(2));
+    let export = run_read_only(&dir, &["--store", store.as_str(), "export"]);
+    assert_eq!(export.status.code(), Some(0), "{}", String::from_utf8_lossy(&export.stderr));
+    assert!(String::from_utf8_lossy(&export.stdout).contains("\"end\""));
+    for args in [&["remember", "a", "alice", "city", "Faro"][..], &["remember", "new", "s", "p", "v"]] {
+        let out = ro(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let doc = json_of(&out);
+        assert!(doc["error"].as_str().is_some_and(|e| e.contains("read-only")), "{args:?}: {doc}");
+    }
+    assert_eq!(snapshot(&dir), before, "reading a read-only store changed it");
+}

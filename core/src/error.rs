@@ -91,6 +91,15 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A write to a store that can only be read (a read-only directory or file system, a
+    /// database role without write privileges). Nothing was written; reads work.
+    #[error("{backend} store is read-only: {reason}")]
+    ReadOnly {
+        /// Backend name.
+        backend: &'static str,
+        /// Why it cannot be written.
+        reason: String,
+    },
     /// A stored row does not decode.
     #[error("{backend} holds a corrupt record: {detail}")]
     Corrupt {
@@ -153,6 +162,7 @@ impl Error {
             Error::Unavailable { backend, reason } => Error::Unavailable { backend, reason: reason.clone() },
             Error::Conflict { backend, reason } => Error::Conflict { backend, reason: reason.clone() },
             Error::Corrupt { backend, detail } => Error::Corrupt { backend, detail: detail.clone() },
+            Error::ReadOnly { backend, reason } => Error::ReadOnly { backend, reason: reason.clone() },
             Error::Backend { backend, source } => {
                 Error::Backend { backend, source: source.to_string().into() }
             }

@@ -78,6 +78,9 @@ pub(crate) struct AgentDb {
     readers: Mutex<Vec<Connection>>,
     /// Readers waiting to start a read transaction (memory mode).
     readers_waiting: AtomicUsize,
+    /// Why the agent's file cannot be written (a read-only directory, file or file system),
+    /// found once: then reads open it frozen (`Role::Frozen`) and writes fail `ReadOnly`.
+    read_only: std::sync::OnceLock<Option<String>>,
 }
 
 #[derive(Default)]
@@ -137,12 +140,52 @@ impl AgentDb {
             arrivals: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
             readers_waiting: AtomicUsize::new(0),
+            read_only: std::sync::OnceLock::new(),
         }
     }
 
     /// The agent.
     pub(crate) fn agent(&self) -> &AgentId {
         &self.agent
+    }
+
+    /// Why the agent's file cannot be written, if it cannot (always `None` in memory).
+    fn read_only(&self) -> Option<&str> {
+        let reason = self.read_only.get_or_init(|| match &self.target {
+            Target::File(path) => schema::read_only_reason(path),
+            Target::Memory(_) => None,
+        });
+        reason.as_deref()
+    }
+
+    /// The role of read connections: frozen on a store that cannot be written.
+    fn reader_role(&self) -> Role {
+        if self.read_only().is_some() { Role::Frozen } else { Role::Reader }
+    }
+
+    /// Makes the schema current before a write; `ReadOnly` on a store that cannot be written.
+    fn ensure_writable(&self) -> SqlResult<()> {
+        if let Some(reason) = self.read_only() {
+            return Err(SqliteError::ReadOnly(reason.to_owned()));
+        }
+        self.ensure_schema()
+    }
+
+    /// Makes the schema current before a read; on a store that cannot be written, checks
+    /// instead that the file needs no migration.
+    fn ensure_readable(&self) -> SqlResult<()> {
+        if self.schema_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match self.read_only() {
+            Some(reason) => {
+                let conn = schema::open(&self.target, Role::Frozen, &self.config)?;
+                schema::check_frozen(&conn, self.agent.as_str(), reason)?;
+                self.schema_ready.store(true, Ordering::Release);
+                Ok(())
+            }
+            None => self.ensure_schema(),
+        }
     }
 
     fn ensure_schema(&self) -> SqlResult<()> {
@@ -194,7 +237,7 @@ impl AgentDb {
         &self,
         ops: &mut [&mut MemberOp<'_, T>],
     ) -> Vec<std::result::Result<Result<Option<T>>, Panic>> {
-        if let Err(e) = self.ensure_schema() {
+        if let Err(e) = self.ensure_writable() {
             let e = credence_core::Error::from(e);
             return ops.iter().map(|_| Ok(Err(e.replicate()))).collect();
         }
@@ -408,7 +451,7 @@ impl AgentDb {
         let pooled = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
         match pooled {
             Some(conn) => Ok(conn),
-            None => schema::open(&self.target, Role::Reader, &self.config),
+            None => schema::open(&self.target, self.reader_role(), &self.config),
         }
     }
 
@@ -423,7 +466,7 @@ impl AgentDb {
 
     /// Runs `f` in one read transaction on a pooled read-only connection.
     pub(crate) fn read(&self, f: &mut ReadUnit<'_>) -> Result<()> {
-        self.ensure_schema()?;
+        self.ensure_readable()?;
         // BEGIN + a first read pins one snapshot for every query `f` makes.
         let begin = |conn: &Connection| {
             conn.execute_batch("BEGIN DEFERRED")

@@ -25,6 +25,9 @@ pub(crate) enum SqliteError {
     /// A stored row or file does not decode.
     #[error("{0}")]
     Decode(String),
+    /// A write to a store on a read-only directory, file or file system.
+    #[error("{0}")]
+    ReadOnly(String),
     /// A unit that does not fit after the current head (the `UNIQUE(agent_id, stream_seq)`
     /// backstop).
     #[error("{0}")]
@@ -110,6 +113,7 @@ impl SqliteError {
                 },
             },
             SqliteError::Decode(_) => Error::corrupt(BACKEND, message),
+            SqliteError::ReadOnly(reason) => Error::ReadOnly { backend: BACKEND, reason: reason.clone() },
             SqliteError::Conflict(reason) => Error::Conflict { backend: BACKEND, reason: reason.clone() },
             SqliteError::SchemaTooNew { found, supported } => {
                 Error::SchemaTooNew { found: *found, supported: *supported }

@@ -132,6 +132,13 @@ impl SqliteLedger {
         }
     }
 
+    /// Why the store cannot be written, when its directory takes no new files (a read-only
+    /// directory or file system, a backup): reads work, every write fails `ReadOnly`. `None` for
+    /// a writable directory and in memory.
+    pub fn read_only(&self) -> Option<String> {
+        self.dir().and_then(|dir| schema::read_only_reason(&dir.join(".credence-no-such-file")))
+    }
+
     /// The file that holds (or would hold) `agent`'s rows; `None` for `sqlite::memory:`.
     ///
     /// # Errors

@@ -74,7 +74,7 @@ mod write;
 pub use config::SqliteConfig;
 pub use ledger::{CommitStats, SqliteLedger};
 pub use naming::file_belongs_to;
-pub use schema::{MIN_SQLITE_VERSION, Pragmas, latest_version as schema_version};
+pub use schema::{MIN_SQLITE_VERSION, Pragmas, latest_version as schema_version, open_for_inspection};
 
 pub use refinery;
 pub use rusqlite;

@@ -37,6 +37,86 @@ pub(crate) enum Role {
     Writer,
     /// A read-only (`query_only`) connection; never creates the file.
     Reader,
+    /// A read-only connection to a file on a store that cannot be written (a read-only
+    /// directory or file system, a backup): opened `immutable`, so SQLite needs neither the
+    /// `-shm` nor the `-wal` file it could not create, and changes nothing.
+    Frozen,
+}
+
+/// Why the agent file at `path` (existing or not) cannot be written, when it cannot: its
+/// directory takes no new file (WAL needs `-wal` and `-shm` beside it) or the file refuses
+/// writes. `None` when both can be written.
+pub(crate) fn read_only_reason(path: &Path) -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let refused = |e: &std::io::Error| {
+        matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem)
+    };
+    let dir = path.parent()?;
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!(".credence-write-probe-{}-{n}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) if refused(&e) => {
+            return Some(format!("the directory {} takes no new files ({e})", dir.display()));
+        }
+        Err(_) => {}
+    }
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Err(e) if refused(&e) => Some(format!("{} cannot be written ({e})", path.display())),
+        _ => None,
+    }
+}
+
+/// Opens a file of a store that cannot be written: read-only as usual when SQLite can (the
+/// `-shm` file exists), else `immutable` — unless a `-wal` file holds commits it could then not
+/// see, which is refused rather than read stale.
+fn open_frozen(path: &Path) -> SqlResult<Connection> {
+    let ro = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let usual = Connection::open_with_flags(path, ro)
+        .and_then(|c| c.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())).map(|()| c));
+    if let Ok(conn) = usual {
+        return Ok(conn);
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(SqliteError::ReadOnly(format!(
+            "{} has commits in its -wal file that cannot be read without write access to the \
+             directory (copy a store after a checkpoint, or with `credence export`)",
+            path.display()
+        )));
+    }
+    Connection::open_with_flags(format!("{}?immutable=1", file_uri(path)), ro | OpenFlags::SQLITE_OPEN_URI)
+        .map_err(SqliteError::sqlite(format!("opening {} read-only", path.display())))
+}
+
+/// Opens an agent file read-only to inspect it (what `doctor` does): as usual on a store that
+/// can be written, `immutable` on one that cannot (WAL would need a `-shm` file it cannot
+/// create). Never creates or changes anything.
+///
+/// # Errors
+/// Why the file cannot be opened.
+pub fn open_for_inspection(path: &Path) -> Result<Connection, String> {
+    if read_only_reason(path).is_some() {
+        open_frozen(path).map_err(|e| e.to_string())
+    } else {
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| e.to_string())
+    }
+}
+
+/// `path` as an SQLite URI (`file:` with `%`-escapes), for opening it with URI parameters.
+fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
 }
 
 /// Where one agent's database lives.
@@ -94,6 +174,7 @@ pub(crate) fn open(target: &Target, role: Role, config: &SqliteConfig) -> SqlRes
         flags |= OpenFlags::SQLITE_OPEN_URI;
     }
     let (conn, is_file) = match target {
+        Target::File(path) if role == Role::Frozen => (open_frozen(path)?, true),
         Target::File(path) => (
             Connection::open_with_flags(path, flags)
                 .map_err(SqliteError::sqlite(format!("opening {}", path.display())))?,
@@ -111,6 +192,10 @@ pub(crate) fn open(target: &Target, role: Role, config: &SqliteConfig) -> SqlRes
 }
 
 fn apply_pragmas(conn: &Connection, is_file: bool, role: Role, config: &SqliteConfig) -> SqlResult<()> {
+    if role == Role::Frozen {
+        // Nothing to set on a file nobody can write: no journal mode to switch, no syncing.
+        return conn.execute_batch("PRAGMA query_only=ON").map_err(SqliteError::sqlite("setting query_only"));
+    }
     // In-memory readers poll on their own (see `AgentDb::read`): SQLite's busy handler sleeps
     // too coarsely to catch the gaps between write transactions.
     let busy = if !is_file && role == Role::Reader { Duration::ZERO } else { config.busy_timeout };
@@ -135,7 +220,7 @@ fn apply_pragmas(conn: &Connection, is_file: bool, role: Role, config: &SqliteCo
         if cfg!(target_os = "macos") { " PRAGMA fullfsync=ON;" } else { "" },
     );
     conn.execute_batch(&batch).map_err(SqliteError::sqlite("setting PRAGMAs"))?;
-    if role == Role::Reader {
+    if role != Role::Writer {
         conn.execute_batch("PRAGMA query_only=ON").map_err(SqliteError::sqlite("setting query_only"))?;
     }
     Ok(())
@@ -173,6 +258,25 @@ pub(crate) fn migrate(conn: &mut Connection, agent: &str, timeout: Duration) -> 
         return Ok(());
     }
     retry_busy(timeout, || migrate_once(conn, agent))
+}
+
+/// What a store that cannot be written checks instead of migrating: the file is at the newest
+/// schema and belongs to `agent`.
+pub(crate) fn check_frozen(conn: &Connection, agent: &str, reason: &str) -> SqlResult<()> {
+    if is_current(conn, agent)? {
+        return Ok(());
+    }
+    let found: i64 = conn
+        .query_row(&format!("SELECT COALESCE(MAX(version), 0) FROM {HISTORY_TABLE}"), [], |r| r.get(0))
+        .unwrap_or(0);
+    let supported = latest_version();
+    if found > supported {
+        return Err(SqliteError::SchemaTooNew { found, supported });
+    }
+    Err(SqliteError::ReadOnly(format!(
+        "the file of agent {agent:?} is at schema version {found} (or belongs to another agent) and \
+         cannot be brought to version {supported}: {reason}"
+    )))
 }
 
 /// True when the file's schema is exactly the newest and it belongs to `agent`.
@@ -307,7 +411,15 @@ pub(crate) fn stored_agent(path: &Path, config: &SqliteConfig) -> SqlResult<Opti
     if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
         return Ok(None);
     }
-    let conn = open(&Target::File(path.to_path_buf()), Role::Reader, config)?;
+    let target = Target::File(path.to_path_buf());
+    let conn = match open(&target, Role::Reader, config) {
+        Ok(conn) => conn,
+        // A store that cannot be written (a read-only backup) is read frozen.
+        Err(e) => match read_only_reason(path) {
+            Some(_) => open(&target, Role::Frozen, config)?,
+            None => return Err(e),
+        },
+    };
     let has_schema: bool = conn
         .query_row(
             "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agent')",
