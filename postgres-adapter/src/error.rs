@@ -27,6 +27,9 @@ pub(crate) enum PgError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
+    /// The role may not write (found when the write statements were prepared).
+    #[error("{0}")]
+    ReadOnly(String),
     /// The stored schema is newer than this build.
     #[error("schema too new")]
     SchemaTooNew { found: i64, supported: i64 },
@@ -89,9 +92,28 @@ fn db_unavailable(e: &postgres::Error) -> bool {
         || c == "57P03" // cannot_connect_now
 }
 
+/// True when the server refused a write for lack of privileges (a SELECT-only role, SQLSTATE
+/// 42501) or because the transaction or server is read-only (25006: a hot standby, or
+/// `default_transaction_read_only`).
+pub(crate) fn is_read_only(e: &PgError) -> bool {
+    match e {
+        PgError::Db(db) => db_read_only(db),
+        PgError::ReadOnly(_) => true,
+        _ => false,
+    }
+}
+
+fn db_read_only(e: &postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|c| *c == SqlState::INSUFFICIENT_PRIVILEGE || *c == SqlState::READ_ONLY_SQL_TRANSACTION)
+}
+
 fn db_to_core(e: postgres::Error) -> credence_core::Error {
     use credence_core::Error;
     let text = error_chain(&e);
+    if db_read_only(&e) {
+        return Error::ReadOnly { backend: BACKEND, reason: text };
+    }
     if e.code().is_some_and(|c| {
         *c == SqlState::UNIQUE_VIOLATION
             || *c == SqlState::T_R_SERIALIZATION_FAILURE
@@ -134,6 +156,7 @@ impl From<PgError> for credence_core::Error {
             PgError::Tls(reason) => Error::InvalidConfig { reason: format!("postgres TLS: {reason}") },
             PgError::Migration(m) => Error::Backend { backend: BACKEND, source: Box::new(m) },
             PgError::SchemaTooNew { found, supported } => Error::SchemaTooNew { found, supported },
+            PgError::ReadOnly(reason) => Error::ReadOnly { backend: BACKEND, reason },
         }
     }
 }

@@ -35,7 +35,7 @@ use credence_core::{Head, LedgerRead, WriteUnit};
 use r2d2::PooledConnection;
 
 use crate::convoy::{self, Convoy, Sent};
-use crate::error::{PgError, is_occ, is_unavailable};
+use crate::error::{PgError, is_occ, is_read_only, is_unavailable};
 use crate::lock::agent_lock_key;
 use crate::outcome::{self, Found, UnitMark};
 use crate::pool::{PgManager, begin_fresh};
@@ -74,6 +74,8 @@ pub(crate) enum BatchFailure {
     Occ(String),
     /// The connection, the pool or the server is unavailable.
     Unavailable(String),
+    /// The role or server may not write (see `error::is_read_only`).
+    ReadOnly(String),
     /// Anything else.
     Other(String),
     /// The connection broke while committing and whether the transaction committed could not
@@ -86,6 +88,7 @@ impl BatchFailure {
     pub(crate) fn reason(&self) -> &str {
         match self {
             BatchFailure::Occ(r) | BatchFailure::Unavailable(r) | BatchFailure::Other(r) => r,
+            BatchFailure::ReadOnly(r) => r,
             BatchFailure::OutcomeUnknown(r) => r,
         }
     }
@@ -93,6 +96,8 @@ impl BatchFailure {
     pub(crate) fn from_pg(e: &PgError) -> BatchFailure {
         if is_occ(e) {
             BatchFailure::Occ(e.to_string())
+        } else if is_read_only(e) {
+            BatchFailure::ReadOnly(e.to_string())
         } else if is_unavailable(e) {
             BatchFailure::Unavailable(e.to_string())
         } else {
@@ -558,7 +563,7 @@ impl Groups {
             Err(_) if group.len() > 1 => return Sent::Refused,
             Err(e) => return Sent::Failed(BatchFailure::from_pg(&e)),
         };
-        let mut c = match begin_fresh(pool, write::ensure_prepared) {
+        let mut c = match begin_fresh(pool, write::ensure_writable) {
             Ok((c, ())) => c,
             Err(e) => return Sent::Failed(BatchFailure::from_pg(&e)),
         };
@@ -685,7 +690,7 @@ impl Groups {
                 let c = match conn {
                     Some(ref mut c) => c,
                     None => {
-                        let (c, ()) = begin_fresh(pool, write::ensure_prepared)
+                        let (c, ()) = begin_fresh(pool, write::ensure_writable)
                             .map_err(|e| BatchFailure::from_pg(&e))?;
                         conn.insert(c)
                     }
@@ -785,7 +790,7 @@ impl Groups {
                 Some(ref mut c) => c,
                 None => {
                     let (c, ()) =
-                        begin_fresh(pool, write::ensure_prepared).map_err(|e| BatchFailure::from_pg(&e))?;
+                        begin_fresh(pool, write::ensure_writable).map_err(|e| BatchFailure::from_pg(&e))?;
                     conn.insert(c)
                 }
             };

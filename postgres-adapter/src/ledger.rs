@@ -225,6 +225,9 @@ fn outcome(member: Member, commit: &Result<(), BatchFailure>) -> Attempt {
         (_, Err(BatchFailure::Unavailable(reason))) => {
             Attempt::Done(Err(Error::Unavailable { backend: BACKEND, reason: reason.clone() }))
         }
+        (_, Err(BatchFailure::ReadOnly(reason))) => {
+            Attempt::Done(Err(Error::ReadOnly { backend: BACKEND, reason: reason.clone() }))
+        }
         (_, Err(BatchFailure::Other(reason))) => {
             Attempt::Done(Err(Error::Backend { backend: BACKEND, source: reason.clone().into() }))
         }

@@ -41,6 +41,8 @@ pub struct PgConnection {
     write_head: Option<(String, Option<Head>)>,
     /// The write path's server-side prepared statements exist on this session.
     simple_prepared: bool,
+    /// Why the role cannot write, when the write statements could not be prepared.
+    writes_refused: Option<String>,
     /// Statements of the write transaction not sent yet (`;`-separated): the `BEGIN` batch,
     /// savepoints, a unit's inserts. They ride in front of the next round trip, which runs
     /// them first and in order.
@@ -105,6 +107,7 @@ impl PgConnection {
             exposed: false,
             write_head: None,
             simple_prepared: false,
+            writes_refused: None,
             pending: String::new(),
             begin_pending: false,
             begin_only: false,
@@ -315,6 +318,17 @@ impl PgConnection {
     /// Records that the write path's server-side prepared statements exist.
     pub(crate) fn set_simple_prepared(&mut self) {
         self.simple_prepared = true;
+    }
+
+    /// Records that the server refused to plan the write statements for lack of privileges:
+    /// the connection serves reads only.
+    pub(crate) fn refuse_writes(&mut self, reason: String) {
+        self.writes_refused = Some(reason);
+    }
+
+    /// Why this connection cannot write, if it cannot (see [`refuse_writes`](Self::refuse_writes)).
+    pub(crate) fn writes_refused(&self) -> Option<&str> {
+        self.writes_refused.as_deref()
     }
 
     /// Records that a `COMMIT` sent along with other statements succeeded.

@@ -33,13 +33,18 @@ pub(crate) fn migrate(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
 }
 
 fn migrate_locked(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
-    // The name was validated to be a plain lower-case identifier.
-    conn.raw().batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
     let supported = supported_version();
+    // A schema already at this build's version needs nothing written: a role that may only
+    // read (SELECT privileges, a standby) opens it without CREATE rights.
     let found = applied_version(conn)?;
+    if found == supported {
+        return Ok(());
+    }
     if found > supported {
         return Err(PgError::SchemaTooNew { found, supported });
     }
+    // The name was validated to be a plain lower-case identifier.
+    conn.raw().batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
     embedded::migrations::runner().set_migration_table_name(HISTORY_TABLE).run(conn.raw())?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::codec::{self, ord_param, seq_param};
-use crate::error::{PgError, PgResult};
+use crate::error::{PgError, PgResult, is_read_only};
 use crate::pool::PgConnection;
 use crate::read::{LINE_HEAD_SQL, LINE_SQL, PgView};
 use crate::speculate::{LOCKED_SETTING, PLAN_EXPECT, PREPARE_EXPECT};
@@ -247,26 +247,43 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
         "PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}; \
          PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
     );
-    if let Err(e) = conn.raw().batch_execute(&format!(
-        "{PREPARE_HEAD}; {}; {}; {PREPARE_EXPECT}; {prepare_line}; {SESSION_SETTINGS}; {PLAN_EXPECT}",
-        prepare_append(false),
-        prepare_append(true)
-    )) {
-        // Leave nothing half-prepared behind for the next attempt.
-        for name in [
-            "credence_head",
-            "credence_append",
-            "credence_append_many",
-            "credence_expect",
-            "credence_line",
-            "credence_line_head",
-        ] {
-            let _ = conn.raw().batch_execute(&format!("DEALLOCATE {name}"));
-        }
+    // The read statements first: a role that may only read gets them, and the session
+    // settings, even though planning the write statements (EXPLAIN checks privileges) fails.
+    if let Err(e) = conn.raw().batch_execute(&format!("{PREPARE_HEAD}; {prepare_line}; {SESSION_SETTINGS}")) {
+        deallocate(conn, &["credence_head", "credence_line", "credence_line_head"]);
         return Err(e.into());
+    }
+    let writes =
+        format!("{}; {}; {PREPARE_EXPECT}; {PLAN_EXPECT}", prepare_append(false), prepare_append(true));
+    if let Err(e) = conn.raw().batch_execute(&writes) {
+        // Leave nothing half-prepared behind, nor the sort setting PLAN_EXPECT turns off.
+        let _ = conn.raw().batch_execute("RESET enable_sort");
+        let write_names = ["credence_append", "credence_append_many", "credence_expect"];
+        deallocate(conn, &write_names);
+        let e = PgError::from(e);
+        if !is_read_only(&e) {
+            deallocate(conn, &["credence_head", "credence_line", "credence_line_head"]);
+            return Err(e);
+        }
+        conn.refuse_writes(e.to_string());
     }
     conn.set_simple_prepared();
     Ok(())
+}
+
+/// [`ensure_prepared`] for a write: `ReadOnly` on a connection whose role may not write.
+pub(crate) fn ensure_writable(conn: &mut PgConnection) -> PgResult<()> {
+    ensure_prepared(conn)?;
+    match conn.writes_refused() {
+        Some(reason) => Err(PgError::ReadOnly(reason.to_owned())),
+        None => Ok(()),
+    }
+}
+
+fn deallocate(conn: &mut PgConnection, names: &[&str]) {
+    for name in names {
+        let _ = conn.raw().batch_execute(&format!("DEALLOCATE {name}"));
+    }
 }
 
 /// The line query ([`LINE_SQL`], or [`LINE_HEAD_SQL`] `with_head`) for a simple-query batch,
