@@ -26,6 +26,7 @@ use crate::config::SqliteConfig;
 use crate::error::{SqlResult, SqliteError};
 use crate::read::View;
 use crate::schema::{self, Pragmas, Role, Target};
+use crate::turns::Turns;
 
 /// A batch stops taking members at this size and commits.
 const MAX_BATCH: usize = 512;
@@ -81,6 +82,9 @@ pub(crate) struct AgentDb {
     /// Why the agent's file cannot be written (a read-only directory, file or file system),
     /// found once: then reads open it frozen (`Role::Frozen`) and writes fail `ReadOnly`.
     read_only: std::sync::OnceLock<Option<String>>,
+    /// This file's cross-process turns (see `turns`), opened with the first write; `None` in
+    /// memory and with `fair_writers` off.
+    turns: Mutex<Option<Arc<Turns>>>,
 }
 
 #[derive(Default)]
@@ -141,12 +145,56 @@ impl AgentDb {
             readers: Mutex::new(Vec::new()),
             readers_waiting: AtomicUsize::new(0),
             read_only: std::sync::OnceLock::new(),
+            turns: Mutex::new(None),
         }
     }
 
     /// The agent.
     pub(crate) fn agent(&self) -> &AgentId {
         &self.agent
+    }
+
+    /// Waits for this process's turn to write the file (see `turns`), at most `busy_timeout`.
+    /// Holds nothing in memory or with `fair_writers` off.
+    fn take_turn(&self) -> SqlResult<()> {
+        let Target::File(path) = &self.target else { return Ok(()) };
+        if !self.config.fair_writers {
+            return Ok(());
+        }
+        let turns = {
+            let mut slot = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*slot {
+                Some(t) => t.clone(),
+                None => {
+                    let t =
+                        Arc::new(Turns::open(path).map_err(SqliteError::io(format!(
+                            "opening the lock files of {}",
+                            path.display()
+                        )))?);
+                    *slot = Some(t.clone());
+                    t
+                }
+            }
+        };
+        match turns.take(self.config.busy_timeout) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SqliteError::TurnTimeout(format!(
+                "another process kept the write turn of {} for longer than busy_timeout ({:?})",
+                path.display(),
+                self.config.busy_timeout
+            ))),
+            Err(e) => Err(SqliteError::io(format!("waiting for the write turn of {}", path.display()))(e)),
+        }
+    }
+
+    /// Ends this process's turn (after `COMMIT` or `ROLLBACK`); nothing when none is held.
+    fn end_turn(&self) {
+        let turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(t) = turns
+            && self.config.fair_writers
+        {
+            let _ = t.end();
+        }
     }
 
     /// Why the agent's file cannot be written, if it cannot (always `None` in memory).
@@ -310,7 +358,11 @@ impl AgentDb {
             if matches!(self.target, Target::Memory(_)) {
                 self.yield_to_readers();
             }
+            if let Err(e) = self.take_turn() {
+                return Member::Alone(Err(e.into()));
+            }
             if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                self.end_turn();
                 return Member::Alone(Err(SqliteError::sqlite("starting the write transaction")(e).into()));
             }
             st.next_batch += 1;
@@ -355,6 +407,7 @@ impl AgentDb {
                 let err =
                     Arc::new(SqliteError::Internal("the write transaction was aborted by SQLite".into()));
                 self.finish(st, &b, Err(err));
+                self.end_turn();
             }
         }
         member
@@ -382,10 +435,12 @@ impl AgentDb {
         let Some(conn) = st.conn.take() else {
             let err = Arc::new(SqliteError::Internal("write connection missing at commit".into()));
             self.finish(&mut st, &batch, Err(err));
+            self.end_turn();
             return st;
         };
         if batch.members == 0 {
             let _ = conn.execute_batch("ROLLBACK");
+            self.end_turn();
             st.conn = Some(conn);
             self.finish(&mut st, &batch, Ok(()));
             return st;
@@ -401,6 +456,8 @@ impl AgentDb {
         if outcome.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        // The turn ends with the transaction; the fsync is done, the members not yet answered.
+        self.end_turn();
         let members = u64::try_from(batch.members).unwrap_or(u64::MAX);
         let mut st = self.lock_state();
         if outcome.is_ok() {

@@ -25,6 +25,9 @@ pub(crate) enum SqliteError {
     /// A stored row or file does not decode.
     #[error("{0}")]
     Decode(String),
+    /// Another process kept the agent's write turn beyond `busy_timeout` (retryable).
+    #[error("{0}")]
+    TurnTimeout(String),
     /// A write to a store on a read-only directory, file or file system.
     #[error("{0}")]
     ReadOnly(String),
@@ -86,6 +89,7 @@ impl SqliteError {
                 Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
             ),
             SqliteError::Batch(inner) => inner.is_busy(),
+            SqliteError::TurnTimeout(_) => true,
             _ => false,
         }
     }
@@ -114,6 +118,9 @@ impl SqliteError {
             },
             SqliteError::Decode(_) => Error::corrupt(BACKEND, message),
             SqliteError::ReadOnly(reason) => Error::ReadOnly { backend: BACKEND, reason: reason.clone() },
+            SqliteError::TurnTimeout(reason) => {
+                Error::Unavailable { backend: BACKEND, reason: reason.clone() }
+            }
             SqliteError::Conflict(reason) => Error::Conflict { backend: BACKEND, reason: reason.clone() },
             SqliteError::SchemaTooNew { found, supported } => {
                 Error::SchemaTooNew { found: *found, supported: *supported }

@@ -41,8 +41,20 @@
 //!   tx_time index. Opening a version 1 file copies its rows into the new tables once (foreign
 //!   keys and claim ranges are checked before that migration commits; a file that fails them
 //!   is `Error::Corrupt` and stays at version 1).
-//! * Another process writing the same file is serialised by SQLite's write lock; a wait
-//!   beyond `busy_timeout` is the retryable `Error::Unavailable`.
+//! * Another process writing the same file is serialised by SQLite's write lock, and writers
+//!   of different processes **take turns**: two lock files beside the agent file
+//!   (`<file>-queue`, `<file>-turn`, blocking OS file locks) hand the write turn to a waiting
+//!   process before the process that ends it can take it again, so a busy process cannot starve
+//!   another (SQLite's busy handler polls and is unfair). Group commit still gathers one
+//!   process's concurrent writes into one turn. A wait beyond `busy_timeout` is the retryable
+//!   `Error::Unavailable`. `SqliteConfig::fair_writers = false` turns the turns off.
+//! * Store paths are paths: the directory is made absolute at open and no file is opened as
+//!   a SQLite URI; `sqlite:file:…` and `?options` are `InvalidStoreUrl`.
+//! * Agent files are created whole (built under a temporary name, then linked into place): a
+//!   failed creation (a full disk) leaves no half-made file.
+//! * A store that cannot be written (a read-only directory, file or file system; a backup)
+//!   serves every read — its files are opened read-only, `immutable` when SQLite cannot create
+//!   the `-shm` file — and every write fails with `Error::ReadOnly`.
 //!
 //! `sqlite::memory:` uses SQLite's `memdb` VFS: the same schema, queries and group commit, but
 //! a rollback journal instead of WAL — a read that arrives during a write transaction waits for
@@ -68,6 +80,7 @@ mod ledger;
 mod naming;
 mod read;
 mod schema;
+mod turns;
 mod url;
 mod write;
 

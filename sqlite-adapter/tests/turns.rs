@@ -1,0 +1,73 @@
+//! Writers of different processes take turns (SPEC §5.2): a process that ends its write turn
+//! cannot take the next one while another process waits for it.
+//!
+//! The test plays the busy process itself, with the lock files the store keeps beside an agent
+//! file (`<file>-queue`, `<file>-turn`), and a real second process writes through the store.
+
+use std::fs::{File, TryLockError};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use credence_core::{ClaimEngine, Engine, IngestRequest, RecallQuery};
+use credence_sqlite::{SqliteConfig, SqliteLedger};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn lock_file(path: &std::path::Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+}
+
+#[test]
+fn a_process_waiting_for_the_turn_gets_it_before_the_one_that_ended_it_takes_it_again() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let file = {
+        let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+        engine.ingest(IngestRequest::new("a", "s", "p", "first"))?;
+        engine.ledger().agent_file(&credence_core::AgentId::new("a")?)?.ok_or("file store")?
+    };
+    let with = |suffix: &str| {
+        let mut name = file.clone().into_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let (queue, turn) = (lock_file(&with("-queue"))?, lock_file(&with("-turn"))?);
+    // This process is in its turn.
+    turn.lock()?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_credence-sqlite-writer"))
+        .args([dir.path().to_str().ok_or("utf-8 path")?, "a", "one", "t", "p", "\"second process\""])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    // The other process gets in line: it holds the queue while it waits for the turn.
+    let started = Instant::now();
+    loop {
+        match queue.try_lock() {
+            Err(TryLockError::WouldBlock) => break,
+            Ok(()) => queue.unlock()?,
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            return Err("the second process never waited in line for the turn".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // End the turn and at once try to take the next one, as a busy writer does: the queue is
+    // only ours once the waiting process has the turn, and the turn once its commit is done.
+    turn.unlock()?;
+    queue.lock()?;
+    turn.lock()?;
+    queue.unlock()?;
+    let engine = Engine::new(SqliteLedger::open(
+        dir.path(),
+        SqliteConfig { fair_writers: false, ..SqliteConfig::default() },
+    )?);
+    let belief = engine.recall(&RecallQuery::new("a", "t", "p"))?;
+    turn.unlock()?;
+    assert_eq!(belief.value, Some("second process".into()), "the waiting process wrote in its turn");
+    let out = child.stdout.take().ok_or("piped stdout")?;
+    let lines: Vec<String> = BufReader::new(out).lines().collect::<Result<_, _>>()?;
+    assert!(child.wait()?.success(), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("ACK ")), "{lines:?}");
+    Ok(())
+}
