@@ -31,6 +31,16 @@ use crate::turns::Turns;
 /// A batch stops taking members at this size and commits.
 const MAX_BATCH: usize = 512;
 
+/// How long a process may keep the cross-process write turn for further batches of its own
+/// (see `turns`): handing the turn over after every batch costs every process its page cache
+/// (another process changed the file) and a wake-up, so a busy process keeps it this long; a
+/// waiting process then waits about this long per busy process ahead of it.
+const TURN_QUANTUM: Duration = Duration::from_millis(5);
+
+/// A turn no transaction used for this long is ended by the turn reaper (a thread per agent
+/// file that took a turn, waking this often).
+const TURN_IDLE: Duration = Duration::from_millis(1);
+
 /// How long an in-memory writer waits for waiting readers to start, at most.
 const READER_YIELD: Duration = Duration::from_millis(20);
 
@@ -73,7 +83,8 @@ pub(crate) struct AgentDb {
     /// Serialises the first migration; in memory mode it keeps one connection open for the
     /// life of the store (an in-memory database vanishes with its last connection).
     keeper: Mutex<Option<Connection>>,
-    state: Mutex<WriteState>,
+    /// Shared with the turn reaper (see [`AgentDb::take_turn`]).
+    state: Arc<Mutex<WriteState>>,
     done: Condvar,
     arrivals: AtomicUsize,
     readers: Mutex<Vec<Connection>>,
@@ -97,6 +108,10 @@ struct WriteState {
     completed: u64,
     results: HashMap<u64, BatchResult>,
     commits_since_checkpoint: u64,
+    /// Since when this process holds the agent's cross-process write turn (see `turns`).
+    turn_since: Option<Instant>,
+    /// When the last transaction of the turn ended.
+    turn_idle_since: Option<Instant>,
 }
 
 struct Batch {
@@ -139,7 +154,7 @@ impl AgentDb {
             config,
             schema_ready: AtomicBool::new(false),
             keeper: Mutex::new(None),
-            state: Mutex::new(WriteState::default()),
+            state: Arc::new(Mutex::new(WriteState::default())),
             done: Condvar::new(),
             arrivals: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
@@ -172,6 +187,7 @@ impl AgentDb {
                             path.display()
                         )))?);
                     *slot = Some(t.clone());
+                    self.start_reaper(t.clone());
                     t
                 }
             }
@@ -187,14 +203,58 @@ impl AgentDb {
         }
     }
 
-    /// Ends this process's turn (after `COMMIT` or `ROLLBACK`); nothing when none is held.
-    fn end_turn(&self) {
+    /// Takes the write turn before a transaction, unless this process still holds it; a turn
+    /// held longer than [`TURN_QUANTUM`] is handed on first (another process waiting gets it).
+    fn begin_turn(&self, st: &mut WriteState) -> SqlResult<()> {
+        if st.turn_since.is_some_and(|t| t.elapsed() >= TURN_QUANTUM) {
+            self.end_turn(st);
+        }
+        if st.turn_since.is_none() {
+            self.take_turn()?;
+            st.turn_since = Some(Instant::now());
+        }
+        st.turn_idle_since = None;
+        Ok(())
+    }
+
+    /// Ends this process's turn; nothing when none is held.
+    fn end_turn(&self, st: &mut WriteState) {
+        if st.turn_since.take().is_none() {
+            return;
+        }
+        st.turn_idle_since = None;
         let turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        if let Some(t) = turns
-            && self.config.fair_writers
-        {
+        if let Some(t) = turns {
             let _ = t.end();
         }
+    }
+
+    /// After a transaction ended: the turn is kept for this process's next batch, and ended by
+    /// the turn reaper if none comes within [`TURN_IDLE`].
+    fn rest_turn(&self, st: &mut WriteState) {
+        if st.turn_since.is_some() {
+            st.turn_idle_since = Some(Instant::now());
+        }
+    }
+
+    /// Starts the thread that ends this file's turn once no transaction used it for
+    /// [`TURN_IDLE`]; it stops when the agent is closed.
+    fn start_reaper(&self, turns: Arc<Turns>) {
+        let state = Arc::downgrade(&self.state);
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(TURN_IDLE);
+                let Some(state) = state.upgrade() else { return };
+                let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
+                let idle = st.batch.is_none()
+                    && !st.committing
+                    && st.turn_idle_since.is_some_and(|t| t.elapsed() >= TURN_IDLE);
+                if idle && st.turn_since.take().is_some() {
+                    st.turn_idle_since = None;
+                    let _ = turns.end();
+                }
+            }
+        });
     }
 
     /// Why the agent's file cannot be written, if it cannot (always `None` in memory).
@@ -351,23 +411,27 @@ impl AgentDb {
                 Err(e) => return Member::Alone(Err(e.into())),
             }
         }
-        let Some(conn) = st.conn.as_ref() else {
+        if st.conn.is_none() {
             return Member::Alone(Err(SqliteError::Internal("write connection missing".into()).into()));
-        };
+        }
         if st.batch.is_none() {
             if matches!(self.target, Target::Memory(_)) {
                 self.yield_to_readers();
             }
-            if let Err(e) = self.take_turn() {
+            if let Err(e) = self.begin_turn(st) {
                 return Member::Alone(Err(e.into()));
             }
-            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-                self.end_turn();
+            let begun = st.conn.as_ref().map(|c| c.execute_batch("BEGIN IMMEDIATE"));
+            if let Some(Err(e)) = begun {
+                self.end_turn(st);
                 return Member::Alone(Err(SqliteError::sqlite("starting the write transaction")(e).into()));
             }
             st.next_batch += 1;
             st.batch = Some(Batch { id: st.next_batch, members: 0 });
         }
+        let Some(conn) = st.conn.as_ref() else {
+            return Member::Alone(Err(SqliteError::Internal("write connection missing".into()).into()));
+        };
         let batch_id = st.batch.as_ref().map_or(0, |b| b.id);
         let result = match run_cached(conn, SAVEPOINT) {
             Ok(()) => catch_unwind(AssertUnwindSafe(|| op(conn))),
@@ -407,7 +471,7 @@ impl AgentDb {
                 let err =
                     Arc::new(SqliteError::Internal("the write transaction was aborted by SQLite".into()));
                 self.finish(st, &b, Err(err));
-                self.end_turn();
+                self.end_turn(st);
             }
         }
         member
@@ -435,12 +499,12 @@ impl AgentDb {
         let Some(conn) = st.conn.take() else {
             let err = Arc::new(SqliteError::Internal("write connection missing at commit".into()));
             self.finish(&mut st, &batch, Err(err));
-            self.end_turn();
+            self.end_turn(&mut st);
             return st;
         };
         if batch.members == 0 {
             let _ = conn.execute_batch("ROLLBACK");
-            self.end_turn();
+            self.rest_turn(&mut st);
             st.conn = Some(conn);
             self.finish(&mut st, &batch, Ok(()));
             return st;
@@ -456,10 +520,10 @@ impl AgentDb {
         if outcome.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        // The turn ends with the transaction; the fsync is done, the members not yet answered.
-        self.end_turn();
         let members = u64::try_from(batch.members).unwrap_or(u64::MAX);
         let mut st = self.lock_state();
+        // The turn rests: the next batch of this process may use it (see `rest_turn`).
+        self.rest_turn(&mut st);
         if outcome.is_ok() {
             self.counters.transactions.fetch_add(1, Ordering::Relaxed);
             self.counters.writes.fetch_add(members, Ordering::Relaxed);
@@ -560,11 +624,14 @@ impl AgentDb {
 
 impl Drop for AgentDb {
     fn drop(&mut self) {
-        // Closing an idle agent: fold the WAL back into the database first.
+        // Closing an idle agent: fold the WAL back into the database first, and end a turn it
+        // still holds (the reaper stops once the state is gone).
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if matches!(self.target, Target::File(_))
-            && let Some(conn) = self.state.get_mut().unwrap_or_else(PoisonError::into_inner).conn.as_ref()
+            && let Some(conn) = st.conn.as_ref()
         {
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
+        self.end_turn(&mut st);
     }
 }
