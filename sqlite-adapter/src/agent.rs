@@ -112,6 +112,8 @@ struct WriteState {
     turn_since: Option<Instant>,
     /// When the last transaction of the turn ended.
     turn_idle_since: Option<Instant>,
+    /// A turn reaper thread runs (see [`AgentDb::start_reaper`]).
+    reaping: bool,
 }
 
 struct Batch {
@@ -171,10 +173,10 @@ impl AgentDb {
 
     /// Waits for this process's turn to write the file (see `turns`), at most `busy_timeout`.
     /// Holds nothing in memory or with `fair_writers` off.
-    fn take_turn(&self) -> SqlResult<()> {
-        let Target::File(path) = &self.target else { return Ok(()) };
+    fn take_turn(&self) -> SqlResult<Option<Arc<Turns>>> {
+        let Target::File(path) = &self.target else { return Ok(None) };
         if !self.config.fair_writers {
-            return Ok(());
+            return Ok(None);
         }
         let turns = {
             let mut slot = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
@@ -187,13 +189,12 @@ impl AgentDb {
                             path.display()
                         )))?);
                     *slot = Some(t.clone());
-                    self.start_reaper(t.clone());
                     t
                 }
             }
         };
         match turns.take(self.config.busy_timeout) {
-            Ok(true) => Ok(()),
+            Ok(true) => Ok(Some(turns)),
             Ok(false) => Err(SqliteError::TurnTimeout(format!(
                 "another process kept the write turn of {} for longer than busy_timeout ({:?})",
                 path.display(),
@@ -210,8 +211,14 @@ impl AgentDb {
             self.end_turn(st);
         }
         if st.turn_since.is_none() {
-            self.take_turn()?;
+            let turns = self.take_turn()?;
             st.turn_since = Some(Instant::now());
+            if let Some(turns) = turns
+                && !st.reaping
+            {
+                st.reaping = true;
+                self.start_reaper(turns);
+            }
         }
         st.turn_idle_since = None;
         Ok(())
@@ -237,8 +244,9 @@ impl AgentDb {
         }
     }
 
-    /// Starts the thread that ends this file's turn once no transaction used it for
-    /// [`TURN_IDLE`]; it stops when the agent is closed.
+    /// Starts the thread that ends this process's turn once no transaction used it for
+    /// [`TURN_IDLE`]. It stops with the turn (a later turn starts another) or when the agent is
+    /// closed, so an idle process runs no thread.
     fn start_reaper(&self, turns: Arc<Turns>) {
         let state = Arc::downgrade(&self.state);
         std::thread::spawn(move || {
@@ -252,6 +260,10 @@ impl AgentDb {
                 if idle && st.turn_since.take().is_some() {
                     st.turn_idle_since = None;
                     let _ = turns.end();
+                }
+                if st.turn_since.is_none() {
+                    st.reaping = false;
+                    return;
                 }
             }
         });

@@ -103,16 +103,21 @@ pub fn check_agent(
     let mut checker = Checker::new(Limits::new(options.clock.now(), options.max_value_bytes));
     let mut stats = Stats { agents: 1, ..Stats::default() };
     for_each_unit(ledger, agent, |unit| {
-        checker.check(agent, &unit).map_err(|v| TransferError::Source {
-            agent: agent.as_str().to_owned(),
-            seq: unit.seq,
-            rule: v.rule,
-            reason: v.reason,
-        })?;
+        check_stored(&mut checker, agent, &unit)?;
         stats.add(&unit);
         Ok(())
     })?;
     Ok(stats)
+}
+
+/// Checks one unit read from a store; a violation is [`TransferError::Source`].
+fn check_stored(checker: &mut Checker, agent: &AgentId, unit: &Append) -> Result<(), TransferError> {
+    checker.check(agent, unit).map_err(|v| TransferError::Source {
+        agent: agent.as_str().to_owned(),
+        seq: unit.seq,
+        rule: v.rule,
+        reason: v.reason,
+    })
 }
 
 /// Writes the export of every agent that can be read, skipping (and returning, with the
@@ -264,14 +269,7 @@ pub fn copy_units(
     let mut heads = Vec::with_capacity(agents.len());
     for agent in &agents {
         let head = head_seq(from, agent)?;
-        for_each_unit_upto(from, agent, head, |unit| {
-            checker.check(agent, &unit).map_err(|v| TransferError::Source {
-                agent: agent.as_str().to_owned(),
-                seq: unit.seq,
-                rule: v.rule,
-                reason: v.reason,
-            })
-        })?;
+        for_each_unit_upto(from, agent, head, |unit| check_stored(&mut checker, agent, &unit))?;
         heads.push(head);
     }
     drop(checker);
