@@ -159,6 +159,8 @@ macro_rules! __cases_lifecycle {
                 transfer_refused_import_file_writes_nothing,
             }
             errors {
+                is_retryable_true_for_unavailable_and_conflict,
+                is_retryable_false_for_every_other_error,
                 handle_errors_from_engine_are_not_retryable,
                 lineage_of_unknown_claim_is_not_found,
                 lineage_of_other_agents_claim_is_not_found,

@@ -175,6 +175,7 @@ macro_rules! __cases_write {
             }
             succession {
                 ingest_trusted_disjoint_windows_are_committed_cheap_succession,
+                ingest_equal_value_disjoint_from_overlapping_supporters_is_not_contested,
                 recall_valid_at_2021_is_alice,
                 recall_valid_at_2023_is_bob,
                 recall_valid_at_2025_is_carol,

@@ -36,6 +36,8 @@ pub fn is_retryable_false_for_every_other_error(_f: &dyn Factory) -> CaseResult 
         Error::InvalidQuery { reason: "limit 0".into() },
         Error::SchemaTooNew { found: 9, supported: 1 },
         Error::corrupt("test", "row 1 does not decode"),
+        Error::ReadOnly { backend: "test", reason: "read-only file system".into() },
+        Error::Rejected { reason: credence_core::RejectReason::IdempotencyKeyReused { key: "k".into() } },
         Error::Backend { backend: "test", source: "disk on fire".into() },
     ];
     for e in &others {
