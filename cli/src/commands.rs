@@ -177,7 +177,14 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                     known_agent(&c, &a)?;
                     a
                 }
-                None => match c.pending(None)?.into_iter().find(|a| a.handle == handle) {
+                // Agent by agent: a damaged agent elsewhere in the store does not stop the search.
+                None => match c
+                    .agents()?
+                    .iter()
+                    .filter_map(|a| c.pending(Some(a.as_str())).ok())
+                    .flatten()
+                    .find(|a| a.handle == handle)
+                {
                     Some(a) => a.agent_id.as_str().to_owned(),
                     None => {
                         return Err(Failure::Store(format!(

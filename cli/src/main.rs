@@ -104,13 +104,15 @@ fn main() -> ExitCode {
         Err(e) => {
             // Help and version print to stdout and exit 0; usage errors exit 2, and under
             // `--json` they print the error document too (the argument parser failed, so the
-            // flag is looked for in the raw arguments).
-            let _ = e.print();
+            // flag is looked for in the raw arguments). The parser quotes what was typed, which
+            // may be a store URL with a password: its message is redacted.
             if !e.use_stderr() {
+                let _ = e.print();
                 return ExitCode::SUCCESS;
             }
+            let msg = credence::credence_core::redact::text(&e.render().to_string());
+            eprint!("{msg}");
             if json_requested(std::env::args_os().skip(1)) {
-                let msg = e.render().to_string();
                 let msg = msg.trim().strip_prefix("error: ").unwrap_or(msg.trim());
                 let _ =
                     output::print_json(&serde_json::json!({"error": msg, "kind": "usage", "exit_code": 2}));
@@ -125,6 +127,9 @@ fn main() -> ExitCode {
         Err(Failure::Store(msg)) => ("store", msg, 1, serde_json::Map::new()),
         Err(Failure::Refused { message, fields }) => ("store", message, 1, fields),
     };
+    // Every message passes here: a store URL it quotes (a file name, an argument) loses its
+    // secrets.
+    let msg = credence::credence_core::redact::text(&msg);
     eprintln!("error: {msg}");
     // With --json, scripts get one document on stdout even on failure (unless the command
     // already printed its own, e.g. a rejected write's receipt).

@@ -35,11 +35,12 @@ const SECRET_URLS: &[&str] = &[
     "postgres://u:s3cr3t",
     "postgresql://u:s3cr3t@127.0.0.1:1/test?sslmode=bogus",
     "postgres://u:s3cr3t@127.0.0.1:1/test?connect_timeout=2s&schema=Bad-Name",
+    "postgres://u:999999/test",
 ];
 
 /// Every piece of the secret that would betray it.
 fn leaks(text: &str) -> bool {
-    ["s3cr3t", "s3cr?et", "s3cr#et", "s3c@r3t", "r3t@", "cr3t"].iter().any(|s| text.contains(s))
+    ["s3cr3t", "s3cr?et", "s3cr#et", "s3c@r3t", "r3t@", "cr3t", "999999"].iter().any(|s| text.contains(s))
 }
 
 #[test]
@@ -52,7 +53,24 @@ fn no_command_prints_a_password_from_its_store_url() {
         &["pending"],
         &["doctor"],
     ];
+    let memory = "memory:";
     for url in SECRET_URLS {
+        // The URL where a store URL is expected other than `--store`, or typed by mistake as a
+        // command (the argument parser quotes it).
+        let elsewhere: [&[&str]; 3] =
+            [&["--store", memory, "copy", "--to", url], &[url, "agents"], &["--store", url, "import", url]];
+        for args in elsewhere {
+            for json in [false, true] {
+                let mut all = args.to_vec();
+                if json {
+                    all.insert(0, "--json");
+                }
+                let out = run(&all);
+                let (stdout, stderr) =
+                    (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                assert!(!leaks(&stdout) && !leaks(&stderr), "{all:?} leaked: {stdout}{stderr}");
+            }
+        }
         for command in commands {
             for json in [false, true] {
                 let mut args = vec!["--store", url];
@@ -172,6 +190,12 @@ fn a_damaged_agent_file_fails_only_that_agent_and_store_wide_commands_report_it_
     let doc = json_of(&out);
     assert_eq!(doc["adjudications"].as_array().map(Vec::len), Some(1), "{doc}");
     assert_eq!(names(&doc, "agent"), ["bad"], "{doc}");
+
+    // A verdict found by its handle alone (no --agent) is not stopped by the damaged agent.
+    let handle =
+        doc["adjudications"][0]["handle"].as_str().expect("the open adjudication's handle").to_owned();
+    let out = cmd(&["adjudicate", &handle, "affirm"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 
     let out = cmd(&["sweep"]);
     assert_eq!(out.status.code(), Some(1));

@@ -55,11 +55,40 @@ pub fn url(url: &str) -> String {
 }
 
 /// With no `@` in the URL: the end of the authority when it reads `name:text` with a `text`
-/// that is no port number (so it may be a password).
+/// that is no port number (not 1–65535 in digits), so it may be a password.
 fn looks_like_user_and_password(rest: &str) -> Option<usize> {
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (_, port) = rest[..end].rsplit_once(':')?;
-    (!port.is_empty() && !port.bytes().all(|b| b.is_ascii_digit())).then_some(end)
+    let is_port = port.len() <= 5 && port.parse::<u16>().is_ok_and(|p| p > 0);
+    (!port.is_empty() && !is_port).then_some(end)
+}
+
+/// `text` with every store URL in it (a word holding `://`) redacted by [`url`]: for messages
+/// that quote what the user typed, such as a command-line parser's.
+pub fn text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains("://") {
+            // Punctuation the message put after the URL ("cannot open URL: …") is not part of it.
+            let core = word.trim_end_matches([':', ',', '.', ';', ')']);
+            out.push_str(&url(core));
+            out.push_str(&word[core.len()..]);
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '\'' | '"' | '`') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// True for an option name that names a secret.
@@ -102,10 +131,30 @@ mod tests {
             "postgres:u:s3cr3t@h/db",
             "postgres://u:s3cr3t",
             "postgres://u:s3cr3t@",
+            "postgres://admin:999999/db",
+            "postgres://admin:0/db",
         ] {
             let r = url(u);
-            assert!(!r.contains("s3cr3t") && !r.contains("s3cr?et") && !r.contains("r3t"), "{u} → {r}");
+            assert!(
+                !r.contains("s3cr3t")
+                    && !r.contains("s3cr?et")
+                    && !r.contains("r3t")
+                    && !r.contains("999999"),
+                "{u} → {r}"
+            );
         }
+    }
+
+    #[test]
+    fn text_redacts_every_url_it_quotes() {
+        let msg = "error: unrecognized subcommand 'postgres://u:s3cr3t@h/db'\n  tip: \"postgres://a:b@c\" x";
+        let r = super::text(msg);
+        assert!(!r.contains("s3cr3t") && !r.contains(":b@"), "{r}");
+        assert!(r.contains("unrecognized subcommand 'postgres://u:***@h/db'"), "{r}");
+        assert_eq!(
+            super::text("cannot open postgres://u:s3cr3t: gone"),
+            "cannot open postgres://u:***: gone"
+        );
     }
 
     #[test]

@@ -183,11 +183,7 @@ impl AgentDb {
             match &*slot {
                 Some(t) => t.clone(),
                 None => {
-                    let t =
-                        Arc::new(Turns::open(path).map_err(SqliteError::io(format!(
-                            "opening the lock files of {}",
-                            path.display()
-                        )))?);
+                    let t = Arc::new(Turns::new(path));
                     *slot = Some(t.clone());
                     t
                 }
@@ -216,8 +212,7 @@ impl AgentDb {
             if let Some(turns) = turns
                 && !st.reaping
             {
-                st.reaping = true;
-                self.start_reaper(turns);
+                st.reaping = self.start_reaper(turns);
             }
         }
         st.turn_idle_since = None;
@@ -232,24 +227,27 @@ impl AgentDb {
         st.turn_idle_since = None;
         let turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if let Some(t) = turns {
-            let _ = t.end();
+            t.end();
         }
     }
 
     /// After a transaction ended: the turn is kept for this process's next batch, and ended by
     /// the turn reaper if none comes within [`TURN_IDLE`].
+    /// Without a reaper (none could be started) the turn ends at once.
     fn rest_turn(&self, st: &mut WriteState) {
-        if st.turn_since.is_some() {
+        if st.reaping {
             st.turn_idle_since = Some(Instant::now());
+        } else {
+            self.end_turn(st);
         }
     }
 
     /// Starts the thread that ends this process's turn once no transaction used it for
     /// [`TURN_IDLE`]. It stops with the turn (a later turn starts another) or when the agent is
     /// closed, so an idle process runs no thread.
-    fn start_reaper(&self, turns: Arc<Turns>) {
+    fn start_reaper(&self, turns: Arc<Turns>) -> bool {
         let state = Arc::downgrade(&self.state);
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new().name("credence-turn-reaper".into()).spawn(move || {
             loop {
                 std::thread::sleep(TURN_IDLE);
                 let Some(state) = state.upgrade() else { return };
@@ -259,7 +257,7 @@ impl AgentDb {
                     && st.turn_idle_since.is_some_and(|t| t.elapsed() >= TURN_IDLE);
                 if idle && st.turn_since.take().is_some() {
                     st.turn_idle_since = None;
-                    let _ = turns.end();
+                    turns.end();
                 }
                 if st.turn_since.is_none() {
                     st.reaping = false;
@@ -267,6 +265,7 @@ impl AgentDb {
                 }
             }
         });
+        spawned.is_ok()
     }
 
     /// Why the agent's file cannot be written, if it cannot (always `None` in memory).
@@ -589,7 +588,8 @@ impl AgentDb {
     }
 
     fn return_reader(&self, conn: Connection) {
-        if conn.is_autocommit() {
+        // A frozen reader may be `immutable` (blind to later writes): it serves one read only.
+        if conn.is_autocommit() && self.reader_role() != Role::Frozen {
             let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
             if pool.len() < self.config.read_pool_size {
                 pool.push(conn);

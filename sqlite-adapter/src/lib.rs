@@ -47,8 +47,9 @@
 //!   process before the process that ends it can take it again, so a busy process cannot starve
 //!   another (SQLite's busy handler polls and is unfair). Group commit still gathers one
 //!   process's concurrent writes into one transaction; a process keeps its turn for up to 5 ms
-//!   of transactions and an idle turn ends after 1 ms. A wait beyond `busy_timeout` is the retryable
-//!   `Error::Unavailable`. `SqliteConfig::fair_writers = false` turns the turns off.
+//!   of transactions and an idle turn ends after 1 ms. Each wait (for the turn, then for SQLite's
+//!   lock) is bounded by `busy_timeout`; a wait beyond it is the retryable `Error::Unavailable`.
+//!   `SqliteConfig::fair_writers = false` turns the turns off.
 //! * Store paths are paths: the directory is made absolute at open and no file is opened as
 //!   a SQLite URI; `sqlite:file:…` and `?options` are `InvalidStoreUrl`.
 //! * Agent files are created whole (built under a temporary name, then linked into place): a

@@ -44,29 +44,28 @@ pub(crate) enum Role {
 }
 
 /// Why the agent file at `path` (existing or not) cannot be written, when it cannot: its
-/// directory takes no new file (WAL needs `-wal` and `-shm` beside it) or the file refuses
-/// writes. `None` when both can be written.
+/// directory takes no new file (WAL needs `-wal` and `-shm` beside it), the file refuses
+/// writes, or the file system is read-only. `None` when both can be written.
+///
+/// Asked of the operating system (`access`), never by opening the file: closing any descriptor
+/// of a database file would drop the POSIX locks SQLite holds on it in this process.
 pub(crate) fn read_only_reason(path: &Path) -> Option<String> {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let refused = |e: &std::io::Error| {
-        matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem)
+    use rustix::fs::{Access, access};
+    use rustix::io::Errno;
+    let refused = |p: &Path| match access(p, Access::WRITE_OK) {
+        Err(e) if [Errno::ACCESS, Errno::PERM, Errno::ROFS].contains(&e) => Some(e),
+        _ => None,
     };
     let dir = path.parent()?;
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let probe = dir.join(format!(".credence-write-probe-{}-{n}", std::process::id()));
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-        }
-        Err(e) if refused(&e) => {
-            return Some(format!("the directory {} takes no new files ({e})", dir.display()));
-        }
-        Err(_) => {}
+    if let Some(e) = refused(dir) {
+        return Some(format!("the directory {} takes no new files ({e})", dir.display()));
     }
-    match std::fs::OpenOptions::new().write(true).open(path) {
-        Err(e) if refused(&e) => Some(format!("{} cannot be written ({e})", path.display())),
-        _ => None,
+    if path.exists()
+        && let Some(e) = refused(path)
+    {
+        return Some(format!("{} cannot be written ({e})", path.display()));
     }
+    None
 }
 
 /// Opens a file of a store that cannot be written: read-only as usual when SQLite can (the
@@ -153,7 +152,15 @@ pub(crate) fn create_file(path: &std::path::Path, agent: &str, config: &SqliteCo
         match std::fs::hard_link(&tmp, path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(SqliteError::io(format!("linking {} into place", path.display()))(e)),
+            // A file system without hard links: a rename that never replaces does the same.
+            Err(e) => {
+                use rustix::fs::{CWD, RenameFlags, renameat_with};
+                match renameat_with(CWD, &tmp, CWD, path, RenameFlags::NOREPLACE) {
+                    Ok(()) => Ok(()),
+                    Err(rustix::io::Errno::EXIST) => Ok(()),
+                    Err(_) => Err(SqliteError::io(format!("linking {} into place", path.display()))(e)),
+                }
+            }
         }
     })();
     remove_tmp();
@@ -406,8 +413,8 @@ fn check_migrated(tx: &rusqlite::Transaction<'_>) -> SqlResult<()> {
 /// The agent id stored in an existing file, `None` when the file has no schema yet.
 /// Opens its own short-lived read-only connection; never creates the file.
 pub(crate) fn stored_agent(path: &Path, config: &SqliteConfig) -> SqlResult<Option<(String, bool)>> {
-    // An empty file (a creation cut short before files were created whole) holds no agent;
-    // it is not opened, so listing never changes it.
+    // An empty file (a creation cut short, as when the disk filled while SQLite created it)
+    // holds no agent; it is not opened, so listing never changes it.
     if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
         return Ok(None);
     }

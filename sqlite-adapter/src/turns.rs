@@ -5,33 +5,36 @@
 //! file therefore has two lock files beside it, locked with the operating system's blocking file
 //! locks (`flock`):
 //!
-//! * `<file>-turn` is held from `BEGIN IMMEDIATE` to `COMMIT` (the writer's turn);
+//! * `<file>-turn` is held while the process writes (its turn);
 //! * `<file>-queue` is the line in front of it: a writer takes the queue, then the turn, then
 //!   leaves the queue.
 //!
-//! The writer whose turn ends cannot take the next one at once: to get in line it needs the
-//! queue, which the writer waiting for the turn holds until the turn is handed to it. So the turn
-//! goes to a waiting process before it comes back. Within one process the group commit still
-//! gathers every waiting thread's writes into one transaction.
+//! The process ending its turn cannot take the next one while another process waits in the
+//! queue for it: to get in line it needs the queue, which that waiting process holds until the
+//! turn is handed to it. (Among several processes waiting for the queue itself the operating
+//! system picks; none of them waits behind more than one turn of each other process.)
 //!
 //! A process keeps its turn for further transactions of its own for up to 5 ms (`TURN_QUANTUM`
 //! in `agent`): handing it over after every transaction costs every process its page cache and
 //! a wake-up, which cost a third of the throughput of six busy processes. A turn no transaction
 //! used for 1 ms is ended by a reaper thread, so an idle process never keeps others waiting.
 //!
-//! Waits are bounded by `busy_timeout`: the blocking lock is taken on a helper thread, and a
-//! caller that gives up leaves the helper to release what it gets.
+//! Every lock is taken on a descriptor opened for that one wait: a wait that is given up
+//! (after `busy_timeout`) is finished by a helper thread that releases what it gets, without
+//! touching any lock this process holds or takes later. The lock files are opened read-only
+//! when they exist (a lock needs no write access), so users who share a store can all lock them.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// The two lock files of one agent file.
+/// The two lock files of one agent file, and the turn while this process holds it.
 #[derive(Debug)]
 pub(crate) struct Turns {
-    queue: File,
-    turn: File,
+    queue: PathBuf,
+    turn: PathBuf,
+    held: Mutex<Option<File>>,
 }
 
 /// `path` with `suffix` appended to its file name.
@@ -41,82 +44,82 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The lock files of the agent file at `path` (they are never agent files themselves).
-pub(crate) fn lock_files(path: &Path) -> [PathBuf; 2] {
-    [beside(path, "-queue"), beside(path, "-turn")]
+/// Opens a lock file for one wait: read-only when it exists, else creating it.
+fn open_lock(path: &Path) -> std::io::Result<File> {
+    match File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)
+        }
+        other => other,
+    }
 }
 
 impl Turns {
-    /// Opens (creating) the lock files of the agent file at `path`.
-    pub(crate) fn open(path: &Path) -> std::io::Result<Turns> {
-        let open = |p: &Path| {
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(p)
-        };
-        let [queue, turn] = lock_files(path);
-        Ok(Turns { queue: open(&queue)?, turn: open(&turn)? })
+    /// The turns of the agent file at `path` (its lock files are opened when a turn is taken).
+    pub(crate) fn new(path: &Path) -> Turns {
+        Turns { queue: beside(path, "-queue"), turn: beside(path, "-turn"), held: Mutex::new(None) }
     }
 
     /// Waits for this process's turn: the queue, then the turn, then leaves the queue.
     /// `Ok(false)` when `timeout` passed first (nothing is held then).
     pub(crate) fn take(&self, timeout: Duration) -> std::io::Result<bool> {
-        let started = std::time::Instant::now();
-        if !lock_within(&self.queue, timeout)? {
-            return Ok(false);
+        let started = Instant::now();
+        let Some(queue) = lock_within(open_lock(&self.queue)?, timeout)? else { return Ok(false) };
+        let turn = lock_within(open_lock(&self.turn)?, timeout.saturating_sub(started.elapsed()));
+        // Leaving the queue: closing the descriptor releases its lock.
+        drop(queue);
+        match turn? {
+            Some(turn) => {
+                *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(turn);
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        let got = lock_within(&self.turn, timeout.saturating_sub(started.elapsed()));
-        let left = self.queue.unlock();
-        let got = got?;
-        left?;
-        Ok(got)
     }
 
-    /// Ends the turn.
-    pub(crate) fn end(&self) -> std::io::Result<()> {
-        self.turn.unlock()
+    /// Ends the turn (nothing when none is held).
+    pub(crate) fn end(&self) {
+        // Closing the descriptor releases its lock.
+        drop(self.held.lock().unwrap_or_else(PoisonError::into_inner).take());
     }
 }
 
-/// Takes `file`'s exclusive lock, waiting at most `timeout`; `Ok(false)` when it did not get it.
-fn lock_within(file: &File, timeout: Duration) -> std::io::Result<bool> {
+/// Takes `file`'s exclusive lock, waiting at most `timeout`: the file, locked, or `None` when
+/// the wait was given up.
+fn lock_within(file: File, timeout: Duration) -> std::io::Result<Option<File>> {
     match file.try_lock() {
-        Ok(()) => return Ok(true),
+        Ok(()) => return Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => {}
         Err(std::fs::TryLockError::Error(e)) => return Err(e),
     }
-    // The blocking wait runs on a helper thread holding a duplicate of the descriptor (the lock
-    // belongs to the shared open file, so a lock it takes is this one's). Whether the caller
+    // The blocking wait runs on a helper thread that owns the descriptor. Whether the caller
     // gave up is decided under one mutex with the helper's report: a lock the helper gets after
-    // that is released again, never left held.
+    // that is released with its descriptor, which nothing else uses.
     #[derive(Default)]
     struct Wait {
         gave_up: bool,
-        result: Option<std::io::Result<()>>,
+        result: Option<std::io::Result<File>>,
     }
-    let waiter = file.try_clone()?;
     let shared = Arc::new((Mutex::new(Wait::default()), Condvar::new()));
     let helper = shared.clone();
-    std::thread::spawn(move || {
-        let locked = waiter.lock();
+    std::thread::Builder::new().name("credence-turn-wait".into()).spawn(move || {
+        let locked = file.lock().map(|()| file);
         let (state, cv) = &*helper;
         let mut wait = state.lock().unwrap_or_else(PoisonError::into_inner);
-        if wait.gave_up {
-            if locked.is_ok() {
-                let _ = waiter.unlock();
-            }
-        } else {
+        if !wait.gave_up {
             wait.result = Some(locked);
             cv.notify_all();
         }
-    });
+    })?;
     let (state, cv) = &*shared;
     let wait = state.lock().unwrap_or_else(PoisonError::into_inner);
     let (mut wait, _) =
         cv.wait_timeout_while(wait, timeout, |w| w.result.is_none()).unwrap_or_else(PoisonError::into_inner);
     match wait.result.take() {
-        Some(locked) => locked.map(|()| true),
+        Some(locked) => locked.map(Some),
         None => {
             wait.gave_up = true;
-            Ok(false)
+            Ok(None)
         }
     }
 }

@@ -71,3 +71,64 @@ fn a_process_waiting_for_the_turn_gets_it_before_the_one_that_ended_it_takes_it_
     assert!(lines.iter().any(|l| l.starts_with("ACK ")), "{lines:?}");
     Ok(())
 }
+
+/// The lock files of agent `a`'s file under `dir`.
+fn turn_files(dir: &std::path::Path) -> Result<(File, File), Box<dyn std::error::Error>> {
+    let engine = Engine::new(SqliteLedger::open(dir, SqliteConfig::default())?);
+    let file = engine.ledger().agent_file(&credence_core::AgentId::new("a")?)?.ok_or("file store")?;
+    let with = |suffix: &str| {
+        let mut name = file.clone().into_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    Ok((lock_file(&with("-queue"))?, lock_file(&with("-turn"))?))
+}
+
+#[test]
+fn a_turn_no_write_uses_is_released_soon_after_the_last_commit() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+    engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let (_, turn) = turn_files(dir.path())?;
+    // The engine stays open and idle: its turn must not keep other processes out.
+    let started = Instant::now();
+    loop {
+        match turn.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(format!("the idle process kept its turn: {e:?}").into()),
+        }
+    }
+    turn.unlock()?;
+    drop(engine);
+    Ok(())
+}
+
+#[test]
+fn a_write_waiting_longer_than_busy_timeout_for_its_turn_is_unavailable_and_writes_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = SqliteConfig { busy_timeout: Duration::from_millis(200), ..SqliteConfig::default() };
+    let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
+    engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let (_, turn) = turn_files(dir.path())?;
+    // Another process is in its turn (the engine's own turn ends within a few ms).
+    let started = Instant::now();
+    while turn.try_lock().is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err("the engine never ended its turn".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let err = engine.ingest(IngestRequest::new("a", "s", "p", 2)).err();
+    assert!(
+        matches!(&err, Some(credence_core::Error::Unavailable { reason, .. }) if reason.contains("turn")),
+        "{err:?}"
+    );
+    assert!(err.is_some_and(|e| e.is_retryable()));
+    turn.unlock()?;
+    let r = engine.ingest(IngestRequest::new("a", "s", "p", 3))?;
+    assert_eq!(r.seq, Some(2), "the refused write used no seq");
+    Ok(())
+}

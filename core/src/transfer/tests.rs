@@ -628,6 +628,17 @@ fn idempotency_refuses_bad_keys_reused_keys_and_foreign_answers() -> TestResult 
             keyed("late-1")?,
             Box::new(|u| u["idempotency"]["answer"]["handle"] = json!(NOBODY)),
         ),
+        ("an answer without its seq", ingest, Box::new(|u| u["idempotency"]["answer"]["seq"] = json!(null))),
+        (
+            "an answer about a claim nobody holds",
+            ingest,
+            Box::new(|u| u["idempotency"]["answer"]["claim_ref"] = json!(NOBODY)),
+        ),
+        (
+            "an answer whose disposition its unit does not record",
+            ingest,
+            Box::new(|u| u["idempotency"]["answer"]["disposition"] = json!("Superseded")),
+        ),
     ];
     fx.each_refused(Rule::Idempotency, cases)?;
     Ok(())

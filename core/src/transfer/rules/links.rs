@@ -336,14 +336,35 @@ impl UnitCheck<'_> {
         };
         match answer {
             StoredAnswer::Receipt(r) => {
+                let known = |c: ClaimRef| {
+                    self.state.claims.contains(&c) || unit.claims.iter().any(|x| x.claim_ref == c)
+                };
+                let recorded = |c: ClaimRef, d: Disposition| {
+                    unit.entries.iter().any(|e| e.claim_ref == c && e.disposition == d)
+                };
                 if r.disposition == Disposition::Rejected {
                     Some("the stored receipt is Rejected, but a rejected write stores nothing".into())
-                } else if let Some(seq) = r.seq.filter(|s| *s != unit.seq) {
-                    Some(format!("the stored receipt names seq {seq}, not its unit's"))
+                } else if r.seq != Some(unit.seq) {
+                    Some(format!("the stored receipt names seq {:?}, not its unit's", r.seq))
+                } else if r.tx_time != Some(unit.tx_time) {
+                    Some(format!(
+                        "the stored receipt names tx_time {:?}, not its unit's",
+                        r.tx_time.map(show)
+                    ))
+                } else if !r.claim_ref.is_some_and(known) {
+                    Some(format!(
+                        "the stored receipt names claim {:?}, which the agent does not hold",
+                        r.claim_ref
+                    ))
+                } else if !r.claim_ref.is_some_and(|c| recorded(c, r.disposition)) {
+                    Some(format!(
+                        "the stored receipt says {:?}, which no ledger entry of its unit records for its claim",
+                        r.disposition
+                    ))
+                } else if r.handle.is_some_and(|h| !unit.adjudications.iter().any(|j| j.handle == h)) {
+                    Some("the stored receipt names an adjudication its unit does not open".into())
                 } else {
-                    r.tx_time
-                        .filter(|t| *t != unit.tx_time)
-                        .map(|t| format!("the stored receipt names tx_time {}, not its unit's", show(t)))
+                    None
                 }
             }
             StoredAnswer::Adjudication(o) => {
@@ -353,6 +374,14 @@ impl UnitCheck<'_> {
                     Some(format!(
                         "the stored outcome is about adjudication {}, which its unit does not close",
                         o.handle
+                    ))
+                } else if let Some((c, d)) = o
+                    .dispositions
+                    .iter()
+                    .find(|(c, d)| !unit.entries.iter().any(|e| e.claim_ref == *c && e.disposition == *d))
+                {
+                    Some(format!(
+                        "the stored outcome gives {c} {d:?}, which no ledger entry of its unit records"
                     ))
                 } else {
                     None
