@@ -206,14 +206,8 @@ impl AgentDb {
         if st.turn_since.is_some_and(|t| t.elapsed() >= TURN_QUANTUM) {
             self.end_turn(st);
         }
-        if st.turn_since.is_none() {
-            let turns = self.take_turn()?;
+        if st.turn_since.is_none() && self.take_turn()?.is_some() {
             st.turn_since = Some(Instant::now());
-            if let Some(turns) = turns
-                && !st.reaping
-            {
-                st.reaping = self.start_reaper(turns);
-            }
         }
         st.turn_idle_since = None;
         Ok(())
@@ -231,15 +225,23 @@ impl AgentDb {
         }
     }
 
-    /// After a transaction ended: the turn is kept for this process's next batch, and ended by
-    /// the turn reaper if none comes within [`TURN_IDLE`].
-    /// Without a reaper (none could be started) the turn ends at once.
+    /// After a transaction ended: a turn another process waits for is kept for this process's
+    /// next transactions while it is younger than [`TURN_QUANTUM`] (the turn reaper ends it if
+    /// none comes within [`TURN_IDLE`]); any other turn ends now.
     fn rest_turn(&self, st: &mut WriteState) {
-        if st.reaping {
-            st.turn_idle_since = Some(Instant::now());
-        } else {
-            self.end_turn(st);
+        let Some(since) = st.turn_since else { return };
+        let turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let keep = since.elapsed() < TURN_QUANTUM && turns.as_ref().is_some_and(|t| t.contended());
+        if keep && let Some(turns) = turns {
+            if !st.reaping {
+                st.reaping = self.start_reaper(turns);
+            }
+            if st.reaping {
+                st.turn_idle_since = Some(Instant::now());
+                return;
+            }
         }
+        self.end_turn(st);
     }
 
     /// Starts the thread that ends this process's turn once no transaction used it for

@@ -14,15 +14,18 @@
 //! turn is handed to it. (Among several processes waiting for the queue itself the operating
 //! system picks; none of them waits behind more than one turn of each other process.)
 //!
-//! A process keeps its turn for further transactions of its own for up to 5 ms (`TURN_QUANTUM`
-//! in `agent`): handing it over after every transaction costs every process its page cache and
-//! a wake-up, which cost a third of the throughput of six busy processes. A turn no transaction
-//! used for 1 ms is ended by a reaper thread, so an idle process never keeps others waiting.
+//! A turn nobody waits for ends with its transaction (two cheap lock calls per transaction).
+//! While another process waits, a process keeps its turn for further transactions of its own
+//! for up to 5 ms (`TURN_QUANTUM` in `agent`): handing it over after every transaction costs
+//! every process its page cache and a wake-up, which cost a third of the throughput of six busy
+//! processes. A kept turn no transaction used for 1 ms is ended by a reaper thread, so an idle
+//! process never keeps others waiting.
 //!
-//! Every lock is taken on a descriptor opened for that one wait: a wait that is given up
-//! (after `busy_timeout`) is finished by a helper thread that releases what it gets, without
-//! touching any lock this process holds or takes later. The lock files are opened read-only
-//! when they exist (a lock needs no write access), so users who share a store can all lock them.
+//! A lock free at once is taken on a descriptor kept open; a lock that must be waited for is
+//! taken on a descriptor opened for that one wait: a wait given up (after `busy_timeout`) is
+//! finished by a helper thread that releases what it gets, without touching any lock this
+//! process holds or takes later. The lock files are opened read-only when they exist (a lock
+//! needs no write access), so users who share a store can all lock them.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -32,9 +35,78 @@ use std::time::{Duration, Instant};
 /// The two lock files of one agent file, and the turn while this process holds it.
 #[derive(Debug)]
 pub(crate) struct Turns {
-    queue: PathBuf,
-    turn: PathBuf,
-    held: Mutex<Option<File>>,
+    queue: Lock,
+    turn: Lock,
+    held: Mutex<Option<Held>>,
+}
+
+/// One lock file: its path and a descriptor kept open for locks taken without waiting.
+#[derive(Debug)]
+struct Lock {
+    path: PathBuf,
+    kept: Mutex<Option<Arc<File>>>,
+}
+
+/// A lock this process holds: on the kept descriptor, or on one opened for a wait.
+#[derive(Debug)]
+enum Held {
+    Kept(Arc<File>),
+    Waited(File),
+}
+
+impl Held {
+    /// Releases the lock.
+    fn release(self) {
+        match self {
+            Held::Kept(f) => {
+                let _ = f.unlock();
+            }
+            // Closing the descriptor releases its lock.
+            Held::Waited(f) => drop(f),
+        }
+    }
+}
+
+impl Lock {
+    fn new(path: PathBuf) -> Lock {
+        Lock { path, kept: Mutex::new(None) }
+    }
+
+    /// The kept descriptor, opened on first use.
+    fn kept(&self) -> std::io::Result<Arc<File>> {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(f) = &*kept {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(open_lock(&self.path)?);
+        *kept = Some(f.clone());
+        Ok(f)
+    }
+
+    /// Takes the lock at once on the kept descriptor, else waits at most `timeout` on a
+    /// descriptor of its own (a wait given up is finished and released by a helper thread,
+    /// never touching the kept descriptor). `None` when the wait was given up.
+    fn take(&self, timeout: Duration) -> std::io::Result<Option<Held>> {
+        let kept = self.kept()?;
+        match kept.try_lock() {
+            Ok(()) => return Ok(Some(Held::Kept(kept))),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        Ok(lock_within(open_lock(&self.path)?, timeout)?.map(Held::Waited))
+    }
+
+    /// True when another holds the lock (a process waits in the queue, say).
+    fn taken_elsewhere(&self) -> bool {
+        let Ok(kept) = self.kept() else { return false };
+        match kept.try_lock() {
+            Ok(()) => {
+                let _ = kept.unlock();
+                false
+            }
+            Err(_) => true,
+        }
+    }
 }
 
 /// `path` with `suffix` appended to its file name.
@@ -44,7 +116,7 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Opens a lock file for one wait: read-only when it exists, else creating it.
+/// Opens a lock file: read-only when it exists, else creating it.
 fn open_lock(path: &Path) -> std::io::Result<File> {
     match File::open(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -55,19 +127,22 @@ fn open_lock(path: &Path) -> std::io::Result<File> {
 }
 
 impl Turns {
-    /// The turns of the agent file at `path` (its lock files are opened when a turn is taken).
+    /// The turns of the agent file at `path` (its lock files are opened when first needed).
     pub(crate) fn new(path: &Path) -> Turns {
-        Turns { queue: beside(path, "-queue"), turn: beside(path, "-turn"), held: Mutex::new(None) }
+        Turns {
+            queue: Lock::new(beside(path, "-queue")),
+            turn: Lock::new(beside(path, "-turn")),
+            held: Mutex::new(None),
+        }
     }
 
     /// Waits for this process's turn: the queue, then the turn, then leaves the queue.
     /// `Ok(false)` when `timeout` passed first (nothing is held then).
     pub(crate) fn take(&self, timeout: Duration) -> std::io::Result<bool> {
         let started = Instant::now();
-        let Some(queue) = lock_within(open_lock(&self.queue)?, timeout)? else { return Ok(false) };
-        let turn = lock_within(open_lock(&self.turn)?, timeout.saturating_sub(started.elapsed()));
-        // Leaving the queue: closing the descriptor releases its lock.
-        drop(queue);
+        let Some(queue) = self.queue.take(timeout)? else { return Ok(false) };
+        let turn = self.turn.take(timeout.saturating_sub(started.elapsed()));
+        queue.release();
         match turn? {
             Some(turn) => {
                 *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(turn);
@@ -77,10 +152,16 @@ impl Turns {
         }
     }
 
+    /// True when another process waits for the turn (it holds the queue).
+    pub(crate) fn contended(&self) -> bool {
+        self.queue.taken_elsewhere()
+    }
+
     /// Ends the turn (nothing when none is held).
     pub(crate) fn end(&self) {
-        // Closing the descriptor releases its lock.
-        drop(self.held.lock().unwrap_or_else(PoisonError::into_inner).take());
+        if let Some(held) = self.held.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            held.release();
+        }
     }
 }
 
