@@ -3,10 +3,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::agent::AgentId;
 use crate::claim::Claim;
 use crate::claim::{Cardinality, Criticality, Provenance, ValidTime};
 use crate::error::Result;
-use crate::ids::{AgentId, ClaimRef, Handle};
+use crate::ids::{ClaimRef, Handle};
 use crate::ledger::AuditCursor;
 use crate::record::{Adjudication, Disposition, LedgerEntry};
 use crate::time::Timestamp;

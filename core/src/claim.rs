@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{AgentId, ClaimRef};
+use crate::agent::AgentId;
+use crate::ids::ClaimRef;
 use crate::time::Timestamp;
 
 /// Where a claim came from, fixed at ingest and never rewritten.

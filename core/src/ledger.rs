@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::AgentId;
 use crate::claim::Claim;
 use crate::error::Result;
 use crate::idempotency::Idempotency;
-use crate::ids::{AgentId, ClaimRef, Handle};
+use crate::ids::{ClaimRef, Handle};
 use crate::record::{Adjudication, Assertion, Edge, EdgeKind, Event, LedgerEntry, StatusChange};
 use crate::time::Timestamp;
 

@@ -5,9 +5,11 @@
 //! [`MemoryLedger`] reference backend, and the backend-neutral export format ([`transfer`]).
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod api;
 pub mod claim;
 pub mod config;
+pub mod disposition;
 mod engine;
 pub mod error;
 pub mod idempotency;
@@ -20,6 +22,7 @@ pub mod time;
 pub mod transfer;
 pub mod validate;
 
+pub use agent::AgentId;
 pub use api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine,
     ClaimStatus, Currency, History, HistoryEntry, IngestRequest, LineageStep, Marker, Oracle, RecallQuery,
@@ -30,7 +33,7 @@ pub use config::EngineConfig;
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use idempotency::{Idempotency, StoredAnswer};
-pub use ids::{AgentId, AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
+pub use ids::{AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{
     Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit,
 };

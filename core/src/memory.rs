@@ -7,10 +7,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use crate::agent::AgentId;
 use crate::claim::Claim;
 use crate::error::{Error, Result};
 use crate::idempotency::Idempotency;
-use crate::ids::{AgentId, ClaimRef, Handle};
+use crate::ids::{ClaimRef, Handle};
 use crate::ledger::{
     Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit,
 };

@@ -169,7 +169,7 @@ pub enum RejectReason {
         /// The claim given.
         claim_ref: ClaimRef,
         /// Its current disposition.
-        disposition: crate::record::Disposition,
+        disposition: crate::disposition::Disposition,
     },
     /// The idempotency key was first used with a different request (SPEC §2.4).
     #[error("idempotency key {key:?} was already used for a different request")]

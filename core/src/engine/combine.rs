@@ -13,9 +13,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::agent::AgentId;
 use crate::api::IngestRequest;
 use crate::error::Result;
-use crate::ids::AgentId;
 use crate::record::Adjudication;
 
 /// A leader takes at most this many tickets into one batch.

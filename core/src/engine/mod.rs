@@ -12,6 +12,7 @@ mod unit;
 
 use std::sync::Arc;
 
+use crate::agent::AgentId;
 use crate::api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, History, IngestRequest,
     LineageStep, Oracle, RecallQuery, SweepReport, Verdict, WriteOptions, WriteReceipt,
@@ -19,7 +20,7 @@ use crate::api::{
 use crate::claim::Provenance;
 use crate::config::EngineConfig;
 use crate::error::Result;
-use crate::ids::{AgentId, ClaimRef, Handle, IdSource, V7Ids};
+use crate::ids::{ClaimRef, Handle, IdSource, V7Ids};
 use crate::ledger::Ledger;
 use crate::record::Adjudication;
 use crate::time::{Clock, SystemClock, Timestamp};

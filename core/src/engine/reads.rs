@@ -6,12 +6,13 @@ use super::Engine;
 use super::cascade::MAX_DEPTH;
 use super::fold::{self, FoldPoint, Line};
 use super::read_agent;
+use crate::agent::AgentId;
 use crate::api::{
     AsOf, AuditPage, AuditQuery, Belief, ClaimStatus, History, HistoryEntry, LineageStep, Marker, RecallQuery,
 };
 use crate::claim::Provenance;
 use crate::error::{Error, Result};
-use crate::ids::{AgentId, ClaimRef};
+use crate::ids::ClaimRef;
 use crate::ledger::{AuditCursor, AuditRange, Ledger, LedgerRead, read_with};
 use crate::record::{Adjudication, Disposition, EdgeKind};
 use crate::time::Timestamp;

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use super::rules::{Checker, Rule};
 use super::{FORMAT, Header, Trailer, TransferError, UnitLine, VERSION};
-use crate::ids::AgentId;
+use crate::agent::AgentId;
 use crate::ledger::Append;
 
 /// The longest unit line read, in bytes (64 MiB): a longer line is refused (`line_too_long`)

@@ -18,7 +18,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::ids::{AgentId, AssertionRef, ClaimRef, Handle};
+use crate::agent::AgentId;
+use crate::ids::{AssertionRef, ClaimRef, Handle};
 use crate::ledger::Append;
 use crate::record::EdgeKind;
 use crate::time::{MICROS_PER_DAY, Timestamp};

@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::{AgentState, Checked, Limits, Rule, fail};
+use crate::agent::AgentId;
 use crate::claim::Claim;
-use crate::ids::{AgentId, ClaimRef};
+use crate::ids::ClaimRef;
 use crate::ledger::Append;
 use crate::record::{EdgeKind, Event};
 use crate::time::Timestamp;
