@@ -1,7 +1,7 @@
 //! Where an ingest's time goes: runs one ingest workload against a fresh store directory and
 //! prints the rate, the CPU time of this process per ingest and the group-commit counters.
 //!
-//! `cargo run --release -p credence-sqlite --example sqlite_write_profile -- <dir> <seq|one|agents> [n]`
+//! `cargo run --release -p credence-bench --bin sqlite_write_profile -- <dir> <seq|one|agents> [n]`
 //! (`seq`: one caller, one agent; `one`: 64 callers on one agent; `agents`: 64 callers on 64
 //! agents; `n` ingests in all). `<dir>` must not exist yet (it is created and kept). Linux
 //! only (reads `/proc`).

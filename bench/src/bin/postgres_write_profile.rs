@@ -1,7 +1,7 @@
 //! Where an ingest's time goes: runs one ingest workload against a fresh schema and prints
 //! the rate with the CPU time used by this process and by the PostgreSQL server per ingest.
 //!
-//! `cargo run --release -p credence-postgres --example write_profile -- <url> <seq|one|agents> [n]`
+//! `cargo run --release -p credence-bench --bin postgres_write_profile -- <url> <seq|one|agents> [n]`
 //! (`seq`: one caller, one agent; `one`: 64 callers on one agent; `agents`: 64 callers on 64
 //! agents; `n` ingests in all). Linux only (reads `/proc`).
 #![allow(clippy::cast_precision_loss)]
@@ -36,7 +36,7 @@ fn cpu_ticks(name: Option<&str>) -> u64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).ok_or("usage: write_profile <url> <seq|one|agents> [n]")?;
+    let url = args.get(1).ok_or("usage: postgres_write_profile <url> <seq|one|agents> [n]")?;
     let mode = args.get(2).map_or("seq", String::as_str);
     let n: usize = args.get(3).map_or(Ok(3000), |v| v.parse())?;
     let schema = format!("credence_profile_{}", std::process::id());
