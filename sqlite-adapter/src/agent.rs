@@ -114,6 +114,9 @@ struct WriteState {
     turn_idle_since: Option<Instant>,
     /// A turn reaper thread runs (see [`AgentDb::start_reaper`]).
     reaping: bool,
+    /// Set when a unit of the current `write_many` call waited `busy_timeout` for the turn in
+    /// vain: its other units fail at once instead of each waiting again.
+    turn_refused: Option<String>,
 }
 
 struct Batch {
@@ -367,6 +370,7 @@ impl AgentDb {
         while st.committing {
             st = self.wait(st);
         }
+        st.turn_refused = None;
         let mut members = Vec::with_capacity(ops.len());
         let last = ops.len().saturating_sub(1);
         for (i, op) in ops.iter_mut().enumerate() {
@@ -431,7 +435,14 @@ impl AgentDb {
             if matches!(self.target, Target::Memory(_)) {
                 self.yield_to_readers();
             }
+            // Within one call, a turn waited for in vain is not waited for again per unit.
+            if let Some(reason) = &st.turn_refused {
+                return Member::Alone(Err(SqliteError::TurnTimeout(reason.clone()).into()));
+            }
             if let Err(e) = self.begin_turn(st) {
+                if let SqliteError::TurnTimeout(reason) = &e {
+                    st.turn_refused = Some(reason.clone());
+                }
                 return Member::Alone(Err(e.into()));
             }
             let begun = st.conn.as_ref().map(|c| c.execute_batch("BEGIN IMMEDIATE"));

@@ -132,3 +132,49 @@ fn a_write_waiting_longer_than_busy_timeout_for_its_turn_is_unavailable_and_writ
     assert_eq!(r.seq, Some(2), "the refused write used no seq");
     Ok(())
 }
+
+#[test]
+fn a_batch_whose_turn_never_comes_fails_every_unit_after_one_wait() -> TestResult {
+    use credence_core::{Append, Ledger, LedgerEntry, WriteUnit};
+    let dir = tempfile::tempdir()?;
+    let config = SqliteConfig { busy_timeout: Duration::from_millis(300), ..SqliteConfig::default() };
+    let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
+    engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
+    let (_, turn) = turn_files(dir.path())?;
+    let started = Instant::now();
+    while turn.try_lock().is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err("the engine never ended its turn".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let unit = |view: &dyn credence_core::LedgerRead| -> credence_core::Result<Option<Append>> {
+        let head = view.head()?.ok_or(credence_core::Error::InvalidQuery { reason: "no head".into() })?;
+        let (seq, tx) = (head.seq + 1, head.tx_time.plus_micros(1));
+        let mut append = Append::new(seq, tx);
+        append.entries.push(LedgerEntry {
+            seq,
+            index: 0,
+            claim_ref: credence_core::ClaimRef(uuid::Uuid::nil()),
+            event: credence_core::Event::Corroborated,
+            disposition: credence_core::Disposition::CommittedCheap,
+            rationale: credence_core::serde_json::json!({ "rationale": "test" }),
+            recorded_at: tx,
+        });
+        Ok(Some(append))
+    };
+    let (mut u1, mut u2, mut u3) = (unit, unit, unit);
+    let mut units: Vec<&mut WriteUnit<'_>> = vec![&mut u1, &mut u2, &mut u3];
+    let agent = credence_core::AgentId::new("a")?;
+    let waited = Instant::now();
+    let results = engine.ledger().write_batch(&agent, &mut units);
+    let elapsed = waited.elapsed();
+    turn.unlock()?;
+    assert!(
+        results.iter().all(|r| matches!(r, Err(credence_core::Error::Unavailable { .. }))),
+        "{results:?}"
+    );
+    // One wait of busy_timeout for the whole batch, not one per unit (three would be 900 ms).
+    assert!(elapsed < Duration::from_millis(750), "the batch waited {elapsed:?}");
+    Ok(())
+}
