@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use credence_core::{AgentId, ClaimRef, Event};
@@ -11,7 +11,14 @@ use credence_sqlite::{SqliteConfig, SqliteLedger};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const WRITER: &str = env!("CARGO_BIN_EXE_credence-sqlite-writer");
+mod support;
+
+/// The writer process these tests start (this binary again; see `support::writer`).
+#[test]
+#[ignore = "the writer process of the multi-process tests (they start it)"]
+fn writer_child() {
+    support::writer::child();
+}
 
 /// A small xorshift generator seeded from the clock: the kill moments differ per run.
 struct Rng(u64);
@@ -45,8 +52,7 @@ fn sigkill_mid_stream_keeps_every_acknowledged_write_and_whole_units() -> TestRe
     let mut rng = Rng::seeded();
     let mut acked: Vec<ClaimRef> = Vec::new();
     for round in 0..rounds() {
-        let mut child = Command::new(WRITER)
-            .args([dir_arg.as_str(), "crashy", "loop", &format!("r{round}")])
+        let mut child = support::writer::command(&[dir_arg.as_str(), "crashy", "loop", &format!("r{round}")])
             .stdout(Stdio::piped())
             .spawn()?;
         let mut stdout = child.stdout.take().ok_or("piped stdout")?;
@@ -67,7 +73,11 @@ fn sigkill_mid_stream_keeps_every_acknowledged_write_and_whole_units() -> TestRe
             match (parts.next(), parts.next()) {
                 (Some("ACK"), Some(claim)) => acked.push(claim.parse()?),
                 (Some("READY"), None) => {}
-                _ => return Err(format!("round {round}: unexpected helper output {line:?}").into()),
+                (Some("ACK" | "ERR" | "READY"), _) => {
+                    return Err(format!("round {round}: unexpected helper output {line:?}").into());
+                }
+                // The test harness's own lines around the writer's.
+                _ => {}
             }
         }
     }

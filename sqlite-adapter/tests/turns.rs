@@ -6,13 +6,22 @@
 
 use std::fs::{File, TryLockError};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use credence_core::{ClaimEngine, Engine, IngestRequest, RecallQuery};
 use credence_sqlite::{SqliteConfig, SqliteLedger};
 
+mod support;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The writer process these tests start (this binary again; see `support::writer`).
+#[test]
+#[ignore = "the writer process of the multi-process tests (they start it)"]
+fn writer_child() {
+    support::writer::child();
+}
 
 fn lock_file(path: &std::path::Path) -> std::io::Result<File> {
     std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
@@ -34,10 +43,16 @@ fn a_process_waiting_for_the_turn_gets_it_before_the_one_that_ended_it_takes_it_
     let (queue, turn) = (lock_file(&with("-queue"))?, lock_file(&with("-turn"))?);
     // This process is in its turn.
     turn.lock()?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_credence-sqlite-writer"))
-        .args([dir.path().to_str().ok_or("utf-8 path")?, "a", "one", "t", "p", "\"second process\""])
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let mut child = support::writer::command(&[
+        dir.path().to_str().ok_or("utf-8 path")?,
+        "a",
+        "one",
+        "t",
+        "p",
+        "\"second process\"",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()?;
     // The other process gets in line: it holds the queue while it waits for the turn.
     let started = Instant::now();
     loop {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Lines};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::Duration;
 
 use credence_core::{AgentId, ClaimEngine, ClaimRef, Engine, IngestRequest, Ledger};
@@ -11,7 +11,14 @@ use credence_sqlite::{SqliteConfig, SqliteLedger, rusqlite};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const WRITER: &str = env!("CARGO_BIN_EXE_credence-sqlite-writer");
+mod support;
+
+/// The writer process these tests start (this binary again; see `support::writer`).
+#[test]
+#[ignore = "the writer process of the multi-process tests (they start it)"]
+fn writer_child() {
+    support::writer::child();
+}
 
 /// One acknowledged write: claim, seq, disposition.
 type Ack = (ClaimRef, u64, String);
@@ -28,7 +35,11 @@ fn acks(
             ["ACK", claim, seq, disposition] => {
                 out.push((claim.parse()?, seq.parse()?, (*disposition).to_owned()))
             }
-            _ => return Err(format!("unexpected helper output: {line}").into()),
+            ["ACK", ..] | ["ERR", ..] | ["READY"] => {
+                return Err(format!("unexpected helper output: {line}").into());
+            }
+            // The test harness's own lines around the writer's.
+            _ => {}
         }
     }
     Ok(out)
@@ -42,12 +53,16 @@ struct Writer {
 
 impl Writer {
     fn spawn(args: &[&str]) -> Result<Writer, Box<dyn std::error::Error>> {
-        let mut child = Command::new(WRITER).args(args).stdout(Stdio::piped()).spawn()?;
+        let mut child = support::writer::command(args).stdout(Stdio::piped()).spawn()?;
         let stdout = child.stdout.take().ok_or("piped stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        match lines.next().transpose()? {
-            Some(line) if line == "READY" => Ok(Writer { child, lines }),
-            other => Err(format!("helper did not start: {other:?}").into()),
+        // The test harness prints its own lines before the writer's `READY`.
+        loop {
+            match lines.next().transpose()? {
+                Some(line) if line == "READY" => return Ok(Writer { child, lines }),
+                Some(line) if !line.starts_with("ACK") && !line.starts_with("ERR") => {}
+                other => return Err(format!("helper did not start: {other:?}").into()),
+            }
         }
     }
 

@@ -1,32 +1,52 @@
-//! Test helper for the multi-process tests of credence-sqlite: writes one agent of a
-//! `sqlite:<dir>` store from its own OS process and prints every acknowledged write.
+//! The writer process of the multi-process tests: writes one agent of a `sqlite:<dir>` store
+//! from its own OS process and prints every acknowledged write.
+//!
+//! A test binary that uses it declares an ignored test named [`CHILD_TEST`] whose body is
+//! [`child`], and starts itself again as the writer with [`command`]:
 //!
 //! ```text
-//! credence-sqlite-writer <dir> <agent> ingest <count> <tag> [<ms>]  # claims on distinct lines
-//! credence-sqlite-writer <dir> <agent> loop <tag>                    # ingest until killed
-//! credence-sqlite-writer <dir> <agent> one <subject> <predicate> <json-value>
+//! <dir> <agent> ingest <count> <tag> [<ms>]  # claims on distinct lines
+//! <dir> <agent> loop <tag>                    # ingest until killed
+//! <dir> <agent> one <subject> <predicate> <json-value>
 //! ```
-//! `ingest` sleeps `<ms>` milliseconds between two writes (default 0), so that another
-//! process can take the lock in between.
-//! It prints `READY` (flushed) once the store is open, right before its first write. Each
-//! acknowledged write prints `ACK <claim_ref> <seq> <disposition>` (flushed) only after the
-//! engine returned, i.e. after the commit was durable. Errors print `ERR <message>`.
+//! `ingest` sleeps `<ms>` milliseconds between two writes (default 0), so that another process
+//! can take the lock in between. It prints `READY` (flushed) once the store is open, right
+//! before its first write. Each acknowledged write prints `ACK <claim_ref> <seq> <disposition>`
+//! (flushed) only after the engine returned, i.e. after the commit was durable. Errors print
+//! `ERR <message>`. Lines of the test harness itself may surround them; readers skip lines that
+//! start with none of these words.
 
 use std::io::Write;
-use std::process::ExitCode;
+use std::process::Command;
 
 use credence_core::{ClaimEngine, Engine, IngestRequest, WriteReceipt};
 use credence_sqlite::{SqliteConfig, SqliteLedger};
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            println!("ERR {e}");
-            ExitCode::FAILURE
-        }
+/// The environment variable that carries the child's arguments (one per line).
+const ARGS: &str = "CREDENCE_SQLITE_WRITER_ARGS";
+
+/// The name of the ignored test the child runs in.
+pub const CHILD_TEST: &str = "writer_child";
+
+/// This test binary started again as a writer process with `args`.
+pub fn command(args: &[&str]) -> Command {
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    let mut cmd = Command::new(exe);
+    cmd.args([CHILD_TEST, "--exact", "--ignored", "--nocapture", "--quiet", "--test-threads", "1"]);
+    cmd.env(ARGS, args.join("\n"));
+    cmd
+}
+
+/// The body of the ignored child test: runs the writer when started by [`command`], else does
+/// nothing. A failure prints `ERR …` and exits 1.
+pub fn child() {
+    let Ok(args) = std::env::var(ARGS) else { return };
+    let args: Vec<String> = args.split('\n').map(str::to_owned).collect();
+    if let Err(e) = run(&args) {
+        println!("ERR {e}");
+        std::process::exit(1);
     }
+    std::process::exit(0);
 }
 
 fn ack(out: &mut impl Write, r: &WriteReceipt) -> Result<(), String> {
@@ -39,7 +59,7 @@ fn ack(out: &mut impl Write, r: &WriteReceipt) -> Result<(), String> {
 
 fn run(args: &[String]) -> Result<(), String> {
     let [dir, agent, mode, rest @ ..] = args else {
-        return Err("usage: credence-sqlite-writer <dir> <agent> <ingest|loop|one> ...".into());
+        return Err("usage: writer <dir> <agent> <ingest|loop|one> ...".into());
     };
     let config = SqliteConfig { busy_timeout: std::time::Duration::from_secs(30), ..SqliteConfig::default() };
     let engine = Engine::new(SqliteLedger::open(dir, config).map_err(|e| e.to_string())?);
