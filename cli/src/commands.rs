@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use credence::credence_core::DamagedAgent;
 use credence::transfer::{self, ImportOptions, ImportPlan, Stats};
 use credence::{
     Adjudication, AgentId, AsOf, AuditQuery, ClaimEngine, ClaimRef, Clock, Credence, Disposition,
@@ -124,15 +125,16 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 Some(a) => (c.pending(Some(a))?, Vec::new()),
                 None => {
                     // Agent by agent, so one damaged agent is reported and the rest still listed.
+                    let survey = c.ledger().survey()?;
                     let (mut list, mut failed) = (Vec::new(), Vec::new());
-                    for a in c.agents()? {
+                    for a in survey.agents {
                         match c.pending(Some(a.as_str())) {
                             Ok(open) => list.extend(open),
                             Err(e) => failed.push((a, e)),
                         }
                     }
                     list.sort_by_key(|j: &Adjudication| (j.queued_at, j.handle));
-                    (list, damage_report(&c, failed)?)
+                    (list, damage_report(failed, survey.damaged))
                 }
             };
             let printed = if json {
@@ -214,7 +216,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             };
             let c = open_with(&url, queue_options(None))?;
             let report = c.sweep(now)?;
-            let damaged = damage_report(&c, Vec::new())?;
+            let damaged = damage_report(Vec::new(), c.ledger().survey()?.damaged);
             if json {
                 let mut doc = serde_json::to_value(&report).unwrap_or(Value::Null);
                 if let Some(obj) = doc.as_object_mut() {
@@ -293,14 +295,15 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Agents => {
             let c = open(&url)?;
+            let survey = c.ledger().survey()?;
             let (mut rows, mut failed) = (Vec::new(), Vec::new());
-            for agent in c.agents()? {
+            for agent in survey.agents {
                 match transfer::head_seq(c.ledger().as_ref(), &agent) {
                     Ok(units) => rows.push((agent, units)),
                     Err(e) => failed.push((agent, e)),
                 }
             }
-            let damaged = damage_report(&c, failed)?;
+            let damaged = damage_report(failed, survey.damaged);
             if json {
                 let list: Vec<Value> = rows.iter().map(|(a, n)| json!({"agent": a, "units": n})).collect();
                 print_json(&json!({"agents": list, "damaged": damaged}))?;
@@ -328,14 +331,19 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                     "{e}; the output is incomplete (it has no trailer line, so import refuses it)"
                 ))
             };
-            let (stats, failed) = match &only {
+            let (stats, failed, unlisted) = match &only {
                 Some(_) => (
                     transfer::export(c.ledger().as_ref(), only.as_ref(), &mut out).map_err(incomplete)?,
+                    Vec::new(),
                     Vec::new(),
                 ),
                 // Every readable agent; a damaged one is left out and reported (the file is a
                 // complete export of the others).
-                None => transfer::export_readable(c.ledger().as_ref(), &mut out).map_err(incomplete)?,
+                None => {
+                    let done =
+                        transfer::export_readable(c.ledger().as_ref(), &mut out).map_err(incomplete)?;
+                    (done.stats, done.skipped, done.damaged)
+                }
             };
             drop(out);
             if std::io::stderr().is_terminal() {
@@ -344,7 +352,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                     stats.agents, stats.units, stats.claims
                 );
             }
-            let damaged = damage_report(&c, failed)?;
+            let damaged = damage_report(failed, unlisted);
             eprint!("{}", damage_text(&damaged));
             damage_result("export", &damaged)
         }
@@ -475,17 +483,15 @@ fn known_agent(c: &Credence, agent: &str) -> Result<(), Failure> {
     )))
 }
 
-/// One store-wide listing's damaged agents, as a report entry each: those the store had to
-/// leave out of `agents` (`Ledger::damaged`) plus those `failed` names.
-fn damage_report(c: &Credence, failed: Vec<(AgentId, credence::Error)>) -> Result<Vec<Value>, Failure> {
+/// One store-wide command's damaged agents, as a report entry each: the listed agents that
+/// `failed`, then what the store's listing could not name an agent for (`Ledger::survey`).
+fn damage_report(failed: Vec<(AgentId, credence::Error)>, unlisted: Vec<DamagedAgent>) -> Vec<Value> {
     let mut out: Vec<Value> = failed
         .into_iter()
         .map(|(a, e)| json!({"agent": a, "error": e.to_string(), "retryable": e.is_retryable()}))
         .collect();
-    for d in c.ledger().damaged()? {
-        out.push(json!({"file": d.name, "error": d.reason, "retryable": false}));
-    }
-    Ok(out)
+    out.extend(unlisted.into_iter().map(|d| json!({"file": d.name, "error": d.reason, "retryable": false})));
+    out
 }
 
 /// After a store-wide command printed what it could: exit 1 naming the damaged agents, if any.

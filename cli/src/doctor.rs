@@ -3,7 +3,7 @@
 //! Every backend: every agent's stored units pass the rules an import applies
 //! (`transfer::check_agent`: `seq` gap-free from 1, `tx_time` strictly increasing and no later
 //! than now + 1 day, every row as strict as a live write, every unit internally consistent),
-//! and whatever the store could not list (`Ledger::damaged`) is reported. SQLite adds, per
+//! and whatever the store could not list (`Ledger::survey`) is reported. SQLite adds, per
 //! agent file, `PRAGMA integrity_check`, the schema version and that the agent id stored inside
 //! fits the file's name (a renamed or copied file), notes empty files left by a creation cut
 //! short, and checks the PRAGMAs of the live connections; PostgreSQL adds the server version,
@@ -61,18 +61,13 @@ pub fn check(credence: &Credence) -> Vec<Finding> {
         Backend::Postgres(l) => postgres_checks(l, &mut out),
     }
     let ledger = credence.ledger().as_ref();
-    match ledger.damaged() {
-        Ok(damaged) => {
-            for d in damaged {
+    match ledger.survey() {
+        Ok(survey) => {
+            for d in survey.damaged {
                 out.push(finding(format!("damaged {}", d.name), Level::Error, d.reason));
             }
-        }
-        Err(e) => out.push(finding("damaged", Level::Error, format!("cannot look for damaged agents: {e}"))),
-    }
-    match ledger.agents() {
-        Ok(agents) => {
-            out.push(finding("agents", Level::Info, format!("{} agent(s)", agents.len())));
-            for agent in agents {
+            out.push(finding("agents", Level::Info, format!("{} agent(s)", survey.agents.len())));
+            for agent in survey.agents {
                 out.push(agent_integrity(ledger, &agent));
             }
         }

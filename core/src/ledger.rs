@@ -131,6 +131,15 @@ pub struct DamagedAgent {
     pub reason: String,
 }
 
+/// A store's agents and what it could not name an agent for (see [`Ledger::survey`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentSurvey {
+    /// Every agent with rows, as [`Ledger::agents`] lists them.
+    pub agents: Vec<AgentId>,
+    /// What the listing had to leave out.
+    pub damaged: Vec<DamagedAgent>,
+}
+
 /// The liveness-relevant part of one ledger entry (no rationale).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateMark {
@@ -322,13 +331,13 @@ pub trait Ledger: Send + Sync {
     fn mark_notified(&self, agent: &AgentId, handle: Handle) -> Result<()>;
     /// Every agent with rows.
     fn agents(&self) -> Result<Vec<AgentId>>;
-    /// What [`agents`](Ledger::agents) had to leave out because it could not be read well
-    /// enough to name the agent (damage stays local, SPEC §5.0: the listing carries on without
-    /// it, and store-wide commands report it). An agent that `agents` lists but whose rows are
-    /// damaged is not repeated here: its own reads report the damage. The default reports
-    /// nothing.
-    fn damaged(&self) -> Result<Vec<DamagedAgent>> {
-        Ok(Vec::new())
+    /// [`agents`](Ledger::agents) in one listing of the store, with what it had to leave out
+    /// because it could not be read well enough to name the agent (damage stays local, SPEC
+    /// §5.0: the listing carries on without it, and store-wide commands report it). An agent
+    /// that `agents` lists but whose rows are damaged is not repeated in `damaged`: its own
+    /// reads report the damage. The default lists `agents` and reports nothing damaged.
+    fn survey(&self) -> Result<AgentSurvey> {
+        Ok(AgentSurvey { agents: self.agents()?, damaged: Vec::new() })
     }
 }
 
@@ -357,8 +366,8 @@ macro_rules! forward_ledger {
             fn agents(&self) -> Result<Vec<AgentId>> {
                 (**self).agents()
             }
-            fn damaged(&self) -> Result<Vec<DamagedAgent>> {
-                (**self).damaged()
+            fn survey(&self) -> Result<AgentSurvey> {
+                (**self).survey()
             }
         }
     )*};

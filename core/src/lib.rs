@@ -35,7 +35,8 @@ pub use error::{Error, Result};
 pub use idempotency::{Idempotency, StoredAnswer};
 pub use ids::{AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{
-    Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit,
+    AgentSurvey, Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, ReadUnit,
+    StateMark, WriteUnit,
 };
 pub use memory::MemoryLedger;
 pub use record::{

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use credence_core::{AgentId, DamagedAgent, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
+use credence_core::{AgentId, AgentSurvey, DamagedAgent, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
 
 use crate::agent::{AgentDb, Counters};
 use crate::config::SqliteConfig;
@@ -183,7 +183,7 @@ impl SqliteLedger {
     /// their agent (a damaged file whose name is a hash of the id). A damaged file whose name
     /// carries the id is listed as that agent (its own reads and writes report the damage): one
     /// bad file never hides the other agents.
-    fn survey(&self) -> Result<(Vec<AgentId>, Vec<DamagedAgent>)> {
+    fn list_agents(&self) -> Result<AgentSurvey> {
         let (mut out, mut damaged) = (Vec::new(), Vec::new());
         match &self.location {
             Location::Memory => {
@@ -223,7 +223,7 @@ impl SqliteLedger {
         out.sort();
         out.dedup();
         damaged.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok((out, damaged))
+        Ok(AgentSurvey { agents: out, damaged })
     }
 
     fn listed_agent(&self, path: &std::path::Path, decoded: &Decoded) -> Result<Option<AgentId>> {
@@ -411,11 +411,11 @@ impl Ledger for SqliteLedger {
     }
 
     fn agents(&self) -> Result<Vec<AgentId>> {
-        Ok(self.survey()?.0)
+        Ok(self.list_agents()?.agents)
     }
 
-    fn damaged(&self) -> Result<Vec<DamagedAgent>> {
-        Ok(self.survey()?.1)
+    fn survey(&self) -> Result<AgentSurvey> {
+        self.list_agents()
     }
 }
 

@@ -67,7 +67,7 @@
 //! least one committed unit. A file that cannot be read is handled by its name: one named by
 //! a valid agent id (`a-<hex>`) is still listed under that id, whether or not it has units
 //! (its own reads and writes report the damage); one with a hashed name (`h-<hash>`), whose
-//! id is stored only inside it, is left out of the listing and reported by `Ledger::damaged`
+//! id is stored only inside it, is left out of the listing and reported by `Ledger::survey`
 //! (its path and the error). Either way the listing, and reads and writes of other agents, go
 //! on.
 #![deny(missing_docs)]

@@ -1,5 +1,5 @@
 //! A corrupted or truncated agent file, or a bad field in one stored row, is a typed error for
-//! that agent only; listing agents leaves out (and `damaged` reports) a damaged file with a
+//! that agent only; listing agents leaves out (and `survey` reports) a damaged file with a
 //! hashed name.
 
 use credence_core::{
@@ -174,7 +174,7 @@ fn agents_listing_with_garbage_hashed_name_file_leaves_it_out_reports_it_and_oth
     std::fs::write(&file, vec![0x5a; 64 * 1024])?;
     let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
     assert_eq!(engine.ledger().agents()?, vec![AgentId::new("good")?]);
-    let damaged = engine.ledger().damaged()?;
+    let damaged = engine.ledger().survey()?.damaged;
     assert_eq!(damaged.len(), 1, "{damaged:?}");
     assert!(
         damaged[0].name.ends_with(&*file.file_name().unwrap_or_default().to_string_lossy()),

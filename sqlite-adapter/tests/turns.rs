@@ -99,6 +99,20 @@ fn turn_files(dir: &std::path::Path) -> Result<(File, File), Box<dyn std::error:
     Ok((lock_file(&with("-queue"))?, lock_file(&with("-turn"))?))
 }
 
+/// Takes `lock` once the engine's turn on it ended (within 10 s), as another process would.
+fn take_when_free(lock: &File) -> TestResult {
+    let started = Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(format!("the engine kept its turn: {e:?}").into()),
+        }
+    }
+}
+
 #[test]
 fn a_turn_no_write_uses_is_released_soon_after_the_last_commit() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -106,16 +120,7 @@ fn a_turn_no_write_uses_is_released_soon_after_the_last_commit() -> TestResult {
     engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
     let (_, turn) = turn_files(dir.path())?;
     // The engine stays open and idle: its turn must not keep other processes out.
-    let started = Instant::now();
-    loop {
-        match turn.try_lock() {
-            Ok(()) => break,
-            Err(TryLockError::WouldBlock) if started.elapsed() < Duration::from_secs(10) => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => return Err(format!("the idle process kept its turn: {e:?}").into()),
-        }
-    }
+    take_when_free(&turn)?;
     turn.unlock()?;
     drop(engine);
     Ok(())
@@ -129,13 +134,7 @@ fn a_write_waiting_longer_than_busy_timeout_for_its_turn_is_unavailable_and_writ
     engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
     let (_, turn) = turn_files(dir.path())?;
     // Another process is in its turn (the engine's own turn ends within a few ms).
-    let started = Instant::now();
-    while turn.try_lock().is_err() {
-        if started.elapsed() > Duration::from_secs(10) {
-            return Err("the engine never ended its turn".into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    take_when_free(&turn)?;
     let err = engine.ingest(IngestRequest::new("a", "s", "p", 2)).err();
     assert!(
         matches!(&err, Some(credence_core::Error::Unavailable { reason, .. }) if reason.contains("turn")),
@@ -156,13 +155,7 @@ fn a_batch_whose_turn_never_comes_fails_every_unit_after_one_wait() -> TestResul
     let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
     engine.ingest(IngestRequest::new("a", "s", "p", 1))?;
     let (_, turn) = turn_files(dir.path())?;
-    let started = Instant::now();
-    while turn.try_lock().is_err() {
-        if started.elapsed() > Duration::from_secs(10) {
-            return Err("the engine never ended its turn".into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    take_when_free(&turn)?;
     let unit = |view: &dyn credence_core::LedgerRead| -> credence_core::Result<Option<Append>> {
         let head = view.head()?.ok_or(credence_core::Error::InvalidQuery { reason: "no head".into() })?;
         let (seq, tx) = (head.seq + 1, head.tx_time.plus_micros(1));

@@ -93,7 +93,7 @@ use crate::{AgentId, Append, Clock, EngineConfig, Error, Ledger, SystemClock};
 pub use read::{MAX_HEADER_BYTES, MAX_LINE_BYTES};
 pub use rules::Rule;
 use rules::{Checker, Limits};
-pub use stores::{check_agent, copy, copy_units, export, export_readable, head_seq, verify};
+pub use stores::{ReadableExport, check_agent, copy, copy_units, export, export_readable, head_seq, verify};
 use stores::{ensure_empty, write_counted};
 
 /// The `format` of the header line.

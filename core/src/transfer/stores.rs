@@ -120,26 +120,36 @@ fn check_stored(checker: &mut Checker, agent: &AgentId, unit: &Append) -> Result
     })
 }
 
-/// Writes the export of every agent that can be read, skipping (and returning, with the
-/// error) each agent whose head cannot be read — damage stays local (SPEC §5.0). The file is a
-/// complete, valid export of the agents it holds; the store's [`Ledger::damaged`] entries are
-/// not in it either.
+/// Writes the export of every agent that can be read, from one listing of the store
+/// ([`Ledger::survey`]): an agent whose head cannot be read is skipped and returned with its
+/// error, and what the listing could not name an agent for is returned too — damage stays
+/// local (SPEC §5.0). The file is a complete, valid export of the agents it holds.
 ///
 /// # Errors
 /// Store errors of the listing, or of an agent that fails after its first unit was written
 /// (the output then has no trailer, so import refuses it); i/o errors.
-pub fn export_readable(
-    ledger: &dyn Ledger,
-    out: &mut dyn Write,
-) -> Result<(Stats, Vec<(AgentId, Error)>), TransferError> {
+pub fn export_readable(ledger: &dyn Ledger, out: &mut dyn Write) -> Result<ReadableExport, TransferError> {
+    let survey = ledger.survey()?;
     let (mut readable, mut skipped) = (Vec::new(), Vec::new());
-    for agent in ledger.agents()? {
+    for agent in survey.agents {
         match head_seq(ledger, &agent) {
             Ok(_) => readable.push(agent),
             Err(e) => skipped.push((agent, e)),
         }
     }
-    Ok((export_agents(ledger, readable, out)?, skipped))
+    let stats = export_agents(ledger, readable, out)?;
+    Ok(ReadableExport { stats, skipped, damaged: survey.damaged })
+}
+
+/// What [`export_readable`] wrote and what it left out.
+#[derive(Debug)]
+pub struct ReadableExport {
+    /// The counts of what was written.
+    pub stats: Stats,
+    /// Listed agents whose rows could not be read, with the error.
+    pub skipped: Vec<(AgentId, Error)>,
+    /// What the listing could not name an agent for.
+    pub damaged: Vec<crate::ledger::DamagedAgent>,
 }
 
 fn export_agents(
