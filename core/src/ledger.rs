@@ -122,7 +122,7 @@ impl Append {
 
 /// Something in a store that looks like an agent's rows but cannot be read well enough to
 /// name the agent (for example a damaged SQLite file whose name is a hash of the id). See
-/// [`Ledger::damaged`].
+/// [`Ledger::survey`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DamagedAgent {
     /// What it is: the agent id when known, else the file or row that holds it.
