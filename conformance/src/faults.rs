@@ -18,7 +18,7 @@ use std::sync::{Mutex, PoisonError};
 
 use credence_core::{
     Adjudication, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event,
-    Handle, Head, Ledger, LedgerEntry, LedgerRead, ReadUnit, Result, StateMark, Timestamp, WriteUnit,
+    Handle, Head, Ledger, LedgerEntry, LedgerRead, LineRows, ReadUnit, Result, Timestamp, Upto, WriteUnit,
 };
 
 /// The error an injected failure produces.
@@ -161,6 +161,20 @@ impl<L: Ledger> FailingLedger<L> {
         self.plan().injected
     }
 
+    fn write_one(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
+        if let Some(fault) = self.take(|p| &mut p.writes) {
+            return Err(fault.error(self.backend(), "write"));
+        }
+        if let Some(fault) = self.take(|p| &mut p.commits) {
+            self.inner.write(agent, &mut |view| {
+                unit(&FaultyView { inner: view, owner: self })?;
+                Ok(None)
+            })?;
+            return Err(fault.error(self.backend(), "commit"));
+        }
+        self.inner.write(agent, &mut |view| unit(&FaultyView { inner: view, owner: self }))
+    }
+
     /// Counts down the planned view-call failure; `Some` when this call is the one.
     fn view_fault(&self) -> Option<Fault> {
         let mut plan = self.plan();
@@ -181,18 +195,9 @@ impl<L: Ledger> Ledger for FailingLedger<L> {
         self.inner.backend()
     }
 
-    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
-        if let Some(fault) = self.take(|p| &mut p.writes) {
-            return Err(fault.error(self.backend(), "write"));
-        }
-        if let Some(fault) = self.take(|p| &mut p.commits) {
-            self.inner.write(agent, &mut |view| {
-                unit(&FaultyView { inner: view, owner: self })?;
-                Ok(None)
-            })?;
-            return Err(fault.error(self.backend(), "commit"));
-        }
-        self.inner.write(agent, &mut |view| unit(&FaultyView { inner: view, owner: self }))
+    /// Each unit is written on its own, so a planned fault hits exactly one unit.
+    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
+        units.iter_mut().map(|unit| self.write_one(agent, &mut **unit)).collect()
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
@@ -243,9 +248,7 @@ faulty_view! {
     seq_at(t: Timestamp) -> u64;
     tx_time_of(seq: u64) -> Option<Timestamp>;
     claim(claim_ref: ClaimRef) -> Option<Claim>;
-    line_claims(subject: &str, predicate: &str, max_seq: u64) -> Vec<Claim>;
-    line_marks(subject: &str, predicate: &str, max_seq: u64) -> Vec<StateMark>;
-    line_assertions(subject: &str, predicate: &str, max_seq: u64) -> Vec<Assertion>;
+    line(subject: &str, predicate: &str, upto: Upto) -> LineRows;
     claim_entries(claim_ref: ClaimRef, max_seq: u64) -> Vec<LedgerEntry>;
     claim_assertions(claim_ref: ClaimRef, max_seq: u64) -> Vec<Assertion>;
     count_entries_since(claim_ref: ClaimRef, event: Event, since: Timestamp) -> u64;

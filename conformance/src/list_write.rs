@@ -31,7 +31,8 @@ macro_rules! __cases_write {
                 write_units_survive_reopen,
                 read_seq_at_and_tx_time_of_answer_per_unit,
                 read_seq_at_matches_every_unit,
-                read_line_rows_respect_max_seq,
+                read_line_rows_respect_upto,
+                read_line_upto_head_is_the_whole_snapshot,
                 read_count_entries_since_is_inclusive,
                 read_edges_answer_in_documented_order,
                 write_times_survive_as_exact_microseconds,
@@ -60,6 +61,7 @@ macro_rules! __cases_write {
             }
             batch {
                 batch_units_commit_in_order_each_seeing_the_previous,
+                batch_line_upto_head_sees_the_units_before_it,
                 batch_failing_units_leave_nothing_and_others_commit,
                 batch_unit_refused_after_its_first_rows_leaves_none_of_them,
                 batch_panicking_unit_is_an_error_and_others_commit,

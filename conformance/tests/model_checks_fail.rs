@@ -25,8 +25,8 @@ impl Ledger for Broken {
     fn backend(&self) -> &'static str {
         "broken"
     }
-    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>, Error> {
-        self.inner.write(agent, unit)
+    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>, Error>> {
+        self.inner.write_batch(agent, units)
     }
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<(), Error> {
         self.inner.read(agent, f)

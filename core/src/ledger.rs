@@ -168,6 +168,39 @@ impl StateMark {
     }
 }
 
+/// How far a read of a line goes (see [`LedgerRead::line`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upto {
+    /// Every row the view holds: inside [`Ledger::write`], the rows up to the agent's head,
+    /// which the unit is about to extend. A backend may read the line and the head together.
+    Head,
+    /// The rows with `seq ≤ n` (an as-of read).
+    Seq(u64),
+}
+
+impl Upto {
+    /// True when a row of unit `seq` is within the bound.
+    pub fn includes(self, seq: u64) -> bool {
+        match self {
+            Upto::Head => true,
+            Upto::Seq(n) => seq <= n,
+        }
+    }
+}
+
+/// One line's rows, everything the fold needs (see [`LedgerRead::line`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineRows {
+    /// The line's claims, ordered by `(seq, claim_ref)`.
+    pub claims: Vec<Claim>,
+    /// The liveness marks of those claims: one [`StateMark`] per ledger entry whose event is
+    /// in [`Event::MARKS`] (state events and `DependentFlaggedPendingReview`), ordered by
+    /// `(seq, index)`.
+    pub marks: Vec<StateMark>,
+    /// The assertions about those claims, ordered by `(seq, assertion_ref)`.
+    pub assertions: Vec<Assertion>,
+}
+
 /// Position of a ledger entry: `(seq, index)`. Audit pages continue strictly after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AuditCursor {
@@ -213,14 +246,9 @@ pub trait LedgerRead {
     fn tx_time_of(&self, seq: u64) -> Result<Option<Timestamp>>;
     /// One claim by id, whatever its seq.
     fn claim(&self, claim_ref: ClaimRef) -> Result<Option<Claim>>;
-    /// The claims of a line with `seq ≤ max_seq`, ordered by `(seq, claim_ref)`.
-    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>>;
-    /// The liveness marks of a line's claims with `seq ≤ max_seq`: one [`StateMark`] per
-    /// ledger entry whose event is in [`Event::MARKS`] (state events and
-    /// `DependentFlaggedPendingReview`), ordered by `(seq, index)`.
-    fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>>;
-    /// The assertions about claims of a line with `seq ≤ max_seq`, ordered by `(seq, assertion_ref)`.
-    fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>>;
+    /// The rows of one line (subject, predicate) up to `upto` (see [`LineRows`] for what
+    /// they are and their order). A line without claims has no marks or assertions either.
+    fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows>;
     /// The ledger entries about one claim with `seq ≤ max_seq`, ordered by `(seq, index)`.
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>>;
     /// The assertions about one claim with `seq ≤ max_seq`, ordered by `(seq, assertion_ref)`.
@@ -297,33 +325,32 @@ pub type ReadUnit<'a> = dyn FnMut(&dyn LedgerRead) -> Result<()> + 'a;
 pub trait Ledger: Send + Sync {
     /// A short backend name for errors and reports, e.g. `"memory"`.
     fn backend(&self) -> &'static str;
-    /// Runs one commit unit for `agent`; returns the new head, or `None` if nothing was written.
-    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>>;
     /// Runs several commit units of `agent` in order and returns one result per unit, in
-    /// the same order, each what [`write`](Ledger::write) would have returned for it.
+    /// the same order: the new head after the unit, or `None` if it wrote nothing.
     ///
-    /// The engine hands concurrent ingests of one agent to this method together, so a
-    /// backend can run them back to back in one transaction (group commit) on one thread.
-    /// The default runs each unit through `write`.
+    /// The engine hands every write of an agent to this method, concurrent ones together
+    /// (see `Engine`), so a backend can run them back to back in one transaction (group
+    /// commit) on one thread. This is the only place where a backend batches.
     ///
     /// # Behavior
     /// * Every unit must see the rows of the units before it in the batch, as if each had
-    ///   been a separate `write`; each unit keeps the per-unit contracts of `write`.
+    ///   been a separate call; each unit keeps the per-unit contracts of [`Ledger`].
     /// * A unit that returns `Err` or `Ok(None)`, or whose append is refused, must leave
     ///   nothing behind and must not change the outcome of the other units.
     /// * No unit's result may be `Ok` before its rows are durable; if a shared commit fails,
     ///   every unit that wrote in it must get an error.
     /// * A unit that panics must not take the other units with it: it is rolled back and
-    ///   its result is an error (the panic is not resumed).
-    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
-        units
-            .iter_mut()
-            .map(|unit| {
-                catch_unwind(AssertUnwindSafe(|| self.write(agent, &mut **unit))).unwrap_or_else(|payload| {
-                    Err(crate::error::Error::unit_panicked(self.backend(), &payload))
-                })
+    ///   its result is an error (the panic is not resumed). Backends run each unit through
+    ///   [`run_unit`], which does that.
+    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>>;
+    /// Runs one commit unit for `agent`: [`write_batch`](Ledger::write_batch) of one.
+    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
+        self.write_batch(agent, &mut [unit]).pop().unwrap_or_else(|| {
+            Err(crate::error::Error::Backend {
+                backend: self.backend(),
+                source: "the backend returned no result for a unit".into(),
             })
-            .collect()
+        })
     }
     /// Runs `f` against one snapshot of `agent`'s rows.
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()>;
@@ -346,9 +373,6 @@ macro_rules! forward_ledger {
         impl<L: Ledger + ?Sized> Ledger for $ty {
             fn backend(&self) -> &'static str {
                 (**self).backend()
-            }
-            fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
-                (**self).write(agent, unit)
             }
             fn write_batch(
                 &self,
@@ -374,6 +398,14 @@ macro_rules! forward_ledger {
 }
 
 forward_ledger!(&L, Box<L>, Arc<L>);
+
+/// Runs one unit body against `view` for a backend's [`Ledger::write_batch`]: a panic in
+/// the body becomes `Error::Backend` naming it, so one unit cannot take its batch with it.
+/// The backend then rolls the unit back like any unit that failed.
+pub fn run_unit(backend: &'static str, unit: &mut WriteUnit<'_>, view: &dyn LedgerRead) -> Result<Option<Append>> {
+    catch_unwind(AssertUnwindSafe(|| unit(view)))
+        .unwrap_or_else(|payload| Err(crate::error::Error::unit_panicked(backend, &*payload)))
+}
 
 /// Runs `f` in a read and returns what it produced.
 pub fn read_with<L: Ledger + ?Sized, T>(

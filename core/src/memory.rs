@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::idempotency::Idempotency;
 use crate::ids::{ClaimRef, Handle};
 use crate::ledger::{
-    Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, ReadUnit, StateMark, WriteUnit,
+    Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, LineRows, ReadUnit, StateMark, Upto, WriteUnit,
+    run_unit,
 };
 use crate::record::{Adjudication, AdjudicationStatus, Assertion, Edge, EdgeKind, Event, LedgerEntry};
 use crate::time::Timestamp;
@@ -78,18 +79,23 @@ impl Ledger for MemoryLedger {
         BACKEND
     }
 
-    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
+    /// Runs the units one after the other under the agent's write gate; each unit's rows are
+    /// applied (and visible to the next unit) before the next one runs.
+    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
         let slot = self.slot_or_create(agent);
         let _gate = slot.write_gate.lock().unwrap_or_else(PoisonError::into_inner);
-        let append = {
-            let rows = slot.rows.read().unwrap_or_else(PoisonError::into_inner);
-            match unit(&*rows)? {
-                Some(append) => append,
-                None => return Ok(None),
-            }
+        let one = |unit: &mut WriteUnit<'_>| {
+            let append = {
+                let rows = slot.rows.read().unwrap_or_else(PoisonError::into_inner);
+                match run_unit(BACKEND, unit, &*rows)? {
+                    Some(append) => append,
+                    None => return Ok(None),
+                }
+            };
+            let mut rows = slot.rows.write().unwrap_or_else(PoisonError::into_inner);
+            rows.apply(append).map(Some)
         };
-        let mut rows = slot.rows.write().unwrap_or_else(PoisonError::into_inner);
-        rows.apply(append).map(Some)
+        units.iter_mut().map(|unit| one(&mut **unit)).collect()
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {
@@ -195,7 +201,7 @@ impl AgentRows {
 
     /// The claims of a line, append order (which is `(seq, claim_ref)` order within a unit
     /// only after sorting).
-    fn line(&self, subject: &str, predicate: &str) -> impl Iterator<Item = &Claim> {
+    fn line_iter(&self, subject: &str, predicate: &str) -> impl Iterator<Item = &Claim> {
         self.by_line
             .get(&(subject.to_owned(), predicate.to_owned()))
             .into_iter()
@@ -230,32 +236,26 @@ impl LedgerRead for AgentRows {
         Ok(self.by_ref.get(&claim_ref).map(|&i| self.claims[i].clone()))
     }
 
-    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
-        let mut v: Vec<Claim> = self.line(subject, predicate).filter(|c| c.seq <= max_seq).cloned().collect();
-        v.sort_by_key(|c| (c.seq, c.claim_ref));
-        Ok(v)
-    }
-
-    fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
-        let mut v: Vec<StateMark> = self
-            .line(subject, predicate)
+    fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {
+        let mut claims: Vec<Claim> =
+            self.line_iter(subject, predicate).filter(|c| upto.includes(c.seq)).cloned().collect();
+        claims.sort_by_key(|c| (c.seq, c.claim_ref));
+        let mut marks: Vec<StateMark> = claims
+            .iter()
             .flat_map(|c| self.entries_of(c.claim_ref))
-            .filter(|e| e.seq <= max_seq && Event::MARKS.contains(&e.event))
+            .filter(|e| upto.includes(e.seq) && Event::MARKS.contains(&e.event))
             .map(StateMark::of)
             .collect();
-        v.sort_by_key(|m| (m.seq, m.index));
-        Ok(v)
-    }
-
-    fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
+        marks.sort_by_key(|m| (m.seq, m.index));
         let on_line = |r: &ClaimRef| {
             self.by_ref
                 .get(r)
                 .is_some_and(|&i| self.claims[i].subject == subject && self.claims[i].predicate == predicate)
         };
-        Ok(sorted_assertions(
-            self.assertions.iter().filter(|a| a.seq <= max_seq && on_line(&a.target)).cloned().collect(),
-        ))
+        let assertions = sorted_assertions(
+            self.assertions.iter().filter(|a| upto.includes(a.seq) && on_line(&a.target)).cloned().collect(),
+        );
+        Ok(LineRows { claims, marks, assertions })
     }
 
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {

@@ -1,4 +1,4 @@
-//! The engine's combining of concurrent ingests (see `engine/combine.rs`): batches reach
+//! The engine's combining of concurrent writes (see `engine/combine.rs`): batches reach
 //! `Ledger::write_batch`, every caller gets its own outcome, and a backend that panics in the
 //! middle of a batch fails that batch's callers without wedging the agent.
 
@@ -26,9 +26,6 @@ struct Watched {
 impl Ledger for Watched {
     fn backend(&self) -> &'static str {
         "watched"
-    }
-    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
-        self.inner.write(agent, unit)
     }
     fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
         self.batches.fetch_add(1, Ordering::SeqCst);
@@ -103,4 +100,32 @@ fn a_backend_panicking_in_a_batch_fails_that_batch_and_the_agent_goes_on() {
     assert!(after.iter().all(|o| matches!(o, Ok(Disposition::CommittedCheap))), "{after:?}");
     let stored = engine.audit("a", &credence_core::AuditQuery::default()).expect("audit").entries.len();
     assert_eq!(stored, 8 - failed + 8);
+}
+
+/// Every kind of engine write goes through the one combining layer, not only ingest: with a
+/// single write per `write_batch` call, concurrent invalidations would take one call each.
+#[test]
+fn concurrent_writes_of_every_kind_reach_the_ledger_in_batches() {
+    let ledger = Arc::new(Watched::default());
+    let engine = Arc::new(Engine::new(ledger.clone()));
+    let threads = 16;
+    let claims: Vec<_> = (0..threads)
+        .map(|t| engine.ingest(IngestRequest::new("a", format!("s-{t}"), "p", t)).expect("ingest").claim())
+        .collect();
+    let before = ledger.batches.load(Ordering::SeqCst);
+    let barrier = Arc::new(Barrier::new(threads));
+    let (tx, rx) = mpsc::channel();
+    for claim in claims {
+        let (engine, barrier, tx) = (engine.clone(), barrier.clone(), tx.clone());
+        thread::spawn(move || {
+            barrier.wait();
+            let _ = tx.send(engine.invalidate("a", claim, "test").map(|r| r.disposition));
+        });
+    }
+    let outcomes: Vec<_> = (0..threads)
+        .map(|_| rx.recv_timeout(Duration::from_secs(30)).expect("an invalidation never returned"))
+        .collect();
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(Disposition::Invalidated))), "{outcomes:?}");
+    let batches = ledger.batches.load(Ordering::SeqCst) - before;
+    assert!(batches < threads, "{threads} concurrent invalidations took {batches} write_batch calls");
 }

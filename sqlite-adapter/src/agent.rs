@@ -1,22 +1,18 @@
-//! One agent's database: its write connection with group commit, and its read pool.
+//! One agent's database: its write connection, and its read pool.
 //!
-//! # Group commit
-//! Every writer first counts itself in `arrivals`, then takes the state mutex. If no batch is
-//! open it starts one with `BEGIN IMMEDIATE` (this is where another process is waited for,
-//! up to `busy_timeout`). It runs its unit inside its own `SAVEPOINT`: a unit that fails or
-//! writes nothing is rolled back to the savepoint alone, a unit that succeeds is `RELEASE`d
-//! and becomes a member of the batch. It then leaves `arrivals`; the writer that brings
-//! `arrivals` to zero (nobody else is about to join) commits the batch, with the connection
-//! taken out of the mutex so the fsync does not block anyone from queueing. Members wait on a
-//! condition variable until their batch is finished and get its result: nobody is answered
-//! before `COMMIT` returned, and a failed `COMMIT` fails every member. Units of one batch run
-//! one after the other on the write connection, so each sees the rows of earlier members
-//! (the next seq is the previous member's seq + 1).
+//! # Writes
+//! The engine hands each agent's writes over in batches (`Ledger::write_batch`; concurrent
+//! writes of one agent queue in the engine and their leader brings them all). A batch runs
+//! under the state mutex — which also serialises callers that write the same agent outside an
+//! engine — in one `BEGIN IMMEDIATE` transaction (this is where another process is waited
+//! for, up to `busy_timeout`). Each unit runs inside its own `SAVEPOINT`: a unit that fails or
+//! writes nothing is rolled back to its savepoint alone, a unit that succeeds is `RELEASE`d.
+//! One `COMMIT` ends the batch (every [`MAX_BATCH`] units at most), and nobody is answered
+//! before it returned: a failed `COMMIT` fails every unit that wrote in it. Units of a batch
+//! run one after the other on the write connection, so each sees the rows of the ones before.
 
-use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use credence_core::{AgentId, ReadUnit, Result};
@@ -28,7 +24,7 @@ use crate::read::View;
 use crate::schema::{self, Pragmas, Role, Target};
 use crate::turns::Turns;
 
-/// A batch stops taking members at this size and commits.
+/// A batch commits after this many units that wrote (the rest go in the next transaction).
 const MAX_BATCH: usize = 512;
 
 /// How long a process may keep the cross-process write turn for further batches of its own
@@ -46,6 +42,11 @@ const READER_YIELD: Duration = Duration::from_millis(20);
 
 /// The polling interval of in-memory readers and of the writer yielding to them.
 const POLL: Duration = Duration::from_micros(50);
+
+/// Why the units of a transaction SQLite rolled back on its own failed.
+fn aborted() -> SqliteError {
+    SqliteError::Internal("the write transaction was aborted by SQLite".into())
+}
 
 /// Runs one statement without parameters through the statement cache (`execute_batch`
 /// would parse it again on every call).
@@ -83,10 +84,9 @@ pub(crate) struct AgentDb {
     /// Serialises the first migration; in memory mode it keeps one connection open for the
     /// life of the store (an in-memory database vanishes with its last connection).
     keeper: Mutex<Option<Connection>>,
-    /// Shared with the turn reaper (see [`AgentDb::take_turn`]).
+    /// The write connection and the turn; held for a whole batch (shared with the turn
+    /// reaper, see [`AgentDb::take_turn`]).
     state: Arc<Mutex<WriteState>>,
-    done: Condvar,
-    arrivals: AtomicUsize,
     readers: Mutex<Vec<Connection>>,
     /// Readers waiting to start a read transaction (memory mode).
     readers_waiting: AtomicUsize,
@@ -101,12 +101,8 @@ pub(crate) struct AgentDb {
 #[derive(Default)]
 struct WriteState {
     conn: Option<Connection>,
-    batch: Option<Batch>,
-    committing: bool,
-    next_batch: u64,
-    /// The newest finished batch; batches finish in id order.
-    completed: u64,
-    results: HashMap<u64, BatchResult>,
+    /// A write transaction is open on `conn`.
+    in_transaction: bool,
     commits_since_checkpoint: u64,
     /// Since when this process holds the agent's cross-process write turn (see `turns`).
     turn_since: Option<Instant>,
@@ -114,31 +110,21 @@ struct WriteState {
     turn_idle_since: Option<Instant>,
     /// A turn reaper thread runs (see [`AgentDb::start_reaper`]).
     reaping: bool,
-    /// Set when a unit of the current `write_many` call waited `busy_timeout` for the turn in
-    /// vain: its other units fail at once instead of each waiting again.
+    /// Set when a unit of the current batch waited `busy_timeout` for the turn in vain: its
+    /// other units fail at once instead of each waiting again.
     turn_refused: Option<String>,
 }
 
-struct Batch {
-    id: u64,
-    members: usize,
-}
-
-struct BatchResult {
-    outcome: std::result::Result<(), Arc<SqliteError>>,
-    waiting: usize,
-}
-
-/// One member's work on the write connection: `Some` to keep what it wrote.
+/// One unit's work on the write connection: `Some` to keep what it wrote. (Its body's panics
+/// are caught inside it, by `credence_core::run_unit`.)
 pub(crate) type MemberOp<'a, T> = dyn FnMut(&Connection) -> Result<Option<T>> + 'a;
 
-/// The payload of a unit that panicked.
-pub(crate) type Panic = Box<dyn std::any::Any + Send>;
-
+/// What one unit came to before the commit.
 enum Member<T> {
-    Joined { batch: u64, value: T },
+    /// It wrote; its value is answered once the transaction commits.
+    Joined(T),
+    /// It is finished: wrote nothing, failed, or could not start.
     Alone(Result<Option<T>>),
-    Panicked(Panic),
 }
 
 const SAVEPOINT: &str = "SAVEPOINT credence_unit";
@@ -160,8 +146,6 @@ impl AgentDb {
             schema_ready: AtomicBool::new(false),
             keeper: Mutex::new(None),
             state: Arc::new(Mutex::new(WriteState::default())),
-            done: Condvar::new(),
-            arrivals: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
             readers_waiting: AtomicUsize::new(0),
             read_only: std::sync::OnceLock::new(),
@@ -257,8 +241,7 @@ impl AgentDb {
                 std::thread::sleep(TURN_IDLE);
                 let Some(state) = state.upgrade() else { return };
                 let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-                let idle = st.batch.is_none()
-                    && !st.committing
+                let idle = !st.in_transaction
                     && st.turn_idle_since.is_some_and(|t| t.elapsed() >= TURN_IDLE);
                 if idle && st.turn_since.take().is_some() {
                     st.turn_idle_since = None;
@@ -338,104 +321,61 @@ impl AgentDb {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait<'a>(&self, st: MutexGuard<'a, WriteState>) -> MutexGuard<'a, WriteState> {
-        self.done.wait(st).unwrap_or_else(PoisonError::into_inner)
+    /// Runs `op` as a batch of one.
+    pub(crate) fn write<T>(&self, op: &mut MemberOp<'_, T>) -> Result<Option<T>> {
+        self.write_many(&mut [op])
+            .pop()
+            .unwrap_or_else(|| Err(SqliteError::Internal("a write produced no result".into()).into()))
     }
 
-    /// Runs `op` as one member of the agent's current group commit. `op` returns `Some` when
-    /// it wrote something to keep, `None` to write nothing. A panic in `op` resumes here after
-    /// its savepoint was rolled back.
-    pub(crate) fn write<T>(&self, op: &mut dyn FnMut(&Connection) -> Result<Option<T>>) -> Result<Option<T>> {
-        let mut ops = [op];
-        match self.write_many(&mut ops).pop() {
-            Some(Ok(result)) => result,
-            Some(Err(payload)) => resume_unwind(payload),
-            None => Err(SqliteError::Internal("a write produced no result".into()).into()),
-        }
-    }
-
-    /// Runs `ops` one after the other as members of the agent's current group commit, under
-    /// one turn of the write lock (no other thread's unit runs between them), and returns each
-    /// one's result in order: `Err(payload)` for an `op` that panicked (rolled back alone).
-    pub(crate) fn write_many<T>(
-        &self,
-        ops: &mut [&mut MemberOp<'_, T>],
-    ) -> Vec<std::result::Result<Result<Option<T>>, Panic>> {
+    /// Runs `ops` one after the other in one transaction on the write connection (a new one
+    /// every [`MAX_BATCH`] units that wrote), each in its own savepoint, and returns each
+    /// one's result in order once its transaction committed.
+    pub(crate) fn write_many<T>(&self, ops: &mut [&mut MemberOp<'_, T>]) -> Vec<Result<Option<T>>> {
         if let Err(e) = self.ensure_writable() {
             let e = credence_core::Error::from(e);
-            return ops.iter().map(|_| Ok(Err(e.replicate()))).collect();
+            return ops.iter().map(|_| Err(e.replicate())).collect();
         }
-        self.arrivals.fetch_add(1, Ordering::SeqCst);
         let mut st = self.lock_state();
-        while st.committing {
-            st = self.wait(st);
-        }
         st.turn_refused = None;
-        let mut members = Vec::with_capacity(ops.len());
-        let last = ops.len().saturating_sub(1);
+        let mut out: Vec<Option<Result<Option<T>>>> = ops.iter().map(|_| None).collect();
+        // The units that wrote in the open transaction, answered when it ends.
+        let mut joined: Vec<(usize, T)> = Vec::new();
         for (i, op) in ops.iter_mut().enumerate() {
-            members.push(self.run_member(&mut st, &mut **op));
-            let full = st.batch.as_ref().is_some_and(|b| b.members >= MAX_BATCH);
-            if full && i < last {
-                st = self.commit(st);
+            match self.run_member(&mut st, &mut **op) {
+                Member::Joined(value) => joined.push((i, value)),
+                Member::Alone(result) => out[i] = Some(result),
+            }
+            if !st.in_transaction {
+                // SQLite rolled the whole transaction back (I/O error, full disk, …): every
+                // unit that had written in it fails.
+                for (j, _) in joined.drain(..) {
+                    out[j] = Some(Err(aborted().into()));
+                }
+            }
+            if joined.len() >= MAX_BATCH {
+                self.commit(&mut st, &mut joined, &mut out);
             }
         }
-        let remaining = self.arrivals.fetch_sub(1, Ordering::SeqCst) - 1;
-        let full = st.batch.as_ref().is_some_and(|b| b.members >= MAX_BATCH);
-        if remaining == 0 || full {
-            st = self.commit(st);
-        }
-        let mut out = Vec::with_capacity(members.len());
-        for member in members {
-            out.push(match member {
-                Member::Alone(result) => Ok(result),
-                Member::Panicked(payload) => Err(payload),
-                Member::Joined { batch, value } => {
-                    while st.completed < batch {
-                        st = self.wait(st);
-                    }
-                    Ok(self.batch_outcome(&mut st, batch).map(|()| Some(value)))
-                }
-            });
-        }
-        out
+        self.commit(&mut st, &mut joined, &mut out);
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(SqliteError::Internal("a unit produced no result".into()).into())))
+            .collect()
     }
 
-    /// The outcome of finished batch `batch` for one of its members.
-    fn batch_outcome(&self, st: &mut WriteState, batch: u64) -> Result<()> {
-        let outcome = match st.results.get_mut(&batch) {
-            Some(r) => {
-                r.waiting -= 1;
-                let outcome = r.outcome.clone();
-                if r.waiting == 0 {
-                    st.results.remove(&batch);
-                }
-                outcome
-            }
-            None => Err(Arc::new(SqliteError::Internal(format!("batch {batch} has no result")))),
-        };
-        outcome.map_err(|e| SqliteError::Batch(e).into())
-    }
-
-    fn run_member<T>(
-        &self,
-        st: &mut WriteState,
-        op: &mut dyn FnMut(&Connection) -> Result<Option<T>>,
-    ) -> Member<T> {
+    fn run_member<T>(&self, st: &mut WriteState, op: &mut MemberOp<'_, T>) -> Member<T> {
         if st.conn.is_none() {
             match schema::open(&self.target, Role::Writer, &self.config) {
                 Ok(conn) => st.conn = Some(conn),
                 Err(e) => return Member::Alone(Err(e.into())),
             }
         }
-        if st.conn.is_none() {
-            return Member::Alone(Err(SqliteError::Internal("write connection missing".into()).into()));
-        }
-        if st.batch.is_none() {
+        if !st.in_transaction {
             if matches!(self.target, Target::Memory(_)) {
                 self.yield_to_readers();
             }
-            // Within one call, a turn waited for in vain is not waited for again per unit.
+            self.checkpoint_if_due(st);
+            // Within one batch, a turn waited for in vain is not waited for again per unit.
             if let Some(reason) = &st.turn_refused {
                 return Member::Alone(Err(SqliteError::TurnTimeout(reason.clone()).into()));
             }
@@ -450,52 +390,34 @@ impl AgentDb {
                 self.end_turn(st);
                 return Member::Alone(Err(SqliteError::sqlite("starting the write transaction")(e).into()));
             }
-            st.next_batch += 1;
-            st.batch = Some(Batch { id: st.next_batch, members: 0 });
+            st.in_transaction = true;
         }
         let Some(conn) = st.conn.as_ref() else {
             return Member::Alone(Err(SqliteError::Internal("write connection missing".into()).into()));
         };
-        let batch_id = st.batch.as_ref().map_or(0, |b| b.id);
         let result = match run_cached(conn, SAVEPOINT) {
-            Ok(()) => catch_unwind(AssertUnwindSafe(|| op(conn))),
-            Err(e) => Ok(Err(SqliteError::sqlite("opening the unit's savepoint")(e).into())),
+            Ok(()) => op(conn),
+            Err(e) => Err(SqliteError::sqlite("opening the unit's savepoint")(e).into()),
         };
         let member = match result {
-            Ok(Ok(Some(value))) => match run_cached(conn, RELEASE) {
-                Ok(()) => Member::Joined { batch: batch_id, value },
+            Ok(Some(value)) => match run_cached(conn, RELEASE) {
+                Ok(()) => Member::Joined(value),
                 Err(e) => {
                     let _ = conn.execute_batch(ROLLBACK_UNIT);
                     Member::Alone(Err(SqliteError::sqlite("releasing the unit's savepoint")(e).into()))
                 }
             },
-            Ok(Ok(None)) => {
+            other => {
                 let _ = conn.execute_batch(ROLLBACK_UNIT);
-                Member::Alone(Ok(None))
-            }
-            Ok(Err(e)) => {
-                let _ = conn.execute_batch(ROLLBACK_UNIT);
-                Member::Alone(Err(e))
-            }
-            Err(payload) => {
-                let _ = conn.execute_batch(ROLLBACK_UNIT);
-                Member::Panicked(payload)
+                Member::Alone(other)
             }
         };
-        let aborted = conn.is_autocommit();
-        if let Member::Joined { .. } = member
-            && let Some(b) = st.batch.as_mut()
-        {
-            b.members += 1;
-        }
-        if aborted {
-            // SQLite rolled the whole transaction back (I/O error, full disk, …): every
-            // member of this batch fails, including this one if it had joined.
-            if let Some(b) = st.batch.take() {
-                let err =
-                    Arc::new(SqliteError::Internal("the write transaction was aborted by SQLite".into()));
-                self.finish(st, &b, Err(err));
-                self.end_turn(st);
+        if conn.is_autocommit() {
+            // SQLite ended the transaction itself (see `write_many`).
+            st.in_transaction = false;
+            self.end_turn(st);
+            if let Member::Joined(_) = member {
+                return Member::Alone(Err(aborted().into()));
             }
         }
         member
@@ -510,64 +432,72 @@ impl AgentDb {
         }
     }
 
-    fn finish(&self, st: &mut WriteState, batch: &Batch, outcome: std::result::Result<(), Arc<SqliteError>>) {
-        if batch.members > 0 {
-            st.results.insert(batch.id, BatchResult { outcome, waiting: batch.members });
+    /// Ends the open transaction: commits it when units wrote in it (answering each of them
+    /// in `out`), rolls it back when none did.
+    fn commit<T>(
+        &self,
+        st: &mut WriteState,
+        joined: &mut Vec<(usize, T)>,
+        out: &mut [Option<Result<Option<T>>>],
+    ) {
+        if !st.in_transaction {
+            return;
         }
-        st.completed = batch.id;
-        self.done.notify_all();
-    }
-
-    fn commit<'a>(&'a self, mut st: MutexGuard<'a, WriteState>) -> MutexGuard<'a, WriteState> {
-        let Some(batch) = st.batch.take() else { return st };
-        let Some(conn) = st.conn.take() else {
-            let err = Arc::new(SqliteError::Internal("write connection missing at commit".into()));
-            self.finish(&mut st, &batch, Err(err));
-            self.end_turn(&mut st);
-            return st;
+        st.in_transaction = false;
+        let Some(conn) = st.conn.as_ref() else {
+            for (i, _) in joined.drain(..) {
+                out[i] = Some(Err(SqliteError::Internal("write connection missing at commit".into()).into()));
+            }
+            self.end_turn(st);
+            return;
         };
-        if batch.members == 0 {
+        if joined.is_empty() {
             let _ = conn.execute_batch("ROLLBACK");
-            self.rest_turn(&mut st);
-            st.conn = Some(conn);
-            self.finish(&mut st, &batch, Ok(()));
-            return st;
+            self.rest_turn(st);
+            return;
         }
-        st.committing = true;
-        drop(st);
         // BUSY leaves the transaction open (rolled back below): nothing was committed. After any
         // other failure SQLite does not tell whether the frames it wrote will count.
         let outcome = conn.execute_batch("COMMIT").map_err(|e| {
             let e = SqliteError::sqlite("committing")(e);
-            Arc::new(if e.is_busy() { e } else { SqliteError::CommitUnknown(Box::new(e)) })
+            if e.is_busy() { e } else { SqliteError::CommitUnknown(Box::new(e)) }
         });
         if outcome.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        let members = u64::try_from(batch.members).unwrap_or(u64::MAX);
-        let mut st = self.lock_state();
         // The turn rests: the next batch of this process may use it (see `rest_turn`).
-        self.rest_turn(&mut st);
-        if outcome.is_ok() {
-            self.counters.transactions.fetch_add(1, Ordering::Relaxed);
-            self.counters.writes.fetch_add(members, Ordering::Relaxed);
+        self.rest_turn(st);
+        let members = u64::try_from(joined.len()).unwrap_or(u64::MAX);
+        match outcome {
+            Ok(()) => {
+                self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+                self.counters.writes.fetch_add(members, Ordering::Relaxed);
+                for (i, value) in joined.drain(..) {
+                    out[i] = Some(Ok(Some(value)));
+                }
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                for (i, _) in joined.drain(..) {
+                    out[i] = Some(Err(SqliteError::Batch(e.clone()).into()));
+                }
+            }
         }
-        // Answer the members first; the checkpoint below must not delay them.
-        self.finish(&mut st, &batch, outcome);
         st.commits_since_checkpoint += members;
+    }
+
+    /// Folds the WAL back into the database every `checkpoint_every_n_commits` units, before
+    /// the next transaction (so a batch's callers are not kept waiting for it). Passive: never
+    /// waits for readers; keeps the WAL from growing without bound.
+    fn checkpoint_if_due(&self, st: &mut WriteState) {
         if matches!(self.target, Target::File(_))
             && st.commits_since_checkpoint >= self.config.checkpoint_every_n_commits
         {
             st.commits_since_checkpoint = 0;
-            drop(st);
-            // Passive: never waits for readers; keeps the WAL from growing without bound.
-            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-            st = self.lock_state();
+            if let Some(conn) = st.conn.as_ref() {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
         }
-        st.conn = Some(conn);
-        st.committing = false;
-        self.done.notify_all();
-        st
     }
 
     /// The PRAGMAs of the write connection and of one read connection.
@@ -575,9 +505,6 @@ impl AgentDb {
         self.ensure_schema()?;
         let writer = {
             let mut st = self.lock_state();
-            while st.committing {
-                st = self.wait(st);
-            }
             if st.conn.is_none() {
                 st.conn = Some(schema::open(&self.target, Role::Writer, &self.config)?);
             }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use credence_core::{AgentId, AgentSurvey, DamagedAgent, Handle, Head, Ledger, ReadUnit, Result, WriteUnit};
+use credence_core::{AgentId, AgentSurvey, DamagedAgent, Handle, Head, Ledger, ReadUnit, Result, WriteUnit, run_unit};
 
 use crate::agent::{AgentDb, Counters};
 use crate::config::SqliteConfig;
@@ -343,19 +343,6 @@ impl Ledger for SqliteLedger {
         BACKEND
     }
 
-    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
-        let Some(db) = self.agent_db(agent, true)? else {
-            return Err(SqliteError::Internal("the agent database was not created".into()).into());
-        };
-        db.write(&mut |conn| {
-            let view = View::new(conn, agent);
-            match unit(&view)? {
-                Some(append) => Ok(Some(write::apply(conn, agent, &append)?)),
-                None => Ok(None),
-            }
-        })
-    }
-
     fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>>> {
         let db = match self.agent_db(agent, true) {
             Ok(Some(db)) => db,
@@ -375,7 +362,7 @@ impl Ledger for SqliteLedger {
             .map(|unit| {
                 let op = move |conn: &Connection| {
                     let view = View::new(conn, agent);
-                    match unit(&view)? {
+                    match run_unit(BACKEND, &mut **unit, &view)? {
                         Some(append) => Ok(Some(write::apply(conn, agent, &append)?)),
                         None => Ok(None),
                     }
@@ -385,13 +372,7 @@ impl Ledger for SqliteLedger {
             .collect();
         let mut refs: Vec<&mut AppendOp<'_>> =
             ops.iter_mut().map(|op| &mut **op as &mut AppendOp<'_>).collect();
-        let results = db.write_many(&mut refs);
-        drop(refs);
-        drop(ops);
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|payload| Err(credence_core::Error::unit_panicked(BACKEND, &*payload))))
-            .collect()
+        db.write_many(&mut refs)
     }
 
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<()> {

@@ -2,8 +2,8 @@
 
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
-    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, Result, StateMark, StatusChange,
-    Timestamp, ValidTime,
+    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, Result, StateMark, StatusChange,
+    Timestamp, Upto, ValidTime,
 };
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
@@ -340,6 +340,61 @@ fn blob(r: ClaimRef) -> [u8; 16] {
     *r.0.as_bytes()
 }
 
+impl View<'_> {
+    /// The line's claims with `seq ≤ max_seq`, ordered by `(seq, claim_ref)`.
+    pub(crate) fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
+        let sql = format!(
+            "SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 \
+             AND c.stream_seq <= +?4 ORDER BY c.stream_seq, c.claim_ref"
+        );
+        Ok(self
+            .claims(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
+    }
+
+    // `CROSS JOIN` fixes the join order: the line's few claims first, then their rows by
+    // claim (SQLite never reorders a CROSS JOIN). `INDEXED BY`: without statistics SQLite
+    // may pick a range of ledger_entries' primary key (agent_id, stream_seq, …) over the
+    // by-claim index, and that range is the agent's whole ledger up to `max_seq`.
+    pub(crate) fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
+        let sql = format!(
+            "SELECT e.claim_ref, e.stream_seq, e.entry_index, e.event, e.disposition \
+             FROM claims c CROSS JOIN ledger_entries e INDEXED BY ledger_entries_by_claim \
+             ON e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+             WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 AND e.stream_seq <= +?4 \
+             AND e.event IN ({}) ORDER BY e.stream_seq, e.entry_index, e.idx",
+            marks_in_list()
+        );
+        Ok(self.rows(
+            &sql,
+            rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)],
+            |_, row| {
+                let what = "ledger_entries row";
+                Ok(StateMark {
+                    claim_ref: ClaimRef(blob_uuid(row, 0, what)?),
+                    seq: seq_from_sql(get(row, 1)?, what)?,
+                    index: entry_index(get(row, 2)?)?,
+                    event: enum_from_sql(text(row, 3, what)?, what)?,
+                    disposition: enum_from_sql(text(row, 4, what)?, what)?,
+                })
+            },
+        )?)
+    }
+
+    /// The assertions about the line's claims with `seq ≤ max_seq`.
+    pub(crate) fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
+        let sql = format!(
+            "SELECT {ASSERTION_COLS} FROM claims c CROSS JOIN assertions a \
+             ON a.agent_id = c.agent_id AND a.target = c.claim_ref \
+             WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 AND a.stream_seq <= +?4 \
+             ORDER BY a.stream_seq, a.assertion_ref, a.id"
+        );
+        Ok(self.assertions(
+            &sql,
+            rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)],
+        )?)
+    }
+}
+
 impl LedgerRead for View<'_> {
     fn head(&self) -> Result<Option<Head>> {
         Ok(self.head_for_write()?)
@@ -386,55 +441,20 @@ impl LedgerRead for View<'_> {
         Ok(self.claims(&sql, rusqlite::params![self.agent.as_str(), blob(claim_ref)])?.into_iter().next())
     }
 
-    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
-        let sql = format!(
-            "SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 \
-             AND c.stream_seq <= +?4 ORDER BY c.stream_seq, c.claim_ref"
-        );
-        Ok(self
-            .claims(&sql, rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)])?)
-    }
-
-    // `CROSS JOIN` fixes the join order: the line's few claims first, then their rows by
-    // claim (SQLite never reorders a CROSS JOIN). `INDEXED BY`: without statistics SQLite
-    // may pick a range of ledger_entries' primary key (agent_id, stream_seq, …) over the
-    // by-claim index, and that range is the agent's whole ledger up to `max_seq`.
-    fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
-        let sql = format!(
-            "SELECT e.claim_ref, e.stream_seq, e.entry_index, e.event, e.disposition \
-             FROM claims c CROSS JOIN ledger_entries e INDEXED BY ledger_entries_by_claim \
-             ON e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
-             WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 AND e.stream_seq <= +?4 \
-             AND e.event IN ({}) ORDER BY e.stream_seq, e.entry_index, e.idx",
-            marks_in_list()
-        );
-        Ok(self.rows(
-            &sql,
-            rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)],
-            |_, row| {
-                let what = "ledger_entries row";
-                Ok(StateMark {
-                    claim_ref: ClaimRef(blob_uuid(row, 0, what)?),
-                    seq: seq_from_sql(get(row, 1)?, what)?,
-                    index: entry_index(get(row, 2)?)?,
-                    event: enum_from_sql(text(row, 3, what)?, what)?,
-                    disposition: enum_from_sql(text(row, 4, what)?, what)?,
-                })
-            },
-        )?)
-    }
-
-    fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
-        let sql = format!(
-            "SELECT {ASSERTION_COLS} FROM claims c CROSS JOIN assertions a \
-             ON a.agent_id = c.agent_id AND a.target = c.claim_ref \
-             WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 AND a.stream_seq <= +?4 \
-             ORDER BY a.stream_seq, a.assertion_ref, a.id"
-        );
-        Ok(self.assertions(
-            &sql,
-            rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(max_seq)],
-        )?)
+    fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {
+        let max_seq = match upto {
+            Upto::Head => u64::MAX,
+            Upto::Seq(n) => n,
+        };
+        let claims = self.line_claims(subject, predicate, max_seq)?;
+        if claims.is_empty() {
+            return Ok(LineRows::default());
+        }
+        Ok(LineRows {
+            claims,
+            marks: self.line_marks(subject, predicate, max_seq)?,
+            assertions: self.line_assertions(subject, predicate, max_seq)?,
+        })
     }
 
     // `INDEXED BY`: as in `line_marks`.
@@ -542,16 +562,8 @@ impl LedgerRead for EmptyView {
     fn claim(&self, _claim_ref: ClaimRef) -> Result<Option<Claim>> {
         Ok(None)
     }
-    fn line_claims(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<Claim>> {
-        Ok(Vec::new())
-    }
-    // `CROSS JOIN` fixes the join order: the line's few claims first, then their rows by
-    // claim (SQLite never reorders a CROSS JOIN).
-    fn line_marks(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<StateMark>> {
-        Ok(Vec::new())
-    }
-    fn line_assertions(&self, _s: &str, _p: &str, _max_seq: u64) -> Result<Vec<Assertion>> {
-        Ok(Vec::new())
+    fn line(&self, _s: &str, _p: &str, _upto: Upto) -> Result<LineRows> {
+        Ok(LineRows::default())
     }
     fn claim_entries(&self, _c: ClaimRef, _max_seq: u64) -> Result<Vec<LedgerEntry>> {
         Ok(Vec::new())

@@ -5,7 +5,7 @@
 use std::thread;
 
 use credence_core::ledger::read_with;
-use credence_core::{AgentId, Append, ClaimRef, Error, Head, IdSource, LedgerRead, Result, WriteUnit};
+use credence_core::{AgentId, Append, ClaimRef, Error, Head, IdSource, LedgerRead, Result, Upto, WriteUnit};
 
 use super::storage::{committed_entry, day, plain_claim};
 use super::support::agent_id;
@@ -48,6 +48,35 @@ pub fn batch_units_commit_in_order_each_seeing_the_previous(f: &dyn Factory) -> 
     let seqs: Vec<Option<u64>> = results.iter().map(seq_of).collect();
     ensure_eq!(seqs, vec![Some(1), Some(2), Some(3)]);
     ensure_eq!(stored_seqs(&fx, &id)?, vec![1, 2, 3]);
+    Ok(())
+}
+
+/// Inside a batch, each unit's line read up to `Upto::Head` holds the claims of the units
+/// before it in the batch, and a later write's read holds them all.
+pub fn batch_line_upto_head_sees_the_units_before_it(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let id = agent_id("a")?;
+    let seen = std::sync::Mutex::new(Vec::new());
+    let counting = || {
+        let mut inner = next_claim(&fx, &id);
+        let seen = &seen;
+        move |view: &dyn LedgerRead| {
+            let rows = view.line("s", "p", Upto::Head)?;
+            seen.lock().map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })?.push((
+                rows.claims.len(),
+                rows.marks.len(),
+            ));
+            inner(view)
+        }
+    };
+    let (mut u1, mut u2, mut u3) = (counting(), counting(), counting());
+    let mut units: [&mut WriteUnit<'_>; 3] = [&mut u1, &mut u2, &mut u3];
+    let results = fx.store.ledger.write_batch(&id, &mut units);
+    ensure!(results.iter().all(Result::is_ok), "results: {results:?}");
+    let mut after = counting();
+    fx.store.ledger.write(&id, &mut after)?;
+    let seen = seen.into_inner().map_err(|_| CaseError::Failed("poisoned".into()))?;
+    ensure_eq!(seen, vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
     Ok(())
 }
 

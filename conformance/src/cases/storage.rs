@@ -6,8 +6,8 @@ use credence_core::serde_json::{Value, json};
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AssertionKind, AssertionRef, BeliefStatus,
     Cardinality, Claim, ClaimEngine, ClaimRef, Criticality, Disposition, Edge, EdgeKind, Error, Event,
-    Granularity, Handle, IdSource, IngestRequest, LedgerEntry, Provenance, RecallQuery, StatusChange,
-    Timestamp, ValidTime,
+    Granularity, Handle, IdSource, IngestRequest, LedgerEntry, LineRows, Provenance, RecallQuery, StatusChange,
+    Timestamp, Upto, ValidTime,
 };
 
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};
@@ -325,7 +325,7 @@ pub fn read_unknown_agent_creates_nothing(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let id = agent("ghost")?;
     let (head, claims, seq) = read_with(&*fx.store.ledger, &id, |view| {
-        Ok((view.head()?, view.line_claims("s", "p", u64::MAX)?, view.seq_at(fx.clock_now())?))
+        Ok((view.head()?, view.line("s", "p", Upto::Head)?.claims, view.seq_at(fx.clock_now())?))
     })?;
     ensure_eq!(head, None);
     ensure!(claims.is_empty(), "claims of an unknown agent: {claims:?}");
@@ -626,29 +626,71 @@ pub fn read_seq_at_matches_every_unit(f: &dyn Factory) -> CaseResult {
     Ok(())
 }
 
-/// Line reads with `max_seq` return only rows of units at or before it.
-pub fn read_line_rows_respect_max_seq(f: &dyn Factory) -> CaseResult {
+/// A line read up to `Upto::Seq(n)` returns only rows of units at or before `n` — claims,
+/// marks and assertions alike — and so do subject reads with `max_seq`.
+pub fn read_line_rows_respect_upto(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let a = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
     fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
     fx.engine.invalidate("a", a.claim(), "test")?;
     let id = agent("a")?;
-    let (c1, a2, c3, a3, preds0, preds1) = read_with(&*fx.store.ledger, &id, |view| {
+    let (l1, l2, l3, preds0, preds1) = read_with(&*fx.store.ledger, &id, |view| {
         Ok((
-            view.line_claims("s", "p", 1)?,
-            view.line_assertions("s", "p", 2)?,
-            view.line_claims("s", "p", 3)?,
-            view.line_assertions("s", "p", 3)?,
+            view.line("s", "p", Upto::Seq(1))?,
+            view.line("s", "p", Upto::Seq(2))?,
+            view.line("s", "p", Upto::Seq(3))?,
             view.predicates("s", 0)?,
             view.predicates("s", 1)?,
         ))
     })?;
-    ensure_eq!(c1.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1]);
-    ensure!(a2.is_empty(), "assertions at seq 2: {a2:?}");
-    ensure_eq!(c3.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2]);
-    ensure_eq!(a3.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![3]);
+    let seqs = |v: &[u64]| v.to_vec();
+    ensure_eq!(l1.claims.iter().map(|c| c.seq).collect::<Vec<_>>(), seqs(&[1]));
+    ensure_eq!(l1.marks.iter().map(|m| m.seq).collect::<Vec<_>>(), seqs(&[1]));
+    ensure!(l2.assertions.is_empty(), "assertions at seq 2: {:?}", l2.assertions);
+    ensure_eq!(l2.marks.iter().map(|m| m.seq).collect::<Vec<_>>(), seqs(&[1, 2]));
+    ensure_eq!(l3.claims.iter().map(|c| c.seq).collect::<Vec<_>>(), seqs(&[1, 2]));
+    ensure_eq!(l3.assertions.iter().map(|a| a.seq).collect::<Vec<_>>(), seqs(&[3]));
+    // The invalidation's two entries (ValidityAsserted, Invalidated) are both marks, in order.
+    let m3: Vec<(u64, u32, Event)> = l3.marks.iter().map(|m| (m.seq, m.index, m.event)).collect();
+    ensure_eq!(
+        m3,
+        vec![
+            (1, 0, Event::ClaimCommitted),
+            (2, 0, Event::ClaimCommitted),
+            (3, 0, Event::ValidityAsserted),
+            (3, 1, Event::Invalidated),
+        ]
+    );
     ensure!(preds0.is_empty(), "predicates at seq 0: {preds0:?}");
     ensure_eq!(preds1, vec!["p".to_owned()]);
+    Ok(())
+}
+
+/// In a read, `Upto::Head` is every row of the snapshot: the same rows as `Upto::Seq` of
+/// the head (or beyond it); a line without claims has no rows at all.
+pub fn read_line_upto_head_is_the_whole_snapshot(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let a = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?;
+    fx.engine.invalidate("a", a.claim(), "test")?;
+    fx.engine.ingest(IngestRequest::new("a", "s", "q", "z"))?;
+    let id = agent("a")?;
+    let (head, at_head, at_four, beyond, empty) = read_with(&*fx.store.ledger, &id, |view| {
+        Ok((
+            view.head()?.map(|h| h.seq),
+            view.line("s", "p", Upto::Head)?,
+            view.line("s", "p", Upto::Seq(4))?,
+            view.line("s", "p", Upto::Seq(u64::MAX))?,
+            view.line("s", "nothing", Upto::Head)?,
+        ))
+    })?;
+    ensure_eq!(head, Some(4));
+    ensure_eq!(at_head.claims.len(), 2);
+    ensure_eq!(at_head.marks.len(), 4);
+    ensure_eq!(at_head.assertions.len(), 1);
+    ensure_eq!(at_head, at_four);
+    ensure_eq!(at_head, beyond);
+    ensure_eq!(empty, LineRows::default());
     Ok(())
 }
 

@@ -1,20 +1,17 @@
 //! Ingest: the decision order of SPEC §2.2.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use serde_json::json;
 
 use super::Engine;
-use super::combine::{Outcome, Ticket, Turn};
 use super::fold::Line;
 use super::replay::{Keyed, Replay, Replayable};
 use super::unit::UnitBuilder;
 use crate::agent::AgentId;
 use crate::api::{IngestRequest, WriteReceipt};
 use crate::claim::{Cardinality, Claim, Provenance};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{ClaimRef, Handle};
-use crate::ledger::{Append, Ledger, LedgerRead, WriteUnit};
+use crate::ledger::{Append, Ledger, LedgerRead, Upto};
 use crate::record::{Adjudication, AdjudicationStatus, Disposition, EdgeKind, Event};
 use crate::validate::{self, Field, RejectReason, Relation};
 
@@ -73,82 +70,15 @@ impl<L: Ledger> Engine<L> {
             Ok(agent) => agent,
             Err(reason) => return Ok(WriteReceipt::rejected(None, reason)),
         };
-        let ticket = Ticket::new(req);
-        let mut lead = self.combiner.join(&agent, &ticket);
-        let (receipt, queued) = loop {
-            if lead {
-                self.lead_batch(&agent);
-            }
-            match ticket.wait() {
-                Turn::Lead => lead = true,
-                Turn::Done(outcome) => break (*outcome)?,
-            }
-        };
+        let id = agent.clone();
+        let (receipt, queued) = self.run_unit(&agent, move |engine, view| {
+            let (receipt, append, queued) = engine.decide(view, &id, &req)?;
+            Ok(((receipt, queued), append))
+        })?;
         if let Some(adj) = queued {
             self.notify(&agent, &adj);
         }
         Ok(receipt)
-    }
-
-    /// Runs the agent's queued ingests as one [`Ledger::write_batch`], passes leadership
-    /// on, then gives every ticket its outcome (see `combine`).
-    fn lead_batch(&self, agent: &AgentId) {
-        let tickets = self.combiner.take_batch(agent);
-        let requests: Vec<Option<IngestRequest>> = tickets.iter().map(|t| t.take_request()).collect();
-        let outcomes = catch_unwind(AssertUnwindSafe(|| self.run_batch(agent, &requests)));
-        self.combiner.pass_on(agent);
-        match outcomes {
-            Ok(outcomes) => {
-                for (ticket, outcome) in tickets.iter().zip(outcomes) {
-                    ticket.finish(outcome);
-                }
-            }
-            Err(payload) => {
-                for ticket in &tickets {
-                    ticket.finish(Err(Error::unit_panicked(self.ledger.backend(), &*payload)));
-                }
-            }
-        }
-    }
-
-    fn run_batch(&self, agent: &AgentId, requests: &[Option<IngestRequest>]) -> Vec<Outcome> {
-        let mut decided: Vec<Option<(WriteReceipt, Option<Adjudication>)>> =
-            requests.iter().map(|_| None).collect();
-        let mut units: Vec<Box<WriteUnit<'_>>> = decided
-            .iter_mut()
-            .zip(requests)
-            .filter_map(|(slot, req)| {
-                let req = req.as_ref()?;
-                let unit = move |view: &dyn LedgerRead| {
-                    let (r, append, adj) = self.decide(view, agent, req)?;
-                    *slot = Some((r, adj));
-                    Ok(append)
-                };
-                Some(Box::new(unit) as Box<WriteUnit<'_>>)
-            })
-            .collect();
-        let mut refs: Vec<&mut WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
-        let mut results = self.ledger.write_batch(agent, &mut refs).into_iter();
-        drop(refs);
-        drop(units);
-        let backend = self.ledger.backend();
-        let missing = |what: &str| Error::Backend { backend, source: what.to_owned().into() };
-        decided
-            .into_iter()
-            .zip(requests)
-            .map(|(slot, req)| {
-                if req.is_none() {
-                    return Err(missing("the ingest request was taken twice"));
-                }
-                match results.next() {
-                    None => Err(missing("the backend returned fewer results than units")),
-                    Some(Err(e)) => Err(e),
-                    Some(Ok(_)) => {
-                        slot.ok_or_else(|| missing("the backend returned without running the unit"))
-                    }
-                }
-            })
-            .collect()
     }
 
     /// Tells the oracle about a new adjudication and records success. A failure (of the
@@ -196,20 +126,8 @@ impl<L: Ledger> Engine<L> {
         if let Some(reason) = parents_exist(view, req)? {
             return Ok((WriteReceipt::rejected(None, reason), None, None));
         }
-        // Inside a write the view holds exactly the rows up to the head, so the line is read
-        // without a bound and before the head: a backend can fetch both in one round trip.
-        // Marks and assertions are about the line's claims: a line without claims has none.
         let threshold = self.config.valid_time_confidence_threshold;
-        let claims = view.line_claims(&req.subject, &req.predicate, u64::MAX)?;
-        let (marks, assertions) = if claims.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            (
-                view.line_marks(&req.subject, &req.predicate, u64::MAX)?,
-                view.line_assertions(&req.subject, &req.predicate, u64::MAX)?,
-            )
-        };
-        let line = Line::new(claims, &marks, &assertions, threshold);
+        let line = Line::of(view.line(&req.subject, &req.predicate, Upto::Head)?, threshold);
         let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
         let live = line.live();
         let window = req.valid_time.as_ref();

@@ -45,7 +45,7 @@ pub struct Engine<L> {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
     oracle: Option<Arc<dyn Oracle>>,
-    combiner: combine::Combiner,
+    combiner: combine::Combiner<L>,
 }
 
 impl<L: std::fmt::Debug> std::fmt::Debug for Engine<L> {

@@ -12,44 +12,24 @@ use crate::api::{AdjudicationOutcome, SweepFailure, SweepReport, Verdict, WriteO
 use crate::claim::{Claim, Provenance};
 use crate::error::{Error, Result};
 use crate::ids::{ClaimRef, Handle};
-use crate::ledger::{Append, Ledger, LedgerRead};
+use super::combine::Unit;
+use crate::ledger::{Ledger, LedgerRead, Upto};
 use crate::record::{AdjudicationStatus, AssertionKind, Disposition, Event, StatusChange};
 use crate::time::Timestamp;
 use crate::validate::RejectReason;
 
-/// The result of a unit body that writes rows and answers with `T`.
-type Unit<T> = Result<(T, Option<Append>)>;
-
 impl<L: Ledger> Engine<L> {
-    /// Runs a unit body under the agent's serialisation and returns its answer.
-    fn run_unit<T: Send>(
-        &self,
-        agent: &AgentId,
-        mut body: impl FnMut(&dyn LedgerRead) -> Unit<T> + Send,
-    ) -> Result<T> {
-        let mut answer = None;
-        self.ledger.write(agent, &mut |view| {
-            let (a, append) = body(view)?;
-            answer = Some(a);
-            Ok(append)
-        })?;
-        answer.ok_or_else(|| Error::Backend {
-            backend: self.ledger.backend(),
-            source: "the backend returned from write without running the unit".into(),
-        })
-    }
-
     /// [`run_unit`](Self::run_unit) for a write that may carry an idempotency key: a key
     /// seen before answers from the stored answer (or refuses a different request) and writes
     /// nothing; a new key is stored with the unit's rows.
-    fn run_keyed_unit<T: Send + Replayable>(
+    fn run_keyed_unit<T: Send + Replayable + 'static>(
         &self,
         agent: &AgentId,
-        keyed: Option<&Keyed>,
-        mut body: impl FnMut(&dyn LedgerRead) -> Unit<T> + Send,
+        keyed: Option<Keyed>,
+        mut body: impl FnMut(&Engine<L>, &dyn LedgerRead) -> Unit<T> + Send + 'static,
     ) -> Result<T> {
-        self.run_unit(agent, |view| {
-            if let Some(k) = keyed {
+        self.run_unit(agent, move |engine, view| {
+            if let Some(k) = &keyed {
                 match k.replay(view)? {
                     Replay::Fresh => {}
                     Replay::Answer(answer) => {
@@ -63,8 +43,8 @@ impl<L: Ledger> Engine<L> {
                     Replay::Reused(reason) => return Ok((T::refused(reason)?, None)),
                 }
             }
-            let (t, append) = body(view)?;
-            let append = match (keyed, append) {
+            let (t, append) = body(engine, view)?;
+            let append = match (&keyed, append) {
                 (Some(k), Some(append)) => Some(k.attach(append, t.stored())),
                 (_, append) => append,
             };
@@ -72,13 +52,10 @@ impl<L: Ledger> Engine<L> {
         })
     }
 
-    fn line_of(&self, view: &dyn LedgerRead, claim: &Claim, max_seq: u64) -> Result<Line> {
-        Ok(Line::new(
-            view.line_claims(&claim.subject, &claim.predicate, max_seq)?,
-            &view.line_marks(&claim.subject, &claim.predicate, max_seq)?,
-            &view.line_assertions(&claim.subject, &claim.predicate, max_seq)?,
-            self.config.valid_time_confidence_threshold,
-        ))
+    /// The line of `claim` as of the view's head (inside a unit: the rows the unit extends).
+    fn line_of(&self, view: &dyn LedgerRead, claim: &Claim) -> Result<Line> {
+        let rows = view.line(&claim.subject, &claim.predicate, Upto::Head)?;
+        Ok(Line::of(rows, self.config.valid_time_confidence_threshold))
     }
 
     pub(super) fn apply_verdict(
@@ -93,12 +70,12 @@ impl<L: Ledger> Engine<L> {
         let args = (agent.as_str(), handle, verdict, evidence);
         let keyed = Keyed::new(options.idempotency_key.as_deref(), "submit_adjudication", &args)
             .map_err(|reason| Error::Rejected { reason })?;
-        let (outcome, expired) = self.run_keyed_unit(&agent, keyed.as_ref(), |view| {
+        let (outcome, expired) = self.run_keyed_unit(&agent, keyed, move |engine, view| {
             let adj = view.adjudication(handle)?.ok_or(Error::HandleNotFound { handle })?;
             if adj.status != AdjudicationStatus::Pending {
                 return Err(Error::HandleAlreadyClosed { handle, status: adj.status.as_str().to_owned() });
             }
-            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            let mut unit = UnitBuilder::begin(view, engine.clock.as_ref(), engine.ids.as_ref())?;
             let mut dispositions = Vec::new();
             let expired = adj.expires_at.is_some_and(|at| at <= unit.tx_time());
             let details = json!({ "handle": handle, "verdict": verdict, "evidence_provenance": evidence });
@@ -115,14 +92,13 @@ impl<L: Ledger> Engine<L> {
                     .status_changes
                     .push(StatusChange { handle, status: AdjudicationStatus::Expired });
             } else {
-                let head = unit.seq() - 1;
                 let challenger = view.claim(adj.challenger)?.ok_or_else(|| {
                     Error::corrupt(
-                        self.ledger.backend(),
+                        engine.ledger.backend(),
                         format!("adjudication {handle} names a missing claim"),
                     )
                 })?;
-                let line = self.line_of(view, &challenger, head)?;
+                let line = engine.line_of(view, &challenger)?;
                 let live_incumbents: Vec<ClaimRef> =
                     adj.incumbents.iter().copied().filter(|&r| line.is_live(r)).collect();
                 let mut stopped = Vec::new();
@@ -172,7 +148,7 @@ impl<L: Ledger> Engine<L> {
 
     /// Expires `agent`'s overdue rows in one unit, then re-notifies its un-notified rows.
     fn sweep_agent(&self, agent: &AgentId, now: Timestamp, report: &mut SweepReport) -> Result<()> {
-        let expired = self.run_unit(agent, |view| {
+        let expired = self.run_unit(agent, move |engine, view| {
             let overdue: Vec<_> = view
                 .open_adjudications()?
                 .into_iter()
@@ -181,7 +157,7 @@ impl<L: Ledger> Engine<L> {
             if overdue.is_empty() {
                 return Ok((0, None));
             }
-            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+            let mut unit = UnitBuilder::begin(view, engine.clock.as_ref(), engine.ids.as_ref())?;
             for adj in &overdue {
                 unit.entry(
                     adj.challenger,
@@ -224,7 +200,8 @@ impl<L: Ledger> Engine<L> {
             &Line,
             &mut UnitBuilder<'_>,
         ) -> Result<std::result::Result<WriteReceipt, RejectReason>>
-        + Send,
+        + Send
+        + 'static,
     ) -> Result<WriteReceipt> {
         let agent = match AgentId::new(agent) {
             Ok(a) => a,
@@ -234,13 +211,13 @@ impl<L: Ledger> Engine<L> {
             Ok(keyed) => keyed,
             Err(reason) => return Ok(WriteReceipt::rejected(Some(claim_ref), reason)),
         };
-        self.run_keyed_unit(&agent, keyed.as_ref(), |view| {
+        self.run_keyed_unit(&agent, keyed, move |engine, view| {
             let Some(claim) = view.claim(claim_ref)? else {
                 let reason = RejectReason::UnknownClaim { claim_ref };
                 return Ok((WriteReceipt::rejected(Some(claim_ref), reason), None));
             };
-            let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
-            let line = self.line_of(view, &claim, unit.seq() - 1)?;
+            let mut unit = UnitBuilder::begin(view, engine.clock.as_ref(), engine.ids.as_ref())?;
+            let line = engine.line_of(view, &claim)?;
             Ok(match act(view, &claim, &line, &mut unit)? {
                 Ok(receipt) => (receipt, Some(unit.finish())),
                 Err(reason) => (WriteReceipt::rejected(Some(claim_ref), reason), None),
@@ -258,12 +235,13 @@ impl<L: Ledger> Engine<L> {
     ) -> Result<WriteReceipt> {
         let args = (agent, subject, predicate, winner);
         let keyed = Keyed::new(options.idempotency_key.as_deref(), "resolve", &args);
-        self.claim_unit(agent, winner, keyed, |view, claim, line, unit| {
+        let (subject, predicate) = (subject.to_owned(), predicate.to_owned());
+        self.claim_unit(agent, winner, keyed, move |view, claim, line, unit| {
             if claim.subject != subject || claim.predicate != predicate {
                 return Ok(Err(RejectReason::WrongLine {
                     claim_ref: winner,
-                    subject: subject.to_owned(),
-                    predicate: predicate.to_owned(),
+                    subject: subject.clone(),
+                    predicate: predicate.clone(),
                 }));
             }
             if !line.is_live(winner) {
@@ -309,7 +287,8 @@ impl<L: Ledger> Engine<L> {
     ) -> Result<WriteReceipt> {
         let args = (agent, claim_ref, reason);
         let keyed = Keyed::new(options.idempotency_key.as_deref(), "invalidate", &args);
-        self.claim_unit(agent, claim_ref, keyed, |view, _, line, unit| {
+        let reason = reason.to_owned();
+        self.claim_unit(agent, claim_ref, keyed, move |view, _, line, unit| {
             if !line.is_live(claim_ref) {
                 return Ok(Err(RejectReason::NotLive { claim_ref }));
             }
@@ -334,7 +313,7 @@ impl<L: Ledger> Engine<L> {
     ) -> Result<WriteReceipt> {
         let threshold = self.config.valid_time_confidence_threshold;
         let keyed = Keyed::new(options.idempotency_key.as_deref(), "reinstate", &(agent, claim_ref));
-        self.claim_unit(agent, claim_ref, keyed, |_, claim, line, unit| {
+        self.claim_unit(agent, claim_ref, keyed, move |_, claim, line, unit| {
             let current = line.state(claim_ref).map_or(Disposition::Rejected, |s| s.disposition);
             let reinstatable = matches!(current, Disposition::Superseded | Disposition::Invalidated)
                 && !line.is_live(claim_ref);

@@ -13,7 +13,7 @@ use crate::api::{
 use crate::claim::Provenance;
 use crate::error::{Error, Result};
 use crate::ids::ClaimRef;
-use crate::ledger::{AuditCursor, AuditRange, Ledger, LedgerRead, read_with};
+use crate::ledger::{AuditCursor, AuditRange, Ledger, LedgerRead, Upto, read_with};
 use crate::record::{Adjudication, Disposition, EdgeKind};
 use crate::time::Timestamp;
 
@@ -45,12 +45,8 @@ impl<L: Ledger> Engine<L> {
     }
 
     fn read_line(&self, view: &dyn LedgerRead, subject: &str, predicate: &str, max_seq: u64) -> Result<Line> {
-        Ok(Line::new(
-            view.line_claims(subject, predicate, max_seq)?,
-            &view.line_marks(subject, predicate, max_seq)?,
-            &view.line_assertions(subject, predicate, max_seq)?,
-            self.config.valid_time_confidence_threshold,
-        ))
+        let rows = view.line(subject, predicate, Upto::Seq(max_seq))?;
+        Ok(Line::of(rows, self.config.valid_time_confidence_threshold))
     }
 
     fn fold_point(&self, max_seq: u64, as_of_time: Timestamp, valid_at: Option<Timestamp>) -> FoldPoint {
