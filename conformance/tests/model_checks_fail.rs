@@ -25,7 +25,11 @@ impl Ledger for Broken {
     fn backend(&self) -> &'static str {
         "broken"
     }
-    fn write_batch(&self, agent: &AgentId, units: &mut [&mut WriteUnit<'_>]) -> Vec<Result<Option<Head>, Error>> {
+    fn write_batch(
+        &self,
+        agent: &AgentId,
+        units: &mut [&mut WriteUnit<'_>],
+    ) -> Vec<Result<Option<Head>, Error>> {
         self.inner.write_batch(agent, units)
     }
     fn read(&self, agent: &AgentId, f: &mut ReadUnit<'_>) -> Result<(), Error> {

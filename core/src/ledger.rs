@@ -402,7 +402,11 @@ forward_ledger!(&L, Box<L>, Arc<L>);
 /// Runs one unit body against `view` for a backend's [`Ledger::write_batch`]: a panic in
 /// the body becomes `Error::Backend` naming it, so one unit cannot take its batch with it.
 /// The backend then rolls the unit back like any unit that failed.
-pub fn run_unit(backend: &'static str, unit: &mut WriteUnit<'_>, view: &dyn LedgerRead) -> Result<Option<Append>> {
+pub fn run_unit(
+    backend: &'static str,
+    unit: &mut WriteUnit<'_>,
+    view: &dyn LedgerRead,
+) -> Result<Option<Append>> {
     catch_unwind(AssertUnwindSafe(|| unit(view)))
         .unwrap_or_else(|payload| Err(crate::error::Error::unit_panicked(backend, &*payload)))
 }

@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::idempotency::Idempotency;
 use crate::ids::{ClaimRef, Handle};
 use crate::ledger::{
-    Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, LineRows, ReadUnit, StateMark, Upto, WriteUnit,
-    run_unit,
+    Append, AuditCursor, AuditRange, Head, Ledger, LedgerRead, LineRows, ReadUnit, StateMark, Upto,
+    WriteUnit, run_unit,
 };
 use crate::record::{Adjudication, AdjudicationStatus, Assertion, Edge, EdgeKind, Event, LedgerEntry};
 use crate::time::Timestamp;

@@ -25,17 +25,14 @@
 //! could not be found out. Such a transaction is never run again unless the lookup found it
 //! not stored.
 
-use std::any::Any;
-use std::collections::{HashMap, VecDeque};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use credence_core::{Head, LedgerRead, WriteUnit};
+use credence_core::{Head, WriteUnit};
 use r2d2::PooledConnection;
 
 use crate::convoy::{self, Convoy, Sent};
-use crate::error::{PgError, is_occ, is_read_only, is_unavailable};
+use crate::error::{BACKEND, PgError, is_occ, is_read_only, is_unavailable};
 use crate::lock::agent_lock_key;
 use crate::outcome::{self, Found, UnitMark};
 use crate::pool::{PgManager, begin_fresh};
@@ -43,8 +40,6 @@ use crate::read::PgView;
 use crate::speculate::{Knowledge, SpecView, expect_sql};
 use crate::write::{self, Timing};
 
-/// Most units in one batch; later arrivals start the next batch.
-const MAX_BATCH: usize = 32;
 /// Most times a unit decided ahead is sent alone after its group did not commit, while each
 /// try's connection breaks as it commits (and each is looked up and found not stored).
 const ALONE_TRIES: u32 = 3;
@@ -61,8 +56,6 @@ pub(crate) enum Member {
     Unit(credence_core::Error),
     /// Appending failed and was rolled back to the savepoint (OCC errors are retried).
     Append(PgError),
-    /// The unit panicked; the panic resumes on the caller's thread after the batch.
-    Panic(Box<dyn Any + Send>),
     /// The unit never ran: the batch failed before its turn.
     NotRun,
 }
@@ -106,43 +99,9 @@ impl BatchFailure {
     }
 }
 
-#[derive(Default)]
-struct BatchState {
-    accepting: bool,
-    waiting: VecDeque<u64>,
-    members: usize,
-    /// The connection while a follower is using it.
-    conn: Option<Conn>,
-    /// The follower whose turn it is.
-    turn: Option<u64>,
-    /// The last follower's unit broke the transaction.
-    broken: Option<BatchFailure>,
-    /// Set once: the commit's outcome.
-    finished: Option<Result<(), BatchFailure>>,
-}
-
-/// One group of units sharing a transaction.
-#[derive(Default)]
-pub(crate) struct Batch {
-    state: Mutex<BatchState>,
-    cv: Condvar,
-}
-
-impl Batch {
-    fn lock(&self) -> MutexGuard<'_, BatchState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn wait<'a>(&self, g: MutexGuard<'a, BatchState>) -> MutexGuard<'a, BatchState> {
-        self.cv.wait(g).unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The open batch of each agent.
+/// The write path's shared state: what this process knows, the convoy, the counters.
 #[derive(Default)]
 pub(crate) struct Groups {
-    open: Mutex<HashMap<String, Arc<Batch>>>,
-    next_id: Mutex<u64>,
     /// Transactions committed / units that ran in them (see `WriteStats`).
     pub(crate) committed_batches: AtomicU64,
     pub(crate) committed_members: AtomicU64,
@@ -221,15 +180,11 @@ fn run_unit(
     unit: &mut WriteUnit<'_>,
     timing: &dyn Fn() -> Timing,
 ) -> (Member, bool) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let view = PgView::for_write(conn, agent);
-        unit(&view)
-    }));
+    let outcome = credence_core::run_unit(BACKEND, unit, &PgView::for_write(conn, agent));
     match outcome {
-        Err(panic) => (Member::Panic(panic), false),
-        Ok(Err(e)) => (Member::Unit(e), false),
-        Ok(Ok(None)) => (Member::Nothing, false),
-        Ok(Ok(Some(append))) => {
+        Err(e) => (Member::Unit(e), false),
+        Ok(None) => (Member::Nothing, false),
+        Ok(Some(append)) => {
             // A unit that went on after a failed read appends at once, so the failure is its own.
             let timing = if conn.failure().is_some() { Timing::Now } else { timing() };
             // Learnt before the commit: a line wrongly thought non-empty costs only speed.
@@ -253,87 +208,7 @@ fn run_unit(
     }
 }
 
-/// Runs one unit in its own savepoint (sent with the unit's first statement) and rolls back
-/// to it if a statement of the unit failed. `Err` when the transaction cannot go on.
-///
-/// Savepoints are not released: a later `SAVEPOINT` of the same name nests, `ROLLBACK TO`
-/// undoes only the latest one, and the final `COMMIT` keeps everything not rolled back.
-fn run_in_savepoint(
-    conn: &mut Conn,
-    known: &Knowledge,
-    agent: &str,
-    unit: &mut WriteUnit<'_>,
-) -> (Member, Option<BatchFailure>) {
-    conn.clear_failure();
-    conn.defer("SAVEPOINT credence_unit");
-    let (member, _) = run_unit(conn, known, agent, unit, &|| Timing::Now);
-    let Some(failure) = conn.failure().map(|f| f.class.clone()) else { return (member, None) };
-    if conn.raw().is_closed() || matches!(failure, BatchFailure::Unavailable(_)) {
-        return (member, Some(failure));
-    }
-    match conn.raw().batch_execute("ROLLBACK TO SAVEPOINT credence_unit") {
-        Ok(()) => {
-            conn.clear_failure();
-            (member, None)
-        }
-        Err(e) => (member, Some(BatchFailure::from_pg(&e.into()))),
-    }
-}
-
 impl Groups {
-    fn next_id(&self) -> u64 {
-        let mut n = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
-        *n += 1;
-        *n
-    }
-
-    /// A new batch of `members` units led by the caller, listed as the agent's open batch.
-    fn open_batch(&self, open: &mut HashMap<String, Arc<Batch>>, agent: &str, members: usize) -> Arc<Batch> {
-        let batch = Arc::new(Batch::default());
-        {
-            let mut st = batch.lock();
-            st.accepting = true;
-            st.members = members;
-        }
-        open.insert(agent.to_owned(), batch.clone());
-        batch
-    }
-
-    /// Runs `unit` for `agent` in a batch (joining the agent's open one, or leading a new
-    /// one); returns what the unit did and whether its batch committed.
-    pub(crate) fn run(
-        &self,
-        pool: &r2d2::Pool<PgManager>,
-        schema: &str,
-        agent: &str,
-        unit: &mut WriteUnit<'_>,
-    ) -> (Member, Result<(), BatchFailure>) {
-        let id = self.next_id();
-        let (batch, leader) = {
-            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            let joined = open.get(agent).and_then(|batch| {
-                let mut st = batch.lock();
-                (st.accepting && st.members < MAX_BATCH).then(|| {
-                    st.waiting.push_back(id);
-                    st.members += 1;
-                    batch.clone()
-                })
-            });
-            match joined {
-                Some(batch) => (batch, false),
-                None => (self.open_batch(&mut open, agent, 1), true),
-            }
-        };
-        let (member, result) = if leader {
-            let (mut members, result) = self.lead(pool, schema, agent, &batch, &mut [unit]);
-            (members.pop().unwrap_or(Member::NotRun), result)
-        } else {
-            follow(&batch, &self.known, id, agent, unit)
-        };
-        self.learn(agent, std::slice::from_ref(&member), &result);
-        (member, result)
-    }
-
     /// Records the heads of units that committed; after a failed append or transaction the
     /// agent's head is forgotten (a retry then reads it instead of speculating again).
     fn learn(&self, agent: &str, members: &[Member], result: &Result<(), BatchFailure>) {
@@ -360,11 +235,8 @@ impl Groups {
         if units.is_empty() {
             return (Vec::new(), Ok(()));
         }
-        let batch = {
-            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            self.open_batch(&mut open, agent, units.len())
-        };
-        let (members, result) = self.lead(pool, schema, agent, &batch, units);
+        let mut members: Vec<Member> = units.iter().map(|_| Member::NotRun).collect();
+        let result = self.lead(pool, schema, agent, units, &mut members);
         self.learn(agent, &members, &result);
         (members, result)
     }
@@ -449,13 +321,15 @@ impl Groups {
     /// Runs `unit` against a [`SpecView`] at `head`.
     fn decide_ahead(&self, agent: &str, unit: &mut WriteUnit<'_>, head: Option<Head>) -> Ahead {
         let view = SpecView::new(&self.known, agent, head);
-        let append = match catch_unwind(AssertUnwindSafe(|| unit(&view as &dyn LedgerRead))) {
-            Ok(Ok(Some(append))) if !view.gave_up() => append,
+        let append = match credence_core::run_unit(BACKEND, unit, &view) {
+            Ok(Some(append)) if !view.gave_up() => append,
             // A storage failure reported through the view (by a wrapper of it: the view itself
             // never fails but to give up) is the write's failure, as on the normal path.
-            Ok(Err(
-                e @ (credence_core::Error::Corrupt { .. } | credence_core::Error::Unavailable { .. }),
-            )) if !view.gave_up() => return Ahead::Failed(Member::Unit(e)),
+            Err(e @ (credence_core::Error::Corrupt { .. } | credence_core::Error::Unavailable { .. }))
+                if !view.gave_up() =>
+            {
+                return Ahead::Failed(Member::Unit(e));
+            }
             // Nothing to write, another error or a panic was decided on unchecked knowledge.
             _ => return Ahead::NeedsReads,
         };
@@ -478,7 +352,6 @@ impl Groups {
         agent: &str,
         lock_key: i64,
         unit: &mut WriteUnit<'_>,
-        close_if_alone: &dyn Fn() -> bool,
     ) -> Speculation {
         let Some(head) = self.known.head(agent) else { return Speculation::NormalPath };
         let (append, assumed) = match self.decide_ahead(agent, unit, head) {
@@ -486,9 +359,6 @@ impl Groups {
             Ahead::Failed(member) => return Speculation::UnitFailed(member),
             Ahead::NeedsReads => return Speculation::NormalPath,
         };
-        if !close_if_alone() {
-            return Speculation::NormalPath;
-        }
         let Ok(rows) = write::unit_rows(&append, head.is_none()) else { return Speculation::NormalPath };
         let ahead = convoy::Ahead {
             agent: agent.to_owned(),
@@ -601,29 +471,6 @@ impl Groups {
         }
     }
 
-    fn close(&self, agent: &str, batch: &Arc<Batch>) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        batch.lock().accepting = false;
-        if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
-            open.remove(agent);
-        }
-    }
-
-    fn lead(
-        &self,
-        pool: &r2d2::Pool<PgManager>,
-        schema: &str,
-        agent: &str,
-        batch: &Arc<Batch>,
-        units: &mut [&mut WriteUnit<'_>],
-    ) -> (Vec<Member>, Result<(), BatchFailure>) {
-        let mut guard = LeaderGuard { groups: self, agent, batch, done: false };
-        let mut members: Vec<Member> = units.iter().map(|_| Member::NotRun).collect();
-        let result = self.lead_inner(pool, schema, agent, batch, units, &mut members);
-        guard.finish(result.clone());
-        (members, result)
-    }
-
     /// The leader's work. Its own units run first, without savepoints: each unit's rows are
     /// queued and ride in front of the next unit's first read (the last unit's go with the
     /// `COMMIT` when nobody waits), so an uncontended write is two round trips — `BEGIN`, the
@@ -636,45 +483,25 @@ impl Groups {
     /// its own savepoint with its rows sent at once, so every failure is its unit's alone. A
     /// failing unit alone in its transaction just ends it. Followers (plain writes that joined
     /// meanwhile) then run in savepoints on their own threads, and one `COMMIT` ends it all.
-    fn lead_inner(
+    fn lead(
         &self,
         pool: &r2d2::Pool<PgManager>,
         schema: &str,
         agent: &str,
-        batch: &Arc<Batch>,
         units: &mut [&mut WriteUnit<'_>],
         members: &mut [Member],
     ) -> Result<(), BatchFailure> {
         // The lock first, before any read. The key is an integer computed here.
         let lock_key = agent_lock_key(schema, agent);
         let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock_key})");
-        // Closes the batch if nobody is waiting (then the leader's COMMIT rides with its inserts).
-        let close_if_alone = || {
-            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut st = batch.lock();
-            if !st.waiting.is_empty() {
-                return false;
-            }
-            st.accepting = false;
-            if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
-                open.remove(agent);
-            }
-            true
-        };
         let n = units.len();
         let mut conn: Option<Conn> = None;
         let mut i = 0;
         if let [unit] = units {
-            match self.speculate(pool, agent, lock_key, &mut **unit, &close_if_alone) {
-                Speculation::Done(member) => {
+            match self.speculate(pool, agent, lock_key, &mut **unit) {
+                Speculation::Done(member) | Speculation::UnitFailed(member) => {
                     members[0] = member;
                     return Ok(());
-                }
-                Speculation::UnitFailed(member) => {
-                    // Nothing to send for it; followers that joined meanwhile still are served
-                    // below, in a transaction of their own.
-                    members[0] = member;
-                    i = 1;
                 }
                 Speculation::Failed(failure) => return Err(failure),
                 Speculation::NormalPath => {}
@@ -724,7 +551,7 @@ impl Groups {
                 let timing = || {
                     if careful {
                         Timing::Now
-                    } else if last && close_if_alone() {
+                    } else if last {
                         Timing::NowCommit
                     } else {
                         Timing::Defer
@@ -795,23 +622,17 @@ impl Groups {
                 }
             };
             if !c.in_transaction() {
-                // The last unit failed alone and ended its transaction: done, unless followers
-                // wait, who get a transaction of their own.
-                if close_if_alone() {
-                    return Ok(());
-                }
-                c.begin_deferred(&begin);
-                txn_start = n;
+                // The last unit failed alone and ended its transaction: done.
+                return Ok(());
             }
-            let alone = close_if_alone();
             let first_round_trip = c.begin_pending();
-            let sent = if alone { c.commit_raw() } else { c.flush() };
+            let sent = c.commit_raw();
             if let Err(e) = sent {
                 let failure = c.failure().cloned();
                 let lost = failure.as_ref().filter(|f| f.commit_lost);
                 let stale = failure.as_ref().is_some_and(|f| f.stale_connection) && stale_retry;
                 if lost.is_some() || stale {
-                    // The connection broke in the round trip carrying the COMMIT (`alone`), or in
+                    // The connection broke in the round trip carrying the COMMIT, or in
                     // the transaction's first round trip before anything of it ran. (The broken
                     // connection goes back first: the pool may hold no other.)
                     let mark = c.kept().cloned();
@@ -851,139 +672,16 @@ impl Groups {
                 i = txn_start;
                 continue 'attempt;
             }
-            if alone {
-                self.count_commit(n - txn_start);
-                self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
-                return Ok(());
-            }
-            break;
+            self.count_commit(n - txn_start);
+            self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
+            return Ok(());
         }
-        let Some(c) = conn.take() else { return Ok(()) };
-        let (mut c, followers) = serve_followers(self, agent, batch, c)?;
-        if let Err(e) = c.commit_raw() {
-            let Some(lost) = c.failure().filter(|f| f.commit_lost).cloned() else {
-                return Err(BatchFailure::from_pg(&e));
-            };
-            // The COMMIT of the leader's and the followers' units: every one of them is
-            // answered from the lookup. (The broken connection goes back first.)
-            let mark = c.kept().cloned();
-            drop(c);
-            self.settle_lost_commit(pool, agent, lock_key, mark.as_ref(), lost.class.reason())?;
-        }
-        self.count_commit(n - txn_start + followers);
-        self.speculated.fetch_add(ahead.units, Ordering::Relaxed);
-        Ok(())
     }
 
     fn count_commit(&self, units: usize) {
         self.committed_batches.fetch_add(1, Ordering::Relaxed);
         self.committed_members.fetch_add(u64::try_from(units).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
-}
-
-/// Hands `conn` to each waiting follower in turn (closing the batch when none is left);
-/// returns the connection and how many followers ran.
-fn serve_followers(
-    groups: &Groups,
-    agent: &str,
-    batch: &Arc<Batch>,
-    mut conn: Conn,
-) -> Result<(Conn, usize), BatchFailure> {
-    let mut served = 0;
-    loop {
-        let next = {
-            let mut open = groups.open.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut st = batch.lock();
-            match st.waiting.pop_front() {
-                Some(id) => Some(id),
-                None => {
-                    st.accepting = false;
-                    if open.get(agent).is_some_and(|b| Arc::ptr_eq(b, batch)) {
-                        open.remove(agent);
-                    }
-                    None
-                }
-            }
-        };
-        let Some(id) = next else { return Ok((conn, served)) };
-        let mut st = batch.lock();
-        st.conn = Some(conn);
-        st.turn = Some(id);
-        batch.cv.notify_all();
-        while st.turn.is_some() {
-            st = batch.wait(st);
-        }
-        served += 1;
-        conn =
-            st.conn.take().ok_or_else(|| BatchFailure::Other("a batch member kept the connection".into()))?;
-        if let Some(failure) = st.broken.take() {
-            return Err(failure);
-        }
-    }
-}
-
-/// Makes sure followers are answered and the batch is unlisted even if the leader unwinds.
-struct LeaderGuard<'a> {
-    groups: &'a Groups,
-    agent: &'a str,
-    batch: &'a Arc<Batch>,
-    done: bool,
-}
-
-impl LeaderGuard<'_> {
-    fn finish(&mut self, result: Result<(), BatchFailure>) {
-        self.groups.close(self.agent, self.batch);
-        let mut st = self.batch.lock();
-        st.finished = Some(result);
-        self.batch.cv.notify_all();
-        self.done = true;
-    }
-}
-
-impl Drop for LeaderGuard<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.finish(Err(BatchFailure::Other("the batch leader stopped unexpectedly".into())));
-        }
-    }
-}
-
-fn follow(
-    batch: &Batch,
-    known: &Knowledge,
-    id: u64,
-    agent: &str,
-    unit: &mut WriteUnit<'_>,
-) -> (Member, Result<(), BatchFailure>) {
-    let mut st = batch.lock();
-    loop {
-        if let Some(result) = &st.finished {
-            return (Member::NotRun, result.clone());
-        }
-        if st.turn == Some(id) {
-            break;
-        }
-        st = batch.wait(st);
-    }
-    let Some(mut conn) = st.conn.take() else {
-        st.turn = None;
-        st.broken = Some(BatchFailure::Other("the batch connection was missing".into()));
-        batch.cv.notify_all();
-        return (Member::NotRun, Err(BatchFailure::Other("the batch connection was missing".into())));
-    };
-    drop(st);
-    let (member, broken) = run_in_savepoint(&mut conn, known, agent, unit);
-    let mut st = batch.lock();
-    st.broken = broken;
-    st.conn = Some(conn);
-    st.turn = None;
-    batch.cv.notify_all();
-    while st.finished.is_none() {
-        st = batch.wait(st);
-    }
-    let result =
-        st.finished.clone().unwrap_or(Err(BatchFailure::Other("batch ended without a result".into())));
-    (member, result)
 }
 
 #[cfg(test)]

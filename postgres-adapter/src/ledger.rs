@@ -1,8 +1,6 @@
 //! [`PostgresLedger`]: the [`Ledger`] implementation.
 
-use std::any::Any;
 use std::hash::{BuildHasher, Hasher};
-use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -120,11 +118,6 @@ impl PostgresLedger {
         std::mem::take(&mut *self.plans.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn attempt(&self, agent: &str, unit: &mut WriteUnit<'_>) -> Attempt {
-        let (member, commit) = self.groups.run(&self.pool, &self.config.schema, agent, unit);
-        outcome(member, &commit)
-    }
-
     /// Waits before retry `attempt`, or says the retries are used up.
     fn retry_allowed(&self, attempt: &mut u32) -> bool {
         if *attempt >= self.config.write_retries {
@@ -200,7 +193,6 @@ pub struct WriteStats {
 enum Attempt {
     Done(Result<Option<Head>>),
     Retry(String),
-    Panicked(Box<dyn Any + Send>),
 }
 
 /// What one unit's attempt came to, from what it did and how its batch ended. Only OCC
@@ -209,7 +201,6 @@ enum Attempt {
 /// module), and one that could not be settled is answered "outcome unknown", never retried.
 fn outcome(member: Member, commit: &Result<(), BatchFailure>) -> Attempt {
     match (member, commit) {
-        (Member::Panic(p), _) => Attempt::Panicked(p),
         (Member::Unit(e), _) => Attempt::Done(Err(e)),
         (Member::Nothing, _) => Attempt::Done(Ok(None)),
         (Member::Written(head), Ok(())) => Attempt::Done(Ok(Some(head))),
@@ -260,21 +251,6 @@ impl Ledger for PostgresLedger {
         BACKEND
     }
 
-    fn write(&self, agent: &AgentId, unit: &mut WriteUnit<'_>) -> Result<Option<Head>> {
-        let mut attempt = 0;
-        loop {
-            match self.attempt(agent.as_str(), unit) {
-                Attempt::Done(result) => return result,
-                Attempt::Panicked(p) => resume_unwind(p),
-                Attempt::Retry(reason) => {
-                    if !self.retry_allowed(&mut attempt) {
-                        return Err(exhausted(attempt + 1, &reason));
-                    }
-                }
-            }
-        }
-    }
-
     /// Runs the units back to back on this thread in one transaction (see the `group`
     /// module): each unit without a savepoint while all goes well, its rows sent with the next
     /// unit's first read, one `COMMIT` for all. Units whose append hit an OCC failure (or
@@ -298,7 +274,6 @@ impl Ledger for PostgresLedger {
             for (&i, member) in todo.iter().zip(members) {
                 match outcome(member, &commit) {
                     Attempt::Done(r) => results[i] = Some(r),
-                    Attempt::Panicked(p) => results[i] = Some(Err(Error::unit_panicked(BACKEND, &*p))),
                     Attempt::Retry(reason) => {
                         retry.push(i);
                         reasons.push(reason);

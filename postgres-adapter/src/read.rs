@@ -10,7 +10,7 @@ use std::sync::{Mutex, PoisonError};
 
 use credence_core::{
     Adjudication, AdjudicationStatus, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Event,
-    Handle, Head, LedgerEntry, LedgerRead, Result, StateMark, StatusChange, Timestamp,
+    Handle, Head, LedgerEntry, LedgerRead, LineRows, Result, StatusChange, Timestamp, Upto,
 };
 use postgres::types::ToSql;
 use postgres::{Row, SimpleQueryMessage, SimpleQueryRow};
@@ -31,40 +31,6 @@ pub(crate) struct PgView<'c> {
     write: bool,
     plans: Option<&'c Mutex<Vec<QueryPlan>>>,
     edges: RefCell<EdgeCache>,
-    line: RefCell<Option<LineRows>>,
-}
-
-/// One line's claims, marks and assertions up to `max_seq`, fetched together by the first of
-/// the three line reads; each later read of the same key takes its part. The view answers
-/// from one snapshot (and a write's unit reads before anything is appended), so the rows stay
-/// current for the view's life; a part already taken is fetched again.
-struct LineRows {
-    subject: String,
-    predicate: String,
-    max_seq: u64,
-    claims: Option<Vec<Claim>>,
-    marks: Option<Vec<StateMark>>,
-    assertions: Option<Vec<Assertion>>,
-}
-
-impl LineRows {
-    fn new(
-        subject: &str,
-        predicate: &str,
-        max_seq: u64,
-        claims: Vec<Claim>,
-        marks: Vec<StateMark>,
-        assertions: Vec<Assertion>,
-    ) -> LineRows {
-        LineRows {
-            subject: subject.to_owned(),
-            predicate: predicate.to_owned(),
-            max_seq,
-            claims: Some(claims),
-            marks: Some(marks),
-            assertions: Some(assertions),
-        }
-    }
 }
 
 /// After this many `edges_to` lookups of one kind in one view, all of the agent's edges of
@@ -183,14 +149,7 @@ pub(crate) const LINE_HEAD_SQL: &str = concat!(
 
 impl<'c> PgView<'c> {
     pub(crate) fn new(conn: &'c mut PgConnection, agent: &'c str) -> PgView<'c> {
-        PgView {
-            conn: RefCell::new(conn),
-            agent,
-            write: false,
-            plans: None,
-            edges: RefCell::default(),
-            line: RefCell::new(None),
-        }
+        PgView { conn: RefCell::new(conn), agent, write: false, plans: None, edges: RefCell::default() }
     }
 
     /// A view inside a write transaction on `conn` (see [`PgView::write`]).
@@ -256,31 +215,6 @@ impl<'c> PgView<'c> {
         Ok(self.rows(sql, params, decode)?.into_iter().next())
     }
 
-    /// Takes one part of a line's rows, fetching all three parts when the cache holds another
-    /// line or the part was already taken.
-    fn line_part<T>(
-        &self,
-        subject: &str,
-        predicate: &str,
-        max_seq: u64,
-        part: fn(&mut LineRows) -> &mut Option<Vec<T>>,
-    ) -> Result<Vec<T>> {
-        let mut cache = self.line.borrow_mut();
-        if let Some(rows) = cache.as_mut()
-            && rows.subject == subject
-            && rows.predicate == predicate
-            && rows.max_seq == max_seq
-            && let Some(found) = part(rows).take()
-        {
-            return Ok(found);
-        }
-        drop(cache);
-        let mut rows = self.fetch_line(subject, predicate, max_seq)?;
-        let found = part(&mut rows).take().unwrap_or_default();
-        *self.line.borrow_mut() = Some(rows);
-        Ok(found)
-    }
-
     fn fetch_line(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<LineRows> {
         if self.write {
             return Ok(self.fetch_line_in_write(subject, predicate, max_seq)?);
@@ -297,7 +231,7 @@ impl<'c> PgView<'c> {
                 _ => assertions.push(codec::assertion(row)?),
             }
         }
-        Ok(LineRows::new(subject, predicate, max_seq, claims, marks, assertions))
+        Ok(LineRows { claims, marks, assertions })
     }
 
     /// [`PgView::fetch_line`] inside a write: one simple-query round trip with whatever is
@@ -324,7 +258,7 @@ impl<'c> PgView<'c> {
         if !head_known {
             conn.set_write_head(self.agent, head);
         }
-        Ok(LineRows::new(subject, predicate, max_seq, claims, marks, assertions))
+        Ok(LineRows { claims, marks, assertions })
     }
 
     /// The agent's newest unit (used by the write path's checks).
@@ -396,16 +330,12 @@ impl LedgerRead for PgView<'_> {
         )
     }
 
-    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
-        self.line_part(subject, predicate, max_seq, |r| &mut r.claims)
-    }
-
-    fn line_marks(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<StateMark>> {
-        self.line_part(subject, predicate, max_seq, |r| &mut r.marks)
-    }
-
-    fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
-        self.line_part(subject, predicate, max_seq, |r| &mut r.assertions)
+    fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {
+        let max_seq = match upto {
+            Upto::Head => u64::MAX,
+            Upto::Seq(n) => n,
+        };
+        self.fetch_line(subject, predicate, max_seq)
     }
 
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {

@@ -26,7 +26,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use credence_core::{
     Adjudication, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event, Handle, Head,
-    LedgerEntry, LedgerRead, Result, StateMark, Timestamp,
+    LedgerEntry, LedgerRead, LineRows, Result, Timestamp, Upto,
 };
 
 use crate::codec::seq_param;
@@ -167,21 +167,13 @@ impl LedgerRead for SpecView<'_> {
         Ok(self.head)
     }
 
-    fn line_claims(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Claim>> {
-        // Only the write path's unbounded read is the line "as of the head".
-        if max_seq != u64::MAX || self.known.is_non_empty(self.agent, subject, predicate) {
+    fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {
+        // Only the line as of the head is answered, and only when it may be empty.
+        if upto != Upto::Head || self.known.is_non_empty(self.agent, subject, predicate) {
             return self.give_up();
         }
         self.assumed_empty.borrow_mut().push((subject.to_owned(), predicate.to_owned()));
-        Ok(Vec::new())
-    }
-
-    fn line_marks(&self, _: &str, _: &str, _: u64) -> Result<Vec<StateMark>> {
-        self.give_up()
-    }
-
-    fn line_assertions(&self, _: &str, _: &str, _: u64) -> Result<Vec<Assertion>> {
-        self.give_up()
+        Ok(LineRows::default())
     }
 
     fn seq_at(&self, _: Timestamp) -> Result<u64> {
@@ -366,14 +358,14 @@ mod tests {
         k.non_empty("a", [("known", "p")]);
         let view = SpecView::new(&k, "a", Some(head(4)));
         assert_eq!(view.head().ok(), Some(Some(head(4))));
-        assert!(view.line_claims("new", "p", u64::MAX).is_ok_and(|c| c.is_empty()));
+        assert!(view.line("new", "p", Upto::Head).is_ok_and(|rows| rows == LineRows::default()));
         assert!(!view.gave_up());
         assert_eq!(view.assumed_empty(), vec![("new".to_owned(), "p".to_owned())]);
         // A line this process wrote into is not answered, nor is a bounded (as-of) line read.
-        assert!(view.line_claims("known", "p", u64::MAX).is_err());
+        assert!(view.line("known", "p", Upto::Head).is_err());
         assert!(view.gave_up());
         let view = SpecView::new(&k, "a", Some(head(4)));
-        assert!(view.line_claims("new", "p", 3).is_err() && view.gave_up());
+        assert!(view.line("new", "p", Upto::Seq(3)).is_err() && view.gave_up());
         let view = SpecView::new(&k, "a", Some(head(4)));
         assert!(view.claim(ClaimRef(uuid::Uuid::nil())).is_err() && view.gave_up());
     }

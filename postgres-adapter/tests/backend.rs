@@ -52,23 +52,6 @@ fn marker_unit(seq: u64, tx: Timestamp) -> Append {
     unit
 }
 
-/// Starts a write on agent `id` whose unit first sleeps `hold` — keeping its batch open, so
-/// writes arriving meanwhile join it as followers — and then runs `then`.
-fn slow_leader(
-    ledger: &Arc<PostgresLedger>,
-    id: &'static str,
-    hold: Duration,
-    mut then: impl FnMut(&dyn credence_core::LedgerRead) -> credence_core::Result<Option<Append>> + Send + 'static,
-) -> std::thread::JoinHandle<credence_core::Result<Option<credence_core::Head>>> {
-    let ledger = ledger.clone();
-    std::thread::spawn(move || {
-        ledger.write(&agent(id), &mut |view| {
-            std::thread::sleep(hold);
-            then(view)
-        })
-    })
-}
-
 /// A ledger on `guard`'s schema whose sessions carry an application name of their own (so the
 /// test can find them in `pg_stat_activity`); returns the name too.
 fn named_ledger(
@@ -171,14 +154,12 @@ fn pool_failed_writes_never_hand_out_a_dirty_connection() -> TestResult {
     // with a healthy transaction open, which must be rolled back.
     let err = ledger.write(&agent("a"), &mut |_| Ok(Some(marker_unit(1, Timestamp(99)))));
     assert!(matches!(err, Err(Error::Conflict { .. })), "{err:?}");
-    // 3. The unit panics mid-write.
-    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = ledger.write(&agent("a"), &mut |view| {
-            view.head()?;
-            panic!("injected panic");
-        });
-    }));
-    assert!(panicked.is_err());
+    // 3. The unit panics mid-write: an error for the caller, the transaction rolled back.
+    let panicked = ledger.write(&agent("a"), &mut |view| {
+        view.head()?;
+        panic!("injected panic");
+    });
+    assert!(matches!(panicked, Err(Error::Backend { .. })), "{panicked:?}");
     // 4. A raw checkout returned with a transaction open and aborted.
     {
         let mut conn = ledger.pool().get()?;
@@ -422,43 +403,17 @@ fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
 }
 
 #[test]
-fn writes_arriving_during_a_unit_join_its_transaction_and_are_answered_after_commit() -> TestResult {
+fn units_of_a_batch_share_one_transaction() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
-    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=4"))?;
     let before = ledger.write_stats();
-    let last_unit_done = Arc::new(Mutex::new(None::<Instant>));
-    let leader = slow_leader(&ledger, "grouped", Duration::from_millis(400), empty_unit);
-    std::thread::sleep(Duration::from_millis(100));
-    let followers: Vec<_> = (0..2)
-        .map(|_| {
-            let (ledger, last_unit_done) = (ledger.clone(), last_unit_done.clone());
-            std::thread::spawn(move || {
-                let head = ledger.write(&agent("grouped"), &mut |view| {
-                    let unit = empty_unit(view);
-                    *last_unit_done
-                        .lock()
-                        .map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })? =
-                        Some(Instant::now());
-                    unit
-                })?;
-                Ok::<_, Error>((head, Instant::now()))
-            })
-        })
-        .collect();
-    let leader_head = leader.join().map_err(|_| "leader panicked")??;
-    let mut answered = Vec::new();
-    for f in followers {
-        answered.push(f.join().map_err(|_| "follower panicked")??);
-    }
-    let last = last_unit_done.lock().map_err(|_| "poisoned")?.ok_or("followers ran")?;
-    for (_, at) in &answered {
-        assert!(*at >= last, "a member was answered before every unit of its batch had run");
-    }
-    let mut heads: Vec<u64> = answered.iter().filter_map(|(h, _)| h.map(|h| h.seq)).collect();
-    heads.extend(leader_head.map(|h| h.seq));
-    heads.sort_unstable();
-    assert_eq!(heads, vec![1, 2, 3]);
+    let (mut u1, mut u2, mut u3) = (empty_unit, empty_unit, empty_unit);
+    let mut units: [&mut credence_core::WriteUnit<'_>; 3] = [&mut u1, &mut u2, &mut u3];
+    let heads = ledger.write_batch(&agent("grouped"), &mut units);
+    let heads: Vec<Option<u64>> =
+        heads.into_iter().map(|h| h.map(|h| h.map(|h| h.seq))).collect::<Result<_, _>>()?;
+    assert_eq!(heads, vec![Some(1), Some(2), Some(3)]);
     let after = ledger.write_stats();
     assert_eq!(after.units - before.units, 3);
     assert_eq!(after.transactions - before.transactions, 1, "the three units shared one transaction");
@@ -467,28 +422,19 @@ fn writes_arriving_during_a_unit_join_its_transaction_and_are_answered_after_com
 }
 
 #[test]
-fn failing_unit_in_a_group_rolls_back_alone() -> TestResult {
+fn failing_unit_in_a_batch_rolls_back_alone() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
-    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4"))?);
-    let leader = slow_leader(&ledger, "g", Duration::from_millis(400), empty_unit);
-    std::thread::sleep(Duration::from_millis(100));
-    let bad = {
-        let ledger = ledger.clone();
-        // Appends a unit with a wrong seq: refused inside its savepoint.
-        std::thread::spawn(move || ledger.write(&agent("g"), &mut |_| Ok(Some(marker_unit(7, Timestamp(7))))))
-    };
-    std::thread::sleep(Duration::from_millis(50));
-    let good = {
-        let ledger = ledger.clone();
-        std::thread::spawn(move || ledger.write(&agent("g"), &mut empty_unit))
-    };
-    let leader = leader.join().map_err(|_| "leader panicked")??;
-    let bad = bad.join().map_err(|_| "bad writer panicked")?;
-    let good = good.join().map_err(|_| "good writer panicked")??;
-    assert!(matches!(bad, Err(Error::Conflict { .. })), "{bad:?}");
-    assert_eq!(leader.map(|h| h.seq), Some(1));
-    assert_eq!(good.map(|h| h.seq), Some(2));
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=4"))?;
+    // The middle unit appends a wrong seq: refused, and only it.
+    let mut bad = |_: &dyn credence_core::LedgerRead| Ok(Some(marker_unit(7, Timestamp(7))));
+    let (mut ok1, mut ok2) = (empty_unit, empty_unit);
+    let mut units: [&mut credence_core::WriteUnit<'_>; 3] = [&mut ok1, &mut bad, &mut ok2];
+    let results = ledger.write_batch(&agent("g"), &mut units);
+    assert!(matches!(results[1], Err(Error::Conflict { .. })), "{results:?}");
+    let seqs_of: Vec<Option<u64>> =
+        results.iter().map(|r| r.as_ref().ok().and_then(|h| h.map(|h| h.seq))).collect();
+    assert_eq!(seqs_of, vec![Some(1), None, Some(2)]);
     assert_eq!(seqs(&ledger, "g")?, vec![1, 2]);
     Ok(())
 }
@@ -598,7 +544,7 @@ fn claim_unit_on(
     let mut unit = Append::new(seq, tx);
     let claim_ref = credence_core::ClaimRef(uuid::Uuid::from_u128(claim_ref));
     // The line is read first, as the engine does (this is what rides with BEGIN and the lock).
-    view.line_claims(subject, "p", u64::MAX)?;
+    view.line(subject, "p", credence_core::Upto::Head)?.claims;
     unit.claims.push(credence_core::Claim {
         claim_ref,
         agent_id: agent(id),
@@ -639,7 +585,11 @@ fn write_boxed_batch(
 
 fn claim_refs(ledger: &PostgresLedger, id: &str) -> Result<Vec<u128>, Error> {
     read_with(ledger, &agent(id), |v| {
-        Ok(v.line_claims("s", "p", u64::MAX)?.iter().map(|c| c.claim_ref.0.as_u128()).collect())
+        Ok(v.line("s", "p", credence_core::Upto::Head)?
+            .claims
+            .iter()
+            .map(|c| c.claim_ref.0.as_u128())
+            .collect())
     })
 }
 
@@ -751,28 +701,21 @@ fn write_batch_and_concurrent_single_writes_keep_seq_gap_free() -> TestResult {
     Ok(())
 }
 
-/// A plain write that joined a batch whose leader's unit then failed alone (ending the
-/// leader's transaction) still runs and commits.
+/// A unit the database refuses (its adjudication handle exists: the transaction is aborted)
+/// fails alone; the unit after it in the batch still commits.
 #[test]
-fn follower_of_a_leader_whose_unit_failed_alone_still_commits() -> TestResult {
+fn unit_refused_by_the_database_fails_alone_and_the_rest_of_its_batch_commits() -> TestResult {
     let base = require_server!();
     let guard = support::SchemaGuard::new(&base);
-    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=4&write_retries=0"))?);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=4&write_retries=0"))?;
     let taken = uuid::Uuid::from_u128(7);
     ledger.write(&agent("occ"), &mut |view| unit_with_adjudication(view, taken))?;
-    // Refused by the database (the handle exists): the transaction is aborted.
-    let leader = slow_leader(&ledger, "occ", Duration::from_millis(300), move |view| {
-        unit_with_adjudication(view, taken)
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    let follower = {
-        let ledger = ledger.clone();
-        std::thread::spawn(move || ledger.write(&agent("occ"), &mut empty_unit))
-    };
-    let leader = leader.join().map_err(|_| "leader panicked")?;
-    let follower = follower.join().map_err(|_| "follower panicked")??;
-    assert!(matches!(leader, Err(Error::Conflict { .. })), "{leader:?}");
-    assert_eq!(follower.map(|h| h.seq), Some(2));
+    let mut refused = move |view: &dyn credence_core::LedgerRead| unit_with_adjudication(view, taken);
+    let mut after = empty_unit;
+    let mut units: [&mut credence_core::WriteUnit<'_>; 2] = [&mut refused, &mut after];
+    let results = ledger.write_batch(&agent("occ"), &mut units);
+    assert!(matches!(results[0], Err(Error::Conflict { .. })), "{results:?}");
+    assert_eq!(results[1].as_ref().ok().and_then(|h| h.map(|h| h.seq)), Some(2), "{results:?}");
     assert_eq!(seqs(&ledger, "occ")?, vec![1, 2]);
     Ok(())
 }
@@ -941,7 +884,7 @@ fn write_batch_on_new_lines_is_decided_ahead_and_a_stale_guard_reruns_it_with_re
     let units: Vec<Box<credence_core::WriteUnit<'_>>> = vec![
         Box::new(|v: &dyn credence_core::LedgerRead| claim_unit_on(v, "b", "shared", 30)),
         Box::new(|v: &dyn credence_core::LedgerRead| {
-            let line = v.line_claims("shared", "p", u64::MAX)?;
+            let line = v.line("shared", "p", credence_core::Upto::Head)?.claims;
             *seen.lock().map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })? =
                 line.iter().map(|c| c.claim_ref.0.as_u128()).collect::<Vec<u128>>();
             claim_unit_on(v, "b", "shared", 31)

@@ -7,7 +7,7 @@
 //!   as written), or the query before the server saw it (`Lose::Query`: nothing is stored; the
 //!   answer is the plain retryable `Unavailable`, or the write is sent again and stored once).
 //! * Chaos: writers of a few agents — engine ingests (combined into batches) and plain writes
-//!   (which join open batches as followers) — while another thread terminates their server
+//!   (batches of one) — while another thread terminates their server
 //!   backends again and again, or while a throwaway server is restarted. Every call is then
 //!   checked against the store: answered `Ok` → stored exactly once, as answered; failed →
 //!   stored at most once, and stored only if the error says "outcome unknown".
@@ -44,7 +44,7 @@ fn claim_unit(
     value: i64,
 ) -> credence_core::Result<Option<Append>> {
     let head = view.head()?;
-    view.line_claims(subject, "p", u64::MAX)?;
+    view.line(subject, "p", credence_core::Upto::Head)?;
     let mut unit =
         Append::new(head.map_or(1, |h| h.seq + 1), head.map_or(Timestamp(1), |h| Timestamp(h.tx_time.0 + 1)));
     unit.claims.push(Claim {
@@ -281,7 +281,7 @@ fn commit_alone(lose: Lose) -> TestResult {
         vec![
             Box::new(|v: &dyn LedgerRead| claim_unit_after_a_read(v, "b", "s", claim_ref(1), 1)),
             Box::new(|v: &dyn LedgerRead| {
-                v.line_claims("t", "p", u64::MAX)?;
+                v.line("t", "p", credence_core::Upto::Head)?;
                 Ok(None)
             }),
         ],
@@ -308,46 +308,31 @@ fn batch_whose_lone_commit_never_reached_the_server_is_plain_unavailable() -> Te
     commit_alone(Lose::Query)
 }
 
-/// A leader's batch that followers joined (one of whose units fails alone): the leader's
-/// `COMMIT` after serving them is lost, and every member is answered from the lookup.
-fn commit_after_followers(lose: Lose) -> TestResult {
+/// A batch of several units, one of which fails alone after a read: the last unit's rows go
+/// with the `COMMIT`, that round trip is lost, and every unit that wrote is answered from the
+/// lookup.
+fn batch_rows_and_commit_lost(lose: Lose) -> TestResult {
     let base = require_server!();
-    let p = Proxied::new(&base, lose, true, "COMMIT")?;
+    let p = Proxied::new(&base, lose, false, ROWS_AND_COMMIT)?;
     p.proxy.arm();
-    let leader = {
-        let ledger = p.ledger.clone();
-        std::thread::spawn(move || {
-            ledger.write(&agent("c"), &mut |v| {
-                // Keeps the batch open while the followers join.
-                std::thread::sleep(Duration::from_millis(500));
-                claim_unit_after_a_read(v, "c", "s0", claim_ref(100), 100)
-            })
-        })
-    };
-    std::thread::sleep(Duration::from_millis(150));
-    let followers: Vec<_> = (1..=3u8)
-        .map(|i| {
-            let ledger = p.ledger.clone();
-            std::thread::spawn(move || {
-                ledger.write(&agent("c"), &mut |v| {
-                    if i == 2 {
-                        v.line_claims("x", "p", u64::MAX)?;
-                        return Err(Error::InvalidQuery { reason: "this unit fails alone".into() });
-                    }
-                    claim_unit(v, "c", &format!("s{i}"), claim_ref(100 + u128::from(i)), 100 + i64::from(i))
-                })
-            })
-        })
-        .collect();
-    let leader = leader.join().map_err(|_| "leader panicked")?;
-    let followers: Vec<Written> =
-        followers.into_iter().map(|f| f.join().map_err(|_| "follower panicked")).collect::<Result<_, _>>()?;
-    assert_eq!(p.proxy.fired(), 1, "the COMMIT was not lost");
-    assert!(matches!(&followers[1], Err(Error::InvalidQuery { .. })), "{:?}", followers[1]);
-    let written = [&leader, &followers[0], &followers[2]];
+    let results = write_batch(
+        &p.ledger,
+        "c",
+        vec![
+            Box::new(|v: &dyn LedgerRead| claim_unit_after_a_read(v, "c", "s0", claim_ref(100), 100)),
+            Box::new(|v: &dyn LedgerRead| claim_unit(v, "c", "s1", claim_ref(101), 101)),
+            Box::new(|v: &dyn LedgerRead| {
+                v.line("x", "p", credence_core::Upto::Head)?;
+                Err(Error::InvalidQuery { reason: "this unit fails alone".into() })
+            }),
+            Box::new(|v: &dyn LedgerRead| claim_unit_after_a_read(v, "c", "s3", claim_ref(103), 103)),
+        ],
+    );
+    assert_eq!(p.proxy.fired(), 1, "the round trip with the COMMIT was not lost");
+    assert!(matches!(&results[2], Err(Error::InvalidQuery { .. })), "{:?}", results[2]);
+    let written = [&results[0], &results[1], &results[3]];
     if lose == Lose::Reply {
-        let mut seqs: Vec<Option<u64>> = written.iter().map(|r| seq_of(r)).collect();
-        seqs.sort();
+        let seqs: Vec<Option<u64>> = written.iter().map(|r| seq_of(r)).collect();
         assert_eq!(seqs, vec![Some(1), Some(2), Some(3)], "{written:?}");
         assert_eq!(p.seqs("c")?, vec![1, 2, 3]);
         let stats = p.stats();
@@ -358,7 +343,7 @@ fn commit_after_followers(lose: Lose) -> TestResult {
         );
     } else {
         for r in written {
-            assert_plain_unavailable(r, "a member of a batch whose COMMIT never reached the server");
+            assert_plain_unavailable(r, "a unit of a batch whose COMMIT never reached the server");
         }
         assert_eq!(p.seqs("c")?, Vec::<i64>::new());
     }
@@ -366,13 +351,13 @@ fn commit_after_followers(lose: Lose) -> TestResult {
 }
 
 #[test]
-fn followers_of_a_batch_whose_commit_reply_was_lost_are_answered_written() -> TestResult {
-    commit_after_followers(Lose::Reply)
+fn batch_whose_rows_and_commit_reply_were_lost_is_answered_written() -> TestResult {
+    batch_rows_and_commit_lost(Lose::Reply)
 }
 
 #[test]
-fn followers_of_a_batch_whose_commit_never_reached_the_server_are_plain_unavailable() -> TestResult {
-    commit_after_followers(Lose::Query)
+fn batch_whose_rows_and_commit_never_reached_the_server_is_plain_unavailable() -> TestResult {
+    batch_rows_and_commit_lost(Lose::Query)
 }
 
 /// A unit with no claim, decided ahead and sent in one round trip (the convoy path), whose
@@ -463,8 +448,8 @@ struct Call {
 }
 
 /// Writers of `agents`, each with two engine threads (concurrent ingests of an agent are
-/// combined into `write_batch` calls) and one thread of plain `Ledger::write` calls (which join
-/// an open batch of the agent as followers); every call writes one claim with a value no other
+/// combined into `write_batch` calls) and one thread of plain `Ledger::write` calls (batches
+/// of one, racing the engine's for the agent's lock); every call writes one claim with a value no other
 /// call uses, on the thread's own line (read first, so the unit needs a transaction's reads)
 /// or, every other call, on a new line (decided ahead, one round trip). They run until `stop`.
 fn run_writers(ledger: &Arc<PostgresLedger>, agents: &[String], stop: &AtomicBool) -> Vec<Call> {

@@ -241,8 +241,7 @@ impl AgentDb {
                 std::thread::sleep(TURN_IDLE);
                 let Some(state) = state.upgrade() else { return };
                 let mut st = state.lock().unwrap_or_else(PoisonError::into_inner);
-                let idle = !st.in_transaction
-                    && st.turn_idle_since.is_some_and(|t| t.elapsed() >= TURN_IDLE);
+                let idle = !st.in_transaction && st.turn_idle_since.is_some_and(|t| t.elapsed() >= TURN_IDLE);
                 if idle && st.turn_since.take().is_some() {
                     st.turn_idle_since = None;
                     turns.end();
@@ -359,7 +358,9 @@ impl AgentDb {
         }
         self.commit(&mut st, &mut joined, &mut out);
         out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(SqliteError::Internal("a unit produced no result".into()).into())))
+            .map(|r| {
+                r.unwrap_or_else(|| Err(SqliteError::Internal("a unit produced no result".into()).into()))
+            })
             .collect()
     }
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use credence_core::{AgentId, AgentSurvey, DamagedAgent, Handle, Head, Ledger, ReadUnit, Result, WriteUnit, run_unit};
+use credence_core::{
+    AgentId, AgentSurvey, DamagedAgent, Handle, Head, Ledger, ReadUnit, Result, WriteUnit, run_unit,
+};
 
 use crate::agent::{AgentDb, Counters};
 use crate::config::SqliteConfig;

@@ -2,8 +2,8 @@
 
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
-    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, Result, StateMark, StatusChange,
-    Timestamp, Upto, ValidTime,
+    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, Result, StateMark,
+    StatusChange, Timestamp, Upto, ValidTime,
 };
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
@@ -381,7 +381,12 @@ impl View<'_> {
     }
 
     /// The assertions about the line's claims with `seq ≤ max_seq`.
-    pub(crate) fn line_assertions(&self, subject: &str, predicate: &str, max_seq: u64) -> Result<Vec<Assertion>> {
+    pub(crate) fn line_assertions(
+        &self,
+        subject: &str,
+        predicate: &str,
+        max_seq: u64,
+    ) -> Result<Vec<Assertion>> {
         let sql = format!(
             "SELECT {ASSERTION_COLS} FROM claims c CROSS JOIN assertions a \
              ON a.agent_id = c.agent_id AND a.target = c.claim_ref \

@@ -35,7 +35,8 @@ fn failing_unit_in_a_batch_rolls_back_alone_and_the_rest_commit_once() -> TestRe
     ledger.write(&agent, &mut |v| next_unit(v).map(Some))?;
     let before = ledger.commit_stats();
     let mut ok1 = |v: &dyn credence_core::LedgerRead| next_unit(v).map(Some);
-    let mut fail = |_: &dyn credence_core::LedgerRead| Err(Error::InvalidQuery { reason: "this unit fails".into() });
+    let mut fail =
+        |_: &dyn credence_core::LedgerRead| Err(Error::InvalidQuery { reason: "this unit fails".into() });
     let mut ok2 = |v: &dyn credence_core::LedgerRead| next_unit(v).map(Some);
     let mut units: [&mut credence_core::WriteUnit<'_>; 3] = [&mut ok1, &mut fail, &mut ok2];
     let results = ledger.write_batch(&agent, &mut units);

@@ -62,10 +62,9 @@ pub fn batch_line_upto_head_sees_the_units_before_it(f: &dyn Factory) -> CaseRes
         let seen = &seen;
         move |view: &dyn LedgerRead| {
             let rows = view.line("s", "p", Upto::Head)?;
-            seen.lock().map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })?.push((
-                rows.claims.len(),
-                rows.marks.len(),
-            ));
+            seen.lock()
+                .map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })?
+                .push((rows.claims.len(), rows.marks.len()));
             inner(view)
         }
     };

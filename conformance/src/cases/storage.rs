@@ -6,8 +6,8 @@ use credence_core::serde_json::{Value, json};
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AssertionKind, AssertionRef, BeliefStatus,
     Cardinality, Claim, ClaimEngine, ClaimRef, Criticality, Disposition, Edge, EdgeKind, Error, Event,
-    Granularity, Handle, IdSource, IngestRequest, LedgerEntry, LineRows, Provenance, RecallQuery, StatusChange,
-    Timestamp, Upto, ValidTime,
+    Granularity, Handle, IdSource, IngestRequest, LedgerEntry, LineRows, Provenance, RecallQuery,
+    StatusChange, Timestamp, Upto, ValidTime,
 };
 
 use crate::{CaseError, CaseResult, Factory, Fixture, ensure, ensure_eq};

@@ -203,9 +203,9 @@ impl<L: Ledger> Engine<L> {
             .iter()
             .map(|body| match body {
                 None => Err(missing("the write was taken twice")),
-                Some(_) => {
-                    results.next().unwrap_or_else(|| Err(missing("the backend returned fewer results than units")))
-                }
+                Some(_) => results
+                    .next()
+                    .unwrap_or_else(|| Err(missing("the backend returned fewer results than units"))),
             })
             .collect()
     }

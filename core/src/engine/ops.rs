@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::Engine;
 use super::cascade::on_stopped;
+use super::combine::Unit;
 use super::fold::Line;
 use super::replay::{Keyed, Replay, Replayable};
 use super::unit::UnitBuilder;
@@ -12,7 +13,6 @@ use crate::api::{AdjudicationOutcome, SweepFailure, SweepReport, Verdict, WriteO
 use crate::claim::{Claim, Provenance};
 use crate::error::{Error, Result};
 use crate::ids::{ClaimRef, Handle};
-use super::combine::Unit;
 use crate::ledger::{Ledger, LedgerRead, Upto};
 use crate::record::{AdjudicationStatus, AssertionKind, Disposition, Event, StatusChange};
 use crate::time::Timestamp;
