@@ -3,14 +3,13 @@
 use std::fs::File;
 use std::io::{IsTerminal, Read, Seek, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use credence::transfer::{self, ImportOptions, ImportPlan, Stats};
 use serde_json::json;
 
 use super::{Globals, agent_id, damage_report, damage_result, damage_text, known_agent};
 use crate::Failure;
-use crate::output;
+use crate::output::{self, Progress};
 
 /// `export`: the store, or one agent, as credence-export JSONL on stdout.
 pub(super) fn export(g: &Globals, agent: Option<&str>) -> Result<(), Failure> {
@@ -56,7 +55,7 @@ pub(super) fn export(g: &Globals, agent: Option<&str>) -> Result<(), Failure> {
 pub(super) fn import(g: &Globals, file: Option<&Path>) -> Result<(), Failure> {
     let (plan, input) = check_import_input(file)?;
     let c = g.open()?;
-    let mut progress = Progress::new("importing", g.json);
+    let progress = Progress::new("importing", g.json);
     let stats = transfer::import(c.ledger().as_ref(), &plan, input, &mut |d, t| progress.update(d, t))?;
     progress.finish();
     stats_result(g, "imported", &stats)
@@ -67,7 +66,7 @@ pub(super) fn copy(g: &Globals, to: &str, agent: Option<&str>) -> Result<(), Fai
     let from = g.open()?;
     let only = agent.map(agent_id).transpose()?;
     let target = credence::open(to)?;
-    let mut progress = Progress::new("copying", g.json);
+    let progress = Progress::new("copying", g.json);
     let (stats, agents) = transfer::copy_units(
         from.ledger().as_ref(),
         target.ledger().as_ref(),
@@ -76,7 +75,7 @@ pub(super) fn copy(g: &Globals, to: &str, agent: Option<&str>) -> Result<(), Fai
         &mut |d, t| progress.update(d, t),
     )?;
     progress.finish();
-    if progress.live {
+    if progress.is_live() {
         eprintln!("verifying: units, recall and history of every line, audit, pending …");
     }
     transfer::verify(from.ledger().as_ref(), target.ledger().as_ref(), &agents)?;
@@ -133,41 +132,5 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
         let n = self.input.read(buf)?;
         self.copy.write_all(buf.get(..n).unwrap_or_default())?;
         Ok(n)
-    }
-}
-
-/// A progress bar on stderr, drawn only when stderr is a terminal (and not with --json).
-struct Progress {
-    label: &'static str,
-    live: bool,
-    last: Option<Instant>,
-    drawn: bool,
-}
-
-impl Progress {
-    fn new(label: &'static str, json: bool) -> Progress {
-        Progress { label, live: !json && std::io::stderr().is_terminal(), last: None, drawn: false }
-    }
-
-    fn update(&mut self, done: u64, total: u64) {
-        if !self.live {
-            return;
-        }
-        let now = Instant::now();
-        if done != total && self.last.is_some_and(|l| now.duration_since(l) < Duration::from_millis(100)) {
-            return;
-        }
-        self.last = Some(now);
-        let width = 30u64;
-        let filled = done.saturating_mul(width).checked_div(total).unwrap_or(width);
-        let bar: String = (0..width).map(|i| if i < filled { '#' } else { '.' }).collect();
-        eprint!("\r{} [{bar}] {done}/{total} units", self.label);
-        self.drawn = true;
-    }
-
-    fn finish(&mut self) {
-        if self.drawn {
-            eprintln!();
-        }
     }
 }
