@@ -1,4 +1,9 @@
 //! The `credence` command-line tool. See `docs/cli.md`.
+//!
+//! The binary's modules sit beside the library's in `src/` but are declared only here, and
+//! reach the library through its public API (`credence::…`) like any other user: `args` (the
+//! command line), `commands` (one function per command, grouped by what it does), `demo` (the
+//! scripted story) and `output` (JSON documents, tables and the progress bar).
 
 mod args;
 mod commands;

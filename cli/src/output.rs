@@ -1,6 +1,6 @@
-//! JSON documents and human-readable tables.
+//! JSON documents, human-readable tables and the progress bar.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use credence::{
     Adjudication, Belief, Candidate, HistoryEntry, LedgerEntry, Timestamp, ValidTime, WriteReceipt,
@@ -28,36 +28,51 @@ pub(crate) fn print_text(text: &str) -> Result<(), Failure> {
     out.write_all(text.as_bytes()).map_err(|e| Failure::Store(format!("writing to stdout: {e}")))
 }
 
-/// A plain text table: a header row and left-aligned columns.
+/// A table with a header row, drawn by comfy-table in one fixed style: plain UTF-8 box
+/// drawing, no colour, no wrapping (the width of the terminal, if any, plays no part), so the
+/// same rows always give the same text.
 pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(headers.iter().copied())
+        .add_rows(rows.iter().map(|r| r.iter().map(String::as_str)));
+    t.trim_fmt() + "\n"
+}
+
+/// A progress bar on stderr counting units, drawn by indicatif; hidden (every call does
+/// nothing) unless stderr is a terminal and the output is not JSON.
+pub(crate) struct Progress(indicatif::ProgressBar);
+
+impl Progress {
+    /// A bar for `label` ("importing", "copying"), live only as said above.
+    pub(crate) fn new(label: &'static str, json: bool) -> Progress {
+        if json || !std::io::stderr().is_terminal() {
+            return Progress(indicatif::ProgressBar::hidden());
         }
+        let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} units ({elapsed})")
+            .map_or_else(|_| indicatif::ProgressStyle::default_bar(), |s| s.progress_chars("#>."));
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_message(label);
+        Progress(bar)
     }
-    let line = |cells: &mut dyn Iterator<Item = String>| -> String {
-        let mut s = String::new();
-        for (i, cell) in cells.enumerate() {
-            let w = widths.get(i).copied().unwrap_or(0);
-            if i > 0 {
-                s.push_str("  ");
-            }
-            s.push_str(&cell);
-            for _ in cell.chars().count()..w {
-                s.push(' ');
-            }
-        }
-        s.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(&mut headers.iter().map(|h| (*h).to_owned()));
-    out.push_str(&line(&mut widths.iter().map(|w| "-".repeat(*w))));
-    for row in rows {
-        out.push_str(&line(&mut row.iter().cloned()));
+
+    /// Whether the bar is drawn at all.
+    pub(crate) fn is_live(&self) -> bool {
+        !self.0.is_hidden()
     }
-    out
+
+    /// `done` of `total` units.
+    pub(crate) fn update(&self, done: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+
+    /// Leaves the bar in its last state, or erases it when nothing was counted.
+    pub(crate) fn finish(&self) {
+        if self.0.length().is_some() { self.0.finish() } else { self.0.finish_and_clear() }
+    }
 }
 
 /// A value shown compactly: strings unquoted only when unambiguous.

@@ -1,0 +1,196 @@
+//! Commands that read an agent's claims or list the store: `recall`, `history`, `subject`,
+//! `audit`, `lineage`, `agents`.
+
+use credence::transfer;
+use credence::{AuditQuery, ClaimEngine, RecallQuery};
+use serde_json::{Value, json};
+
+use super::{Globals, as_of_point, damage_report, damage_result, damage_text, parse_ref, valid_at_point};
+use crate::Failure;
+use crate::args::AsOfArgs;
+use crate::output::{self, table};
+
+/// `recall`: the belief of a line.
+pub(super) fn recall(
+    g: &Globals,
+    agent: &str,
+    subject: &str,
+    predicate: &str,
+    as_of: &AsOfArgs,
+    valid_at: Option<&str>,
+) -> Result<(), Failure> {
+    let c = g.open_for(agent)?;
+    let mut query = RecallQuery::new(agent, subject, predicate);
+    query.as_of = as_of_point(as_of)?;
+    query.valid_at = valid_at_point(valid_at)?;
+    let belief = ClaimEngine::recall(&c, &query)?;
+    g.show(
+        || output::belief_json(&belief),
+        || output::belief_text(&format!("{subject} · {predicate}"), &belief),
+    )
+}
+
+/// `history`: every claim of a line, then its belief.
+pub(super) fn history(
+    g: &Globals,
+    agent: &str,
+    subject: &str,
+    predicate: &str,
+    as_of: &AsOfArgs,
+) -> Result<(), Failure> {
+    let c = g.open_for(agent)?;
+    let h = c.history(agent, subject, predicate, as_of_point(as_of)?)?;
+    g.show(
+        || {
+            let entries: Vec<Value> = h.entries.iter().map(output::history_entry_json).collect();
+            json!({
+                "agent": agent, "subject": subject, "predicate": predicate,
+                "entries": entries, "belief": output::belief_json(&h.belief), "as_of_seq": h.as_of_seq,
+            })
+        },
+        || {
+            let mut s = table(
+                &["seq", "claim", "value", "status", "disposition", "provenance", "valid"],
+                &output::history_rows(&h.entries),
+            );
+            s.push('\n');
+            s.push_str(&output::belief_text("belief", &h.belief));
+            s
+        },
+    )
+}
+
+/// `subject`: the belief of every predicate of a subject.
+pub(super) fn subject(
+    g: &Globals,
+    agent: &str,
+    subject: &str,
+    as_of: &AsOfArgs,
+    valid_at: Option<&str>,
+) -> Result<(), Failure> {
+    let c = g.open_for(agent)?;
+    let valid_at = valid_at_point(valid_at)?;
+    let beliefs = c.subject(agent, subject, as_of_point(as_of)?, valid_at)?;
+    g.show(
+        || {
+            let preds: Vec<Value> = beliefs
+                .iter()
+                .map(|(p, b)| json!({"predicate": p, "belief": output::belief_json(b)}))
+                .collect();
+            json!({"agent": agent, "subject": subject, "predicates": preds})
+        },
+        || {
+            let s: String = beliefs.iter().map(|(p, b)| output::belief_text(p, b)).collect();
+            if s.is_empty() { "no claims about this subject\n".to_owned() } else { s }
+        },
+    )
+}
+
+/// `audit`: an agent's ledger entries, read page by page up to `limit` (all by default).
+pub(super) fn audit(
+    g: &Globals,
+    agent: &str,
+    claim: Option<&str>,
+    limit: Option<usize>,
+    newest_first: bool,
+) -> Result<(), Failure> {
+    let c = g.open_for(agent)?;
+    let claim_ref = claim.map(parse_ref).transpose()?;
+    if limit == Some(0) {
+        return Err(Failure::Usage("--limit must be at least 1".into()));
+    }
+    let mut entries = Vec::new();
+    let mut query =
+        AuditQuery { claim_ref, after: None, limit: limit.unwrap_or(1000).min(1000), newest_first };
+    loop {
+        let page = c.audit(agent, &query)?;
+        entries.extend(page.entries);
+        if let Some(l) = limit
+            && entries.len() >= l
+        {
+            entries.truncate(l);
+            break;
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    g.show(
+        || {
+            let list: Vec<Value> = entries.iter().map(output::audit_entry_json).collect();
+            json!({"agent": agent, "entries": list})
+        },
+        || {
+            table(
+                &["seq", "claim", "event", "disposition", "rationale", "recorded_at"],
+                &output::audit_rows(&entries),
+            )
+        },
+    )
+}
+
+/// `lineage`: the `derived_from` ancestry of a claim.
+pub(super) fn lineage(g: &Globals, agent: &str, claim: &str) -> Result<(), Failure> {
+    let claim = parse_ref(claim)?;
+    let c = g.open_for(agent)?;
+    let steps = c.lineage(agent, claim)?;
+    g.show(
+        || {
+            let list: Vec<Value> = steps
+                .iter()
+                .map(|s| {
+                    json!({"depth": s.depth, "claim_ref": s.claim.claim_ref, "subject": s.claim.subject,
+                           "predicate": s.claim.predicate, "value": s.claim.value,
+                           "provenance": s.claim.provenance, "seq": s.claim.seq})
+                })
+                .collect();
+            json!({"claim_ref": claim, "ancestors": list})
+        },
+        || {
+            if steps.is_empty() {
+                return "no ancestors\n".to_owned();
+            }
+            let rows: Vec<Vec<String>> = steps
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.depth.to_string(),
+                        s.claim.claim_ref.to_string(),
+                        format!("{} · {}", s.claim.subject, s.claim.predicate),
+                        output::show_value(&s.claim.value),
+                        s.claim.provenance.as_str().to_owned(),
+                    ]
+                })
+                .collect();
+            table(&["depth", "claim", "line", "value", "provenance"], &rows)
+        },
+    )
+}
+
+/// `agents`: every agent with its number of commit units; damaged ones are reported after the
+/// others are listed.
+pub(super) fn agents(g: &Globals) -> Result<(), Failure> {
+    let c = g.open()?;
+    let survey = c.ledger().survey()?;
+    let (mut rows, mut failed) = (Vec::new(), Vec::new());
+    for agent in survey.agents {
+        match transfer::head_seq(c.ledger().as_ref(), &agent) {
+            Ok(units) => rows.push((agent, units)),
+            Err(e) => failed.push((agent, e)),
+        }
+    }
+    let damaged = damage_report(failed, survey.damaged);
+    g.show(
+        || {
+            let list: Vec<Value> = rows.iter().map(|(a, n)| json!({"agent": a, "units": n})).collect();
+            json!({"agents": list, "damaged": damaged})
+        },
+        || {
+            let rows: Vec<Vec<String>> =
+                rows.iter().map(|(a, n)| vec![a.to_string(), n.to_string()]).collect();
+            table(&["agent", "units"], &rows) + &damage_text(&damaged)
+        },
+    )?;
+    damage_result("listing agents", &damaged)
+}
