@@ -1,9 +1,10 @@
-//! Rows ↔ domain types. Every decode failure is a `Corrupt` error naming the row, never a panic.
+//! Rows ↔ domain types: decoding what the server returns (every failure a `Corrupt` error
+//! naming the row, never a panic) and encoding a unit's rows for the write statements.
 
 use credence_core::{
-    Adjudication, AdjudicationStatus, AgentId, Assertion, AssertionKind, AssertionRef, Cardinality, Claim,
-    ClaimRef, Criticality, Disposition, Edge, EdgeKind, Event, Granularity, Handle, LedgerEntry, Provenance,
-    StateMark, Timestamp, ValidTime,
+    Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AssertionKind, AssertionRef, Cardinality,
+    Claim, ClaimRef, Criticality, Disposition, Edge, EdgeKind, Event, Granularity, Handle, Head, LedgerEntry,
+    Provenance, StateMark, Timestamp, ValidTime,
 };
 use postgres::types::FromSql;
 use postgres::{Row, SimpleQueryRow};
@@ -431,4 +432,170 @@ pub(crate) fn head(row: &Row) -> PgResult<credence_core::Head> {
 
 pub(crate) fn head_from(r: &impl Cells) -> PgResult<credence_core::Head> {
     Ok(credence_core::Head { seq: r.seq("stream_seq")?, tx_time: r.time("tx_time")? })
+}
+
+/// The rows of each statement of a simple-query batch, in order (one list per statement).
+pub(crate) fn statement_rows(messages: &[postgres::SimpleQueryMessage]) -> Vec<Vec<&SimpleQueryRow>> {
+    let mut out = Vec::new();
+    let mut rows = Vec::new();
+    for m in messages {
+        match m {
+            postgres::SimpleQueryMessage::Row(row) => rows.push(row),
+            postgres::SimpleQueryMessage::CommandComplete(_) => out.push(std::mem::take(&mut rows)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The head from the result of the head query (`None`: the agent has no unit).
+pub(crate) fn head_in(rows: &[&SimpleQueryRow]) -> PgResult<Option<Head>> {
+    rows.first().map(|row| head_from(&TextReader::new(row, "units"))).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding: a unit's rows for the write statements, and how a unit is recognised.
+
+/// A line: subject and predicate.
+pub(crate) type LineKey = (String, String);
+
+/// A row (a JSON object) as JSON text.
+pub(crate) fn row_text(row: &serde_json::Value) -> PgResult<String> {
+    serde_json::to_string(row).map_err(|e| PgError::Conflict(format!("a row does not serialise: {e}")))
+}
+
+/// A unit's rows as JSON values, one list per table (see `sql::prepare_append`).
+#[derive(Clone, Debug)]
+pub(crate) struct UnitRows {
+    pub(crate) seq: i64,
+    pub(crate) tx_time: i64,
+    pub(crate) first_unit: bool,
+    /// Each row a JSON object, as text.
+    pub(crate) claims: Vec<String>,
+    pub(crate) entries: Vec<String>,
+    pub(crate) assertions: Vec<String>,
+    pub(crate) edges: Vec<String>,
+}
+
+/// The rows of `append` (all but adjudications); `first_unit` when it is its agent's first.
+pub(crate) fn unit_rows(append: &Append, first_unit: bool) -> PgResult<UnitRows> {
+    use serde_json::json;
+    if let Some(reason) = append.row_with_other_seq() {
+        return Err(PgError::Conflict(reason));
+    }
+    let seq = seq_param(append.seq)?;
+    let claims = {
+        let mut rows = Vec::with_capacity(append.claims.len());
+        for (i, c) in append.claims.iter().enumerate() {
+            let vt = c.valid_time.as_ref();
+            let derived: Vec<String> = c.derived_from.iter().map(|r| r.0.to_string()).collect();
+            let depends: Vec<String> = c.depends_on.iter().map(|r| r.0.to_string()).collect();
+            rows.push(row_text(&json!({
+                "r": c.claim_ref.0.to_string(),
+                "s": seq_param(c.seq)?,
+                "o": ord_param(i)?,
+                "subj": c.subject,
+                "pred": c.predicate,
+                "val": serde_json::to_string(&c.value)
+                    .map_err(|e| PgError::Conflict(format!("claim value does not serialise: {e}")))?,
+                "prov": c.provenance.as_str(),
+                "card": cardinality_str(c.cardinality),
+                "conf": c.confidence,
+                "crit": criticality_str(c.criticality),
+                "hvt": vt.is_some(),
+                "vs": vt.and_then(|w| w.start).map(|t| t.0),
+                "ve": vt.and_then(|w| w.end).map(|t| t.0),
+                "vc": vt.map(|w| w.confidence),
+                "vsg": vt.and_then(|w| w.start_granularity).map(granularity_str),
+                "veg": vt.and_then(|w| w.end_granularity).map(granularity_str),
+                "tx": c.tx_time.0,
+                "df": derived,
+                "dp": depends,
+            }))?);
+        }
+        rows
+    };
+    let entries = {
+        let mut rows = Vec::with_capacity(append.entries.len());
+        for (i, e) in append.entries.iter().enumerate() {
+            rows.push(row_text(&json!({
+                "s": seq_param(e.seq)?,
+                "i": i64::from(e.index),
+                "o": ord_param(i)?,
+                "r": e.claim_ref.0.to_string(),
+                "ev": e.event.as_str(),
+                "di": e.disposition.as_str(),
+                "ra": serde_json::to_string(&e.rationale)
+                    .map_err(|err| PgError::Conflict(format!("entry rationale does not serialise: {err}")))?,
+                "at": e.recorded_at.0,
+            }))?);
+        }
+        rows
+    };
+    let assertions = {
+        let mut rows = Vec::with_capacity(append.assertions.len());
+        for (i, x) in append.assertions.iter().enumerate() {
+            rows.push(row_text(&json!({
+                "s": seq_param(x.seq)?,
+                "o": ord_param(i)?,
+                "r": x.assertion_ref.0.to_string(),
+                "t": x.target.0.to_string(),
+                "k": assertion_kind_str(x.kind),
+                "at": x.at.0,
+            }))?);
+        }
+        rows
+    };
+    let edges = {
+        let mut rows = Vec::with_capacity(append.edges.len());
+        for (i, e) in append.edges.iter().enumerate() {
+            rows.push(row_text(&json!({
+                "f": e.from.0.to_string(),
+                "t": e.to.0.to_string(),
+                "k": e.kind.as_str(),
+                "s": seq_param(e.seq)?,
+                "o": ord_param(i)?,
+            }))?);
+        }
+        rows
+    };
+    Ok(UnitRows { seq, tx_time: append.tx_time.0, first_unit, claims, entries, assertions, edges })
+}
+
+/// One unit of a transaction, as it can be recognised in the store: its seq, its tx_time and
+/// one row only it holds — its first claim, else its first assertion, else its first ledger
+/// entry, else its first edge (a unit with none of these is recognised by its unit row alone).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UnitMark {
+    pub(crate) seq: u64,
+    pub(crate) tx_time: Timestamp,
+    pub(crate) row: UnitMarkRow,
+}
+
+/// The row only a unit holds (see [`UnitMark`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum UnitMarkRow {
+    Claim(ClaimRef),
+    Assertion(AssertionRef),
+    Entry { index: u32, claim_ref: ClaimRef, event: Event },
+    Edge { from: ClaimRef, to: ClaimRef, kind: EdgeKind },
+    UnitOnly,
+}
+
+impl UnitMark {
+    /// The mark of the unit `append`.
+    pub(crate) fn of(append: &Append) -> UnitMark {
+        let row = if let Some(c) = append.claims.first() {
+            UnitMarkRow::Claim(c.claim_ref)
+        } else if let Some(a) = append.assertions.first() {
+            UnitMarkRow::Assertion(a.assertion_ref)
+        } else if let Some(e) = append.entries.first() {
+            UnitMarkRow::Entry { index: e.index, claim_ref: e.claim_ref, event: e.event }
+        } else if let Some(e) = append.edges.first() {
+            UnitMarkRow::Edge { from: e.from, to: e.to, kind: e.kind }
+        } else {
+            UnitMarkRow::UnitOnly
+        };
+        UnitMark { seq: append.seq, tx_time: append.tx_time, row }
+    }
 }

@@ -103,25 +103,24 @@
 
 mod codec;
 pub mod config;
-mod convoy;
 mod error;
-mod group;
 mod ledger;
 pub mod lock;
-mod outcome;
 pub mod pool;
 mod read;
 pub mod schema;
-mod speculate;
+mod session;
+mod sql;
 mod tls;
 mod url;
 mod write;
 
 pub use config::{PoolConfig, PostgresConfig, SslMode};
-pub use ledger::{PostgresLedger, WriteStats};
+pub use ledger::PostgresLedger;
 pub use lock::agent_lock_key;
 pub use read::QueryPlan;
 pub use url::redact as redact_url;
+pub use write::WriteStats;
 
 pub use postgres;
 pub use r2d2;

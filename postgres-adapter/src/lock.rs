@@ -1,4 +1,5 @@
-//! The 64-bit advisory-lock keys: a stable, namespaced hash of the agent id.
+//! Advisory locks: the 64-bit keys (a stable, namespaced hash of the agent id) and every
+//! statement that takes one.
 //!
 //! The key must be the same in every process and every build (two processes writing one agent
 //! must take the same lock), so it is FNV-1a 64 over
@@ -41,6 +42,55 @@ pub fn agent_lock_key(schema: &str, agent_id: &str) -> i64 {
 pub fn migration_lock_key(schema: &str) -> i64 {
     as_key(fnv1a_64(&[MIGRATION_NAMESPACE.as_bytes(), schema.as_bytes()]))
 }
+
+/// How a write transaction takes an agent's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// Wait for it (`pg_advisory_xact_lock`): the lock of a lone write.
+    Wait,
+    /// Only try it (`pg_try_advisory_xact_lock`): a held lock fails the statement with
+    /// `error::refusal::LOCK_BUSY`.
+    Try,
+}
+
+/// The isolation every write transaction runs at: each statement after the lock sees every
+/// unit committed before it.
+const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/// The statement taking the transaction-scoped lock `key` as `how` says.
+pub(crate) fn lock_sql(key: i64, how: Lock) -> String {
+    match how {
+        Lock::Wait => format!("SELECT pg_advisory_xact_lock({key})"),
+        Lock::Try => format!(
+            "SELECT credence_check(pg_try_advisory_xact_lock({key}), '{}', 'the agent is being written by another \
+             transaction')",
+            crate::error::refusal::LOCK_BUSY
+        ),
+    }
+}
+
+/// `BEGIN` of a write transaction and its lock `key`, as one simple-query batch (statements of
+/// a batch run in order, so the lock is held before anything after it runs).
+pub(crate) fn begin_locked(key: i64, how: Lock) -> String {
+    format!("{BEGIN_WRITE}; {}", lock_sql(key, how))
+}
+
+/// `BEGIN` of a transaction shared by several agents' units, and one statement trying every
+/// lock of `keys` that records the keys it got in the transaction-local setting `setting`
+/// (a comma-separated list; see `write::convoy`).
+pub(crate) fn begin_trying_all(keys: &[i64], setting: &str) -> String {
+    let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
+    format!(
+        "{BEGIN_WRITE}; SELECT set_config('{setting}', coalesce((SELECT string_agg(k::text, ',') \
+         FROM unnest(ARRAY[{}]::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)), ''), true)",
+        keys.join(", ")
+    )
+}
+
+/// The session lock serialising migrations of a schema (taken and released by `schema`).
+pub(crate) const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock($1)";
+/// Releases [`MIGRATION_LOCK`].
+pub(crate) const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
 
 #[cfg(test)]
 mod tests {

@@ -22,9 +22,8 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use credence_core::Head;
 
-use crate::error::{PgError, PgResult, is_connection_error};
-use crate::group::BatchFailure;
-use crate::outcome::UnitMark;
+use crate::codec::UnitMark;
+use crate::error::{Failure, PgError, PgResult, is_connection_error};
 
 /// One pooled connection.
 pub struct PgConnection {
@@ -38,7 +37,7 @@ pub struct PgConnection {
     /// Inside a write transaction that holds `agent`'s lock: the agent and its current head,
     /// kept up to date by the write path (nothing else can change it while the lock is held).
     /// Inside a read: the head in the read's snapshot.
-    write_head: Option<(String, Option<Head>)>,
+    tracked_head: Option<(String, Option<Head>)>,
     /// The write path's server-side prepared statements exist on this session.
     simple_prepared: bool,
     /// Why the role cannot write, when the write statements could not be prepared.
@@ -53,25 +52,23 @@ pub struct PgConnection {
     begin_only: bool,
     /// Why the last statement of the write transaction failed, if one did since
     /// [`PgConnection::clear_failure`] (the transaction is then aborted, or gone).
-    failure: Option<Failure>,
+    failure: Option<RoundTrip>,
     /// A unit the write transaction holds (its rows sent or queued, not rolled back), by which
-    /// the transaction is recognised if its `COMMIT`'s answer is lost (see the `outcome`
-    /// module).
+    /// the transaction is recognised if its `COMMIT`'s answer is lost (see `write::lost`).
     kept: Option<UnitMark>,
 }
 
-/// A failed round trip of the write path, as far as the batch logic needs to know.
+/// A failed round trip of the write path, as far as the write logic needs to know.
 #[derive(Clone, Debug)]
-pub(crate) struct Failure {
-    /// The failure's class (OCC, unavailable, other).
-    pub(crate) class: BatchFailure,
+pub(crate) struct RoundTrip {
+    /// The failure's class.
+    pub(crate) class: Failure,
     /// It was the transaction's first round trip (the one with `BEGIN`), it did not carry the
     /// `COMMIT`, and the connection was found closed: nothing of the transaction ran, so it
     /// may be repeated elsewhere.
     pub(crate) stale_connection: bool,
     /// The round trip carried the transaction's `COMMIT` and the connection broke: the
-    /// transaction may have committed, which only a lookup can tell (see the `outcome`
-    /// module).
+    /// transaction may have committed, which only a lookup can tell (see `write::lost`).
     pub(crate) commit_lost: bool,
 }
 
@@ -105,7 +102,7 @@ impl PgConnection {
             statements: HashMap::new(),
             in_transaction: false,
             exposed: false,
-            write_head: None,
+            tracked_head: None,
             simple_prepared: false,
             writes_refused: None,
             pending: String::new(),
@@ -120,7 +117,7 @@ impl PgConnection {
     /// in front of the transaction's first statement, so the lock is taken before any read.
     pub(crate) fn begin_deferred(&mut self, begin_sql: &str) {
         self.in_transaction = true;
-        self.write_head = None;
+        self.tracked_head = None;
         self.failure = None;
         self.kept = None;
         self.pending.clear();
@@ -146,7 +143,7 @@ impl PgConnection {
     /// Sends the queued statements followed by `tail` (either may be empty) as one
     /// simple-query round trip and returns its messages. A failure is remembered (see
     /// [`PgConnection::failure`]); when the round trip ends with `COMMIT` and the connection
-    /// broke, it says the commit's answer was lost ([`Failure::commit_lost`]).
+    /// broke, it says the commit's answer was lost ([`RoundTrip::commit_lost`]).
     pub(crate) fn send(&mut self, tail: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
         let mut sql = std::mem::take(&mut self.pending);
         let with_begin = std::mem::replace(&mut self.begin_pending, false);
@@ -165,8 +162,8 @@ impl PgConnection {
                 let e = PgError::from(e);
                 let broke = matches!(&e, PgError::Db(db) if is_connection_error(db));
                 let commit = carries_commit(&sql);
-                self.failure = Some(Failure {
-                    class: BatchFailure::from_pg(&e),
+                self.failure = Some(RoundTrip {
+                    class: Failure::of(&e),
                     stale_connection: with_begin && broke && !commit,
                     commit_lost: broke && commit,
                 });
@@ -182,12 +179,11 @@ impl PgConnection {
 
     /// Remembers a failed statement sent outside [`PgConnection::send`].
     pub(crate) fn note_failure(&mut self, e: &PgError) {
-        self.failure =
-            Some(Failure { class: BatchFailure::from_pg(e), stale_connection: false, commit_lost: false });
+        self.failure = Some(RoundTrip { class: Failure::of(e), stale_connection: false, commit_lost: false });
     }
 
     /// The failure since the last [`PgConnection::clear_failure`], if any.
-    pub(crate) fn failure(&self) -> Option<&Failure> {
+    pub(crate) fn failure(&self) -> Option<&RoundTrip> {
         self.failure.as_ref()
     }
 
@@ -208,7 +204,7 @@ impl PgConnection {
 
     /// Ends the write transaction with `ROLLBACK` (no round trip if nothing of it was sent).
     pub(crate) fn rollback_raw(&mut self) -> PgResult<()> {
-        self.write_head = None;
+        self.tracked_head = None;
         self.failure = None;
         self.kept = None;
         self.pending.clear();
@@ -222,16 +218,16 @@ impl PgConnection {
     }
 
     /// The head of `agent` as tracked by the write transaction holding its lock, if any.
-    pub(crate) fn write_head(&self, agent: &str) -> Option<Option<Head>> {
-        match &self.write_head {
+    pub(crate) fn tracked_head(&self, agent: &str) -> Option<Option<Head>> {
+        match &self.tracked_head {
             Some((a, head)) if a == agent => Some(*head),
             _ => None,
         }
     }
 
     /// Records `agent`'s head inside the write transaction holding its lock.
-    pub(crate) fn set_write_head(&mut self, agent: &str, head: Option<Head>) {
-        match &mut self.write_head {
+    pub(crate) fn track_head(&mut self, agent: &str, head: Option<Head>) {
+        match &mut self.tracked_head {
             Some((a, h)) if a == agent => *h = head,
             slot => *slot = Some((agent.to_owned(), head)),
         }
@@ -256,7 +252,7 @@ impl PgConnection {
     /// to the pool with the transaction open rolls back or discards it.
     pub(crate) fn begin_raw(&mut self, begin_sql: &str) -> PgResult<()> {
         self.in_transaction = true;
-        self.write_head = None;
+        self.tracked_head = None;
         self.kept = None;
         self.pending.clear();
         self.begin_pending = false;
@@ -268,7 +264,7 @@ impl PgConnection {
     /// returned (so a first read can ride along with `BEGIN`).
     pub(crate) fn begin_raw_query(&mut self, begin_sql: &str) -> PgResult<Vec<postgres::SimpleQueryMessage>> {
         self.in_transaction = true;
-        self.write_head = None;
+        self.tracked_head = None;
         self.kept = None;
         self.pending.clear();
         self.begin_pending = false;
@@ -290,7 +286,7 @@ impl PgConnection {
             self.begin_pending = false;
             self.pending.clear();
             self.in_transaction = false;
-            self.write_head = None;
+            self.tracked_head = None;
             return Ok(());
         }
         match self.send("COMMIT") {
@@ -334,7 +330,7 @@ impl PgConnection {
     /// Records that a `COMMIT` sent along with other statements succeeded.
     pub(crate) fn committed(&mut self) {
         self.in_transaction = false;
-        self.write_head = None;
+        self.tracked_head = None;
         self.kept = None;
     }
 
@@ -344,13 +340,13 @@ impl PgConnection {
         self.kept = None;
         if std::mem::replace(&mut self.begin_pending, false) {
             self.in_transaction = false;
-            self.write_head = None;
+            self.tracked_head = None;
             return true;
         }
         if self.client.is_closed() {
             return false;
         }
-        self.write_head = None;
+        self.tracked_head = None;
         match self.client.batch_execute("ROLLBACK") {
             Ok(()) => {
                 self.in_transaction = false;
@@ -380,7 +376,7 @@ impl Txn<'_> {
         match self.conn.client.batch_execute("COMMIT") {
             Ok(()) => {
                 self.conn.in_transaction = false;
-                self.conn.write_head = None;
+                self.conn.tracked_head = None;
                 Ok(())
             }
             Err(e) => {
@@ -434,7 +430,7 @@ impl ManageConnection for PgManager {
             // Surface a real error so r2d2 discards the connection.
             conn.client.batch_execute("ROLLBACK")?;
         }
-        conn.write_head = None;
+        conn.tracked_head = None;
         if !conn.exposed {
             // Only credence's own code used it, and its flag says no transaction is open.
             return Ok(());

@@ -2,7 +2,7 @@
 //! lock, so any number of processes opening the same schema at once converge.
 
 use crate::error::{PgError, PgResult};
-use crate::lock::migration_lock_key;
+use crate::lock::{MIGRATION_LOCK, MIGRATION_UNLOCK, migration_lock_key};
 use crate::pool::PgConnection;
 
 mod embedded {
@@ -24,9 +24,9 @@ pub fn supported_version() -> i64 {
 /// `SchemaTooNew` when the schema records a version newer than this build's.
 pub(crate) fn migrate(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
     let key = migration_lock_key(schema);
-    conn.raw().execute("SELECT pg_advisory_lock($1)", &[&key])?;
+    conn.raw().execute(MIGRATION_LOCK, &[&key])?;
     let result = migrate_locked(conn, schema);
-    let unlocked = conn.raw().execute("SELECT pg_advisory_unlock($1)", &[&key]);
+    let unlocked = conn.raw().execute(MIGRATION_UNLOCK, &[&key]);
     result?;
     unlocked?;
     Ok(())

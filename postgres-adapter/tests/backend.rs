@@ -544,7 +544,7 @@ fn claim_unit_on(
     let mut unit = Append::new(seq, tx);
     let claim_ref = credence_core::ClaimRef(uuid::Uuid::from_u128(claim_ref));
     // The line is read first, as the engine does (this is what rides with BEGIN and the lock).
-    view.line(subject, "p", credence_core::Upto::Head)?.claims;
+    view.line(subject, "p", credence_core::Upto::Head)?;
     unit.claims.push(credence_core::Claim {
         claim_ref,
         agent_id: agent(id),

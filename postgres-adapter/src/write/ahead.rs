@@ -1,4 +1,4 @@
-//! One-round-trip writes: running a unit before talking to the server, and checking its
+//! Deciding units ahead: running a unit before talking to the server, and checking its
 //! assumptions under the lock.
 //!
 //! A write normally needs two round trips: `BEGIN` + the agent's lock + the unit's reads,
@@ -6,14 +6,15 @@
 //! commit), a unit whose reads are only that head and lines it may assume empty can run
 //! first, against a [`SpecView`] that answers from that knowledge. The whole transaction then
 //! goes in one round trip: `BEGIN`, the lock, a guard that fails unless the head and the
-//! assumed-empty lines are still what the unit saw ([`expect_sql`]), the inserts, `COMMIT`.
+//! assumed-empty lines are still what the unit saw (`sql::expect_sql`), the inserts, `COMMIT`.
 //! The guard runs after the lock, so it checks exactly what the normal path would have read;
 //! if it fails (another process wrote, or a line was not empty), the transaction is rolled
 //! back and the unit runs again the normal way. Any other read makes the view give up before
 //! anything is sent. In a batch the same holds unit by unit: a unit decided ahead queues its
 //! guard and rows in front of the next round trip (the next unit's read, or the `COMMIT`), at
 //! the head the previous unit left; a failed guard there rolls the batch back and its units run
-//! again, each in its own savepoint.
+//! again, each in its own savepoint (see `pipelined`). A lone unit decided ahead is sent with
+//! other agents' (see `convoy`).
 //!
 //! What a process knows ([`Knowledge`]) is only ever a guess checked by the guard, so it may
 //! be stale; it is kept small and forgotten freely. The one thing it holds as fact is that a
@@ -24,14 +25,24 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use std::sync::Arc;
+
 use credence_core::{
     Adjudication, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event, Handle, Head,
-    LedgerEntry, LedgerRead, LineRows, Result, Timestamp, Upto,
+    LedgerEntry, LedgerRead, LineRows, Result, Timestamp, Upto, WriteUnit,
 };
 
-use crate::codec::seq_param;
-use crate::error::{BACKEND, PgResult};
-use crate::write::quote_literal;
+use super::convoy::{Ready, Sent};
+use super::lost::{self, Found};
+use super::{Conn, Member, Pool, Writer, append};
+use crate::codec::{LineKey, UnitMark, unit_rows};
+use crate::error::{BACKEND, Failure};
+use crate::lock::Lock;
+use crate::sql;
+
+/// Most times a lone unit decided ahead is sent alone after its group did not commit, while
+/// each try's connection breaks as it commits (and each is looked up and found not stored).
+const ALONE_TRIES: u32 = 3;
 
 /// Most agents whose head a process remembers; beyond it, everything is forgotten.
 const MAX_AGENTS: usize = 4096;
@@ -40,9 +51,6 @@ const MAX_AGENTS: usize = 4096;
 const MAX_LINE_BYTES: usize = 16 << 20;
 /// What a remembered line costs besides its text (set entry, string headers), roughly.
 const LINE_OVERHEAD: usize = 96;
-
-/// A line: subject and predicate.
-pub(crate) type LineKey = (String, String);
 
 #[derive(Default)]
 struct AgentKnowledge {
@@ -229,72 +237,197 @@ impl LedgerRead for SpecView<'_> {
     }
 }
 
-/// The guard: fails the transaction (division by zero) unless the agent's newest unit is
-/// `$2` (0: none) and none of the lines `($3[i], $4[i])` holds a claim. Each line is probed in
-/// `claims_by_line` order (see `read::line_parts`); see [`PLAN_EXPECT`] for its plan.
-pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, text[], text[]) AS \
-     SELECT 1 / ((SELECT coalesce(max(stream_seq), 0) FROM units WHERE agent_id = $1) = $2 \
-     AND NOT EXISTS (SELECT 1 FROM unnest($3, $4) AS l(s, p) WHERE (SELECT c.claim_ref FROM claims c \
-     WHERE c.agent_id = $1 AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
-     LIMIT 1) IS NOT NULL))::int";
-
-/// Makes and caches the guards' generic plans when the session is prepared, with sorts
-/// disabled: while the claims table holds a few rows, probing a line through `claims_by_unit`
-/// plus a sort costs about as much as through `claims_by_line`, and that plan, kept for the
-/// session, would scan every claim of the agent on each write as the table grows. (A plan made
-/// again later — after PostgreSQL analyses the table, or resets its plan cache — is made with
-/// the session's usual settings; with statistics `claims_by_line` wins clearly.) Runs after
-/// the session settings (generic plans).
-pub(crate) const PLAN_EXPECT: &str = "SET enable_sort = off; \
-     EXPLAIN EXECUTE credence_expect(E'', 0, ARRAY[]::text[], ARRAY[]::text[]); \
-     EXPLAIN EXECUTE credence_append_many(ARRAY[]::text[], ARRAY[]::bigint[], ARRAY[]::bigint[], \
-     ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::text[], '[]', '[]', '[]', '[]', '[]'); RESET enable_sort";
-
-/// The guard for `agent` at `head` with the lines `assumed_empty`, for a simple-query batch.
-pub(crate) fn expect_sql(agent: &str, head: Option<Head>, assumed_empty: &[LineKey]) -> PgResult<String> {
-    let list = |part: fn(&LineKey) -> &str| {
-        let items: Vec<String> = assumed_empty.iter().map(|l| quote_literal(part(l))).collect();
-        format!("ARRAY[{}]::text[]", items.join(", "))
-    };
-    Ok(format!(
-        "EXECUTE credence_expect({}, {}, {}, {})",
-        quote_literal(agent),
-        seq_param(head.map_or(0, |h| h.seq))?,
-        list(|l| &l.0),
-        list(|l| &l.1)
-    ))
+/// The units of the current transaction decided ahead (see [`Writer::queue_ahead`]).
+#[derive(Default)]
+pub(super) struct AheadInTxn {
+    /// How many (counted as decided ahead when the transaction commits).
+    pub(super) units: usize,
+    /// The lines they took as empty.
+    assumed_empty: Vec<LineKey>,
 }
 
-/// The transaction-local setting in which a shared transaction records the lock keys it got
-/// (see the `convoy` module).
-pub(crate) const LOCKED_SETTING: &str = "credence.locked";
+/// What running a unit ahead of its transaction came to.
+enum Decided {
+    /// Its rows, and the lines it took as empty.
+    Rows(Box<Append>, Vec<LineKey>),
+    /// Its view reported a storage failure.
+    Failed(Member),
+    /// It needs reads (or wrote nothing, or failed): it must run the normal way.
+    NeedsReads,
+}
 
-/// The guard arguments of several agents' units for `credence_append_many` (see
-/// `write::prepare_append`): their agents, the heads they were decided at, their lock keys,
-/// then the lines they took as empty (agent, subject, predicate).
-pub(crate) fn many_guard_args(units: &[(&str, Option<Head>, i64, &[LineKey])]) -> PgResult<String> {
-    let array = |items: Vec<String>, ty: &str| format!("ARRAY[{}]::{ty}[]", items.join(", "));
-    let (mut agents, mut heads, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut line_agents, mut subjects, mut predicates) = (Vec::new(), Vec::new(), Vec::new());
-    for (agent, head, key, lines) in units {
-        agents.push(quote_literal(agent));
-        heads.push(seq_param(head.map_or(0, |h| h.seq))?.to_string());
-        keys.push(key.to_string());
-        for (subject, predicate) in *lines {
-            line_agents.push(quote_literal(agent));
-            subjects.push(quote_literal(subject));
-            predicates.push(quote_literal(predicate));
+/// What sending a lone unit ahead came to.
+pub(super) enum Alone {
+    /// Committed, or failed on its own without anything sent: the unit's outcome.
+    Done(Member),
+    /// The transaction failed as the pipelined path would report it.
+    Failed(Failure),
+    /// Not possible, or its guard failed: the unit runs the pipelined way.
+    NotAhead,
+}
+
+impl Writer {
+    /// Runs `unit` against a [`SpecView`] at `head`.
+    fn decide(&self, agent: &str, unit: &mut WriteUnit<'_>, head: Option<Head>) -> Decided {
+        let view = SpecView::new(&self.known, agent, head);
+        let append = match credence_core::run_unit(BACKEND, unit, &view) {
+            Ok(Some(append)) if !view.gave_up() => append,
+            // A storage failure reported through the view (by a wrapper of it: the view itself
+            // never fails but to give up) is the write's failure, as on the normal path.
+            Err(e @ (Error::Corrupt { .. } | Error::Unavailable { .. })) if !view.gave_up() => {
+                return Decided::Failed(Member::Unit(e));
+            }
+            // Nothing to write, another error or a panic was decided on unchecked knowledge.
+            _ => return Decided::NeedsReads,
+        };
+        let plain = append::is_plain(&append) && append.shape_problem().is_none();
+        let in_order =
+            append.seq == head.map_or(1, |h| h.seq + 1) && head.is_none_or(|h| append.tx_time > h.tx_time);
+        if !plain || !in_order {
+            return Decided::NeedsReads;
+        }
+        Decided::Rows(Box::new(append), view.assumed_empty())
+    }
+
+    /// In a batch: runs `unit` against what this process knows (head `head`), and if it needs
+    /// nothing more, queues its guard and rows on `c`; `None` when it needs a real read (the
+    /// unit then runs the pipelined way).
+    pub(super) fn queue_ahead(
+        &self,
+        c: &mut Conn,
+        agent: &str,
+        unit: &mut WriteUnit<'_>,
+        head: Option<Head>,
+        txn: &mut AheadInTxn,
+    ) -> Option<Member> {
+        let (append, assumed) = match self.decide(agent, unit, head) {
+            Decided::Rows(append, assumed) => (append, assumed),
+            Decided::Failed(member) => return Some(member),
+            Decided::NeedsReads => return None,
+        };
+        let expect = sql::expect_sql(agent, head, &assumed).ok()?;
+        let insert = sql::insert_sql(agent, &unit_rows(&append, head.is_none()).ok()?).ok()?;
+        c.defer(&expect);
+        c.defer(&insert);
+        c.keep(UnitMark::of(&append));
+        let new_head = Head { seq: append.seq, tx_time: append.tx_time };
+        c.track_head(agent, Some(new_head));
+        self.known.non_empty(agent, append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())));
+        txn.units += 1;
+        txn.assumed_empty.extend(assumed);
+        Some(Member::Written(new_head))
+    }
+
+    /// After a transaction with units decided ahead failed (a guard, most likely): the head
+    /// is forgotten and the lines those units took as empty are no longer taken so.
+    pub(super) fn unlearn(&self, agent: &str, txn: &mut AheadInTxn) {
+        if txn.units > 0 {
+            self.known.forget_head(agent);
+            self.known.non_empty(agent, txn.assumed_empty.iter().map(|(s, p)| (s.as_str(), p.as_str())));
+            super::add(&self.counters.failed_guards, 1);
+        }
+        *txn = AheadInTxn::default();
+    }
+
+    /// Tries to write a lone `unit` in one round trip: runs it against what this process knows
+    /// of `agent`, then sends the lock (key `lock_key`), the guard, the rows and `COMMIT`
+    /// together, possibly with other agents' units (see `convoy`).
+    pub(super) fn send_alone(
+        &self,
+        pool: &Pool,
+        agent: &str,
+        lock_key: i64,
+        unit: &mut WriteUnit<'_>,
+    ) -> Alone {
+        let Some(head) = self.known.head(agent) else { return Alone::NotAhead };
+        let (append, assumed) = match self.decide(agent, unit, head) {
+            Decided::Rows(append, assumed) => (append, assumed),
+            Decided::Failed(member) => return Alone::Done(member),
+            Decided::NeedsReads => return Alone::NotAhead,
+        };
+        let Ok(rows) = unit_rows(&append, head.is_none()) else { return Alone::NotAhead };
+        let ready = Ready {
+            agent: agent.to_owned(),
+            lock_key,
+            head,
+            assumed_empty: Arc::from(assumed),
+            rows: Arc::new(rows),
+            mark: UnitMark::of(&append),
+        };
+        let sent = self.convoy.send(ready.clone(), &|group| self.send_group(pool, group, Lock::Try));
+        match self.resend_until_settled(pool, &ready, sent) {
+            Ok(true) => {
+                super::add(&self.counters.speculative_units, 1);
+                self.known.non_empty(
+                    agent,
+                    append.claims.iter().map(|c| (c.subject.as_str(), c.predicate.as_str())),
+                );
+                Alone::Done(Member::Written(Head { seq: append.seq, tx_time: append.tx_time }))
+            }
+            Ok(false) => {
+                // The guard (or an insert) refused: someone else wrote, or a line was not empty.
+                self.known.forget_head(agent);
+                self.known
+                    .non_empty(agent, ready.assumed_empty.iter().map(|(s, p)| (s.as_str(), p.as_str())));
+                super::add(&self.counters.failed_guards, 1);
+                Alone::NotAhead
+            }
+            Err(Some(failure)) => Alone::Failed(failure),
+            Err(None) => Alone::NotAhead,
         }
     }
-    Ok([
-        array(agents, "text"),
-        array(heads, "bigint"),
-        array(keys, "bigint"),
-        array(line_agents, "text"),
-        array(subjects, "text"),
-        array(predicates, "text"),
-    ]
-    .join(", "))
+
+    /// Follows a lone unit's `sent` to an answer: `Ok(true)` committed, `Ok(false)` refused
+    /// (run it the pipelined way), `Err(Some)` failed, `Err(None)` not sent (busy). Refused in
+    /// its group (its lock held elsewhere, its guard, or the group's statement), the unit is
+    /// sent again alone, waiting for its agent's lock, where a refusal is its own. After a try
+    /// whose connection broke while committing (looked up under the lock: not stored), the
+    /// unit is only ever sent again with the same rows and guard — never run the pipelined way,
+    /// which would mint new claims — so at most one try can commit.
+    fn resend_until_settled(
+        &self,
+        pool: &Pool,
+        ready: &Ready,
+        mut sent: Sent,
+    ) -> Result<bool, Option<Failure>> {
+        let look_up = || self.look_up(pool, &ready.agent, ready.lock_key, Some(&ready.mark));
+        let mut lost = None;
+        let mut tries = 0;
+        loop {
+            match sent {
+                Sent::Committed => return Ok(true),
+                Sent::Partly(_) => {
+                    sent = sent.for_agent(&ready.agent);
+                    continue;
+                }
+                Sent::Busy => return Err(None),
+                Sent::Failed(failure) => return Err(Some(failure)),
+                Sent::Lost(cause) => match look_up() {
+                    Found::Stored => return Ok(true),
+                    Found::NotStored => lost = Some(cause),
+                    found => return Err(Some(lost::failure(found, &cause))),
+                },
+                Sent::Refused if tries > 0 => {
+                    let Some(cause) = &lost else { return Ok(false) };
+                    // An earlier try may have committed after all (its guard then refused this
+                    // one): look again, now that the lock was ours.
+                    return match look_up() {
+                        Found::Stored => Ok(true),
+                        Found::NotStored => Ok(false),
+                        found => Err(Some(lost::failure(found, cause))),
+                    };
+                }
+                Sent::Refused => {}
+            }
+            if tries == ALONE_TRIES {
+                // Every try was lost, and looked up as not stored.
+                let cause = lost.as_deref().unwrap_or("no answer");
+                return Err(Some(lost::failure(Found::NotStored, cause)));
+            }
+            tries += 1;
+            sent = self.send_group(pool, std::slice::from_ref(ready), Lock::Wait);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -368,18 +501,5 @@ mod tests {
         assert!(view.line("new", "p", Upto::Seq(3)).is_err() && view.gave_up());
         let view = SpecView::new(&k, "a", Some(head(4)));
         assert!(view.claim(ClaimRef(uuid::Uuid::nil())).is_err() && view.gave_up());
-    }
-
-    #[test]
-    fn expect_sql_quotes_every_line() {
-        let sql =
-            expect_sql("o'k", Some(head(7)), &[("s'1".into(), "p".into()), ("s2".into(), "q\\".into())]);
-        assert_eq!(
-            sql.ok().as_deref(),
-            Some(
-                "EXECUTE credence_expect(E'o''k', 7, ARRAY[E's''1', E's2']::text[], \
-                 ARRAY[E'p', E'q\\\\']::text[])"
-            )
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! One-round-trip writes of different agents sharing a transaction.
 //!
-//! A lone unit decided ahead (see the `speculate` module) is finished SQL — its guard and its
+//! A lone unit decided ahead (see `ahead`) is finished SQL — its guard and its
 //! rows — that needs only `BEGIN`, the agent's lock and `COMMIT` around it. A sender leads a
 //! group at once while fewer than [`MAX_IN_FLIGHT`] groups are being sent; otherwise its unit
 //! queues, and when a leader's round trip is done it hands the lead to the oldest queued unit,
@@ -15,10 +15,10 @@
 //! statement then writes only the units whose lock it got and whose guard passes, and names
 //! them. So a unit whose agent's lock is held elsewhere, or whose knowledge is stale, is
 //! refused alone while the rest of its group commits; it is then sent again by its own
-//! thread, alone, waiting for its own agent's lock (see `Groups::speculate`). Only a failure
+//! thread, alone, waiting for its own agent's lock (see `Writer::send_alone`). Only a failure
 //! of the whole statement (a claim that already exists) fails the group; after a connection
 //! lost while committing — or a leader that stopped — each unit looks up its own outcome
-//! (see the `outcome` module).
+//! (see `lost`).
 //!
 //! At most one unit per agent is queued or in flight: a unit of an agent that already has one
 //! there was decided at the same head, so it cannot pass its guard; it is answered
@@ -29,11 +29,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use credence_core::Head;
 
-use crate::error::PgResult;
-use crate::group::BatchFailure;
-use crate::outcome::UnitMark;
-use crate::speculate::{LOCKED_SETTING, LineKey, expect_sql, many_guard_args};
-use crate::write::{UnitRows, insert_many_sql};
+use super::{Pool, Writer};
+use crate::codec::{LineKey, UnitMark, UnitRows};
+use crate::error::Failure;
+use crate::lock::Lock;
+use crate::pool::begin_fresh;
+use crate::{session, sql};
 
 /// Most units in one shared transaction.
 pub(crate) const MAX_GROUP: usize = 64;
@@ -42,9 +43,9 @@ pub(crate) const MAX_GROUP: usize = 64;
 /// cores, 64 writers of 64 agents: 2 was about 5–10 % faster than 1, 3 or 4.)
 pub(crate) const MAX_IN_FLIGHT: usize = 2;
 
-/// A unit decided ahead, ready to send.
+/// A unit decided ahead (see `ahead`), ready to send.
 #[derive(Clone)]
-pub(crate) struct Ahead {
+pub(crate) struct Ready {
     /// The agent's id.
     pub(crate) agent: String,
     /// The agent's advisory-lock key.
@@ -74,7 +75,7 @@ pub(crate) enum Sent {
     /// stopped: the outcome is unknown until looked up.
     Lost(String),
     /// The server, the pool or the connection is unavailable.
-    Failed(BatchFailure),
+    Failed(Failure),
     /// Not sent: a unit of the same agent is queued or in flight.
     Busy,
 }
@@ -93,7 +94,7 @@ impl Sent {
 enum SlotState {
     Waiting,
     /// Lead a group starting with this (the sender's own) unit.
-    Lead(Ahead),
+    Lead(Ready),
     Done(Sent),
 }
 
@@ -110,7 +111,7 @@ impl Slot {
 }
 
 struct Queued {
-    unit: Ahead,
+    unit: Ready,
     slot: Arc<Slot>,
 }
 
@@ -137,7 +138,7 @@ impl Convoy {
     /// Sends `unit` in a group, leading one at once when fewer than [`MAX_IN_FLIGHT`] are
     /// being sent; `send` sends a group in one transaction. Returns what became of the group,
     /// or [`Sent::Busy`] when a unit of the same agent is queued or in flight.
-    pub(crate) fn send(&self, unit: Ahead, send: &dyn Fn(&[Ahead]) -> Sent) -> Sent {
+    pub(crate) fn send(&self, unit: Ready, send: &dyn Fn(&[Ready]) -> Sent) -> Sent {
         let slot = {
             let mut st = lock(&self.state);
             if !st.agents.insert(unit.agent.clone()) {
@@ -167,7 +168,7 @@ impl Convoy {
 
     /// Sends a group of `first` (the leader's own unit) and every queued unit (up to
     /// [`MAX_GROUP`]), then passes the lead on and answers the group.
-    fn lead(&self, first: Ahead, send: &dyn Fn(&[Ahead]) -> Sent) -> Sent {
+    fn lead(&self, first: Ready, send: &dyn Fn(&[Ready]) -> Sent) -> Sent {
         let (units, slots) = self.take_group(first);
         let agents = units.iter().map(|u| u.agent.clone()).collect();
         let mut pass = PassOn { convoy: self, slots: &slots, agents, sent: None };
@@ -179,7 +180,7 @@ impl Convoy {
 
     /// `first` and the oldest queued units, up to [`MAX_GROUP`] in all; the rest stay queued
     /// in order. Returns the units and the slots of their senders (all but the leader's).
-    fn take_group(&self, first: Ahead) -> (Vec<Ahead>, Vec<Arc<Slot>>) {
+    fn take_group(&self, first: Ready) -> (Vec<Ready>, Vec<Arc<Slot>>) {
         let mut st = lock(&self.state);
         let more = st.queue.len().min(MAX_GROUP - 1);
         let (mut units, mut slots) = (Vec::with_capacity(more + 1), Vec::with_capacity(more));
@@ -225,40 +226,62 @@ impl Drop for PassOn<'_> {
     }
 }
 
-/// The round trip of a group: `BEGIN`, the locks, the guards and rows, `COMMIT`. Returns the
-/// `BEGIN` part and the rest, for a connection that sends the `BEGIN` in front of the rest
-/// (see `PgConnection::begin_deferred`). One unit is checked and inserted by the statements
-/// of a lone write, after its lock: waited for with `wait`, else tried (a lock held elsewhere
-/// divides by zero). Several units' locks are tried in one statement that records the keys
-/// it got ([`LOCKED_SETTING`]); then one statement writes the units that got their lock and
-/// pass their guard (see `write::prepare_append`). The locks go in a statement of their own,
-/// before the guards, so each guard sees every commit made before its agent's lock was granted.
-pub(crate) fn group_sql(group: &[Ahead], wait: bool) -> PgResult<(String, String)> {
-    const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
-    if let [one] = group {
-        let lock = if wait {
-            format!("SELECT pg_advisory_xact_lock({})", one.lock_key)
-        } else {
-            format!("SELECT 1 / pg_try_advisory_xact_lock({})::int", one.lock_key)
+impl Writer {
+    /// Sends a group of units decided ahead in one transaction and one round trip, taking the
+    /// lock of a group of one as `how` says (several agents' locks are always only tried).
+    pub(super) fn send_group(&self, pool: &Pool, group: &[Ready], how: Lock) -> Sent {
+        let units: Vec<sql::GroupUnit<'_>> = group
+            .iter()
+            .map(|u| sql::GroupUnit {
+                agent: &u.agent,
+                lock_key: u.lock_key,
+                head: u.head,
+                assumed_empty: &u.assumed_empty,
+                rows: &u.rows,
+            })
+            .collect();
+        let (begin, body) = match sql::group(&units, how) {
+            Ok(sql) => sql,
+            // (A unit's seq out of range.) Alone, the unit meets the error on its own path.
+            Err(_) if group.len() > 1 => return Sent::Refused,
+            Err(e) => return Sent::Failed(Failure::of(&e)),
         };
-        let body = format!(
-            "{}; {}; COMMIT",
-            expect_sql(&one.agent, one.head, &one.assumed_empty)?,
-            one.rows.insert_sql(&one.agent)?
-        );
-        return Ok((format!("{BEGIN}; {lock}"), body));
+        let mut c = match begin_fresh(pool, session::ensure_writable) {
+            Ok((c, ())) => c,
+            Err(e) => return Sent::Failed(Failure::of(&e)),
+        };
+        c.begin_deferred(&begin);
+        if let Ok(messages) = c.send(&body) {
+            c.committed();
+            if group.len() == 1 {
+                self.count_commit(1, 0);
+                return Sent::Committed;
+            }
+            let written = written_agents(&messages);
+            self.count_commit(written.len(), 0);
+            let refused = group.len().saturating_sub(written.len());
+            super::add(&self.counters.refused_in_groups, refused);
+            return if refused == 0 { Sent::Committed } else { Sent::Partly(Arc::new(written)) };
+        }
+        let Some(failure) = c.failure().cloned() else {
+            return Sent::Failed(Failure::Other("a failed round trip left no failure".into()));
+        };
+        if failure.commit_lost {
+            // The connection broke in the one round trip, which carried the COMMIT: each unit
+            // looks up its own outcome.
+            return Sent::Lost(failure.class.reason().to_owned());
+        }
+        if c.raw().is_closed() || matches!(failure.class, Failure::Unavailable(_)) {
+            return Sent::Failed(failure.class);
+        }
+        if group.len() > 1 {
+            super::add(&self.counters.refused_in_groups, group.len());
+        }
+        match c.rollback_raw() {
+            Ok(()) => Sent::Refused,
+            Err(e) => Sent::Failed(Failure::of(&e)),
+        }
     }
-    let keys: Vec<String> = group.iter().map(|u| u.lock_key.to_string()).collect();
-    let locks = format!(
-        "SELECT set_config('{LOCKED_SETTING}', coalesce((SELECT string_agg(k::text, ',') \
-         FROM unnest(ARRAY[{}]::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)), ''), true)",
-        keys.join(", ")
-    );
-    let guards: Vec<(&str, Option<Head>, i64, &[LineKey])> =
-        group.iter().map(|u| (u.agent.as_str(), u.head, u.lock_key, &*u.assumed_empty)).collect();
-    let rows: Vec<(&str, &UnitRows)> = group.iter().map(|u| (u.agent.as_str(), &*u.rows)).collect();
-    let body = format!("{}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
-    Ok((format!("{BEGIN}; {locks}"), body))
 }
 
 /// The agents a shared transaction wrote, from its messages (the rows `ok:<agent>`).
@@ -277,10 +300,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn unit(agent: &str) -> Ahead {
+    fn unit(agent: &str) -> Ready {
         let rows =
-            crate::write::unit_rows(&credence_core::Append::new(3, credence_core::Timestamp(30)), false);
-        Ahead {
+            crate::codec::unit_rows(&credence_core::Append::new(3, credence_core::Timestamp(30)), false);
+        Ready {
             agent: agent.into(),
             lock_key: 7,
             head: Some(Head { seq: 2, tx_time: credence_core::Timestamp(20) }),
@@ -336,7 +359,7 @@ mod tests {
         let convoy = Convoy::default();
         // The two first senders lead groups of one; the second finishes long after the first,
         // so the three queued meanwhile all go in the group the first hands its lead to.
-        let send = |g: &[Ahead]| {
+        let send = |g: &[Ready]| {
             assert!(g.len() == 1, "a shared transaction's leader stops");
             let ms = if g[0].agent == "lead2" { 800 } else { 200 };
             std::thread::sleep(std::time::Duration::from_millis(ms));
@@ -388,7 +411,7 @@ mod tests {
         let [groups, units, in_flight, most_in_flight, largest] =
             std::array::from_fn(|_| AtomicUsize::new(0));
         // Each group answers with its members' names, so a sender can tell whose outcome it got.
-        let send = |g: &[Ahead]| {
+        let send = |g: &[Ready]| {
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             most_in_flight.fetch_max(now, Ordering::SeqCst);
             largest.fetch_max(g.len(), Ordering::SeqCst);
@@ -397,7 +420,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(2));
             in_flight.fetch_sub(1, Ordering::SeqCst);
             let names: Vec<&str> = g.iter().map(|u| u.agent.as_str()).collect();
-            Sent::Failed(BatchFailure::Other(format!(",{},", names.join(","))))
+            Sent::Failed(Failure::Other(format!(",{},", names.join(","))))
         };
         let wrong: Vec<String> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..16)
@@ -406,7 +429,7 @@ mod tests {
                     s.spawn(move || {
                         let agent = format!("agent-{i}");
                         let mine = |sent: &Sent| {
-                            matches!(sent, Sent::Failed(BatchFailure::Other(m)) if m.contains(&format!(",{agent},")))
+                            matches!(sent, Sent::Failed(Failure::Other(m)) if m.contains(&format!(",{agent},")))
                         };
                         (0..20)
                             .map(|_| convoy.send(unit(&agent), send))
@@ -428,34 +451,5 @@ mod tests {
         assert!(largest.load(Ordering::SeqCst) <= MAX_GROUP);
         let st = lock(&convoy.state);
         assert_eq!((st.leaders, st.agents.len(), st.queue.len()), (0, 0, 0));
-    }
-
-    #[test]
-    fn only_a_unit_sent_alone_waits_for_its_lock_and_a_group_records_the_locks_it_got() -> PgResult<()> {
-        let (begin, rest) = group_sql(&[unit("a")], true)?;
-        assert!(begin.ends_with("; SELECT pg_advisory_xact_lock(7)"), "{begin}");
-        assert!(rest.starts_with("EXECUTE credence_expect(E'a', 2, "), "{rest}");
-        assert!(rest.contains("EXECUTE credence_append(E'a', 3, 30, FALSE"), "{rest}");
-        assert!(rest.ends_with("; COMMIT"), "{rest}");
-        let (begin, _) = group_sql(&[unit("a")], false)?;
-        assert!(begin.ends_with("; SELECT 1 / pg_try_advisory_xact_lock(7)::int"), "{begin}");
-        for wait in [false, true] {
-            let (begin, rest) = group_sql(&[unit("a"), unit("b")], wait)?;
-            assert!(
-                begin.ends_with(
-                    "; SELECT set_config('credence.locked', coalesce((SELECT string_agg(k::text, ',') \
-                     FROM unnest(ARRAY[7, 7]::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)), ''), true)"
-                ),
-                "{begin}"
-            );
-            assert_eq!(
-                rest,
-                "EXECUTE credence_append_many(ARRAY[E'a', E'b']::text[], ARRAY[2, 2]::bigint[], \
-                 ARRAY[7, 7]::bigint[], ARRAY[E'a', E'b']::text[], ARRAY[E's', E's']::text[], \
-                 ARRAY[E'p', E'p']::text[], E'[{\"ag\":\"a\",\"f\":false,\"n\":0,\"s\":3,\"tx\":30},\
-                 {\"ag\":\"b\",\"f\":false,\"n\":0,\"s\":3,\"tx\":30}]', E'[]', E'[]', E'[]', E'[]'); COMMIT"
-            );
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,722 @@
+//! Every SQL statement of the adapter, and the builders that quote arguments into the
+//! statements sent as simple-query batches. Column lists live here once: a column added to a
+//! table is added to its statements here, to its encoding and decoding in `codec`, and to a
+//! migration.
+//!
+//! Two kinds of statement: parameterised ones (`$1 …`), run through the extended protocol by
+//! the read path and for the rows the write path sends on their own; and server-side prepared
+//! statements (`PREPARE credence_…`, made once per session by `session::ensure_prepared`), run
+//! with `EXECUTE` and quoted literals inside simple-query batches, where several statements
+//! travel in one round trip.
+
+use credence_core::{Event, Head};
+
+use crate::codec::{LineKey, UnitMark, UnitMarkRow, UnitRows, row_text, seq_param};
+use crate::error::PgResult;
+use crate::lock::{self, Lock};
+
+/// Begins a read: one snapshot, no lock.
+pub(crate) const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/// Opens a unit's savepoint (after a failure shared by the units of a transaction, each runs
+/// in one; see `write::pipelined`). Savepoints are not released: a later one of the same name
+/// nests, `ROLLBACK TO` undoes only the latest, and `COMMIT` keeps all not rolled back.
+pub(crate) const SAVEPOINT: &str = "SAVEPOINT credence_unit";
+/// Undoes the statements of the unit since its savepoint.
+pub(crate) const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT credence_unit";
+
+/// Every agent with a unit.
+pub(crate) const AGENTS: &str = "SELECT agent_id FROM agents";
+
+/// Records that the oracle was told about adjudication `$2`.
+pub(crate) const MARK_NOTIFIED: &str =
+    "UPDATE adjudications SET notified = TRUE WHERE agent_id = $1 AND handle = $2";
+
+/// One adjudication row of a unit.
+pub(crate) const INSERT_ADJUDICATION: &str = "INSERT INTO adjudications (agent_id, handle, stream_seq, ord, subject, \
+     predicate, challenger, incumbents, queued_at, expires_at, status, notified) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// Closes adjudication `$2` with status `$3` in unit `$4`.
+pub(crate) const CLOSE_ADJUDICATION: &str =
+    "UPDATE adjudications SET status = $3, closed_seq = $4 WHERE agent_id = $1 AND handle = $2";
+
+/// A unit's idempotency record.
+pub(crate) const INSERT_IDEMPOTENCY: &str =
+    "INSERT INTO idempotency_keys (agent_id, key, stream_seq, request, answer) VALUES ($1, $2, $3, $4, $5)";
+
+macro_rules! claims_sql {
+    ($tail:literal) => {
+        concat!(
+            "SELECT agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
+             cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
+             vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on FROM claims ",
+            $tail
+        )
+    };
+}
+
+macro_rules! entries_sql {
+    ($tail:literal) => {
+        concat!(
+            "SELECT stream_seq, idx, claim_ref, event, disposition, rationale, recorded_at FROM entries ",
+            $tail
+        )
+    };
+}
+
+macro_rules! adjudications_sql {
+    ($tail:literal) => {
+        concat!(
+            "SELECT agent_id, handle, stream_seq, subject, predicate, challenger, incumbents, queued_at, \
+             expires_at, status, notified, closed_seq FROM adjudications ",
+            $tail
+        )
+    };
+}
+
+/// Audit pages, indexed `[claim filter][cursor][newest_first]`.
+pub(crate) const AUDIT: [&str; 8] = [
+    // [claim filter][cursor][newest_first]
+    entries_sql!("WHERE agent_id = $1 ORDER BY stream_seq, idx LIMIT $2"),
+    entries_sql!("WHERE agent_id = $1 ORDER BY stream_seq DESC, idx DESC LIMIT $2"),
+    entries_sql!("WHERE agent_id = $1 AND (stream_seq, idx) > ($3, $4) ORDER BY stream_seq, idx LIMIT $2"),
+    entries_sql!(
+        "WHERE agent_id = $1 AND (stream_seq, idx) < ($3, $4) ORDER BY stream_seq DESC, idx DESC LIMIT $2"
+    ),
+    entries_sql!("WHERE agent_id = $1 AND claim_ref = $3 ORDER BY stream_seq, idx LIMIT $2"),
+    entries_sql!("WHERE agent_id = $1 AND claim_ref = $3 ORDER BY stream_seq DESC, idx DESC LIMIT $2"),
+    entries_sql!(
+        "WHERE agent_id = $1 AND claim_ref = $3 AND (stream_seq, idx) > ($4, $5) \
+         ORDER BY stream_seq, idx LIMIT $2"
+    ),
+    entries_sql!(
+        "WHERE agent_id = $1 AND claim_ref = $3 AND (stream_seq, idx) < ($4, $5) \
+         ORDER BY stream_seq DESC, idx DESC LIMIT $2"
+    ),
+];
+
+/// The three line reads of the engine's write path (`line_claims`, `line_marks`,
+/// `line_assertions` for one line and `max_seq`) in one statement: a `UNION ALL` with a
+/// discriminator `k` (0 claims, 1 marks, 2 assertions), each part in its documented order.
+/// The line's claims are read in `claims_by_line` order (`ORDER BY stream_seq, claim_ref` in
+/// each part): that makes `claims_by_line` the cheapest index even when the plan is made while
+/// the tables are tiny (a generic plan cached per connection), where otherwise
+/// `claims_by_unit` ties and is picked, and then scans every claim of the agent on each write.
+/// `OFFSET 0` keeps the lateral lookups from being flattened into a scan of the whole ledger.
+macro_rules! line_parts {
+    () => {
+        "(SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
+     cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
+     vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on, NULL::bigint AS \
+     idx, NULL::text AS event, NULL::text AS disposition, NULL::uuid AS assertion_ref, NULL::uuid AS \
+     target, NULL::text AS kind, NULL::bigint AS at, claim_ref AS o2, ord::bigint AS o3 FROM claims \
+     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND stream_seq <= $4 ORDER BY \
+     stream_seq, claim_ref) UNION ALL (SELECT 1, NULL, e.claim_ref, e.stream_seq, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.idx, e.event, \
+     e.disposition, NULL, NULL, NULL, NULL, NULL, e.idx FROM (SELECT agent_id, claim_ref FROM claims \
+     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 ORDER BY stream_seq, claim_ref) c CROSS \
+     JOIN LATERAL (SELECT x.stream_seq, x.idx, x.claim_ref, x.event, x.disposition FROM entries x \
+     WHERE x.agent_id = c.agent_id AND x.claim_ref = c.claim_ref AND x.stream_seq <= $4 AND x.event \
+     = ANY($5) OFFSET 0) e) UNION ALL (SELECT 2, NULL, NULL, a.stream_seq, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     a.assertion_ref, a.target, a.kind, a.at, a.assertion_ref, a.ord::bigint FROM (SELECT agent_id, \
+     claim_ref FROM claims WHERE agent_id = $1 AND subject = $2 AND predicate = $3 ORDER BY \
+     stream_seq, claim_ref) c CROSS JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, x.target, \
+     x.kind, x.at, x.ord FROM assertions x WHERE x.agent_id = c.agent_id AND x.target = c.claim_ref \
+     AND x.stream_seq <= $4 OFFSET 0) a)"
+    };
+}
+pub(crate) const LINE_SQL: &str = concat!(line_parts!(), " ORDER BY k, stream_seq, o2, o3");
+
+/// [`LINE_SQL`] with a fourth part, `k` = 3: the agent's head (`stream_seq`, `tx_time`), if
+/// it has a unit. The write path reads it with the line in one statement, after the lock.
+pub(crate) const LINE_HEAD_SQL: &str = concat!(
+    line_parts!(),
+    " UNION ALL (SELECT 3, NULL, NULL, u.stream_seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, u.tx_time, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL FROM units u WHERE u.agent_id = $1 ORDER BY u.stream_seq DESC LIMIT 1) \
+     ORDER BY k, stream_seq, o2, o3"
+);
+
+/// The newest unit with `tx_time ≤ $2`.
+pub(crate) const SEQ_AT: &str = "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 AND tx_time <= $2 \
+             ORDER BY tx_time DESC, stream_seq DESC LIMIT 1";
+
+/// Unit `$2`'s seq and tx_time.
+pub(crate) const UNIT_HEAD: &str =
+    "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 AND stream_seq = $2";
+
+/// One claim by id.
+pub(crate) const CLAIM: &str = claims_sql!("WHERE agent_id = $1 AND claim_ref = $2");
+
+/// The entries about claim `$2` up to seq `$3`.
+pub(crate) const CLAIM_ENTRIES: &str =
+    entries_sql!("WHERE agent_id = $1 AND claim_ref = $2 AND stream_seq <= $3 ORDER BY stream_seq, idx");
+
+/// The assertions about claim `$2` up to seq `$3`.
+pub(crate) const CLAIM_ASSERTIONS: &str = "SELECT stream_seq, assertion_ref, target, kind, at FROM assertions \
+             WHERE agent_id = $1 AND target = $2 AND stream_seq <= $3 ORDER BY stream_seq, assertion_ref, ord";
+
+/// How many entries of event `$3` about claim `$2` were recorded at or after `$4`.
+pub(crate) const COUNT_ENTRIES_SINCE: &str = "SELECT count(*) AS n FROM entries \
+             WHERE agent_id = $1 AND claim_ref = $2 AND event = $3 AND recorded_at >= $4";
+
+/// Every edge of kind `$2`, by target.
+pub(crate) const EDGES_OF_KIND: &str = "SELECT from_ref, to_ref, kind, stream_seq FROM edges \
+                 WHERE agent_id = $1 AND kind = $2 ORDER BY to_ref, stream_seq, from_ref, ord";
+
+/// The edges of kind `$3` pointing at `$2`.
+pub(crate) const EDGES_TO: &str = "SELECT from_ref, to_ref, kind, stream_seq FROM edges \
+             WHERE agent_id = $1 AND to_ref = $2 AND kind = $3 ORDER BY stream_seq, from_ref, ord";
+
+/// The edges of kind `$3` leaving `$2`.
+pub(crate) const EDGES_FROM: &str = "SELECT from_ref, to_ref, kind, stream_seq FROM edges \
+             WHERE agent_id = $1 AND from_ref = $2 AND kind = $3 ORDER BY stream_seq, ord";
+
+/// The predicates of subject `$2` up to seq `$3`.
+pub(crate) const PREDICATES: &str =
+    "SELECT DISTINCT predicate FROM claims WHERE agent_id = $1 AND subject = $2 AND stream_seq <= $3";
+
+/// One adjudication row by handle.
+pub(crate) const ADJUDICATION: &str = adjudications_sql!("WHERE agent_id = $1 AND handle = $2");
+
+/// The pending adjudication rows.
+pub(crate) const OPEN_ADJUDICATIONS: &str = adjudications_sql!(
+    "WHERE agent_id = $1 AND status = 'pending' ORDER BY queued_at, handle, stream_seq, ord"
+);
+
+/// A page of units after seq `$2`, at most `$3`.
+pub(crate) const UNITS_AFTER: &str = "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 AND stream_seq > $2 \
+             ORDER BY stream_seq LIMIT $3";
+
+/// The claims of the units `$2..=$3`.
+pub(crate) const UNITS_CLAIMS: &str =
+    claims_sql!("WHERE agent_id = $1 AND stream_seq BETWEEN $2 AND $3 ORDER BY stream_seq, ord");
+
+/// The assertions of the units `$2..=$3`.
+pub(crate) const UNITS_ASSERTIONS: &str = "SELECT stream_seq, assertion_ref, target, kind, at FROM assertions \
+             WHERE agent_id = $1 AND stream_seq BETWEEN $2 AND $3 ORDER BY stream_seq, ord";
+
+/// The edges of the units `$2..=$3`.
+pub(crate) const UNITS_EDGES: &str = "SELECT from_ref, to_ref, kind, stream_seq FROM edges \
+             WHERE agent_id = $1 AND stream_seq BETWEEN $2 AND $3 ORDER BY stream_seq, ord";
+
+/// The entries of the units `$2..=$3`.
+pub(crate) const UNITS_ENTRIES: &str =
+    entries_sql!("WHERE agent_id = $1 AND stream_seq BETWEEN $2 AND $3 ORDER BY stream_seq, ord, idx");
+
+/// The adjudication rows opened or closed by the units `$2..=$3`.
+pub(crate) const UNITS_ADJUDICATIONS: &str = adjudications_sql!(
+    "WHERE agent_id = $1 AND (stream_seq BETWEEN $2 AND $3 OR closed_seq BETWEEN $2 AND $3) \
+                 ORDER BY stream_seq, ord"
+);
+
+/// The idempotency records of the units `$2..=$3`.
+pub(crate) const UNITS_KEYS: &str = "SELECT key, stream_seq, request, answer FROM idempotency_keys \
+             WHERE agent_id = $1 AND stream_seq BETWEEN $2 AND $3";
+
+/// The idempotency record stored under key `$2`.
+pub(crate) const IDEMPOTENCY_KEY: &str =
+    "SELECT key, stream_seq, request, answer FROM idempotency_keys WHERE agent_id = $1 AND key = $2";
+
+/// The agent's newest unit.
+pub(crate) const HEAD: &str =
+    "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 ORDER BY stream_seq DESC LIMIT 1";
+
+/// Server-side prepared statements used from simple-query batches (which cannot bind
+/// parameters but can `EXECUTE` with literal arguments, keeping the cached plan). Prepared
+/// once per connection by `session::ensure_prepared`; `PREPARE` is not undone by a rollback.
+pub(crate) const PREPARE_HEAD: &str = "PREPARE credence_head(text) AS SELECT stream_seq, tx_time FROM units \
+     WHERE agent_id = $1 ORDER BY stream_seq DESC LIMIT 1";
+
+/// The `PREPARE` of the statement inserting all rows of a unit but adjudications: a CTE with
+/// one `INSERT … SELECT … FROM json_to_recordset(…)` per table, each taking a JSON array of
+/// rows (`[]` for none). Claims use `ON CONFLICT DO NOTHING`; the final `SELECT` refuses the
+/// unit with `refusal::CLAIM_EXISTS` when fewer claims went in than it holds: one of them is
+/// already stored (or the unit repeats one of its own).
+///
+/// `credence_append(agent, seq, tx_time, first_unit, claims, entries, assertions, edges,
+/// n_claims)` inserts one unit.
+///
+/// `credence_append_many(agents, heads, keys, line_agents, subjects, predicates, units,
+/// claims, entries, assertions, edges)` inserts the units of several agents sharing a
+/// transaction (see `write::convoy`) — but only those of the agents that pass their guard:
+/// the agent's lock key is among those the transaction got (the transaction-local setting
+/// [`LOCKED_SETTING`], set by the statement before), its newest unit is the head the unit was
+/// decided at, and none of the lines it took as empty holds a claim. It returns one row
+/// `ok:<agent>` per agent written. `units` holds `{ag, s, tx, f, n}` per unit (`n`: its
+/// claims) and every row names its agent in `ag`. Each line is probed once, whatever the
+/// number of units.
+pub(crate) fn prepare_append(many: bool) -> String {
+    let (head, sources, ag, ag_col, only_ok) = if many {
+        (
+            format!(
+                "PREPARE credence_append_many(text[], bigint[], bigint[], text[], text[], text[], json, json, json, \
+                 json, json) AS WITH \
+                 taken AS MATERIALIZED (SELECT DISTINCT l.ag FROM unnest($4, $5, $6) AS l(ag, s, p) \
+                   WHERE (SELECT c.claim_ref FROM claims c WHERE c.agent_id = l.ag AND c.subject = l.s \
+                   AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref LIMIT 1) IS NOT NULL), \
+                 ok AS MATERIALIZED (SELECT h.ag FROM unnest($1, $2, $3) AS h(ag, seq, k) \
+                   WHERE h.k = ANY ((SELECT string_to_array(current_setting('{LOCKED_SETTING}', true), ','))::bigint[]) \
+                   AND (SELECT coalesce(max(u.stream_seq), 0) FROM units u WHERE u.agent_id = h.ag) = h.seq \
+                   AND NOT EXISTS (SELECT 1 FROM taken WHERE taken.ag = h.ag)), \
+                 u AS (INSERT INTO units (agent_id, stream_seq, tx_time) \
+                   SELECT ag, s, tx FROM json_to_recordset($7) AS t(ag text, s bigint, tx bigint) \
+                   WHERE ag IN (SELECT ag FROM ok)), \
+                 g AS (INSERT INTO agents (agent_id) \
+                   SELECT ag FROM json_to_recordset($7) AS t(ag text, f boolean) \
+                   WHERE f AND ag IN (SELECT ag FROM ok) ON CONFLICT DO NOTHING)"
+            ),
+            ["$8", "$9", "$10", "$11"],
+            "ag",
+            "ag text, ",
+            " WHERE ag IN (SELECT ag FROM ok)",
+        )
+    } else {
+        (
+            "PREPARE credence_append(text, bigint, bigint, boolean, json, json, json, json, bigint) AS WITH \
+             u AS (INSERT INTO units (agent_id, stream_seq, tx_time) VALUES ($1, $2, $3)), \
+             g AS (INSERT INTO agents (agent_id) SELECT $1 WHERE $4 ON CONFLICT DO NOTHING)"
+                .to_owned(),
+            ["$5", "$6", "$7", "$8"],
+            "$1",
+            "",
+            "",
+        )
+    };
+    let [claims, entries, assertions, edges] = sources;
+    let tail = if many {
+        "SELECT 'ok:' || ag FROM ok WHERE credence_check((SELECT count(*) FROM c) = (SELECT coalesce(sum(n), 0) \
+         FROM json_to_recordset($7) AS t(ag text, n bigint) WHERE ag IN (SELECT ag FROM ok)), 'KR001', \
+         'a claim of the unit is already stored') = 1"
+    } else {
+        "SELECT credence_check((SELECT count(*) FROM c) = $9, 'KR001', 'a claim of the unit is already stored')"
+    };
+    format!(
+        "{head}, \
+         c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
+           cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
+           vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
+           SELECT {ag}, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
+           FROM json_to_recordset({claims}) AS t({ag_col}r uuid, s bigint, o integer, subj text, pred text, \
+           val text, prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, \
+           vsg text, veg text, tx bigint, df uuid[], dp uuid[]){only_ok} ON CONFLICT DO NOTHING RETURNING 1), \
+         e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
+           recorded_at) SELECT {ag}, s, i, o, r, ev, di, ra, at FROM json_to_recordset({entries}) \
+           AS t({ag_col}s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint){only_ok}), \
+         a AS (INSERT INTO assertions (agent_id, stream_seq, ord, assertion_ref, target, kind, at) \
+           SELECT {ag}, s, o, r, t, k, at FROM json_to_recordset({assertions}) \
+           AS t({ag_col}s bigint, o integer, r uuid, t uuid, k text, at bigint){only_ok}), \
+         d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
+           SELECT {ag}, f, t, k, s, o FROM json_to_recordset({edges}) \
+           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer){only_ok}) \
+         {tail}"
+    )
+}
+
+/// Session settings of every connection the write path uses, made with the prepared
+/// statements: plans are generic (cached per connection, no planning per write) and never a
+/// sequential scan chosen while the agent's tables were tiny (every query is an index lookup);
+/// REAL values in text results are the shortest exact form (see `codec::TextReader`).
+pub(crate) const SESSION_SETTINGS: &str =
+    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET extra_float_digits = 3";
+
+/// The line query ([`LINE_SQL`], or [`LINE_HEAD_SQL`] `with_head`) for a simple-query batch,
+/// its arguments quoted literals.
+pub(crate) fn line_sql(agent: &str, subject: &str, predicate: &str, max_seq: i64, with_head: bool) -> String {
+    let events: Vec<String> = Event::MARKS.iter().map(|e| quote_literal(e.as_str())).collect();
+    format!(
+        "EXECUTE credence_line{}({}, {}, {}, {max_seq}, ARRAY[{}]::text[])",
+        if with_head { "_head" } else { "" },
+        quote_literal(agent),
+        quote_literal(subject),
+        quote_literal(predicate),
+        events.join(", ")
+    )
+}
+
+/// The head query of [`PREPARE_HEAD`] for `agent`, for a simple-query batch.
+pub(crate) fn head_sql(agent: &str) -> String {
+    format!("EXECUTE credence_head({})", quote_literal(agent))
+}
+
+/// Rows (JSON objects as text) as one JSON array in a string literal, for
+/// `json_to_recordset`; with `agent`, each row gets the field `"ag"` naming it first.
+fn rows_literal<'a>(rows: impl IntoIterator<Item = (Option<&'a str>, &'a str)>) -> PgResult<String> {
+    let mut text = String::from("[");
+    for (i, (agent, row)) in rows.into_iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        match agent {
+            Some(agent) => {
+                let fields = row.strip_prefix('{').unwrap_or(row);
+                text.push_str("{\"ag\":");
+                text.push_str(&row_text(&serde_json::Value::from(agent))?);
+                if !fields.starts_with('}') {
+                    text.push(',');
+                }
+                text.push_str(fields);
+            }
+            None => text.push_str(row),
+        }
+    }
+    text.push(']');
+    Ok(quote_literal(&text))
+}
+
+/// A unit's rows as one `EXECUTE credence_append(…)` for `agent`. Every value travels inside
+/// JSON string literals quoted by [`quote_literal`] (numbers are formatted by Rust), so nothing
+/// is spliced in unquoted.
+pub(crate) fn insert_sql(agent: &str, rows: &UnitRows) -> PgResult<String> {
+    Ok(format!(
+        "EXECUTE credence_append({}, {}, {}, {}, {}, {}, {}, {}, {})",
+        quote_literal(agent),
+        rows.seq,
+        rows.tx_time,
+        if rows.first_unit { "TRUE" } else { "FALSE" },
+        own_rows(&rows.claims)?,
+        own_rows(&rows.entries)?,
+        own_rows(&rows.assertions)?,
+        own_rows(&rows.edges)?,
+        rows.claims.len()
+    ))
+}
+
+/// The rows of several agents' units (at most one each) as one `EXECUTE
+/// credence_append_many(…)` after the guard arguments `guard_args` (see
+/// [`many_guard_args`]): each row names its agent.
+pub(crate) fn insert_many_sql(guard_args: &str, units: &[(&str, &UnitRows)]) -> PgResult<String> {
+    let named = |table: fn(&UnitRows) -> &Vec<String>| {
+        rows_literal(
+            units.iter().flat_map(|(agent, rows)| table(rows).iter().map(|row| (Some(*agent), row.as_str()))),
+        )
+    };
+    let mut heads = Vec::with_capacity(units.len());
+    for (_, rows) in units {
+        let n = rows.claims.len();
+        heads.push(row_text(
+            &serde_json::json!({ "s": rows.seq, "tx": rows.tx_time, "f": rows.first_unit, "n": n }),
+        )?);
+    }
+    Ok(format!(
+        "EXECUTE credence_append_many({guard_args}, {}, {}, {}, {}, {})",
+        rows_literal(units.iter().zip(&heads).map(|((agent, _), head)| (Some(*agent), head.as_str())))?,
+        named(|r| &r.claims)?,
+        named(|r| &r.entries)?,
+        named(|r| &r.assertions)?,
+        named(|r| &r.edges)?,
+    ))
+}
+
+/// One unit's rows of a table as a literal (see [`rows_literal`]).
+fn own_rows(rows: &[String]) -> PgResult<String> {
+    rows_literal(rows.iter().map(|row| (None, row.as_str())))
+}
+
+/// `s` as an SQL string literal (`E'…'`, so the result does not depend on
+/// `standard_conforming_strings`): quotes and backslashes are doubled.
+pub(crate) fn quote_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 3);
+    out.push_str("E'");
+    for ch in s.chars() {
+        match ch {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The guard: refuses the transaction with `refusal::STALE` unless the agent's newest unit is
+/// `$2` (0: none) and none of the lines `($3[i], $4[i])` holds a claim. Each line is probed in
+/// `claims_by_line` order (see `line_parts`); see [`PLAN_EXPECT`] for its plan.
+pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, text[], text[]) AS \
+     SELECT credence_check((SELECT coalesce(max(stream_seq), 0) FROM units WHERE agent_id = $1) = $2 \
+     AND NOT EXISTS (SELECT 1 FROM unnest($3, $4) AS l(s, p) WHERE (SELECT c.claim_ref FROM claims c \
+     WHERE c.agent_id = $1 AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
+     LIMIT 1) IS NOT NULL), 'KR002', 'the agent was written, or a line taken as empty holds a claim')";
+
+/// Makes and caches the guards' generic plans when the session is prepared, with sorts
+/// disabled: while the claims table holds a few rows, probing a line through `claims_by_unit`
+/// plus a sort costs about as much as through `claims_by_line`, and that plan, kept for the
+/// session, would scan every claim of the agent on each write as the table grows. (A plan made
+/// again later — after PostgreSQL analyses the table, or resets its plan cache — is made with
+/// the session's usual settings; with statistics `claims_by_line` wins clearly.) Runs after
+/// the session settings (generic plans).
+pub(crate) const PLAN_EXPECT: &str = "SET enable_sort = off; \
+     EXPLAIN EXECUTE credence_expect(E'', 0, ARRAY[]::text[], ARRAY[]::text[]); \
+     EXPLAIN EXECUTE credence_append_many(ARRAY[]::text[], ARRAY[]::bigint[], ARRAY[]::bigint[], \
+     ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::text[], '[]', '[]', '[]', '[]', '[]'); RESET enable_sort";
+
+/// The guard for `agent` at `head` with the lines `assumed_empty`, for a simple-query batch.
+pub(crate) fn expect_sql(agent: &str, head: Option<Head>, assumed_empty: &[LineKey]) -> PgResult<String> {
+    let list = |part: fn(&LineKey) -> &str| {
+        let items: Vec<String> = assumed_empty.iter().map(|l| quote_literal(part(l))).collect();
+        format!("ARRAY[{}]::text[]", items.join(", "))
+    };
+    Ok(format!(
+        "EXECUTE credence_expect({}, {}, {}, {})",
+        quote_literal(agent),
+        seq_param(head.map_or(0, |h| h.seq))?,
+        list(|l| &l.0),
+        list(|l| &l.1)
+    ))
+}
+
+/// The transaction-local setting in which a shared transaction records the lock keys it got
+/// (see `write::convoy`).
+pub(crate) const LOCKED_SETTING: &str = "credence.locked";
+
+/// The guard arguments of several agents' units for `credence_append_many` (see
+/// [`prepare_append`]): their agents, the heads they were decided at, their lock keys,
+/// then the lines they took as empty (agent, subject, predicate).
+pub(crate) fn many_guard_args(units: &[(&str, Option<Head>, i64, &[LineKey])]) -> PgResult<String> {
+    let array = |items: Vec<String>, ty: &str| format!("ARRAY[{}]::{ty}[]", items.join(", "));
+    let (mut agents, mut heads, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut line_agents, mut subjects, mut predicates) = (Vec::new(), Vec::new(), Vec::new());
+    for (agent, head, key, lines) in units {
+        agents.push(quote_literal(agent));
+        heads.push(seq_param(head.map_or(0, |h| h.seq))?.to_string());
+        keys.push(key.to_string());
+        for (subject, predicate) in *lines {
+            line_agents.push(quote_literal(agent));
+            subjects.push(quote_literal(subject));
+            predicates.push(quote_literal(predicate));
+        }
+    }
+    Ok([
+        array(agents, "text"),
+        array(heads, "bigint"),
+        array(keys, "bigint"),
+        array(line_agents, "text"),
+        array(subjects, "text"),
+        array(predicates, "text"),
+    ]
+    .join(", "))
+}
+
+/// The round trip of a group of units decided ahead (see `write::convoy`): the `BEGIN` part
+/// (with the locks) and the rest, for a connection that sends the `BEGIN` in front of the rest.
+/// One unit is checked and inserted by the statements of a lone write, after its lock: waited
+/// for, or only tried (`how`). Several units' locks are tried in one statement that records
+/// the keys it got ([`LOCKED_SETTING`]); then one statement writes the units that got their
+/// lock and pass their guard (see [`prepare_append`]). The locks go in a statement of their
+/// own, before the guards, so each guard sees every commit made before its agent's lock was
+/// granted.
+pub(crate) fn group(units: &[GroupUnit<'_>], how: Lock) -> PgResult<(String, String)> {
+    if let [one] = units {
+        let body = format!(
+            "{}; {}; COMMIT",
+            expect_sql(one.agent, one.head, one.assumed_empty)?,
+            insert_sql(one.agent, one.rows)?
+        );
+        return Ok((lock::begin_locked(one.lock_key, how), body));
+    }
+    let keys: Vec<i64> = units.iter().map(|u| u.lock_key).collect();
+    let guards: Vec<(&str, Option<Head>, i64, &[LineKey])> =
+        units.iter().map(|u| (u.agent, u.head, u.lock_key, u.assumed_empty)).collect();
+    let rows: Vec<(&str, &UnitRows)> = units.iter().map(|u| (u.agent, u.rows)).collect();
+    let body = format!("{}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
+    Ok((lock::begin_trying_all(&keys, LOCKED_SETTING), body))
+}
+
+/// One unit of a group (see [`group`]).
+pub(crate) struct GroupUnit<'a> {
+    pub(crate) agent: &'a str,
+    pub(crate) lock_key: i64,
+    pub(crate) head: Option<Head>,
+    pub(crate) assumed_empty: &'a [LineKey],
+    pub(crate) rows: &'a UnitRows,
+}
+
+/// Whether unit `mark` of `agent` is stored, in one round trip on a fresh connection:
+/// `BEGIN`, the agent's lock `lock_key` (waited for: the transaction being looked up held it
+/// or asked for it first, so it has ended by then), the check, `COMMIT` (see `write::lost`).
+pub(crate) fn unit_stored(agent: &str, lock_key: i64, mark: &UnitMark) -> PgResult<String> {
+    let a = quote_literal(agent);
+    let seq = seq_param(mark.seq)?;
+    let row = match &mark.row {
+        UnitMarkRow::Claim(r) => {
+            format!(
+                "EXISTS (SELECT 1 FROM claims WHERE agent_id = {a} AND claim_ref = '{}' AND stream_seq = {seq})",
+                r.0
+            )
+        }
+        UnitMarkRow::Assertion(r) => format!(
+            "EXISTS (SELECT 1 FROM assertions WHERE agent_id = {a} AND stream_seq = {seq} \
+             AND assertion_ref = '{}')",
+            r.0
+        ),
+        UnitMarkRow::Entry { index, claim_ref, event } => format!(
+            "EXISTS (SELECT 1 FROM entries WHERE agent_id = {a} AND stream_seq = {seq} AND idx = {index} \
+             AND claim_ref = '{}' AND event = {})",
+            claim_ref.0,
+            quote_literal(event.as_str())
+        ),
+        UnitMarkRow::Edge { from, to, kind } => format!(
+            "EXISTS (SELECT 1 FROM edges WHERE agent_id = {a} AND from_ref = '{}' AND to_ref = '{}' \
+             AND kind = {} AND stream_seq = {seq})",
+            from.0,
+            to.0,
+            quote_literal(kind.as_str())
+        ),
+        UnitMarkRow::UnitOnly => "TRUE".to_owned(),
+    };
+    Ok(format!(
+        "{}; SELECT EXISTS (SELECT 1 FROM units WHERE agent_id = {a} AND stream_seq = {seq} AND tx_time = {}) \
+         AND {row}; COMMIT",
+        lock::begin_locked(lock_key, Lock::Wait),
+        mark.tx_time.0
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::unit_rows;
+
+    /// A unit of `agent` at head 2 with lock key 7 that took the line `s`/`p` as empty.
+    fn unit<'a>(rows: &'a (UnitRows, [LineKey; 1]), agent: &'a str) -> GroupUnit<'a> {
+        GroupUnit {
+            agent,
+            lock_key: 7,
+            head: Some(Head { seq: 2, tx_time: credence_core::Timestamp(20) }),
+            assumed_empty: &rows.1,
+            rows: &rows.0,
+        }
+    }
+
+    #[test]
+    fn quote_literal_doubles_quotes_and_backslashes() {
+        assert_eq!(quote_literal("alice"), "E'alice'");
+        assert_eq!(quote_literal("o'brien\\x"), "E'o''brien\\\\x'");
+    }
+
+    #[test]
+    fn rows_literal_names_each_rows_agent_first_and_keeps_the_row() -> PgResult<()> {
+        // The agent is JSON-escaped, then the whole text quoted for SQL (backslashes doubled).
+        let rows = [(Some("o'k\""), r#"{"s":1,"v":"x"}"#), (Some("b"), "{}"), (None, r#"{"s":2}"#)];
+        assert_eq!(rows_literal(rows)?, r#"E'[{"ag":"o''k\\"","s":1,"v":"x"},{"ag":"b"},{"s":2}]'"#);
+        assert_eq!(rows_literal(std::iter::empty())?, "E'[]'");
+        Ok(())
+    }
+
+    #[test]
+    fn expect_sql_quotes_every_line() {
+        let head = Head { seq: 7, tx_time: credence_core::Timestamp(70) };
+        let sql = expect_sql("o'k", Some(head), &[("s'1".into(), "p".into()), ("s2".into(), "q\\".into())]);
+        assert_eq!(
+            sql.ok().as_deref(),
+            Some(
+                "EXECUTE credence_expect(E'o''k', 7, ARRAY[E's''1', E's2']::text[], \
+                 ARRAY[E'p', E'q\\\\']::text[])"
+            )
+        );
+    }
+
+    #[test]
+    fn only_a_unit_sent_alone_waits_for_its_lock_and_a_group_records_the_locks_it_got() -> PgResult<()> {
+        let rows = (
+            unit_rows(&credence_core::Append::new(3, credence_core::Timestamp(30)), false)?,
+            [("s".to_owned(), "p".to_owned())],
+        );
+        let (begin, rest) = group(&[unit(&rows, "a")], Lock::Wait)?;
+        assert!(begin.ends_with("; SELECT pg_advisory_xact_lock(7)"), "{begin}");
+        assert!(rest.starts_with("EXECUTE credence_expect(E'a', 2, "), "{rest}");
+        assert!(rest.contains("EXECUTE credence_append(E'a', 3, 30, FALSE"), "{rest}");
+        assert!(rest.ends_with("; COMMIT"), "{rest}");
+        let (begin, _) = group(&[unit(&rows, "a")], Lock::Try)?;
+        assert!(begin.contains("; SELECT credence_check(pg_try_advisory_xact_lock(7), 'KR003'"), "{begin}");
+        for how in [Lock::Try, Lock::Wait] {
+            let (begin, rest) = group(&[unit(&rows, "a"), unit(&rows, "b")], how)?;
+            assert!(
+                begin.ends_with(
+                    "; SELECT set_config('credence.locked', coalesce((SELECT string_agg(k::text, ',') \
+                     FROM unnest(ARRAY[7, 7]::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)), ''), true)"
+                ),
+                "{begin}"
+            );
+            assert_eq!(
+                rest,
+                "EXECUTE credence_append_many(ARRAY[E'a', E'b']::text[], ARRAY[2, 2]::bigint[], \
+                 ARRAY[7, 7]::bigint[], ARRAY[E'a', E'b']::text[], ARRAY[E's', E's']::text[], \
+                 ARRAY[E'p', E'p']::text[], E'[{\"ag\":\"a\",\"f\":false,\"n\":0,\"s\":3,\"tx\":30},\
+                 {\"ag\":\"b\",\"f\":false,\"n\":0,\"s\":3,\"tx\":30}]', E'[]', E'[]', E'[]', E'[]'); COMMIT"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod unit_mark_tests {
+    use super::*;
+    use credence_core::{
+        Append, Assertion, AssertionKind, AssertionRef, ClaimRef, EdgeKind, Event, LedgerEntry, Timestamp,
+    };
+    use uuid::Uuid;
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn a_unit_is_marked_by_its_first_claim_else_assertion_else_entry_else_edge() {
+        let mut unit = Append::new(4, Timestamp(40));
+        assert_eq!(UnitMark::of(&unit).row, UnitMarkRow::UnitOnly);
+        unit.edges.push(credence_core::Edge {
+            from: ClaimRef(id(1)),
+            to: ClaimRef(id(2)),
+            kind: EdgeKind::Corroborates,
+            seq: 4,
+        });
+        assert!(matches!(UnitMark::of(&unit).row, UnitMarkRow::Edge { .. }));
+        unit.entries.push(LedgerEntry {
+            seq: 4,
+            index: 0,
+            claim_ref: ClaimRef(id(3)),
+            event: Event::ValidityAsserted,
+            disposition: credence_core::Disposition::CommittedCheap,
+            rationale: serde_json::json!({"rationale": "x"}),
+            recorded_at: Timestamp(40),
+        });
+        assert!(matches!(UnitMark::of(&unit).row, UnitMarkRow::Entry { index: 0, .. }));
+        unit.assertions.push(Assertion {
+            assertion_ref: AssertionRef(id(5)),
+            target: ClaimRef(id(3)),
+            kind: AssertionKind::Bound,
+            at: Timestamp(40),
+            seq: 4,
+        });
+        assert_eq!(UnitMark::of(&unit).row, UnitMarkRow::Assertion(AssertionRef(id(5))));
+        let mark = UnitMark::of(&unit);
+        assert_eq!((mark.seq, mark.tx_time), (4, Timestamp(40)));
+    }
+
+    #[test]
+    fn the_lookup_takes_the_lock_first_and_quotes_the_agent() -> PgResult<()> {
+        let mut unit = Append::new(7, Timestamp(70));
+        unit.entries.push(LedgerEntry {
+            seq: 7,
+            index: 0,
+            claim_ref: ClaimRef(id(9)),
+            event: Event::ValidityAsserted,
+            disposition: credence_core::Disposition::CommittedCheap,
+            rationale: serde_json::json!({"rationale": "x"}),
+            recorded_at: Timestamp(70),
+        });
+        let sql = unit_stored("o'k", 42, &UnitMark::of(&unit))?;
+        assert!(
+            sql.starts_with("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(42); "),
+            "{sql}"
+        );
+        assert!(sql.ends_with("; COMMIT"), "{sql}");
+        assert!(sql.contains("agent_id = E'o''k' AND stream_seq = 7 AND tx_time = 70"), "{sql}");
+        assert!(sql.contains(&format!("claim_ref = '{}' AND event = E'ValidityAsserted'", id(9))), "{sql}");
+        Ok(())
+    }
+}
