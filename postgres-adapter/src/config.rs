@@ -159,15 +159,6 @@ impl Default for PostgresConfig {
 }
 
 impl PostgresConfig {
-    /// Parses a `postgres://` or `postgresql://` store URL.
-    ///
-    /// # Errors
-    /// `Error::InvalidStoreUrl` (with the password removed from the URL) naming the part or
-    /// option that is wrong; an unknown option is an error, never ignored.
-    pub fn from_url(url: &str) -> credence_core::Result<PostgresConfig> {
-        crate::url::parse(url)
-    }
-
     /// Checks the values a URL cannot have checked (for configs built by hand), and every
     /// value the pool (r2d2) would panic on or could not cope with.
     ///

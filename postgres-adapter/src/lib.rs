@@ -50,32 +50,32 @@
 //! * **OCC backstop** — `UNIQUE(agent_id, stream_seq)` on the `units` table. Unique
 //!   violations, serialisation failures (40001) and deadlocks (40P01) are retried with bounded
 //!   exponential backoff (the unit is re-run), then reported as `Error::Conflict`.
-//! * **Group commit** — [`Ledger::write_batch`](credence_core::Ledger::write_batch) (the
-//!   engine hands concurrent ingests of an agent over that way) runs its units back to back
-//!   in one transaction; plain writes of the same agent arriving meanwhile join it, each in
-//!   its own `SAVEPOINT`. Callers are answered only after the `COMMIT`.
+//! * **Group commit** — the engine hands every write of an agent to
+//!   [`Ledger::write_batch`](credence_core::Ledger::write_batch), concurrent ones together (its
+//!   combiner is the one batching layer); a batch's units run back to back in one transaction
+//!   on one thread, and are answered only after its `COMMIT` (module `write::pipelined`).
 //! * **Lost commits** — when the round trip carrying a `COMMIT` breaks (server restart,
 //!   terminated backend), the writer takes the agent's lock on a fresh connection and looks one
 //!   unit of the transaction up: stored → answered as written; not stored → `Unavailable`;
 //!   not found out within about 5 s → `Unavailable` "outcome unknown". Never stored twice
-//!   (module `outcome`, `WriteStats::lost_commits_committed`).
+//!   (module `write::lost`, `WriteStats::lost_commits_committed`).
 //! * **One round trip** — when this process knows the agent's head (its own last commit) and
 //!   a unit reads nothing but the head and lines it may take as empty, the unit is decided
 //!   before its transaction and `BEGIN`, the lock, a guard (head and lines unchanged, checked
 //!   under the lock), the rows and `COMMIT` go in one round trip; in a batch, such units queue
 //!   their guard and rows without a round trip of their own. A failed guard rolls back and the
-//!   units run again as below (module `speculate`, `docs/semantics.md`).
+//!   units run again as below (module `write::ahead`, `docs/semantics.md`).
 //! * **Agents share transactions** — lone units of *different* agents decided ahead go in
 //!   groups: while two groups are in flight, further units queue, and the next group takes them
 //!   all (up to 64) into one transaction and one round trip: every agent's lock is tried
 //!   (`pg_try_advisory_xact_lock`) in one statement, then one statement writes the units that got
 //!   their lock and pass their guard. A refused unit is sent again alone, waiting only for its
 //!   own agent's lock, while the rest commit — no write waits for another agent's lock (module
-//!   `convoy`, `WriteStats::refused_in_groups`).
-//! * **Round trips** — otherwise an uncontended ingest costs two. The transaction's `BEGIN` and
+//!   `write::convoy`, `WriteStats::refused_in_groups`).
+//! * **Round trips** — otherwise an uncontended write costs two. The transaction's `BEGIN` and
 //!   `pg_advisory_xact_lock` ride in front of the unit's first read, in one simple-query
-//!   batch with the agent's head and the unit's line read (`line_claims`, `line_marks`,
-//!   `line_assertions` in one statement); statements of a batch run in order, so the lock is
+//!   batch with the agent's head and the unit's line read (`LedgerRead::line`: claims, marks
+//!   and assertions in one statement); statements of a batch run in order, so the lock is
 //!   taken before the reads. Then all of the unit's rows go in one statement (JSON literals
 //!   unpacked by `json_to_recordset`) with the `COMMIT`. In a batch, each unit's rows ride in
 //!   front of the next unit's first read instead, so a unit costs one round trip. The head,
@@ -85,6 +85,10 @@
 //!   while all goes well: when a statement fails in a transaction other units share, it is
 //!   rolled back and they run again, each in its own savepoint. Adjudication rows and status
 //!   changes commit in a round trip of their own.
+//! * **Refusals** — the statements refuse a unit inside the server with a SQLSTATE of their
+//!   own (class `KR`, raised by the function `credence_check` that schema version 3 creates):
+//!   a claim already stored, a guard finding the head or a line changed, an agent's lock held
+//!   elsewhere; the client tells them apart by code (`error::refusal`).
 //! * **Reads** run in one `REPEATABLE READ READ ONLY` transaction and never take the lock.
 //! * **Plans** — pooled connections get generic plans (`plan_cache_mode =
 //!   force_generic_plan`, cached per connection) and `enable_seqscan = off`, set once per
@@ -99,6 +103,20 @@
 //!   first statement of its next use, which is then repeated once on a fresh connection.
 //! * **Schema** — refinery migrations ([`schema`]) on a dedicated connection under a session
 //!   advisory lock; a schema newer than this build is refused with `Error::SchemaTooNew`.
+//!
+//! ## Modules
+//!
+//! Dependencies run one way, top to bottom:
+//!
+//! * `ledger` — [`PostgresLedger`]: connecting, reads, and handing writes to `write`;
+//! * `write` — the write path: `mod` (batches, retries, counters) → `pipelined` (units back to
+//!   back in one transaction) → `ahead` (units decided before any read), `convoy` (several
+//!   agents' units in one transaction) → `append` (a unit's rows), `view` (what a unit reads
+//!   through), `lost` (looking up a commit whose answer was lost);
+//! * `read` (the read view), `session` (a connection's prepared statements and settings),
+//!   `schema` (migrations);
+//! * `sql` (every statement) over `pool` (connections), `codec` (rows ↔ types), `lock`
+//!   (advisory locks), `error` (one classifier of SQLSTATEs).
 #![deny(missing_docs)]
 
 mod codec;

@@ -4,9 +4,7 @@
 
 use crate::error::{PgError, PgResult, is_read_only};
 use crate::pool::PgConnection;
-use crate::sql::{
-    LINE_HEAD_SQL, LINE_SQL, PLAN_EXPECT, PREPARE_EXPECT, PREPARE_HEAD, SESSION_SETTINGS, prepare_append,
-};
+use crate::sql::{self, PLAN_EXPECT, PREPARE_EXPECT, PREPARE_HEAD, SESSION_SETTINGS, prepare_append};
 
 /// Prepares the head and line queries, both forms of the insert and the guard (planned at
 /// once, see [`PLAN_EXPECT`]) on `conn`, and makes the [`SESSION_SETTINGS`], unless already
@@ -15,10 +13,7 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
     if conn.simple_prepared() {
         return Ok(());
     }
-    let prepare_line = format!(
-        "PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}; \
-         PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
-    );
+    let prepare_line = sql::prepare_line();
     // The read statements first: a role that may only read gets them, and the session
     // settings, even though planning the write statements (EXPLAIN checks privileges) fails.
     if let Err(e) = conn.raw().batch_execute(&format!("{PREPARE_HEAD}; {prepare_line}; {SESSION_SETTINGS}")) {
@@ -29,7 +24,7 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
         format!("{}; {}; {PREPARE_EXPECT}; {PLAN_EXPECT}", prepare_append(false), prepare_append(true));
     if let Err(e) = conn.raw().batch_execute(&writes) {
         // Leave nothing half-prepared behind, nor the sort setting PLAN_EXPECT turns off.
-        let _ = conn.raw().batch_execute("RESET enable_sort");
+        let _ = conn.raw().batch_execute(sql::RESET_PLAN_SETTING);
         let write_names = ["credence_append", "credence_append_many", "credence_expect"];
         deallocate(conn, &write_names);
         let e = PgError::from(e);

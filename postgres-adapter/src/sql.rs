@@ -96,8 +96,8 @@ pub(crate) const AUDIT: [&str; 8] = [
     ),
 ];
 
-/// The three line reads of the engine's write path (`line_claims`, `line_marks`,
-/// `line_assertions` for one line and `max_seq`) in one statement: a `UNION ALL` with a
+/// A line's rows for `LedgerRead::line` (claims, marks and assertions of one line up to
+/// `max_seq`) in one statement: a `UNION ALL` with a
 /// discriminator `k` (0 claims, 1 marks, 2 assertions), each part in its documented order.
 /// The line's claims are read in `claims_by_line` order (`ORDER BY stream_seq, claim_ref` in
 /// each part): that makes `claims_by_line` the cheapest index even when the plan is made while
@@ -439,6 +439,18 @@ pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, t
      AND NOT EXISTS (SELECT 1 FROM unnest($3, $4) AS l(s, p) WHERE (SELECT c.claim_ref FROM claims c \
      WHERE c.agent_id = $1 AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
      LIMIT 1) IS NOT NULL), 'KR002', 'the agent was written, or a line taken as empty holds a claim')";
+
+/// The `PREPARE`s of the line query ([`LINE_SQL`]) and of the line query with the head
+/// ([`LINE_HEAD_SQL`]), run by [`line_sql`].
+pub(crate) fn prepare_line() -> String {
+    format!(
+        "PREPARE credence_line(text, text, text, bigint, text[]) AS {LINE_SQL}; \
+         PREPARE credence_line_head(text, text, text, bigint, text[]) AS {LINE_HEAD_SQL}"
+    )
+}
+
+/// Undoes the sort setting [`PLAN_EXPECT`] turns off, when preparing failed half-way.
+pub(crate) const RESET_PLAN_SETTING: &str = "RESET enable_sort";
 
 /// Makes and caches the guards' generic plans when the session is prepared, with sorts
 /// disabled: while the claims table holds a few rows, probing a line through `claims_by_unit`

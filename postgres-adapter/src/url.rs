@@ -80,6 +80,17 @@ fn parse_duration(v: &str) -> Option<Duration> {
     }
 }
 
+impl PostgresConfig {
+    /// Parses a `postgres://` or `postgresql://` store URL.
+    ///
+    /// # Errors
+    /// `Error::InvalidStoreUrl` (with the password removed from the URL) naming the part or
+    /// option that is wrong; an unknown option is an error, never ignored.
+    pub fn from_url(url: &str) -> credence_core::Result<PostgresConfig> {
+        parse(url)
+    }
+}
+
 /// Parses a store URL (see [`PostgresConfig::from_url`]).
 pub fn parse(url: &str) -> Result<PostgresConfig, Error> {
     let p = Parser { url };

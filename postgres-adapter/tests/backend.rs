@@ -107,6 +107,28 @@ fn connect_schema_newer_than_build_is_schema_too_new() -> TestResult {
     Ok(())
 }
 
+/// The schema's `credence_check` raises the SQLSTATE it is given (each refusal of the write
+/// path has its own, told apart by code) and answers 1 when the condition holds.
+#[test]
+fn schema_check_function_raises_the_given_sqlstate() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=1"))?;
+    let mut conn = ledger.pool().get()?;
+    let ok: i32 = conn.client().query_one("SELECT credence_check(true, 'KR001', 'unused')", &[])?.get(0);
+    assert_eq!(ok, 1);
+    for code in ["KR001", "KR002", "KR003"] {
+        let err = conn
+            .client()
+            .query_one("SELECT credence_check(false, $1, 'refused on purpose')", &[&code])
+            .expect_err("a false condition must raise");
+        let db = err.as_db_error().ok_or("no server error")?;
+        assert_eq!(db.code().code(), code);
+        assert_eq!(db.message(), "refused on purpose");
+    }
+    Ok(())
+}
+
 #[test]
 fn write_takes_the_agent_advisory_lock_with_the_rust_computed_key() -> TestResult {
     let base = require_server!();
