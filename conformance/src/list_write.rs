@@ -65,6 +65,7 @@ macro_rules! __cases_write {
                 batch_failing_units_leave_nothing_and_others_commit,
                 batch_unit_refused_after_its_first_rows_leaves_none_of_them,
                 batch_panicking_unit_is_an_error_and_others_commit,
+                write_panicking_unit_is_an_error_and_the_agent_goes_on,
                 batch_of_no_units_writes_nothing,
                 batch_and_single_writes_racing_stay_gap_free,
             }

@@ -156,6 +156,26 @@ pub fn batch_unit_refused_after_its_first_rows_leaves_none_of_them(f: &dyn Facto
     Ok(())
 }
 
+/// `Ledger::write` is a batch of one: a unit that panics (after reading the agent) is an error
+/// for its caller, nothing of it is stored, no seq is used, and the agent's next write works.
+pub fn write_panicking_unit_is_an_error_and_the_agent_goes_on(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let id = agent_id("a")?;
+    fx.store.ledger.write(&id, &mut next_claim(&fx, &id))?;
+    let mut panics = {
+        let mut inner = next_claim(&fx, &id);
+        move |view: &dyn LedgerRead| -> Result<Option<Append>> {
+            let _ = inner(view)?;
+            panic!("a unit body panicked on purpose (conformance case)")
+        }
+    };
+    let result = fx.store.ledger.write(&id, &mut panics);
+    ensure!(matches!(result, Err(Error::Backend { .. })), "the panicking unit gave {result:?}");
+    ensure_eq!(seq_of(&fx.store.ledger.write(&id, &mut next_claim(&fx, &id))), Some(2));
+    ensure_eq!(stored_seqs(&fx, &id)?, vec![1, 2]);
+    Ok(())
+}
+
 /// A unit that panics is an error for that unit alone: nothing of it is stored and the
 /// other units of the batch commit.
 pub fn batch_panicking_unit_is_an_error_and_others_commit(f: &dyn Factory) -> CaseResult {
