@@ -19,13 +19,11 @@
 //! What a process knows ([`Knowledge`]) is only ever a guess checked by the guard, so it may
 //! be stale; it is kept small and forgotten freely. The one thing it holds as fact is that a
 //! line this process wrote a claim into is not empty (claims are never removed), which keeps
-//! it from speculating on lines that would fail the guard.
+//! it from deciding ahead on lines that would fail the guard.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use credence_core::{
     Adjudication, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event, Handle, Head,
@@ -87,7 +85,7 @@ impl Knowledge {
         state.agents.entry(agent.to_owned()).or_default()
     }
 
-    /// The head to speculate on, if known.
+    /// The head to decide units ahead at, if known.
     pub(crate) fn head(&self, agent: &str) -> Option<Option<Head>> {
         self.lock().agents.get(agent)?.head
     }

@@ -27,8 +27,8 @@
 //! * **stored** — the write succeeded: every unit the transaction kept is answered with its
 //!   head, as if the `COMMIT` had answered;
 //! * **not stored** — the plain retryable `Error::Unavailable`: nothing was stored, a retry is
-//!   safe. (A transaction sent whole in one round trip — every unit decided ahead, see the
-//!   `speculate` module — is instead sent again at once, as one is whose pooled connection
+//!   safe. (A transaction sent whole in one round trip — every unit decided ahead, see
+//!   `ahead` — is instead sent again at once, as one is whose pooled connection
 //!   turns out closed before anything ran.)
 //! * **not found out** — `Error::outcome_unknown` ("outcome unknown…"): the write may be
 //!   stored; never a silent second copy and never a plain error.
