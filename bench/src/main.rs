@@ -7,19 +7,15 @@
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 // Rates and percentiles are floating-point summaries of counts; precision loss is irrelevant.
 
-mod baseline;
-mod history;
-mod store;
-mod workloads;
-
 use std::process::ExitCode;
 use std::time::Duration;
 
 use credence_core::Engine;
 
-use baseline::{Baseline, PostgresBaseline, SqliteBaseline};
-use store::Target;
-use workloads::{
+use credence_bench::baseline::{Baseline, PostgresBaseline, SqliteBaseline};
+use credence_bench::history;
+use credence_bench::store::Target;
+use credence_bench::workloads::{
     Latency, concurrent_ingest, peak_rss_bytes, reader_storm, recall_latency, sequential_ingest,
 };
 

@@ -9,11 +9,11 @@ use super::unit::UnitBuilder;
 use crate::agent::AgentId;
 use crate::api::{IngestRequest, WriteReceipt};
 use crate::claim::{Cardinality, Claim, Provenance, ValidTime};
-use crate::time::Timestamp;
 use crate::error::Result;
 use crate::ids::{ClaimRef, Handle};
 use crate::ledger::{Append, Ledger, LedgerRead, Upto};
 use crate::record::{Adjudication, AdjudicationStatus, Disposition, EdgeKind, Event};
+use crate::time::Timestamp;
 use crate::validate::{self, Field, RejectReason, Relation};
 
 /// The decision for one ingest before it is turned into rows.
@@ -434,7 +434,8 @@ mod tests {
     fn touching_windows_of_different_values_do_not_overlap_but_nested_ones_do() {
         let (a, b) = (claim(1, 0, Some(10), 1), claim(2, 10, Some(5), 2));
         assert!(different_values_never_overlap(&[&a, &b], 0.5));
-        let (outer, inner, later) = (claim(3, 0, None, 1), claim(4, 20, Some(1), 1), claim(5, 30, Some(1), 2));
+        let (outer, inner, later) =
+            (claim(3, 0, None, 1), claim(4, 20, Some(1), 1), claim(5, 30, Some(1), 2));
         // The open-ended window reaches the later one although the window before it does not.
         assert!(!different_values_never_overlap(&[&outer, &inner, &later], 0.5));
     }

@@ -1,0 +1,408 @@
+//! `history --store <url>`: what a long history costs on one backend (SPEC §3.5), printed as
+//! two tables — the figures against their targets, and the ingest rate along each line.
+//!
+//! Workloads, each built while the same number of ingests on new lines runs alternately (one
+//! chunk of each in turn), so the disk's drift hits both alike:
+//! * (a) a **succession line**: claim `i` holds value `place-i` valid for hour `i` after
+//!   2020-01-01, the hours arriving in a shuffled order (agents learn about the past too);
+//!   every claim stays live;
+//! * (b) a **corrected line**: each new value is ingested (Contested) and then resolved in its
+//!   favour, so one claim is live and the history grows;
+//! * (c) an agent holding `--agent-claims` claims over `--agent-lines` lines: ingest and recall
+//!   on a fresh line of it against the same on an empty agent, alternating.
+//!
+//! Recall is timed now and as of the line's midpoint seq, against a one-claim line.
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+// Rates and percentiles are floating-point summaries of counts; precision loss is irrelevant.
+
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use credence_bench::baseline::{Baseline, PostgresBaseline, SqliteBaseline};
+use credence_bench::store::Target;
+use credence_bench::workloads::{BenchEngine, Latency};
+use credence_core::{
+    ClaimEngine, Disposition, Engine, IngestRequest, RecallQuery, Timestamp, ValidTime,
+    time::MICROS_PER_SECOND,
+};
+
+const USAGE: &str = "usage: history --store <url> [--claims N] [--agent-claims N] [--agent-lines N]
+  <url>: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db
+  --claims N        claims of lines (a) and (b) (default 10000)
+  --agent-claims N  claims of the large agent (c) (default 100000)
+  --agent-lines N   lines they are spread over (default 1000)";
+
+/// Chunks each line is built in (the rate is reported per chunk).
+const CHUNKS: u64 = 10;
+/// Samples per recall latency figure.
+const RECALLS: usize = 200;
+/// Ingests (and recalls) per round of workload (c), and its rounds.
+const FRESH: u64 = 200;
+const ROUNDS: u64 = 4;
+
+struct Args {
+    store: String,
+    claims: u64,
+    agent_claims: u64,
+    agent_lines: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { store: String::new(), claims: 10_000, agent_claims: 100_000, agent_lines: 1_000 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let number =
+            |v: String| v.parse::<u64>().map_err(|_| format!("{flag} takes a whole number, got {v:?}"));
+        match flag.as_str() {
+            "--store" => args.store = value()?,
+            "--claims" => args.claims = number(value()?)?,
+            "--agent-claims" => args.agent_claims = number(value()?)?,
+            "--agent-lines" => args.agent_lines = number(value()?)?,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if args.store.is_empty() {
+        return Err("--store is required".into());
+    }
+    if args.claims < CHUNKS || args.agent_lines == 0 {
+        return Err(format!("--claims must be at least {CHUNKS} and --agent-lines at least 1"));
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("history: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let target = match Target::from_url(&args.store) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("history: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = run(&args, &target);
+    if let Err(e) = target.cleanup() {
+        eprintln!("history: cleaning up: {e}");
+    }
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("history: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ingest(engine: &BenchEngine, req: IngestRequest) -> Result<u64, String> {
+    let r = engine.ingest(req).map_err(|e| e.to_string())?;
+    if r.disposition == Disposition::Rejected {
+        return Err(format!("rejected: {:?}", r.reason));
+    }
+    Ok(r.seq.unwrap_or(0))
+}
+
+/// A deterministic shuffle of `0..n` (a linear congruential permutation walk).
+fn shuffled(n: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (0..n).collect();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in (1..v.len()).rev() {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let j = (state >> 33) as usize % (i + 1);
+        v.swap(i, j);
+    }
+    v
+}
+
+/// The hour `i` after 2020-01-01 as a trusted window.
+fn hour(i: u64) -> ValidTime {
+    let base = Timestamp::from_ymd(2020, 1, 1).unwrap_or(Timestamp(0));
+    let start = base.plus_micros(i64::try_from(i).unwrap_or(i64::MAX).saturating_mul(3_600 * MICROS_PER_SECOND));
+    ValidTime::new(Some(start), Some(start.plus_micros(3_600 * MICROS_PER_SECOND)))
+}
+
+/// One claim of a line under construction, by workload.
+enum Line {
+    /// (a): the `i`-th hour of the shuffle.
+    Succession(Vec<u64>),
+    /// (b): a new value, then resolved in its favour.
+    Corrected,
+}
+
+impl Line {
+    fn add(&self, engine: &BenchEngine, agent: &str, i: u64) -> Result<u64, String> {
+        match self {
+            Line::Succession(hours) => {
+                let h = hours[i as usize];
+                let req =
+                    IngestRequest::new(agent, "line", "p", format!("place-{h}")).with_valid_time(hour(h));
+                ingest(engine, req)
+            }
+            Line::Corrected => {
+                let r = engine
+                    .ingest(IngestRequest::new(agent, "line", "p", format!("value-{i}")))
+                    .map_err(|e| e.to_string())?;
+                if i == 0 {
+                    return Ok(r.seq.unwrap_or(0));
+                }
+                let done = engine.resolve(agent, "line", "p", r.claim()).map_err(|e| e.to_string())?;
+                Ok(done.seq.unwrap_or(0))
+            }
+        }
+    }
+}
+
+/// What building one line measured.
+struct Built {
+    /// `(claims so far, ingest/s over the chunk ending there)`, per chunk.
+    curve: Vec<(u64, f64)>,
+    /// The same for the ingests on new lines alternating with it.
+    new_lines: Vec<f64>,
+    /// Rate over the first `min(100, n)` claims, and over the last chunk.
+    first: f64,
+    last: f64,
+    took: Duration,
+    new_lines_took: Duration,
+    /// The line's seq at half its claims.
+    midpoint_seq: u64,
+}
+
+/// Builds `line` of `claims` claims on agent `agent`, alternating each chunk with as many
+/// ingests on new lines of agent `new_agent`.
+fn build(
+    engine: &BenchEngine,
+    line: &Line,
+    agent: &str,
+    new_agent: &str,
+    claims: u64,
+) -> Result<Built, String> {
+    let chunk = claims / CHUNKS;
+    let mut built = Built {
+        curve: Vec::new(),
+        new_lines: Vec::new(),
+        first: 0.0,
+        last: 0.0,
+        took: Duration::ZERO,
+        new_lines_took: Duration::ZERO,
+        midpoint_seq: 0,
+    };
+    let mut next_new = 0;
+    for c in 0..CHUNKS {
+        let (from, to) = (c * chunk, if c + 1 == CHUNKS { claims } else { (c + 1) * chunk });
+        let start = Instant::now();
+        let mut first_took = None;
+        for i in from..to {
+            let seq = line.add(engine, agent, i)?;
+            if i + 1 == claims.min(100) {
+                first_took = Some(start.elapsed());
+            }
+            if i + 1 == claims / 2 {
+                built.midpoint_seq = seq;
+            }
+        }
+        let took = start.elapsed();
+        if let Some(t) = first_took {
+            built.first = claims.min(100) as f64 / t.as_secs_f64();
+        }
+        built.took += took;
+        let rate = (to - from) as f64 / took.as_secs_f64();
+        built.curve.push((to, rate));
+        built.last = rate;
+        let start = Instant::now();
+        for _ in from..to {
+            ingest(engine, IngestRequest::new(new_agent, format!("subject-{next_new}"), "p", next_new))?;
+            next_new += 1;
+        }
+        let took = start.elapsed();
+        built.new_lines_took += took;
+        built.new_lines.push((to - from) as f64 / took.as_secs_f64());
+    }
+    Ok(built)
+}
+
+fn recall_p99(engine: &BenchEngine, query: &RecallQuery) -> Result<Duration, String> {
+    let mut samples = Vec::with_capacity(RECALLS);
+    for _ in 0..RECALLS {
+        let t = Instant::now();
+        engine.recall(query).map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+    }
+    Ok(Latency::of(samples).p99)
+}
+
+/// Fills agent `agent` with `claims` claims over `lines` lines (16 writers, so the engine
+/// combines them), each line a run of corroborations of one value.
+fn fill_agent(engine: &BenchEngine, agent: &str, claims: u64, lines: u64) -> Result<(), String> {
+    const WRITERS: u64 = 16;
+    let results: Vec<Result<(), String>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                s.spawn(move || {
+                    let mut i = w;
+                    while i < claims {
+                        let line = i % lines;
+                        ingest(engine, IngestRequest::new(agent, format!("line-{line}"), "p", line))?;
+                        i += WRITERS;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a writer panicked".into()))).collect()
+    });
+    results.into_iter().collect()
+}
+
+/// Ingests `FRESH` claims on new lines of `agent` and recalls each; returns (ingest/s, recall
+/// p99).
+fn fresh_lines(engine: &BenchEngine, agent: &str, round: u64) -> Result<(f64, Duration), String> {
+    let start = Instant::now();
+    for i in 0..FRESH {
+        ingest(engine, IngestRequest::new(agent, format!("fresh-{round}-{i}"), "p", i))?;
+    }
+    let rate = FRESH as f64 / start.elapsed().as_secs_f64();
+    let mut samples = Vec::with_capacity(FRESH as usize);
+    for i in 0..FRESH {
+        let q = RecallQuery::new(agent, format!("fresh-{round}-{i}"), "p");
+        let t = Instant::now();
+        engine.recall(&q).map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+    }
+    Ok((rate, Latency::of(samples).p99))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn run(args: &Args, target: &Target) -> Result<String, String> {
+    let progress = |what: &str| eprintln!("[history] {what}");
+    let (ledger, _probe) = target.open()?;
+    let engine: BenchEngine = Engine::new(ledger.clone());
+    let mut rows: Vec<(String, String, &str)> = Vec::new();
+
+    progress("raw baseline and sequential ingest on new lines, alternating");
+    let mut baseline = match target {
+        Target::SqliteDir(dir) => {
+            let base = dir.join("baseline");
+            std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+            Some(Baseline::Sqlite(SqliteBaseline::open(&base)?))
+        }
+        Target::Postgres { url, schema } => {
+            Some(Baseline::Postgres(Box::new(PostgresBaseline::open(url, schema)?)))
+        }
+        _ => None,
+    };
+    if let Some(b) = baseline.as_mut() {
+        let (mut seq_took, mut base_took, mut n) = (Duration::ZERO, Duration::ZERO, 0);
+        for round in 0..ROUNDS {
+            let start = Instant::now();
+            for i in 0..500 {
+                ingest(&engine, IngestRequest::new("baseline", format!("s-{round}-{i}"), "p", i))?;
+            }
+            seq_took += start.elapsed();
+            base_took += b.insert(500, 1)?;
+            n += 500;
+        }
+        let (seq, base) = (n as f64 / seq_took.as_secs_f64(), n as f64 / base_took.as_secs_f64());
+        rows.push((
+            "sequential ingest on new lines / raw single-row baseline".into(),
+            format!("{seq:.0} / {base:.0} = {:.0} %", 100.0 * seq / base),
+            "≥ 65 %",
+        ));
+    }
+    if let Some(b) = baseline {
+        b.finish()?;
+    }
+
+    ingest(&engine, IngestRequest::new("one", "line", "p", "only"))?;
+    let one = recall_p99(&engine, &RecallQuery::new("one", "line", "p"))?;
+
+    let mut curves = Vec::new();
+    for (name, line, agent) in [
+        ("(a) succession", Line::Succession(shuffled(args.claims)), "succession"),
+        ("(b) corrected", Line::Corrected, "corrected"),
+    ] {
+        progress(&format!("building line {name} of {} claims", args.claims));
+        let built = build(&engine, &line, agent, &format!("{agent}-new-lines"), args.claims)?;
+        rows.push((
+            format!("{name}: ingest/s at history ≤ 100 → at {}", args.claims),
+            format!("{:.0} → {:.0} = {:.0} %", built.first, built.last, 100.0 * built.last / built.first),
+            "≥ 70 %",
+        ));
+        let now = recall_p99(&engine, &RecallQuery::new(agent, "line", "p"))?;
+        let mid = recall_p99(&engine, &RecallQuery::new(agent, "line", "p").as_of_seq(built.midpoint_seq))?;
+        rows.push((
+            format!("{name}: recall p99 now / at history 1"),
+            format!("{} / {} = {:.1}×", ms(now), ms(one), now.as_secs_f64() / one.as_secs_f64()),
+            "≤ 2×",
+        ));
+        rows.push((
+            format!("{name}: recall p99 as of the midpoint / at history 1"),
+            format!("{} / {} = {:.1}×", ms(mid), ms(one), mid.as_secs_f64() / one.as_secs_f64()),
+            "≤ 3×",
+        ));
+        rows.push((
+            format!("{name}: building it / as many ingests on new lines"),
+            format!(
+                "{:.2} s / {:.2} s = {:.1}×",
+                built.took.as_secs_f64(),
+                built.new_lines_took.as_secs_f64(),
+                built.took.as_secs_f64() / built.new_lines_took.as_secs_f64()
+            ),
+            if name.starts_with("(a)") { "≤ 1.5×" } else { "" },
+        ));
+        curves.push((name, built));
+    }
+
+    progress(&format!("filling an agent with {} claims over {} lines", args.agent_claims, args.agent_lines));
+    fill_agent(&engine, "large", args.agent_claims, args.agent_lines)?;
+    progress("fresh lines: large agent and empty agents, alternating");
+    let (mut large, mut empty) = ((0.0, Duration::ZERO), (0.0, Duration::ZERO));
+    for round in 0..ROUNDS {
+        let (rate, p99) = fresh_lines(&engine, "large", round)?;
+        large = (large.0 + rate / ROUNDS as f64, large.1.max(p99));
+        let (rate, p99) = fresh_lines(&engine, &format!("empty-{round}"), round)?;
+        empty = (empty.0 + rate / ROUNDS as f64, empty.1.max(p99));
+    }
+    rows.push((
+        format!("(c) {} claims: fresh-line ingest/s / empty agent", args.agent_claims),
+        format!("{:.0} / {:.0} = {:.0} %", large.0, empty.0, 100.0 * large.0 / empty.0),
+        "≥ 80 %",
+    ));
+    rows.push((
+        format!("(c) {} claims: fresh-line recall p99 / empty agent", args.agent_claims),
+        format!("{} / {} = {:.2}×", ms(large.1), ms(empty.1), large.1.as_secs_f64() / empty.1.as_secs_f64()),
+        "≤ 1.2×",
+    ));
+
+    let mut out = format!(
+        "history — store: {} ({})\n\n| figure | measured | target |\n|---|---|---|\n",
+        target.name(),
+        args.store
+    );
+    for (k, v, t) in &rows {
+        out += &format!("| {k} | {v} | {t} |\n");
+    }
+    out += "\n| claims so far | (a) ingest/s | new lines ingest/s | (b) ingest/s | new lines ingest/s |\n|---|---|---|---|---|\n";
+    if let [(_, a), (_, b)] = &curves[..] {
+        for (i, ((n, ra), nla)) in a.curve.iter().zip(&a.new_lines).enumerate() {
+            let (rb, nlb) = (b.curve.get(i).map_or(0.0, |c| c.1), b.new_lines.get(i).copied().unwrap_or(0.0));
+            out += &format!("| {n} | {ra:.0} | {nla:.0} | {rb:.0} | {nlb:.0} |\n");
+        }
+    }
+    Ok(out)
+}
