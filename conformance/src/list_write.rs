@@ -33,6 +33,7 @@ macro_rules! __cases_write {
                 read_seq_at_matches_every_unit,
                 read_line_rows_respect_upto,
                 read_line_upto_head_is_the_whole_snapshot,
+                read_live_is_what_the_fold_finds_live_at_the_head,
                 read_count_entries_since_is_inclusive,
                 read_edges_answer_in_documented_order,
                 write_times_survive_as_exact_microseconds,

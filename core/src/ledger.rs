@@ -15,6 +15,7 @@ use crate::claim::Claim;
 use crate::error::Result;
 use crate::idempotency::Idempotency;
 use crate::ids::{ClaimRef, Handle};
+pub use crate::liveness::{LineRows, LiveClaim, StateMark};
 use crate::record::{Adjudication, Assertion, Edge, EdgeKind, Event, LedgerEntry, StatusChange};
 use crate::time::Timestamp;
 
@@ -140,34 +141,6 @@ pub struct AgentSurvey {
     pub damaged: Vec<DamagedAgent>,
 }
 
-/// The liveness-relevant part of one ledger entry (no rationale).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateMark {
-    /// The claim the entry is about.
-    pub claim_ref: ClaimRef,
-    /// The entry's commit unit.
-    pub seq: u64,
-    /// The entry's index within the unit.
-    pub index: u32,
-    /// The entry's event.
-    pub event: Event,
-    /// The entry's disposition.
-    pub disposition: crate::record::Disposition,
-}
-
-impl StateMark {
-    /// The mark of a full ledger entry.
-    pub fn of(entry: &LedgerEntry) -> StateMark {
-        StateMark {
-            claim_ref: entry.claim_ref,
-            seq: entry.seq,
-            index: entry.index,
-            event: entry.event,
-            disposition: entry.disposition,
-        }
-    }
-}
-
 /// How far a read of a line goes (see [`LedgerRead::line`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Upto {
@@ -186,19 +159,6 @@ impl Upto {
             Upto::Seq(n) => seq <= n,
         }
     }
-}
-
-/// One line's rows, everything the fold needs (see [`LedgerRead::line`]).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LineRows {
-    /// The line's claims, ordered by `(seq, claim_ref)`.
-    pub claims: Vec<Claim>,
-    /// The liveness marks of those claims: one [`StateMark`] per ledger entry whose event is
-    /// in [`Event::MARKS`] (state events and `DependentFlaggedPendingReview`), ordered by
-    /// `(seq, index)`.
-    pub marks: Vec<StateMark>,
-    /// The assertions about those claims, ordered by `(seq, assertion_ref)`.
-    pub assertions: Vec<Assertion>,
 }
 
 /// Position of a ledger entry: `(seq, index)`. Audit pages continue strictly after it.
@@ -249,6 +209,18 @@ pub trait LedgerRead {
     /// The rows of one line (subject, predicate) up to `upto` (see [`LineRows`] for what
     /// they are and their order). A line without claims has no marks or assertions either.
     fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows>;
+    /// The claims of a line live at the view's head (SPEC §3.2 step 2), ordered by `(seq,
+    /// claim_ref)`, each with its latest state disposition and whether it is flagged — what
+    /// [`liveness::live_claims`](crate::liveness::live_claims) makes of
+    /// [`line`](Self::line)`(subject, predicate, Upto::Head)`, which is the default.
+    ///
+    /// The engine decides every write and answers recall "now" from this alone, so a backend
+    /// that keeps the live claims of each line as an index (maintained in the commit unit that
+    /// changes them, with [`liveness`](crate::liveness)) answers without reading the line's
+    /// history.
+    fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
+        Ok(crate::liveness::live_claims(self.line(subject, predicate, Upto::Head)?))
+    }
     /// The ledger entries about one claim with `seq ≤ max_seq`, ordered by `(seq, index)`.
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>>;
     /// The assertions about one claim with `seq ≤ max_seq`, ordered by `(seq, assertion_ref)`.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
+pub mod liveness;
 pub mod memory;
 pub mod record;
 pub mod redact;

@@ -130,7 +130,8 @@ fn shuffled(n: u64) -> Vec<u64> {
 /// The hour `i` after 2020-01-01 as a trusted window.
 fn hour(i: u64) -> ValidTime {
     let base = Timestamp::from_ymd(2020, 1, 1).unwrap_or(Timestamp(0));
-    let start = base.plus_micros(i64::try_from(i).unwrap_or(i64::MAX).saturating_mul(3_600 * MICROS_PER_SECOND));
+    let start =
+        base.plus_micros(i64::try_from(i).unwrap_or(i64::MAX).saturating_mul(3_600 * MICROS_PER_SECOND));
     ValidTime::new(Some(start), Some(start.plus_micros(3_600 * MICROS_PER_SECOND)))
 }
 

@@ -51,8 +51,8 @@ pub fn batch_units_commit_in_order_each_seeing_the_previous(f: &dyn Factory) -> 
     Ok(())
 }
 
-/// Inside a batch, each unit's line read up to `Upto::Head` holds the claims of the units
-/// before it in the batch, and a later write's read holds them all.
+/// Inside a batch, each unit's line read up to `Upto::Head` (and its live claims) holds the
+/// claims of the units before it in the batch, and a later write's read holds them all.
 pub fn batch_line_upto_head_sees_the_units_before_it(f: &dyn Factory) -> CaseResult {
     let fx = Fixture::new(f)?;
     let id = agent_id("a")?;
@@ -62,9 +62,12 @@ pub fn batch_line_upto_head_sees_the_units_before_it(f: &dyn Factory) -> CaseRes
         let seen = &seen;
         move |view: &dyn LedgerRead| {
             let rows = view.line("s", "p", Upto::Head)?;
-            seen.lock()
-                .map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })?
-                .push((rows.claims.len(), rows.marks.len()));
+            let live = view.live("s", "p")?;
+            seen.lock().map_err(|_| Error::InvalidQuery { reason: "poisoned".into() })?.push((
+                rows.claims.len(),
+                rows.marks.len(),
+                live.len(),
+            ));
             inner(view)
         }
     };
@@ -75,7 +78,7 @@ pub fn batch_line_upto_head_sees_the_units_before_it(f: &dyn Factory) -> CaseRes
     let mut after = counting();
     fx.store.ledger.write(&id, &mut after)?;
     let seen = seen.into_inner().map_err(|_| CaseError::Failed("poisoned".into()))?;
-    ensure_eq!(seen, vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
+    ensure_eq!(seen, vec![(0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 3, 3)]);
     Ok(())
 }
 

@@ -694,6 +694,39 @@ pub fn read_line_upto_head_is_the_whole_snapshot(f: &dyn Factory) -> CaseResult 
     Ok(())
 }
 
+/// `live` answers the line's claims live at the head with their latest state disposition and
+/// flag, ordered by `(seq, claim_ref)`: a contested pair, an invalidated claim gone, a reinstated
+/// one back, a dependent flagged — exactly what the fold of the whole line finds live.
+pub fn read_live_is_what_the_fold_finds_live_at_the_head(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let a = fx.engine.ingest(IngestRequest::new("a", "s", "p", "x"))?.claim();
+    let b = fx.engine.ingest(IngestRequest::new("a", "s", "p", "y"))?.claim();
+    let c = fx.engine.ingest(IngestRequest::new("a", "s", "q", "z").depends_on([b]))?.claim();
+    let id = agent("a")?;
+    let live_of = |subject: &str, predicate: &str| -> Result<Vec<(ClaimRef, Disposition, bool)>, CaseError> {
+        let (live, folded) = read_with(&*fx.store.ledger, &id, |view| {
+            Ok((
+                view.live(subject, predicate)?,
+                credence_core::liveness::live_claims(view.line(subject, predicate, Upto::Head)?),
+            ))
+        })?;
+        ensure_eq!(live, folded);
+        Ok(live.iter().map(|l| (l.claim.claim_ref, l.disposition, l.flagged)).collect())
+    };
+    ensure_eq!(
+        live_of("s", "p")?,
+        vec![(a, Disposition::CommittedCheap, false), (b, Disposition::Contested, false)]
+    );
+    fx.engine.invalidate("a", a, "test")?;
+    fx.engine.invalidate("a", b, "test")?;
+    ensure_eq!(live_of("s", "p")?, Vec::new());
+    ensure_eq!(live_of("s", "q")?, vec![(c, Disposition::CommittedCheap, true)]);
+    fx.engine.reinstate("a", a)?;
+    ensure_eq!(live_of("s", "p")?, vec![(a, Disposition::Reinstated, false)]);
+    ensure_eq!(live_of("s", "nothing")?, Vec::new());
+    Ok(())
+}
+
 /// `count_entries_since` counts entries of one event about one claim with `recorded_at ≥ since`
 /// (inclusive), and no other events or claims.
 pub fn read_count_entries_since_is_inclusive(f: &dyn Factory) -> CaseResult {

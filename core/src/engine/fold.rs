@@ -9,54 +9,10 @@ use crate::claim::{Cardinality, Claim, Provenance};
 use crate::config::EngineConfig;
 use crate::ids::ClaimRef;
 use crate::ledger::{LineRows, StateMark};
-use crate::record::{Assertion, AssertionKind, Disposition, Event};
+pub(super) use crate::liveness::ClaimState;
+use crate::liveness::{LiveClaim, claim_states};
+use crate::record::Assertion;
 use crate::time::{MICROS_PER_DAY, Timestamp};
-
-/// What the rows say about one claim at an as-of point.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct ClaimState {
-    /// Disposition of the latest state entry.
-    pub disposition: Disposition,
-    /// True when the latest assertion is Bound.
-    pub bound: bool,
-    /// True when a DependentFlaggedPendingReview entry exists.
-    pub flagged: bool,
-}
-
-impl ClaimState {
-    pub(super) fn is_live(&self) -> bool {
-        self.disposition.is_live() && !self.bound
-    }
-}
-
-/// Folds marks (ordered by seq, index) and assertions (ordered by seq) into per-claim state.
-/// A claim with no state entry is absent from the map and therefore not live.
-pub(super) fn claim_states(marks: &[StateMark], assertions: &[Assertion]) -> HashMap<ClaimRef, ClaimState> {
-    let mut states: HashMap<ClaimRef, ClaimState> = HashMap::new();
-    let mut flagged: Vec<ClaimRef> = Vec::new();
-    for e in marks {
-        if e.event.is_state() {
-            states.entry(e.claim_ref).and_modify(|s| s.disposition = e.disposition).or_insert(ClaimState {
-                disposition: e.disposition,
-                bound: false,
-                flagged: false,
-            });
-        } else if e.event == Event::DependentFlaggedPendingReview {
-            flagged.push(e.claim_ref);
-        }
-    }
-    for a in assertions {
-        if let Some(s) = states.get_mut(&a.target) {
-            s.bound = a.kind == AssertionKind::Bound;
-        }
-    }
-    for r in flagged {
-        if let Some(s) = states.get_mut(&r) {
-            s.flagged = true;
-        }
-    }
-    states
-}
 
 /// A line's claims in canonical order with their states.
 pub(super) struct Line {
@@ -78,6 +34,19 @@ impl Line {
     ) -> Line {
         claims.sort_by_key(|c| c.canonical_key(threshold));
         Line { claims, states: claim_states(marks, assertions) }
+    }
+
+    /// A line of its live claims only (answers about other claims: not live, no state).
+    pub(super) fn of_live(live: Vec<LiveClaim>, threshold: f32) -> Line {
+        let mut claims = Vec::with_capacity(live.len());
+        let mut states = HashMap::with_capacity(live.len());
+        for l in live {
+            let state = ClaimState { disposition: l.disposition, bound: false, flagged: l.flagged };
+            states.insert(l.claim.claim_ref, state);
+            claims.push(l.claim);
+        }
+        claims.sort_by_key(|c| c.canonical_key(threshold));
+        Line { claims, states }
     }
 
     pub(super) fn state(&self, r: ClaimRef) -> Option<ClaimState> {

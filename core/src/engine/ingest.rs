@@ -11,7 +11,7 @@ use crate::api::{IngestRequest, WriteReceipt};
 use crate::claim::{Cardinality, Claim, Provenance, ValidTime};
 use crate::error::Result;
 use crate::ids::{ClaimRef, Handle};
-use crate::ledger::{Append, Ledger, LedgerRead, Upto};
+use crate::ledger::{Append, Ledger, LedgerRead};
 use crate::record::{Adjudication, AdjudicationStatus, Disposition, EdgeKind, Event};
 use crate::time::Timestamp;
 use crate::validate::{self, Field, RejectReason, Relation};
@@ -157,7 +157,7 @@ impl<L: Ledger> Engine<L> {
             return Ok((WriteReceipt::rejected(None, reason), None, None));
         }
         let threshold = self.config.valid_time_confidence_threshold;
-        let line = Line::of(view.line(&req.subject, &req.predicate, Upto::Head)?, threshold);
+        let line = Line::of_live(view.live(&req.subject, &req.predicate)?, threshold);
         let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
         let live = line.live();
         let window = req.valid_time.as_ref();

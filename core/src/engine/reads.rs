@@ -44,6 +44,22 @@ impl<L: Ledger> Engine<L> {
         })
     }
 
+    /// What a belief as of `max_seq` is folded from: at the head, the live claims alone
+    /// ([`LedgerRead::live`]); before it, the line's rows up to `max_seq`.
+    fn belief_line(
+        &self,
+        view: &dyn LedgerRead,
+        subject: &str,
+        predicate: &str,
+        max_seq: u64,
+    ) -> Result<Line> {
+        if view.head()?.map_or(0, |h| h.seq) == max_seq {
+            let live = view.live(subject, predicate)?;
+            return Ok(Line::of_live(live, self.config.valid_time_confidence_threshold));
+        }
+        self.read_line(view, subject, predicate, max_seq)
+    }
+
     fn read_line(&self, view: &dyn LedgerRead, subject: &str, predicate: &str, max_seq: u64) -> Result<Line> {
         let rows = view.line(subject, predicate, Upto::Seq(max_seq))?;
         Ok(Line::of(rows, self.config.valid_time_confidence_threshold))
@@ -62,7 +78,7 @@ impl<L: Ledger> Engine<L> {
         let Some(agent) = read_agent(&q.agent) else { return Ok(self.empty_belief()) };
         read_with(&self.ledger, &agent, |view| {
             let (max_seq, at) = self.pin(view, q.as_of)?;
-            let line = self.read_line(view, &q.subject, &q.predicate, max_seq)?;
+            let line = self.belief_line(view, &q.subject, &q.predicate, max_seq)?;
             Ok(fold::belief(&line, &self.config, &self.fold_point(max_seq, at, q.valid_at)))
         })
     }
@@ -119,7 +135,7 @@ impl<L: Ledger> Engine<L> {
             let (max_seq, at) = self.pin(view, as_of)?;
             let mut out = Vec::new();
             for predicate in view.predicates(subject, max_seq)? {
-                let line = self.read_line(view, subject, &predicate, max_seq)?;
+                let line = self.belief_line(view, subject, &predicate, max_seq)?;
                 let belief = fold::belief(&line, &self.config, &self.fold_point(max_seq, at, valid_at));
                 out.push((predicate, belief));
             }
