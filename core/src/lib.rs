@@ -36,8 +36,8 @@ pub use error::{Error, Result};
 pub use idempotency::{Idempotency, StoredAnswer};
 pub use ids::{AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{
-    AgentSurvey, Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, LineRows, ReadUnit,
-    StateMark, Upto, WriteUnit, run_unit,
+    AgentSurvey, Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, LineRows,
+    LiveClaim, ReadUnit, StateMark, Upto, WriteUnit, run_unit,
 };
 pub use memory::MemoryLedger;
 pub use record::{

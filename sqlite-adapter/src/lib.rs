@@ -79,6 +79,7 @@ mod error;
 #[cfg(test)]
 mod explain;
 mod ledger;
+mod live;
 mod naming;
 mod read;
 mod schema;

@@ -2,8 +2,8 @@
 
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
-    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, Result, StateMark,
-    StatusChange, Timestamp, Upto, ValidTime,
+    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, LiveClaim, Result,
+    StateMark, StatusChange, Timestamp, Upto, ValidTime,
 };
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
@@ -298,7 +298,7 @@ impl View<'_> {
     }
 }
 
-fn get<T: FromSql>(row: &Row<'_>, idx: usize) -> SqlResult<T> {
+pub(crate) fn get<T: FromSql>(row: &Row<'_>, idx: usize) -> SqlResult<T> {
     row.get(idx).map_err(|e| SqliteError::sqlite(format!("decoding column {idx}"))(e))
 }
 
@@ -307,7 +307,7 @@ fn value_ref<'r>(row: &'r Row<'_>, idx: usize) -> SqlResult<ValueRef<'r>> {
 }
 
 /// A TEXT column, borrowed from the row (no copy).
-fn text<'r>(row: &'r Row<'_>, idx: usize, what: &str) -> SqlResult<&'r str> {
+pub(crate) fn text<'r>(row: &'r Row<'_>, idx: usize, what: &str) -> SqlResult<&'r str> {
     value_ref(row, idx)?.as_str().map_err(|e| SqliteError::Decode(format!("{what}: column {idx}: {e}")))
 }
 
@@ -319,14 +319,14 @@ fn opt_text<'r>(row: &'r Row<'_>, idx: usize, what: &str) -> SqlResult<Option<&'
 }
 
 /// A UUID stored as a 16-byte BLOB, read without copying the blob first.
-fn blob_uuid(row: &Row<'_>, idx: usize, what: &str) -> SqlResult<uuid::Uuid> {
+pub(crate) fn blob_uuid(row: &Row<'_>, idx: usize, what: &str) -> SqlResult<uuid::Uuid> {
     let bytes = value_ref(row, idx)?
         .as_blob()
         .map_err(|e| SqliteError::Decode(format!("{what}: column {idx}: {e}")))?;
     uuid_from_sql(bytes, what)
 }
 
-fn entry_index(v: i64) -> SqlResult<u32> {
+pub(crate) fn entry_index(v: i64) -> SqlResult<u32> {
     u32::try_from(v)
         .map_err(|_| SqliteError::Decode(format!("ledger_entries row: entry index {v} out of range")))
 }
@@ -444,6 +444,30 @@ impl LedgerRead for View<'_> {
     fn claim(&self, claim_ref: ClaimRef) -> Result<Option<Claim>> {
         let sql = format!("SELECT {CLAIM_COLS} FROM claims c WHERE c.agent_id = +?1 AND c.claim_ref = +?2");
         Ok(self.claims(&sql, rusqlite::params![self.agent.as_str(), blob(claim_ref)])?.into_iter().next())
+    }
+
+    fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
+        // A LEFT JOIN, the index first: a live claim whose claims row is gone or damaged past
+        // recognition (its claim_ref) is reported, not silently left out.
+        let sql = format!(
+            "SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM live_claims l LEFT JOIN claims c \
+             ON c.claim_ref = l.claim_ref WHERE l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 \
+             ORDER BY c.stream_seq, c.claim_ref"
+        );
+        let what = "live_claims row";
+        Ok(self.rows(&sql, rusqlite::params![self.agent.as_str(), subject, predicate], |view, row| {
+            if matches!(value_ref(row, 0)?, ValueRef::Null) {
+                return Err(SqliteError::Decode(format!(
+                    "{what}: live claim {} of line {subject:?}/{predicate:?} has no claims row",
+                    blob_uuid(row, 20, what)?
+                )));
+            }
+            Ok(LiveClaim {
+                claim: view.claim_from_row(row)?,
+                disposition: enum_from_sql(text(row, 18, what)?, what)?,
+                flagged: get(row, 19)?,
+            })
+        })?)
     }
 
     fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {

@@ -33,8 +33,9 @@ fn all_units(ledger: &SqliteLedger, id: &str) -> Result<Vec<Append>, Error> {
 }
 
 /// Writes a mix of units for agent `m`: ingests the engine decides (contested values, set
-/// values, a valid-time window, a derived claim) and one unit of three claims whose claim
-/// refs run against their order in the unit.
+/// values, a valid-time window, a derived claim), an invalidation with a flagged dependent, a
+/// resolve and a reinstatement, and one unit of three claims whose claim refs run against
+/// their order in the unit.
 fn write_sample(ledger: Arc<SqliteLedger>) -> TestResult {
     let engine = Engine::new(ledger.clone());
     for i in 0..40 {
@@ -51,6 +52,15 @@ fn write_sample(ledger: Arc<SqliteLedger>) -> TestResult {
     };
     let parent = engine.ingest(IngestRequest::new("m", "when", "p", "spring").with_valid_time(window))?;
     engine.ingest(IngestRequest::new("m", "derived", "p", 1).derived_from([parent.claim()]))?;
+    // Liveness the index must reproduce: an invalidated claim, a dependent flagged by it, a
+    // resolved line and a claim reinstated.
+    let base = engine.ingest(IngestRequest::new("m", "base", "p", 1))?.claim();
+    engine.ingest(IngestRequest::new("m", "dependent", "p", 2).depends_on([base]))?;
+    engine.invalidate("m", base, "sample")?;
+    let first = engine.ingest(IngestRequest::new("m", "fixed", "p", "old"))?.claim();
+    let second = engine.ingest(IngestRequest::new("m", "fixed", "p", "new"))?.claim();
+    engine.resolve("m", "fixed", "p", second)?;
+    engine.reinstate("m", first)?;
 
     let mut written = None;
     ledger.write(&agent("m"), &mut |view| {
@@ -166,6 +176,19 @@ fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult 
     }
     let audit = AuditQuery { limit: 1_000, ..AuditQuery::default() };
     assert_eq!(now.audit("m", &audit)?, before.audit("m", &audit)?);
+    // The live claims the migration indexed (schema version 4) are what the fold of each
+    // line finds live.
+    let lines: std::collections::BTreeSet<(String, String)> = expected
+        .iter()
+        .flat_map(|u| u.claims.iter().map(|c| (c.subject.clone(), c.predicate.clone())))
+        .collect();
+    for (subject, predicate) in &lines {
+        let (live, folded) = credence_core::ledger::read_with(&*migrated, &agent("m"), |view| {
+            let rows = view.line(subject, predicate, credence_core::Upto::Head)?;
+            Ok((view.live(subject, predicate)?, credence_core::liveness::live_claims(rows)))
+        })?;
+        assert_eq!(live, folded, "live claims of {subject}/{predicate}");
+    }
 
     // The file is at the newest version, the store writes it with foreign keys on, and it
     // takes the next ingest at the next seq.

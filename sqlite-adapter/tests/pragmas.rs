@@ -202,9 +202,14 @@ fn schema_history_is_refinerys_table() -> TestResult {
         .collect::<Result<Vec<_>, _>>()?;
     assert_eq!(
         applied,
-        [(1, "init".to_owned()), (2, "fewer_btrees".to_owned()), (3, "idempotency_keys".to_owned())]
+        [
+            (1, "init".to_owned()),
+            (2, "fewer_btrees".to_owned()),
+            (3, "idempotency_keys".to_owned()),
+            (4, "live_claims".to_owned())
+        ]
     );
-    assert_eq!(credence_sqlite::schema_version(), 3);
+    assert_eq!(credence_sqlite::schema_version(), 4);
     Ok(())
 }
 
