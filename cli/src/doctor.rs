@@ -3,14 +3,16 @@
 //! Every backend: every agent's stored units pass the rules an import applies
 //! (`transfer::check_agent`: `seq` gap-free from 1, `tx_time` strictly increasing and no later
 //! than now + 1 day, every row as strict as a live write, every unit internally consistent),
-//! and whatever the store could not list (`Ledger::survey`) is reported. SQLite adds, per
+//! and whatever the store could not list (`Ledger::survey`) is reported; the live claims a
+//! backend indexes (`LedgerRead::live`) agree, line by line, with the fold of the rows. SQLite adds, per
 //! agent file, `PRAGMA integrity_check`, the schema version and that the agent id stored inside
 //! fits the file's name (a renamed or copied file), notes empty files left by a creation cut
 //! short, and checks the PRAGMAs of the live connections; PostgreSQL adds the server version,
 //! relevant server settings and the schema version.
 
+use credence_core::ledger::read_with;
 use credence_core::transfer::{self, ImportOptions};
-use credence_core::{AgentId, Ledger};
+use credence_core::{AgentId, Ledger, Upto, liveness};
 use serde::Serialize;
 
 use crate::Credence;
@@ -69,6 +71,7 @@ pub fn check(credence: &Credence) -> Vec<Finding> {
             out.push(finding("agents", Level::Info, format!("{} agent(s)", survey.agents.len())));
             for agent in survey.agents {
                 out.push(agent_integrity(ledger, &agent));
+                out.push(live_index(ledger, &agent));
             }
         }
         Err(e) => out.push(finding("agents", Level::Error, format!("cannot list agents: {e}"))),
@@ -89,6 +92,41 @@ fn agent_integrity(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
             format!("{} unit(s), {} claim(s); every unit passes the import rules", stats.units, stats.claims),
         ),
         Err(e) => finding(name, Level::Error, e.to_string()),
+    }
+}
+
+/// The live claims a backend keeps as a derived index (`LedgerRead::live`) are, line by line,
+/// what the fold of the line's rows finds live; a backend without such an index passes
+/// trivially.
+fn live_index(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
+    let name = format!("live index {agent}");
+    let checked = read_with(ledger, agent, |view| {
+        let mut lines = std::collections::BTreeSet::new();
+        let mut after = 0;
+        loop {
+            let units = view.units(after, 512)?;
+            let Some(last) = units.last() else { break };
+            after = last.seq;
+            lines.extend(
+                units.iter().flat_map(|u| u.claims.iter().map(|c| (c.subject.clone(), c.predicate.clone()))),
+            );
+        }
+        for (subject, predicate) in &lines {
+            let folded = liveness::live_claims(view.line(subject, predicate, Upto::Head)?);
+            if view.live(subject, predicate)? != folded {
+                return Ok(Err(format!(
+                    "the live claims of line {subject:?}/{predicate:?} disagree with its rows"
+                )));
+            }
+        }
+        Ok(Ok(lines.len()))
+    });
+    match checked {
+        Ok(Ok(lines)) => {
+            finding(name, Level::Ok, format!("{lines} line(s); the live claims agree with the rows"))
+        }
+        Ok(Err(detail)) => finding(name, Level::Error, detail),
+        Err(e) => finding(name, Level::Error, format!("cannot read the agent: {e}")),
     }
 }
 

@@ -97,6 +97,18 @@ fn doctor_finds_an_agent_id_changed_inside_its_file() -> TestResult {
 }
 
 #[test]
+fn doctor_finds_a_live_claims_index_that_disagrees_with_the_rows() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = store(dir.path());
+    edit(&file_of_a(dir.path()), "DELETE FROM live_claims WHERE subject = 's' AND predicate = 'q'")?;
+    let (healthy, errors) = doctor(&store);
+    assert!(!healthy);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("live index a:") && errors[0].contains("\"s\"/\"q\""), "{errors:?}");
+    Ok(())
+}
+
+#[test]
 fn doctor_finds_poisoned_transaction_times() -> TestResult {
     for (what, sql, rule) in [
         (

@@ -241,6 +241,16 @@ impl Pair<'_> {
                 )?;
             }
             for predicate in PREDICATES {
+                // The live claims a backend may keep as an index equal the reference's fold.
+                self.same(
+                    || format!("live({agent:?}, {subject:?}, {predicate:?})"),
+                    |side| {
+                        let Ok(id) = credence_core::AgentId::new(agent) else { return Ok(Vec::new()) };
+                        credence_core::ledger::read_with(side.engine.ledger(), &id, |view| {
+                            view.live(subject, predicate)
+                        })
+                    },
+                )?;
                 for &(at, valid) in &points {
                     let mut q = RecallQuery::new(agent, subject, predicate);
                     q.as_of = at;
