@@ -69,6 +69,22 @@ impl Append {
             && self.status_changes.is_empty()
     }
 
+    /// The claims whose liveness this unit may change, ascending: its own claims, those a
+    /// ledger entry deciding liveness ([`Event::MARKS`]) is about, and assertion targets. A
+    /// backend that keeps the live claims of each line as an index updates exactly these.
+    pub fn touched_claims(&self) -> Vec<ClaimRef> {
+        let mut touched: Vec<ClaimRef> = self
+            .claims
+            .iter()
+            .map(|c| c.claim_ref)
+            .chain(self.entries.iter().filter(|e| Event::MARKS.contains(&e.event)).map(|e| e.claim_ref))
+            .chain(self.assertions.iter().map(|a| a.target))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+    }
+
     /// Why a backend must refuse this unit whatever is stored (`Error::Conflict`), described;
     /// `None` when its shape is sound: it has rows, every row carries its seq
     /// ([`row_with_other_seq`](Self::row_with_other_seq)) and no edge appears twice in it.

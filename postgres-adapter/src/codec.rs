@@ -4,7 +4,7 @@
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AssertionKind, AssertionRef, Cardinality,
     Claim, ClaimRef, Criticality, Disposition, Edge, EdgeKind, Event, Granularity, Handle, Head, LedgerEntry,
-    Provenance, StateMark, Timestamp, ValidTime,
+    LiveClaim, Provenance, StateMark, Timestamp, ValidTime,
 };
 use postgres::types::FromSql;
 use postgres::{Row, SimpleQueryRow};
@@ -358,6 +358,20 @@ pub(crate) fn mark_from(r: &impl Cells) -> PgResult<StateMark> {
         index: r.index("idx")?,
         event: r.text_as("event", Event::parse)?,
         disposition: r.text_as("disposition", Disposition::parse)?,
+    })
+}
+
+/// One row of the live-claims read (`sql::LIVE`): the claim's columns, its state, and the
+/// index's own `live_ref` — a live claim whose claims row is missing is `Corrupt`.
+pub(crate) fn live_claim_from(r: &impl Cells) -> PgResult<LiveClaim> {
+    if r.uuid_opt("claim_ref")?.is_none() {
+        let live_ref = r.uuid_opt("live_ref")?.map_or_else(|| "?".to_owned(), |u| u.to_string());
+        return Err(PgError::Corrupt(format!("live_claims row: live claim {live_ref} has no claims row")));
+    }
+    Ok(LiveClaim {
+        claim: claim_from(r)?,
+        disposition: r.text_as("disposition", Disposition::parse)?,
+        flagged: r.required("flagged", r.bool_opt("flagged")?)?,
     })
 }
 

@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use credence_core::{
     Adjudication, AdjudicationStatus, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Event,
-    Handle, Head, LedgerEntry, LedgerRead, LineRows, Result, StatusChange, Timestamp, Upto,
+    Handle, Head, LedgerEntry, LedgerRead, LineRows, LiveClaim, Result, StatusChange, Timestamp, Upto,
 };
 use postgres::Row;
 use postgres::types::ToSql;
@@ -47,6 +47,14 @@ pub(crate) trait Pipeline {
         predicate: &str,
         max_seq: u64,
     ) -> PgResult<LineRows>;
+    /// Reads a line's live claims with what the transaction queued, in one round trip.
+    fn live(
+        &self,
+        conn: &mut PgConnection,
+        agent: &str,
+        subject: &str,
+        predicate: &str,
+    ) -> PgResult<Vec<LiveClaim>>;
 }
 
 /// After this many `edges_to` lookups of one kind in one view, all of the agent's edges of
@@ -188,6 +196,15 @@ impl LedgerRead for PgView<'_> {
 
     fn claim(&self, claim_ref: ClaimRef) -> Result<Option<Claim>> {
         self.first(sql::CLAIM, &[&self.agent, &claim_ref.0], codec::claim)
+    }
+
+    fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
+        if let Some(pipeline) = self.pipeline {
+            return Ok(pipeline.live(&mut self.conn.borrow_mut(), self.agent, subject, predicate)?);
+        }
+        self.rows(sql::LIVE, &[&self.agent, &subject, &predicate], |row| {
+            codec::live_claim_from(&codec::RowReader::new(row, "claims"))
+        })
     }
 
     fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {

@@ -9,7 +9,7 @@
 //! with `EXECUTE` and quoted literals inside simple-query batches, where several statements
 //! travel in one round trip.
 
-use credence_core::{Event, Head};
+use credence_core::{ClaimRef, Event, Head};
 
 use crate::codec::{LineKey, UnitMark, UnitMarkRow, UnitRows, row_text, seq_param};
 use crate::error::PgResult;
@@ -440,6 +440,80 @@ pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, t
      WHERE c.agent_id = $1 AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
      LIMIT 1) IS NOT NULL), 'KR002', 'the agent was written, or a line taken as empty holds a claim')";
 
+/// A line's live claims (`LedgerRead::live`, the `live_claims` index of schema version 4)
+/// with their claims rows; the index first, and a LEFT JOIN so a live claim whose claims row
+/// is gone is reported (`codec::live_claim_from`), not left out.
+pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
+     c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
+     c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
+     l.disposition, l.flagged, l.claim_ref AS live_ref FROM live_claims l LEFT JOIN claims c \
+     ON c.agent_id = l.agent_id AND c.claim_ref = l.claim_ref \
+     WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 ORDER BY c.stream_seq, c.claim_ref";
+
+/// The `PREPARE` of [`LIVE`] for simple-query batches. The index update: for each
+/// `(agent, claim_ref)` pair given (the claims a unit touched, `Append::touched_claims`, its
+/// rows already inserted by the statement before), the claim's state folded from all its
+/// entries and assertions as `credence_core::liveness` does — latest state entry by `(seq,
+/// idx)`, latest assertion by `(seq, assertion_ref)`, flagged if any DependentFlagged entry —
+/// and its `live_claims` row written or removed. A claim the agent does not hold (a unit its
+/// guard refused) changes nothing.
+pub(crate) fn prepare_live_read() -> String {
+    format!("PREPARE credence_live_read(text, text, text) AS {LIVE}")
+}
+
+/// The `PREPARE` of the index update (see [`prepare_live_read`]).
+pub(crate) fn prepare_live_update() -> String {
+    format!(
+        "PREPARE credence_live(text[], uuid[]) AS WITH t AS (SELECT DISTINCT ag, r FROM unnest($1, $2) AS t(ag, r)), \
+         st AS MATERIALIZED (SELECT c.agent_id, c.subject, c.predicate, c.claim_ref, \
+           (SELECT e.disposition FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+             AND e.event IN ('ClaimCommitted', 'ValidityAsserted', 'AdjudicationResolved', 'AdjudicationExpired', \
+             'Resolved', 'Invalidated', 'Reinstated') ORDER BY e.stream_seq DESC, e.idx DESC LIMIT 1) AS disposition, \
+           (SELECT a.kind FROM assertions a WHERE a.agent_id = c.agent_id AND a.target = c.claim_ref \
+             ORDER BY a.stream_seq DESC, a.assertion_ref DESC, a.ord DESC LIMIT 1) AS last_kind, \
+           EXISTS (SELECT 1 FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+             AND e.event = 'DependentFlaggedPendingReview') AS flagged \
+           FROM t JOIN claims c ON c.agent_id = t.ag AND c.claim_ref = t.r), \
+         live AS (SELECT *, disposition IN ('CommittedCheap', 'CommittedInferred', 'QueuedForAdjudication', \
+           'Contested', 'PendingReview', 'Reinstated') AND last_kind IS DISTINCT FROM 'Bound' AS is_live FROM st), \
+         gone AS (DELETE FROM live_claims l USING live WHERE NOT live.is_live AND l.agent_id = live.agent_id \
+           AND l.subject = live.subject AND l.predicate = live.predicate AND l.claim_ref = live.claim_ref) \
+         INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged) \
+           SELECT agent_id, subject, predicate, claim_ref, disposition, flagged FROM live WHERE is_live \
+           ON CONFLICT (agent_id, subject, predicate, claim_ref) \
+           DO UPDATE SET disposition = EXCLUDED.disposition, flagged = EXCLUDED.flagged"
+    )
+}
+
+/// [`LIVE`] for `agent`'s line, for a simple-query batch.
+pub(crate) fn live_read_sql(agent: &str, subject: &str, predicate: &str) -> String {
+    format!(
+        "EXECUTE credence_live_read({}, {}, {})",
+        quote_literal(agent),
+        quote_literal(subject),
+        quote_literal(predicate)
+    )
+}
+
+/// The index update of [`prepare_live`] for the claims each agent's unit touched, for a
+/// simple-query batch; `None` when no unit touched any claim.
+pub(crate) fn live_update_sql(units: &[(&str, &[ClaimRef])]) -> Option<String> {
+    let (mut agents, mut refs) = (Vec::new(), Vec::new());
+    for (agent, touched) in units {
+        for r in *touched {
+            agents.push(quote_literal(agent));
+            refs.push(format!("'{}'", r.0));
+        }
+    }
+    (!refs.is_empty()).then(|| {
+        format!(
+            "EXECUTE credence_live(ARRAY[{}]::text[], ARRAY[{}]::uuid[])",
+            agents.join(", "),
+            refs.join(", ")
+        )
+    })
+}
+
 /// The `PREPARE`s of the line query ([`LINE_SQL`]) and of the line query with the head
 /// ([`LINE_HEAD_SQL`]), run by [`line_sql`].
 pub(crate) fn prepare_line() -> String {
@@ -518,11 +592,14 @@ pub(crate) fn many_guard_args(units: &[(&str, Option<Head>, i64, &[LineKey])]) -
 /// the keys it got ([`LOCKED_SETTING`]); then one statement writes the units that got their
 /// lock and pass their guard (see [`prepare_append`]). The locks go in a statement of their
 /// own, before the guards, so each guard sees every commit made before its agent's lock was
-/// granted.
+/// granted. The live-claims index is updated after the rows (a refused unit's claims are not
+/// stored, so its update changes nothing).
 pub(crate) fn group(units: &[GroupUnit<'_>], how: Lock) -> PgResult<(String, String)> {
+    let touched: Vec<(&str, &[ClaimRef])> = units.iter().map(|u| (u.agent, u.touched)).collect();
+    let live = live_update_sql(&touched).map(|sql| format!("; {sql}")).unwrap_or_default();
     if let [one] = units {
         let body = format!(
-            "{}; {}; COMMIT",
+            "{}; {}{live}; COMMIT",
             expect_sql(one.agent, one.head, one.assumed_empty)?,
             insert_sql(one.agent, one.rows)?
         );
@@ -532,7 +609,7 @@ pub(crate) fn group(units: &[GroupUnit<'_>], how: Lock) -> PgResult<(String, Str
     let guards: Vec<(&str, Option<Head>, i64, &[LineKey])> =
         units.iter().map(|u| (u.agent, u.head, u.lock_key, u.assumed_empty)).collect();
     let rows: Vec<(&str, &UnitRows)> = units.iter().map(|u| (u.agent, u.rows)).collect();
-    let body = format!("{}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
+    let body = format!("{}{live}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
     Ok((lock::begin_trying_all(&keys, LOCKED_SETTING), body))
 }
 
@@ -543,6 +620,7 @@ pub(crate) struct GroupUnit<'a> {
     pub(crate) head: Option<Head>,
     pub(crate) assumed_empty: &'a [LineKey],
     pub(crate) rows: &'a UnitRows,
+    pub(crate) touched: &'a [ClaimRef],
 }
 
 /// Whether unit `mark` of `agent` is stored, in one round trip on a fresh connection:
@@ -599,6 +677,7 @@ mod tests {
             head: Some(Head { seq: 2, tx_time: credence_core::Timestamp(20) }),
             assumed_empty: &rows.1,
             rows: &rows.0,
+            touched: &[],
         }
     }
 

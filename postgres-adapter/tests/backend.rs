@@ -107,6 +107,42 @@ fn connect_schema_newer_than_build_is_schema_too_new() -> TestResult {
     Ok(())
 }
 
+/// Schema version 4 builds the live-claims index from the rows a version-3 schema holds: the
+/// index is dropped and its migration forgotten, and opening the schema again rebuilds it to
+/// what the fold of every line finds live.
+#[test]
+fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let engine = Engine::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?);
+    let base_claim = engine.ingest(IngestRequest::new("m", "base", "p", 1))?.claim();
+    engine.ingest(IngestRequest::new("m", "dependent", "p", 2).depends_on([base_claim]))?;
+    engine.invalidate("m", base_claim, "test")?;
+    let first = engine.ingest(IngestRequest::new("m", "fixed", "p", "old"))?.claim();
+    let second = engine.ingest(IngestRequest::new("m", "fixed", "p", "new"))?.claim();
+    engine.resolve("m", "fixed", "p", second)?;
+    engine.reinstate("m", first)?;
+    engine.ingest(IngestRequest::new("m", "contested", "p", "a"))?;
+    engine.ingest(IngestRequest::new("m", "contested", "p", "b"))?;
+    drop(engine);
+    let mut admin = support::admin_client(&base)?;
+    admin.batch_execute(&format!(
+        "DROP TABLE \"{s}\".live_claims; DELETE FROM \"{s}\".{h} WHERE version = 4",
+        s = guard.schema,
+        h = credence_postgres::schema::HISTORY_TABLE
+    ))?;
+    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2"))?;
+    assert_eq!(ledger.schema_version()?, credence_postgres::schema::supported_version());
+    for line in ["base", "dependent", "fixed", "contested"] {
+        let (live, folded) = read_with(&ledger, &agent("m"), |view| {
+            let rows = view.line(line, "p", credence_core::Upto::Head)?;
+            Ok((view.live(line, "p")?, credence_core::liveness::live_claims(rows)))
+        })?;
+        assert_eq!(live, folded, "line {line}");
+    }
+    Ok(())
+}
+
 /// The schema's `credence_check` raises the SQLSTATE it is given (each refusal of the write
 /// path has its own, told apart by code) and answers 1 when the condition holds.
 #[test]

@@ -1,10 +1,7 @@
 //! The `live_claims` index (schema version 4): the claims of each line live at the head, kept
-//! in the commit unit that changes them. A unit touches a claim by adding it, by a ledger
-//! entry about it that decides liveness (`Event::MARKS`) or by an assertion on it; each
-//! touched claim's state is folded from all its entries and assertions — the unit's included —
-//! with `credence_core::liveness`, the engine's own rule, and its row written or removed.
-
-use std::collections::BTreeSet;
+//! in the commit unit that changes them. Each claim the unit touches (`Append::touched_claims`)
+//! has its state folded from all its entries and assertions — the unit's included — with
+//! `credence_core::liveness`, the engine's own rule, and its row written or removed.
 
 use credence_core::liveness::claim_states;
 use credence_core::{AgentId, Append, Assertion, AssertionRef, ClaimRef, Event, StateMark, Timestamp};
@@ -16,10 +13,7 @@ use crate::read::{blob_uuid, entry_index, get, text};
 
 /// Updates the index for every claim `append` touches (its rows already inserted).
 pub(crate) fn update(conn: &Connection, agent: &AgentId, append: &Append) -> SqlResult<()> {
-    let mut touched: BTreeSet<ClaimRef> = append.claims.iter().map(|c| c.claim_ref).collect();
-    touched.extend(append.entries.iter().filter(|e| Event::MARKS.contains(&e.event)).map(|e| e.claim_ref));
-    touched.extend(append.assertions.iter().map(|a| a.target));
-    for claim_ref in touched {
+    for claim_ref in append.touched_claims() {
         let line = match append.claims.iter().find(|c| c.claim_ref == claim_ref) {
             Some(c) => Some((c.subject.clone(), c.predicate.clone())),
             None => line_of(conn, agent, claim_ref)?,

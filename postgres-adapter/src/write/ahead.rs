@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use credence_core::{
     Adjudication, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event, Handle, Head,
-    LedgerEntry, LedgerRead, LineRows, Result, Timestamp, Upto, WriteUnit,
+    LedgerEntry, LedgerRead, LineRows, LiveClaim, Result, Timestamp, Upto, WriteUnit,
 };
 
 use super::convoy::{Ready, Sent};
@@ -182,6 +182,11 @@ impl LedgerRead for SpecView<'_> {
         Ok(LineRows::default())
     }
 
+    fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
+        // An empty line has no live claim: answered as the line as of the head is.
+        Ok(credence_core::liveness::live_claims(self.line(subject, predicate, Upto::Head)?))
+    }
+
     fn seq_at(&self, _: Timestamp) -> Result<u64> {
         self.give_up()
     }
@@ -307,6 +312,9 @@ impl Writer {
         let insert = sql::insert_sql(agent, &unit_rows(&append, head.is_none()).ok()?).ok()?;
         c.defer(&expect);
         c.defer(&insert);
+        if let Some(live) = sql::live_update_sql(&[(agent, &append.touched_claims())]) {
+            c.defer(&live);
+        }
         c.keep(UnitMark::of(&append));
         let new_head = Head { seq: append.seq, tx_time: append.tx_time };
         c.track_head(agent, Some(new_head));
@@ -350,6 +358,7 @@ impl Writer {
             head,
             assumed_empty: Arc::from(assumed),
             rows: Arc::new(rows),
+            touched: Arc::from(append.touched_claims()),
             mark: UnitMark::of(&append),
         };
         let sent = self.convoy.send(ready.clone(), &|group| self.send_group(pool, group, Lock::Try));

@@ -1,7 +1,7 @@
 //! Appending one commit unit's rows inside the write transaction: the checks every backend
 //! makes (the next seq, a later tx_time, a sound shape), then the rows — all but adjudication
 //! rows, status changes and idempotency records in one `EXECUTE credence_append`, queued or
-//! sent as [`Timing`] says.
+//! sent as [`Timing`] says, followed by the update of the live-claims index.
 
 use credence_core::{Append, Head};
 use postgres::error::SqlState;
@@ -56,7 +56,12 @@ pub(crate) fn append(
     }
     let plain = is_plain(append);
     let timing = if plain { timing } else { Timing::Now };
-    let sql = sql::insert_sql(agent, &unit_rows(append, head.is_none())?)?;
+    let mut sql = sql::insert_sql(agent, &unit_rows(append, head.is_none())?)?;
+    // The live-claims index, in the same round trip (it reads the rows just inserted).
+    if let Some(live) = sql::live_update_sql(&[(agent, &append.touched_claims())]) {
+        sql.push_str("; ");
+        sql.push_str(&live);
+    }
     let new_head = Some(Head { seq: append.seq, tx_time: append.tx_time });
     match timing {
         Timing::Defer => {

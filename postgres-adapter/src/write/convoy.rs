@@ -27,7 +27,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use credence_core::Head;
+use credence_core::{ClaimRef, Head};
 
 use super::{Pool, Writer};
 use crate::codec::{LineKey, UnitMark, UnitRows};
@@ -55,6 +55,8 @@ pub(crate) struct Ready {
     pub(crate) assumed_empty: Arc<[LineKey]>,
     /// Its rows. (Shared: a unit refused in its group is sent again from a copy.)
     pub(crate) rows: Arc<UnitRows>,
+    /// The claims whose liveness it changes (`Append::touched_claims`).
+    pub(crate) touched: Arc<[ClaimRef]>,
     /// The unit as it is recognised in the store, to find out whether a commit whose answer
     /// was lost went through.
     pub(crate) mark: UnitMark,
@@ -238,6 +240,7 @@ impl Writer {
                 head: u.head,
                 assumed_empty: &u.assumed_empty,
                 rows: &u.rows,
+                touched: &u.touched,
             })
             .collect();
         let (begin, body) = match sql::group(&units, how) {
@@ -309,6 +312,7 @@ mod tests {
             head: Some(Head { seq: 2, tx_time: credence_core::Timestamp(20) }),
             assumed_empty: Arc::from([("s".to_owned(), "p".to_owned())]),
             rows: Arc::new(rows.unwrap_or_else(|e| panic!("rows: {e}"))),
+            touched: Arc::from([]),
             mark: UnitMark::of(&credence_core::Append::new(3, credence_core::Timestamp(30))),
         }
     }

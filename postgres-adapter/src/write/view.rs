@@ -3,7 +3,7 @@
 //! and whose first round trip also reads the agent's head, so an uncontended unit reads the
 //! head and its line in the same round trip as the `BEGIN` and the lock.
 
-use credence_core::LineRows;
+use credence_core::{LineRows, LiveClaim};
 
 use crate::codec::{self, Cells, head_in, max_seq_param, statement_rows};
 use crate::error::PgResult;
@@ -58,6 +58,29 @@ impl Pipeline for Queued {
             conn.track_head(agent, head);
         }
         Ok(rows)
+    }
+
+    /// One simple-query round trip: what is queued, the head query when the head is not
+    /// tracked yet, and the live-claims query.
+    fn live(
+        &self,
+        conn: &mut PgConnection,
+        agent: &str,
+        subject: &str,
+        predicate: &str,
+    ) -> PgResult<Vec<LiveClaim>> {
+        let head_known = conn.tracked_head(agent).is_some();
+        let read = sql::live_read_sql(agent, subject, predicate);
+        let sql = if head_known { read } else { format!("{}; {read}", sql::head_sql(agent)) };
+        let messages = conn.send(&sql)?;
+        let results = statement_rows(&messages);
+        if !head_known {
+            let rows =
+                results.len().checked_sub(2).and_then(|i| results.get(i)).map_or(&[][..], Vec::as_slice);
+            conn.track_head(agent, head_in(rows)?);
+        }
+        let rows = results.last().map_or(&[][..], Vec::as_slice);
+        rows.iter().map(|row| codec::live_claim_from(&codec::TextReader::new(row, "claims"))).collect()
     }
 }
 
