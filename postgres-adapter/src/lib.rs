@@ -85,6 +85,11 @@
 //!   while all goes well: when a statement fails in a transaction other units share, it is
 //!   rolled back and they run again, each in its own savepoint. Adjudication rows and status
 //!   changes commit in a round trip of their own.
+//! * **Live claims** — `live_claims` (schema version 4) holds each line's claims live at the
+//!   head, a derived index every write updates in the same round trip as its rows
+//!   (`credence_live`, from the claims the units touched); deciding a write and recall "now"
+//!   read it instead of the line's history (`LedgerRead::live`); `credence doctor` checks it
+//!   against the rows.
 //! * **Refusals** — the statements refuse a unit inside the server with a SQLSTATE of their
 //!   own (class `KR`, raised by the function `credence_check` that schema version 3 creates):
 //!   a claim already stored, a guard finding the head or a line changed, an agent's lock held

@@ -27,7 +27,7 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
         "{}; {}; {}; {PREPARE_EXPECT}; {PLAN_EXPECT}",
         prepare_append(false),
         prepare_append(true),
-        sql::prepare_live_update()
+        sql::PREPARE_LIVE_UPDATE
     );
     if let Err(e) = conn.raw().batch_execute(&writes) {
         // Leave nothing half-prepared behind, nor the sort setting PLAN_EXPECT turns off.

@@ -462,9 +462,7 @@ pub(crate) fn prepare_live_read() -> String {
 }
 
 /// The `PREPARE` of the index update (see [`prepare_live_read`]).
-pub(crate) fn prepare_live_update() -> String {
-    format!(
-        "PREPARE credence_live(text[], uuid[]) AS WITH t AS (SELECT DISTINCT ag, r FROM unnest($1, $2) AS t(ag, r)), \
+pub(crate) const PREPARE_LIVE_UPDATE: &str = "PREPARE credence_live(text[], uuid[]) AS WITH t AS (SELECT DISTINCT ag, r FROM unnest($1, $2) AS t(ag, r)), \
          st AS MATERIALIZED (SELECT c.agent_id, c.subject, c.predicate, c.claim_ref, \
            (SELECT e.disposition FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
              AND e.event IN ('ClaimCommitted', 'ValidityAsserted', 'AdjudicationResolved', 'AdjudicationExpired', \
@@ -481,9 +479,7 @@ pub(crate) fn prepare_live_update() -> String {
          INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged) \
            SELECT agent_id, subject, predicate, claim_ref, disposition, flagged FROM live WHERE is_live \
            ON CONFLICT (agent_id, subject, predicate, claim_ref) \
-           DO UPDATE SET disposition = EXCLUDED.disposition, flagged = EXCLUDED.flagged"
-    )
-}
+           DO UPDATE SET disposition = EXCLUDED.disposition, flagged = EXCLUDED.flagged";
 
 /// [`LIVE`] for `agent`'s line, for a simple-query batch.
 pub(crate) fn live_read_sql(agent: &str, subject: &str, predicate: &str) -> String {

@@ -26,10 +26,11 @@
 //!   the original ids.
 //! * Every connection: `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON`, an
 //!   explicit `busy_timeout`, `journal_size_limit` (and `fullfsync=ON` on macOS).
-//! * Per agent: one write connection (`BEGIN IMMEDIATE`) with **group commit** — concurrent
-//!   writes join one transaction, each in its own savepoint, and nobody is answered before
-//!   `COMMIT` — and a small pool of `query_only` read connections, each read in one read
-//!   transaction. Agents never wait for each other.
+//! * Per agent: one write connection (`BEGIN IMMEDIATE`) with **group commit** — the units of
+//!   a batch (concurrent engine writes, handed over together) share one transaction, each in
+//!   its own savepoint, and nobody is answered before `COMMIT` — and a small pool of
+//!   `query_only` read connections, each read in one read transaction. Agents never wait for
+//!   each other.
 //! * A bounded LRU of open agents (default 256); an idle agent leaving it is checkpointed
 //!   and closed. A passive checkpoint runs every `checkpoint_every_n_commits` units.
 //! * Schema by refinery migrations (`migrations/`), applied inside `BEGIN IMMEDIATE` so
@@ -40,7 +41,10 @@
 //!   and the unit current at a time is found by bisecting the seqs instead of through a
 //!   tx_time index. Opening a version 1 file copies its rows into the new tables once (foreign
 //!   keys and claim ranges are checked before that migration commits; a file that fails them
-//!   is `Error::Corrupt` and stays at version 1).
+//!   is `Error::Corrupt` and stays at version 1). Version 4 adds `live_claims`, each line's
+//!   claims live at the head: a derived index every unit updates for the claims it touches
+//!   (module `live`), which deciding a write and recall "now" read instead of the line's
+//!   history (`LedgerRead::live`); `credence doctor` checks it against the rows.
 //! * Another process writing the same file is serialised by SQLite's write lock, and writers
 //!   of different processes **take turns**: two lock files beside the agent file
 //!   (`<file>-queue`, `<file>-turn`, blocking OS file locks) hand the write turn to a waiting
