@@ -442,12 +442,18 @@ pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, t
 
 /// A line's live claims (`LedgerRead::live`, the `live_claims` index of schema version 4)
 /// with their claims rows; the index first, and a LEFT JOIN so a live claim whose claims row
-/// is gone is reported (`codec::live_claim_from`), not left out.
+/// is gone is reported (`codec::live_claim_from`), not left out. Each claim is found as the
+/// first claim of the agent at or after its ref in `claims_pkey` order: so written, the
+/// primary key is the cheapest index even for a plan made while the tables are tiny (a
+/// generic plan cached per connection), where an equality join lets the planner pick
+/// `claims_by_unit` on `agent_id` alone — and then scan every claim of the agent per row.
+/// [`PREPARE_LIVE_UPDATE`] finds the touched claims the same way.
 pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
      c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
      c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
-     l.disposition, l.flagged, l.claim_ref AS live_ref FROM live_claims l LEFT JOIN claims c \
-     ON c.agent_id = l.agent_id AND c.claim_ref = l.claim_ref \
+     l.disposition, l.flagged, l.claim_ref AS live_ref FROM live_claims l LEFT JOIN LATERAL (SELECT * \
+     FROM claims c WHERE c.agent_id = l.agent_id AND c.claim_ref >= l.claim_ref ORDER BY c.claim_ref LIMIT 1) c \
+     ON c.claim_ref = l.claim_ref \
      WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 ORDER BY c.stream_seq, c.claim_ref";
 
 /// The `PREPARE` of [`LIVE`] for simple-query batches. The index update: for each
@@ -471,7 +477,8 @@ pub(crate) const PREPARE_LIVE_UPDATE: &str = "PREPARE credence_live(text[], uuid
              ORDER BY a.stream_seq DESC, a.assertion_ref DESC, a.ord DESC LIMIT 1) AS last_kind, \
            EXISTS (SELECT 1 FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
              AND e.event = 'DependentFlaggedPendingReview') AS flagged \
-           FROM t JOIN claims c ON c.agent_id = t.ag AND c.claim_ref = t.r), \
+           FROM t CROSS JOIN LATERAL (SELECT * FROM claims c WHERE c.agent_id = t.ag AND c.claim_ref >= t.r \
+           ORDER BY c.claim_ref LIMIT 1) c WHERE c.claim_ref = t.r), \
          live AS (SELECT *, disposition IN ('CommittedCheap', 'CommittedInferred', 'QueuedForAdjudication', \
            'Contested', 'PendingReview', 'Reinstated') AND last_kind IS DISTINCT FROM 'Bound' AS is_live FROM st), \
          gone AS (DELETE FROM live_claims l USING live WHERE NOT live.is_live AND l.agent_id = live.agent_id \

@@ -414,6 +414,36 @@ fn threads_writing_one_agent_group_commit_gap_free_with_one_winner_per_pair() ->
     Ok(())
 }
 
+/// The live-claims read finds each claim by its full primary key even when planned while the
+/// tables are nearly empty (as a connection's cached generic plan is): not by `agent_id` alone,
+/// which would scan every claim of the agent for each live claim.
+#[test]
+fn live_claims_read_looks_claims_up_by_their_key_in_a_plan_made_on_tiny_tables() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?);
+    let engine = Engine::new(ledger.clone());
+    engine.ingest(IngestRequest::new("tiny", "s", "p", 1))?;
+    ledger.capture_plans(true);
+    engine.recall(&RecallQuery::new("tiny", "s", "p"))?;
+    ledger.capture_plans(false);
+    let plans = ledger.take_plans();
+    let live =
+        plans.iter().find(|p| p.sql.contains("FROM live_claims")).ok_or("recall did not read live_claims")?;
+    let claims_scan = live
+        .plan
+        .lines()
+        .skip_while(|l| !l.contains("on claims"))
+        .nth(1)
+        .ok_or_else(|| format!("no scan of claims in:\n{}", live.plan))?;
+    assert!(
+        claims_scan.contains("Index Cond") && claims_scan.contains("claim_ref"),
+        "claims are not looked up by their key:\n{}",
+        live.plan
+    );
+    Ok(())
+}
+
 #[test]
 fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
     let base = require_server!();

@@ -20,10 +20,22 @@ pub(crate) fn update(conn: &Connection, agent: &AgentId, append: &Append) -> Sql
         };
         // An entry about a claim the agent does not hold changes no line.
         let Some((subject, predicate)) = line else { continue };
-        let state = claim_states(&marks(conn, agent, claim_ref)?, &assertions(conn, agent, claim_ref)?)
-            .get(&claim_ref)
-            .copied()
-            .filter(|s| s.is_live());
+        // A claim new in this unit has no rows before it: its state is the unit's own rows'.
+        let states = if append.claims.iter().any(|c| c.claim_ref == claim_ref) {
+            let marks: Vec<StateMark> = append
+                .entries
+                .iter()
+                .filter(|e| e.claim_ref == claim_ref && Event::MARKS.contains(&e.event))
+                .map(StateMark::of)
+                .collect();
+            let mut own: Vec<Assertion> =
+                append.assertions.iter().filter(|a| a.target == claim_ref).cloned().collect();
+            own.sort_by_key(|a| a.assertion_ref);
+            claim_states(&marks, &own)
+        } else {
+            claim_states(&marks(conn, agent, claim_ref)?, &assertions(conn, agent, claim_ref)?)
+        };
+        let state = states.get(&claim_ref).copied().filter(|s| s.is_live());
         let key = params![agent.as_str(), subject, predicate, claim_ref.0.as_bytes()];
         let written = match state {
             Some(s) => {
