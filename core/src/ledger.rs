@@ -85,6 +85,18 @@ impl Append {
         touched
     }
 
+    /// Each of the unit's own claims with its state from the unit's rows alone — all it has,
+    /// since the claim is new — folded as [`liveness::claim_states`](crate::liveness::claim_states)
+    /// does (`None`: no state entry, not live).
+    pub fn own_claim_states(&self) -> Vec<(&Claim, Option<crate::liveness::ClaimState>)> {
+        let marks: Vec<StateMark> =
+            self.entries.iter().filter(|e| Event::MARKS.contains(&e.event)).map(StateMark::of).collect();
+        let mut assertions = self.assertions.clone();
+        assertions.sort_by_key(|a| a.assertion_ref);
+        let states = crate::liveness::claim_states(&marks, &assertions);
+        self.claims.iter().map(|c| (c, states.get(&c.claim_ref).copied())).collect()
+    }
+
     /// Why a backend must refuse this unit whatever is stored (`Error::Conflict`), described;
     /// `None` when its shape is sound: it has rows, every row carries its seq
     /// ([`row_with_other_seq`](Self::row_with_other_seq)) and no edge appears twice in it.

@@ -24,15 +24,22 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
         return Err(e.into());
     }
     let writes = format!(
-        "{}; {}; {}; {PREPARE_EXPECT}; {PLAN_EXPECT}",
+        "{}; {}; {}; {}; {PREPARE_EXPECT}; {PLAN_EXPECT}",
         prepare_append(false),
         prepare_append(true),
-        sql::PREPARE_LIVE_UPDATE
+        sql::PREPARE_LIVE_UPDATE,
+        sql::PREPARE_LIVE_NEW
     );
     if let Err(e) = conn.raw().batch_execute(&writes) {
         // Leave nothing half-prepared behind, nor the sort setting PLAN_EXPECT turns off.
         let _ = conn.raw().batch_execute(sql::RESET_PLAN_SETTING);
-        let write_names = ["credence_append", "credence_append_many", "credence_live", "credence_expect"];
+        let write_names = [
+            "credence_append",
+            "credence_append_many",
+            "credence_live",
+            "credence_live_new",
+            "credence_expect",
+        ];
         deallocate(conn, &write_names);
         let e = PgError::from(e);
         if !is_read_only(&e) {

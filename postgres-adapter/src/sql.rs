@@ -488,6 +488,40 @@ pub(crate) const PREPARE_LIVE_UPDATE: &str = "PREPARE credence_live(text[], uuid
            ON CONFLICT (agent_id, subject, predicate, claim_ref) \
            DO UPDATE SET disposition = EXCLUDED.disposition, flagged = EXCLUDED.flagged";
 
+/// Inserts the rows of claims new in their unit whose state the unit itself decides
+/// (`Append::own_claim_states`): no read needed, and nothing to remove.
+pub(crate) const PREPARE_LIVE_NEW: &str = "PREPARE credence_live_new(text[], text[], text[], uuid[], text[], boolean[]) \
+     AS INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged) \
+     SELECT * FROM unnest($1, $2, $3, $4, $5, $6)";
+
+/// The index update for one unit of `agent` whose rows go in just before, for a
+/// simple-query batch: its own live claims inserted as they are ([`PREPARE_LIVE_NEW`]), the
+/// other claims it touches recomputed ([`PREPARE_LIVE_UPDATE`]); `None` when it touches none.
+pub(crate) fn live_for_unit(agent: &str, append: &credence_core::Append) -> Option<String> {
+    let own = append.own_claim_states();
+    let mut statements = Vec::new();
+    let live: Vec<_> = own.iter().filter_map(|(c, s)| Some((*c, s.filter(|s| s.is_live())?))).collect();
+    if !live.is_empty() {
+        let list = |f: &dyn Fn(&(&credence_core::Claim, credence_core::liveness::ClaimState)) -> String| {
+            live.iter().map(f).collect::<Vec<_>>().join(", ")
+        };
+        statements.push(format!(
+            "EXECUTE credence_live_new(ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::uuid[], \
+             ARRAY[{}]::text[], ARRAY[{}]::boolean[])",
+            list(&|_| quote_literal(agent)),
+            list(&|(c, _)| quote_literal(&c.subject)),
+            list(&|(c, _)| quote_literal(&c.predicate)),
+            list(&|(c, _)| format!("'{}'", c.claim_ref.0)),
+            list(&|(_, s)| quote_literal(s.disposition.as_str())),
+            list(&|(_, s)| if s.flagged { "TRUE".to_owned() } else { "FALSE".to_owned() }),
+        ));
+    }
+    let others: Vec<ClaimRef> =
+        append.touched_claims().into_iter().filter(|r| !own.iter().any(|(c, _)| c.claim_ref == *r)).collect();
+    statements.extend(live_update_sql(&[(agent, &others)]));
+    (!statements.is_empty()).then(|| statements.join("; "))
+}
+
 /// [`LIVE`] for `agent`'s line, for a simple-query batch.
 pub(crate) fn live_read_sql(agent: &str, subject: &str, predicate: &str) -> String {
     format!(
@@ -595,12 +629,12 @@ pub(crate) fn many_guard_args(units: &[(&str, Option<Head>, i64, &[LineKey])]) -
 /// the keys it got ([`LOCKED_SETTING`]); then one statement writes the units that got their
 /// lock and pass their guard (see [`prepare_append`]). The locks go in a statement of their
 /// own, before the guards, so each guard sees every commit made before its agent's lock was
-/// granted. The live-claims index is updated after the rows (a refused unit's claims are not
-/// stored, so its update changes nothing).
+/// granted. The live-claims index is updated after the rows: a lone unit's as it decides
+/// ([`live_for_unit`]), several units' recomputed from the rows (a refused unit's claims are
+/// not stored, so its update changes nothing).
 pub(crate) fn group(units: &[GroupUnit<'_>], how: Lock) -> PgResult<(String, String)> {
-    let touched: Vec<(&str, &[ClaimRef])> = units.iter().map(|u| (u.agent, u.touched)).collect();
-    let live = live_update_sql(&touched).map(|sql| format!("; {sql}")).unwrap_or_default();
     if let [one] = units {
+        let live = one.live.map(|sql| format!("; {sql}")).unwrap_or_default();
         let body = format!(
             "{}; {}{live}; COMMIT",
             expect_sql(one.agent, one.head, one.assumed_empty)?,
@@ -612,6 +646,10 @@ pub(crate) fn group(units: &[GroupUnit<'_>], how: Lock) -> PgResult<(String, Str
     let guards: Vec<(&str, Option<Head>, i64, &[LineKey])> =
         units.iter().map(|u| (u.agent, u.head, u.lock_key, u.assumed_empty)).collect();
     let rows: Vec<(&str, &UnitRows)> = units.iter().map(|u| (u.agent, u.rows)).collect();
+    // Some units may be refused: the update recomputes from the rows, which a refused unit's
+    // claims are not among.
+    let touched: Vec<(&str, &[ClaimRef])> = units.iter().map(|u| (u.agent, u.touched)).collect();
+    let live = live_update_sql(&touched).map(|sql| format!("; {sql}")).unwrap_or_default();
     let body = format!("{}{live}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
     Ok((lock::begin_trying_all(&keys, LOCKED_SETTING), body))
 }
@@ -624,6 +662,8 @@ pub(crate) struct GroupUnit<'a> {
     pub(crate) assumed_empty: &'a [LineKey],
     pub(crate) rows: &'a UnitRows,
     pub(crate) touched: &'a [ClaimRef],
+    /// Its index update alone ([`live_for_unit`]), for a group of one.
+    pub(crate) live: Option<&'a str>,
 }
 
 /// Whether unit `mark` of `agent` is stored, in one round trip on a fresh connection:
@@ -681,6 +721,7 @@ mod tests {
             assumed_empty: &rows.1,
             rows: &rows.0,
             touched: &[],
+            live: None,
         }
     }
 

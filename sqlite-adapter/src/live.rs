@@ -13,29 +13,21 @@ use crate::read::{blob_uuid, entry_index, get, text};
 
 /// Updates the index for every claim `append` touches (its rows already inserted).
 pub(crate) fn update(conn: &Connection, agent: &AgentId, append: &Append) -> SqlResult<()> {
+    let own = append.own_claim_states();
     for claim_ref in append.touched_claims() {
-        let line = match append.claims.iter().find(|c| c.claim_ref == claim_ref) {
-            Some(c) => Some((c.subject.clone(), c.predicate.clone())),
-            None => line_of(conn, agent, claim_ref)?,
+        // A claim new in this unit has no rows before it: its state is the unit's own rows'.
+        let (line, state) = match own.iter().find(|(c, _)| c.claim_ref == claim_ref) {
+            Some((c, state)) => (Some((c.subject.clone(), c.predicate.clone())), *state),
+            None => {
+                let marks = marks(conn, agent, claim_ref)?;
+                let state =
+                    claim_states(&marks, &assertions(conn, agent, claim_ref)?).get(&claim_ref).copied();
+                (line_of(conn, agent, claim_ref)?, state)
+            }
         };
         // An entry about a claim the agent does not hold changes no line.
         let Some((subject, predicate)) = line else { continue };
-        // A claim new in this unit has no rows before it: its state is the unit's own rows'.
-        let states = if append.claims.iter().any(|c| c.claim_ref == claim_ref) {
-            let marks: Vec<StateMark> = append
-                .entries
-                .iter()
-                .filter(|e| e.claim_ref == claim_ref && Event::MARKS.contains(&e.event))
-                .map(StateMark::of)
-                .collect();
-            let mut own: Vec<Assertion> =
-                append.assertions.iter().filter(|a| a.target == claim_ref).cloned().collect();
-            own.sort_by_key(|a| a.assertion_ref);
-            claim_states(&marks, &own)
-        } else {
-            claim_states(&marks(conn, agent, claim_ref)?, &assertions(conn, agent, claim_ref)?)
-        };
-        let state = states.get(&claim_ref).copied().filter(|s| s.is_live());
+        let state = state.filter(|s| s.is_live());
         let key = params![agent.as_str(), subject, predicate, claim_ref.0.as_bytes()];
         let written = match state {
             Some(s) => {

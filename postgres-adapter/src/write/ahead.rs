@@ -312,7 +312,7 @@ impl Writer {
         let insert = sql::insert_sql(agent, &unit_rows(&append, head.is_none()).ok()?).ok()?;
         c.defer(&expect);
         c.defer(&insert);
-        if let Some(live) = sql::live_update_sql(&[(agent, &append.touched_claims())]) {
+        if let Some(live) = sql::live_for_unit(agent, &append) {
             c.defer(&live);
         }
         c.keep(UnitMark::of(&append));
@@ -359,6 +359,7 @@ impl Writer {
             assumed_empty: Arc::from(assumed),
             rows: Arc::new(rows),
             touched: Arc::from(append.touched_claims()),
+            live: sql::live_for_unit(agent, &append).map(Arc::from),
             mark: UnitMark::of(&append),
         };
         let sent = self.convoy.send(ready.clone(), &|group| self.send_group(pool, group, Lock::Try));

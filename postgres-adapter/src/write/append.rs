@@ -58,7 +58,7 @@ pub(crate) fn append(
     let timing = if plain { timing } else { Timing::Now };
     let mut sql = sql::insert_sql(agent, &unit_rows(append, head.is_none())?)?;
     // The live-claims index, in the same round trip (it reads the rows just inserted).
-    if let Some(live) = sql::live_update_sql(&[(agent, &append.touched_claims())]) {
+    if let Some(live) = sql::live_for_unit(agent, append) {
         sql.push_str("; ");
         sql.push_str(&live);
     }

@@ -55,8 +55,10 @@ pub(crate) struct Ready {
     pub(crate) assumed_empty: Arc<[LineKey]>,
     /// Its rows. (Shared: a unit refused in its group is sent again from a copy.)
     pub(crate) rows: Arc<UnitRows>,
-    /// The claims whose liveness it changes (`Append::touched_claims`).
+    /// The claims whose liveness it changes (`Append::touched_claims`), and its own index
+    /// update (`sql::live_for_unit`, used when it is sent alone).
     pub(crate) touched: Arc<[ClaimRef]>,
+    pub(crate) live: Option<Arc<str>>,
     /// The unit as it is recognised in the store, to find out whether a commit whose answer
     /// was lost went through.
     pub(crate) mark: UnitMark,
@@ -241,6 +243,7 @@ impl Writer {
                 assumed_empty: &u.assumed_empty,
                 rows: &u.rows,
                 touched: &u.touched,
+                live: u.live.as_deref(),
             })
             .collect();
         let (begin, body) = match sql::group(&units, how) {
@@ -313,6 +316,7 @@ mod tests {
             assumed_empty: Arc::from([("s".to_owned(), "p".to_owned())]),
             rows: Arc::new(rows.unwrap_or_else(|e| panic!("rows: {e}"))),
             touched: Arc::from([]),
+            live: None,
             mark: UnitMark::of(&credence_core::Append::new(3, credence_core::Timestamp(30))),
         }
     }
