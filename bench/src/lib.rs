@@ -10,3 +10,50 @@ pub mod baseline;
 pub mod history;
 pub mod store;
 pub mod workloads;
+
+use std::process::ExitCode;
+
+use store::Target;
+
+/// The `main` of a bench binary named `name`: `args` parsed (`Err("")` asks for the usage
+/// alone), the scratch area of its store made, `run` measured in it and its report printed,
+/// the scratch area removed whatever happened. Exit 2 for bad arguments, 1 for a failed run.
+pub fn main_with<A>(
+    name: &str,
+    usage: &str,
+    args: Result<A, String>,
+    store: impl Fn(&A) -> &str,
+    run: impl FnOnce(&A, &Target) -> Result<String, String>,
+) -> ExitCode {
+    let args = match args {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("{name}: {e}");
+            }
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let target = match Target::from_url(store(&args)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = run(&args, &target);
+    if let Err(e) = target.cleanup() {
+        eprintln!("{name}: cleaning up: {e}");
+    }
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

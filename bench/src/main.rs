@@ -70,37 +70,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("credence-bench: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let target = match Target::from_url(&args.store) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("credence-bench: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = run(&args, &target);
-    if let Err(e) = target.cleanup() {
-        eprintln!("credence-bench: cleaning up: {e}");
-    }
-    match result {
-        Ok(table) => {
-            println!("{table}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("credence-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    credence_bench::main_with("credence-bench", USAGE, parse_args(), |a| a.store.as_str(), run)
 }
 
 fn ms(d: Duration) -> String {

@@ -74,37 +74,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("history: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let target = match Target::from_url(&args.store) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("history: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = run(&args, &target);
-    if let Err(e) = target.cleanup() {
-        eprintln!("history: cleaning up: {e}");
-    }
-    match result {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("history: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    credence_bench::main_with("history", USAGE, parse_args(), |a| a.store.as_str(), run)
 }
 
 fn ingest(engine: &BenchEngine, req: IngestRequest) -> Result<u64, String> {
