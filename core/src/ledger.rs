@@ -249,6 +249,19 @@ pub trait LedgerRead {
     fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
         Ok(crate::liveness::live_claims(self.line(subject, predicate, Upto::Head)?))
     }
+    /// The state of one claim at the view's head, folded from its own entries and assertions
+    /// (`None`: no state entry). The default reads [`claim_entries`](Self::claim_entries) and
+    /// [`claim_assertions`](Self::claim_assertions).
+    fn claim_state(&self, claim_ref: ClaimRef) -> Result<Option<crate::liveness::ClaimState>> {
+        let marks: Vec<StateMark> = self
+            .claim_entries(claim_ref, u64::MAX)?
+            .iter()
+            .filter(|e| Event::MARKS.contains(&e.event))
+            .map(StateMark::of)
+            .collect();
+        let assertions = self.claim_assertions(claim_ref, u64::MAX)?;
+        Ok(crate::liveness::claim_states(&marks, &assertions).get(&claim_ref).copied())
+    }
     /// The ledger entries about one claim with `seq ≤ max_seq`, ordered by `(seq, index)`.
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>>;
     /// The assertions about one claim with `seq ≤ max_seq`, ordered by `(seq, assertion_ref)`.

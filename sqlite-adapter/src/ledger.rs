@@ -12,6 +12,7 @@ use credence_core::{
 use crate::agent::{AgentDb, Counters};
 use crate::config::SqliteConfig;
 use crate::error::{BACKEND, SqlResult, SqliteError};
+use crate::live;
 use crate::naming::{self, Decoded};
 use crate::read::{EmptyView, View};
 use crate::schema::{self, Pragmas, Target};
@@ -364,10 +365,10 @@ impl Ledger for SqliteLedger {
             .map(|unit| {
                 let op = move |conn: &Connection| {
                     let view = View::new(conn, agent);
-                    match run_unit(BACKEND, &mut **unit, &view)? {
-                        Some(append) => Ok(Some(write::apply(conn, agent, &append)?)),
-                        None => Ok(None),
-                    }
+                    let Some(append) = run_unit(BACKEND, &mut **unit, &view)? else { return Ok(None) };
+                    let head = write::apply(conn, agent, &append)?;
+                    live::update(conn, &view, agent, &append)?;
+                    Ok(Some(head))
                 };
                 Box::new(op) as Box<AppendOp<'_>>
             })

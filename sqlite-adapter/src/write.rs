@@ -212,7 +212,6 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             format!("idempotency key {:?} is already stored", record.key)
         })?;
     }
-    crate::live::update(conn, agent, append)?;
     Ok(Head { seq: append.seq, tx_time: append.tx_time })
 }
 

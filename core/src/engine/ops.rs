@@ -13,8 +13,7 @@ use crate::api::{AdjudicationOutcome, SweepFailure, SweepReport, Verdict, WriteO
 use crate::claim::{Claim, Provenance};
 use crate::error::{Error, Result};
 use crate::ids::{ClaimRef, Handle};
-use crate::ledger::{Ledger, LedgerRead, StateMark};
-use crate::liveness::{ClaimState, claim_states};
+use crate::ledger::{Ledger, LedgerRead};
 use crate::record::{AdjudicationStatus, AssertionKind, Disposition, Event, StatusChange};
 use crate::time::Timestamp;
 use crate::validate::RejectReason;
@@ -58,18 +57,6 @@ impl<L: Ledger> Engine<L> {
     fn line_of(&self, view: &dyn LedgerRead, claim: &Claim) -> Result<Line> {
         let live = view.live(&claim.subject, &claim.predicate)?;
         Ok(Line::of_live(live, self.config.valid_time_confidence_threshold))
-    }
-
-    /// The state of one claim at the view's head, from its own entries and assertions.
-    fn state_of(view: &dyn LedgerRead, claim_ref: ClaimRef) -> Result<Option<ClaimState>> {
-        let marks: Vec<StateMark> = view
-            .claim_entries(claim_ref, u64::MAX)?
-            .iter()
-            .filter(|e| Event::MARKS.contains(&e.event))
-            .map(StateMark::of)
-            .collect();
-        let assertions = view.claim_assertions(claim_ref, u64::MAX)?;
-        Ok(claim_states(&marks, &assertions).get(&claim_ref).copied())
     }
 
     pub(super) fn apply_verdict(
@@ -328,7 +315,7 @@ impl<L: Ledger> Engine<L> {
         let threshold = self.config.valid_time_confidence_threshold;
         let keyed = Keyed::new(options.idempotency_key.as_deref(), "reinstate", &(agent, claim_ref));
         self.claim_unit(agent, claim_ref, keyed, move |view, claim, line, unit| {
-            let state = Self::state_of(view, claim_ref)?;
+            let state = view.claim_state(claim_ref)?;
             let current = state.map_or(Disposition::Rejected, |s| s.disposition);
             let reinstatable = matches!(current, Disposition::Superseded | Disposition::Invalidated)
                 && !state.is_some_and(|s| s.is_live());

@@ -30,18 +30,20 @@ fn status_of(disposition: Disposition, live: bool) -> ClaimStatus {
 }
 
 impl<L: Ledger> Engine<L> {
-    /// Resolves an as-of pin to `(max_seq, as-of time)` within one snapshot.
-    fn pin(&self, view: &dyn LedgerRead, as_of: AsOf) -> Result<(u64, Timestamp)> {
+    /// Resolves an as-of pin to `(max_seq, as-of time, whether max_seq is the head)` within one
+    /// snapshot.
+    fn pin(&self, view: &dyn LedgerRead, as_of: AsOf) -> Result<(u64, Timestamp, bool)> {
         let head = view.head()?;
         let head_seq = head.map_or(0, |h| h.seq);
         // "Now" is never earlier than the newest write, even when the clock stepped back.
         let now = head.map_or(self.clock.now(), |h| self.clock.now().max(h.tx_time));
-        Ok(match as_of {
+        let (max_seq, at) = match as_of {
             AsOf::Now => (head_seq, now),
             AsOf::Time(t) => (view.seq_at(t)?, t),
             AsOf::Seq(n) if n >= head_seq => (head_seq, now),
             AsOf::Seq(n) => (n, view.tx_time_of(n)?.unwrap_or(Timestamp::EPOCH)),
-        })
+        };
+        Ok((max_seq, at, max_seq == head_seq))
     }
 
     /// What a belief as of `max_seq` is folded from: at the head, the live claims alone
@@ -51,9 +53,9 @@ impl<L: Ledger> Engine<L> {
         view: &dyn LedgerRead,
         subject: &str,
         predicate: &str,
-        max_seq: u64,
+        (max_seq, at_head): (u64, bool),
     ) -> Result<Line> {
-        if view.head()?.map_or(0, |h| h.seq) == max_seq {
+        if at_head {
             let live = view.live(subject, predicate)?;
             return Ok(Line::of_live(live, self.config.valid_time_confidence_threshold));
         }
@@ -77,8 +79,8 @@ impl<L: Ledger> Engine<L> {
     pub(super) fn recall_line(&self, q: &RecallQuery) -> Result<Belief> {
         let Some(agent) = read_agent(&q.agent) else { return Ok(self.empty_belief()) };
         read_with(&self.ledger, &agent, |view| {
-            let (max_seq, at) = self.pin(view, q.as_of)?;
-            let line = self.belief_line(view, &q.subject, &q.predicate, max_seq)?;
+            let (max_seq, at, at_head) = self.pin(view, q.as_of)?;
+            let line = self.belief_line(view, &q.subject, &q.predicate, (max_seq, at_head))?;
             Ok(fold::belief(&line, &self.config, &self.fold_point(max_seq, at, q.valid_at)))
         })
     }
@@ -94,7 +96,7 @@ impl<L: Ledger> Engine<L> {
             return Ok(History { entries: Vec::new(), belief: self.empty_belief(), as_of_seq: 0 });
         };
         read_with(&self.ledger, &agent, |view| {
-            let (max_seq, at) = self.pin(view, as_of)?;
+            let (max_seq, at, _) = self.pin(view, as_of)?;
             let line = self.read_line(view, subject, predicate, max_seq)?;
             let belief = fold::belief(&line, &self.config, &self.fold_point(max_seq, at, None));
             let entries = line
@@ -132,10 +134,10 @@ impl<L: Ledger> Engine<L> {
     ) -> Result<Vec<(String, Belief)>> {
         let Some(agent) = read_agent(agent) else { return Ok(Vec::new()) };
         read_with(&self.ledger, &agent, |view| {
-            let (max_seq, at) = self.pin(view, as_of)?;
+            let (max_seq, at, at_head) = self.pin(view, as_of)?;
             let mut out = Vec::new();
             for predicate in view.predicates(subject, max_seq)? {
-                let line = self.belief_line(view, subject, &predicate, max_seq)?;
+                let line = self.belief_line(view, subject, &predicate, (max_seq, at_head))?;
                 let belief = fold::belief(&line, &self.config, &self.fold_point(max_seq, at, valid_at));
                 out.push((predicate, belief));
             }

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use credence_core::{
     Adjudication, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event, Handle, Head,
-    LedgerEntry, LedgerRead, LineRows, LiveClaim, Result, Timestamp, Upto, WriteUnit,
+    LedgerEntry, LedgerRead, LineRows, Result, Timestamp, Upto, WriteUnit,
 };
 
 use super::convoy::{Ready, Sent};
@@ -180,11 +180,6 @@ impl LedgerRead for SpecView<'_> {
         }
         self.assumed_empty.borrow_mut().push((subject.to_owned(), predicate.to_owned()));
         Ok(LineRows::default())
-    }
-
-    fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
-        // An empty line has no live claim: answered as the line as of the head is.
-        Ok(credence_core::liveness::live_claims(self.line(subject, predicate, Upto::Head)?))
     }
 
     fn seq_at(&self, _: Timestamp) -> Result<u64> {
