@@ -9,20 +9,10 @@ use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+mod support;
+
 fn run(store: &str, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_credence"))
-        .env_remove("CREDENCE_STORE")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("the credence binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "credence panicked on {args:?}: {stderr}");
-    out
+    support::credence_on(store, args, Stdio::null())
 }
 
 /// A SQLite store with agents `a` (three units) and `b` (one).

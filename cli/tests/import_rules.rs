@@ -3,25 +3,17 @@
 //! `--json` error document), and nothing written to the target store.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Runs the binary against `store` with `args`, stdin from `stdin` (or nothing).
+mod support;
+
 fn run(store: &str, args: &[&str], stdin: Stdio) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_credence"))
-        .env_remove("CREDENCE_STORE")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .stdin(stdin)
-        .output()
-        .expect("the credence binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "credence panicked on {args:?}: {stderr}");
-    out
+    support::credence_on(store, args, stdin)
 }
 
 fn ok(store: &str, args: &[&str]) -> String {

@@ -5,18 +5,10 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod support;
+
 fn run(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_credence"))
-        .env_remove("CREDENCE_STORE")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("the credence binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "credence panicked on {args:?}: {stderr}");
-    out
+    support::credence(args, Stdio::null())
 }
 
 /// Store URLs carrying the secret `s3cr3t` (or a piece of it) in every place a user may put
