@@ -45,9 +45,10 @@ mod strategy;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use credence_core::ledger::Span;
 use credence_core::{
-    AsOf, AuditPage, AuditQuery, ClaimEngine, ClaimRef, Clock, Engine, Error, ManualClock, MemoryLedger,
-    RecallQuery, SequentialIds,
+    AsOf, AuditPage, AuditQuery, ClaimEngine, ClaimRef, Clock, Engine, EngineConfig, Error, ManualClock,
+    MemoryLedger, RecallQuery, SequentialIds,
 };
 use proptest::test_runner::{Config, FailurePersistence, FileFailurePersistence, TestCaseError, TestRunner};
 
@@ -251,6 +252,40 @@ impl Pair<'_> {
                         })
                     },
                 )?;
+                self.same(
+                    || format!("line_summary({agent:?}, {subject:?}, {predicate:?})"),
+                    |side| {
+                        let Ok(id) = credence_core::AgentId::new(agent) else {
+                            return Ok(Default::default());
+                        };
+                        credence_core::ledger::read_with(side.engine.ledger(), &id, |view| {
+                            view.line_summary(subject, predicate)
+                        })
+                    },
+                )?;
+                // A backend may answer more than the claims reaching a span; those it must.
+                let spans = std::iter::once(Span::ALL)
+                    .chain(points.iter().filter_map(|&(_, valid)| Some(Span::at(year(valid?)))));
+                for span in spans {
+                    let threshold = EngineConfig::default().valid_time_confidence_threshold;
+                    self.same(
+                        || format!("live_overlapping({agent:?}, {subject:?}, {predicate:?}, {span:?})"),
+                        |side| {
+                            let Ok(id) = credence_core::AgentId::new(agent) else { return Ok(Vec::new()) };
+                            let reached =
+                                credence_core::ledger::read_with(side.engine.ledger(), &id, |view| {
+                                    view.live_overlapping(subject, predicate, span, threshold)
+                                })?;
+                            Ok(reached
+                                .into_iter()
+                                .filter(|l| {
+                                    l.claim.trusted_window(threshold).is_none()
+                                        || Span::of_claim(&l.claim).overlaps(&span)
+                                })
+                                .collect::<Vec<_>>())
+                        },
+                    )?;
+                }
                 for &(at, valid) in &points {
                     let mut q = RecallQuery::new(agent, subject, predicate);
                     q.as_of = at;

@@ -15,7 +15,7 @@ use crate::claim::Claim;
 use crate::error::Result;
 use crate::idempotency::Idempotency;
 use crate::ids::{ClaimRef, Handle};
-pub use crate::liveness::{LineRows, LiveClaim, StateMark};
+pub use crate::liveness::{LineRows, LineSummary, LiveClaim, Span, StateMark};
 use crate::record::{Adjudication, Assertion, Edge, EdgeKind, Event, LedgerEntry, StatusChange};
 use crate::time::Timestamp;
 
@@ -248,6 +248,29 @@ pub trait LedgerRead {
     /// history.
     fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
         Ok(crate::liveness::live_claims(self.line(subject, predicate, Upto::Head)?))
+    }
+    /// The live claims of a line ([`live`](Self::live), same order) whose window is not
+    /// trusted at `threshold` — none, no start, or confidence below it — or overlaps `span`:
+    /// every live claim that can contradict, corroborate or be believed in `span`. A backend
+    /// may return more live claims than that (the default returns them all; the engine
+    /// filters), never fewer. An index by window start answers it in O(log n + the answer).
+    fn live_overlapping(
+        &self,
+        subject: &str,
+        predicate: &str,
+        span: crate::liveness::Span,
+        threshold: f32,
+    ) -> Result<Vec<LiveClaim>> {
+        let _ = (span, threshold);
+        self.live(subject, predicate)
+    }
+    /// What a line's live claims add up to ([`LineSummary::of`](crate::liveness::LineSummary::of)
+    /// of [`live`](Self::live), the default): deciding an ingest needs it besides the claims
+    /// [`live_overlapping`](Self::live_overlapping) finds. A backend keeps it as counters
+    /// updated with the live claims.
+    fn line_summary(&self, subject: &str, predicate: &str) -> Result<crate::liveness::LineSummary> {
+        let live = self.live(subject, predicate)?;
+        Ok(crate::liveness::LineSummary::of(&live.iter().map(|l| &l.claim).collect::<Vec<_>>()))
     }
     /// The state of one claim at the view's head, folded from its own entries and assertions
     /// (`None`: no state entry). The default reads [`claim_entries`](Self::claim_entries) and

@@ -7,10 +7,13 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-use crate::claim::Claim;
+use crate::claim::{Cardinality, Claim, ValidTime};
 use crate::ids::ClaimRef;
 use crate::record::{Assertion, AssertionKind, Disposition, Event, LedgerEntry};
+use crate::time::Timestamp;
 
 /// The liveness-relevant part of one ledger entry (no rationale).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,4 +125,245 @@ pub fn live_claims(rows: LineRows) -> Vec<LiveClaim> {
             Some(LiveClaim { disposition: state.disposition, flagged: state.flagged, claim })
         })
         .collect()
+}
+
+/// A half-open stretch of valid time `[start, end)`; a missing bound is unbounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// The first instant in the span (`None`: -∞).
+    pub start: Option<Timestamp>,
+    /// The first instant after the span (`None`: +∞).
+    pub end: Option<Timestamp>,
+}
+
+impl Span {
+    /// All of valid time.
+    pub const ALL: Span = Span { start: None, end: None };
+
+    /// The span of one instant.
+    pub fn at(t: Timestamp) -> Span {
+        Span { start: Some(t), end: t.micros().checked_add(1).map(Timestamp) }
+    }
+
+    /// The span a window covers.
+    pub fn of(window: &ValidTime) -> Span {
+        Span { start: window.start, end: window.end }
+    }
+
+    /// The span a claim's window covers in valid time as drawn, trusted or not: a claim
+    /// without a window covers all of it.
+    pub fn of_claim(claim: &Claim) -> Span {
+        claim.valid_time.as_ref().map_or(Span::ALL, Span::of)
+    }
+
+    /// True iff the two spans share an instant (the negation of [`ValidTime::disjoint`]).
+    pub fn overlaps(&self, other: &Span) -> bool {
+        let ends_before =
+            |a: &Span, b: &Span| matches!((a.end, b.start), (Some(end), Some(start)) if end <= start);
+        !ends_before(self, other) && !ends_before(other, self)
+    }
+}
+
+/// What deciding an ingest needs to know about a whole line besides the claims its window
+/// reaches (see [`LedgerRead::line_summary`](crate::LedgerRead::line_summary)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineSummary {
+    /// How many claims of the line are live.
+    pub live: u64,
+    /// How many of those are Functional (not SetValued).
+    pub functional: u64,
+    /// True iff no two live claims with different values have windows that overlap as drawn
+    /// ([`Span::of_claim`], trust aside). When every live claim's window is trusted this is
+    /// the clean succession of SPEC §2.2 step 9.
+    pub clash_free: bool,
+}
+
+impl LineSummary {
+    /// The summary of a line's live claims.
+    pub fn of(live: &[&Claim]) -> LineSummary {
+        LineSummary {
+            live: live.len() as u64,
+            functional: live.iter().filter(|c| c.cardinality == Cardinality::Functional).count() as u64,
+            clash_free: different_values_never_overlap(live),
+        }
+    }
+}
+
+/// True when no two of `claims` with different values have overlapping spans
+/// ([`Span::of_claim`]), in O(k log k): sorted by start, each span overlaps exactly the
+/// earlier ones still open at its start; those all overlap each other, so they share one
+/// value, and only that value and their furthest end need keeping.
+pub fn different_values_never_overlap(claims: &[&Claim]) -> bool {
+    let mut spans: Vec<(Span, &Value)> = claims.iter().map(|c| (Span::of_claim(c), &c.value)).collect();
+    spans.sort_by_key(|(s, _)| s.start);
+    // The value of the spans open at the current start, and the furthest end among them.
+    let mut open: Option<(&Value, Option<Timestamp>)> = None;
+    for (span, value) in spans {
+        let overlaps = open.is_some_and(|(_, end)| end.is_none_or(|end| span.start.is_none_or(|s| end > s)));
+        open = match open {
+            Some((open_value, end)) if overlaps => {
+                if open_value != value {
+                    return false;
+                }
+                Some((open_value, end.zip(span.end).map(|(a, b)| a.max(b))))
+            }
+            _ => Some((value, span.end)),
+        };
+    }
+    true
+}
+
+/// A key equal for two values exactly when the values are equal as the engine compares them
+/// (`serde_json::Value` equality: object keys unordered, `0.0 == -0.0`, an integer never
+/// equal to a float): the first 16 bytes of a SHA-256 over a canonical encoding. Backends
+/// that compare values inside the database (a line's clashes) compare these.
+pub fn value_key(value: &Value) -> [u8; 16] {
+    fn feed(h: &mut Sha256, value: &Value) {
+        match value {
+            Value::Null => h.update([0]),
+            Value::Bool(b) => h.update([1, u8::from(*b)]),
+            Value::Number(n) => {
+                if let Some(u) = n.as_u64() {
+                    h.update([2]);
+                    h.update(u.to_be_bytes());
+                } else if let Some(i) = n.as_i64() {
+                    h.update([3]);
+                    h.update(i.to_be_bytes());
+                } else {
+                    // Adding 0.0 turns -0.0 into 0.0, which it equals.
+                    h.update([4]);
+                    h.update((n.as_f64().unwrap_or(0.0) + 0.0).to_bits().to_be_bytes());
+                }
+            }
+            Value::String(s) => {
+                h.update([5]);
+                h.update((s.len() as u64).to_be_bytes());
+                h.update(s.as_bytes());
+            }
+            Value::Array(items) => {
+                h.update([6]);
+                h.update((items.len() as u64).to_be_bytes());
+                items.iter().for_each(|v| feed(h, v));
+            }
+            Value::Object(map) => {
+                h.update([7]);
+                h.update((map.len() as u64).to_be_bytes());
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                for (k, v) in entries {
+                    h.update((k.len() as u64).to_be_bytes());
+                    h.update(k.as_bytes());
+                    feed(h, v);
+                }
+            }
+        }
+    }
+    let mut h = Sha256::new();
+    feed(&mut h, value);
+    let digest = h.finalize();
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::agent::AgentId;
+    use crate::claim::{Criticality, Provenance};
+
+    fn claim(n: u128, start: Option<i64>, len: Option<i64>, value: u8) -> Claim {
+        Claim {
+            claim_ref: ClaimRef(uuid::Uuid::from_u128(n)),
+            agent_id: AgentId::new("a").unwrap_or_else(|e| panic!("{e}")),
+            subject: "s".into(),
+            predicate: "p".into(),
+            value: json!(value),
+            provenance: Provenance::FIRST_HAND,
+            cardinality: Cardinality::Functional,
+            confidence: 1.0,
+            criticality: Criticality::Medium,
+            valid_time: Some(ValidTime::new(
+                start.map(Timestamp),
+                len.map(|l| Timestamp(start.unwrap_or(0) + l)),
+            )),
+            tx_time: Timestamp(1_000_000),
+            seq: 1,
+            derived_from: Vec::new(),
+            depends_on: Vec::new(),
+        }
+    }
+
+    /// The definition the sweep replaces: every pair of different values is disjoint.
+    fn pairwise(claims: &[&Claim]) -> bool {
+        claims.iter().enumerate().all(|(i, c)| {
+            claims[..i].iter().all(|o| o.value == c.value || !Span::of_claim(o).overlaps(&Span::of_claim(c)))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn sweep_agrees_with_the_pairwise_definition(
+            windows in proptest::collection::vec(
+                (proptest::option::weighted(0.9, 0i64..40), proptest::option::weighted(0.8, 1i64..12), 0u8..3),
+                0..12,
+            )
+        ) {
+            let claims: Vec<Claim> = (0u128..)
+                .zip(&windows)
+                .map(|(i, &(start, len, value))| claim(i, start, len, value))
+                .collect();
+            let refs: Vec<&Claim> = claims.iter().collect();
+            prop_assert_eq!(different_values_never_overlap(&refs), pairwise(&refs));
+        }
+
+        #[test]
+        fn value_keys_are_equal_exactly_when_values_are(a in json_value(), b in json_value()) {
+            prop_assert_eq!(value_key(&a) == value_key(&b), a == b);
+            prop_assert_eq!(value_key(&a), value_key(&a.clone()));
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0u64..3).prop_map(|n| json!(n)),
+            (-2i64..0).prop_map(|n| json!(n)),
+            prop_oneof![Just(0.0f64), Just(-0.0), Just(1.0), Just(0.5)].prop_map(|f| json!(f)),
+            "[ab]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::btree_map("[ab]", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
+    fn touching_windows_of_different_values_do_not_overlap_but_nested_ones_do() {
+        let (a, b) = (claim(1, Some(0), Some(10), 1), claim(2, Some(10), Some(5), 2));
+        assert!(different_values_never_overlap(&[&a, &b]));
+        let (outer, inner, later) =
+            (claim(3, Some(0), None, 1), claim(4, Some(20), Some(1), 1), claim(5, Some(30), Some(1), 2));
+        // The open-ended window reaches the later one although the window before it does not.
+        assert!(!different_values_never_overlap(&[&outer, &inner, &later]));
+    }
+
+    #[test]
+    fn a_claim_without_a_window_overlaps_every_other_value() {
+        let (mut bare, dated) = (claim(1, None, None, 1), claim(2, Some(0), Some(1), 2));
+        bare.valid_time = None;
+        assert!(!different_values_never_overlap(&[&bare, &dated]));
+        assert_eq!(
+            LineSummary::of(&[&bare, &dated]),
+            LineSummary { live: 2, functional: 2, clash_free: false }
+        );
+        assert!(Span::at(Timestamp(i64::MAX)).overlaps(&Span { start: Some(Timestamp(0)), end: None }));
+    }
 }

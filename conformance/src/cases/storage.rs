@@ -727,6 +727,100 @@ pub fn read_live_is_what_the_fold_finds_live_at_the_head(f: &dyn Factory) -> Cas
     Ok(())
 }
 
+/// `live_overlapping` holds every live claim of the line whose window is untrusted at the
+/// threshold asked (none, no start, confidence below it) or overlaps the span — at least those,
+/// at most the live claims, ordered by `(seq, claim_ref)` — for spans inside, touching and
+/// outside the windows, open at either end, and at two thresholds.
+pub fn read_live_overlapping_holds_every_claim_reaching_the_span(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let d = |y| Timestamp::from_ymd(y, 1, 1).expect("valid date");
+    let dated = |v: &str, from, to: Option<i32>, confidence| {
+        IngestRequest::new("a", "s", "p", v)
+            .with_valid_time(ValidTime::new(Some(d(from)), to.map(d)).with_confidence(confidence))
+    };
+    for req in [
+        dated("1990s", 1990, Some(2000), 1.0),
+        dated("2000s", 2000, Some(2010), 1.0),
+        dated("since 2010", 2010, None, 1.0),
+        dated("doubtful", 1995, Some(1996), 0.6),
+        IngestRequest::new("a", "s", "p", "undated"),
+        IngestRequest::new("a", "s", "p", "no start").with_valid_time(ValidTime::new(None, Some(d(1980)))),
+        dated("gone", 1970, Some(1971), 1.0),
+    ] {
+        fx.engine.ingest(req)?;
+    }
+    let gone = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    let gone = gone.candidates.iter().find(|c| c.value == json!("gone")).map(|c| c.claim_ref);
+    fx.engine.invalidate("a", gone.ok_or_else(|| CaseError::Failed("no claim \"gone\"".into()))?, "test")?;
+    let id = agent("a")?;
+    let span = |from: Option<i32>, to: Option<i32>| credence_core::ledger::Span {
+        start: from.map(d),
+        end: to.map(d),
+    };
+    for (span, threshold) in [
+        (span(Some(2005), Some(2006)), 0.5),
+        (span(Some(2005), Some(2006)), 0.7),
+        (span(Some(1999), Some(2000)), 0.5),
+        (span(Some(2000), Some(2001)), 0.5),
+        (span(Some(1995), Some(1995)), 0.5),
+        (span(None, Some(1991)), 0.5),
+        (span(Some(2030), None), 0.5),
+        (credence_core::ledger::Span::ALL, 0.5),
+        (credence_core::ledger::Span::at(d(1970)), 0.5),
+    ] {
+        let (reached, live) = read_with(&*fx.store.ledger, &id, |view| {
+            Ok((view.live_overlapping("s", "p", span, threshold)?, view.live("s", "p")?))
+        })?;
+        let must = |l: &credence_core::LiveClaim| {
+            let c = &l.claim;
+            c.trusted_window(threshold).is_none() || credence_core::ledger::Span::of_claim(c).overlaps(&span)
+        };
+        let missing: Vec<&Value> =
+            live.iter().filter(|l| must(l) && !reached.contains(l)).map(|l| &l.claim.value).collect();
+        ensure!(missing.is_empty(), "{span:?} at {threshold}: missing {missing:?}");
+        let kept: Vec<_> = live.iter().filter(|l| reached.contains(l)).cloned().collect();
+        ensure_eq!(kept, reached);
+    }
+    Ok(())
+}
+
+/// `line_summary` counts a line's live claims and its Functional ones, and tells whether two
+/// live claims of different values overlap as drawn — through a succession, a contest, its
+/// resolution by invalidation, a SetValued member and a reinstatement.
+pub fn read_line_summary_follows_the_live_claims(f: &dyn Factory) -> CaseResult {
+    use credence_core::ledger::LineSummary;
+    let fx = Fixture::new(f)?;
+    let d = |y| Timestamp::from_ymd(y, 1, 1).expect("valid date");
+    let dated = |v: &str, from, to| {
+        IngestRequest::new("a", "s", "p", v).with_valid_time(ValidTime::new(Some(d(from)), Some(d(to))))
+    };
+    let id = agent("a")?;
+    let summary = || -> Result<LineSummary, CaseError> {
+        let (summary, live) = read_with(&*fx.store.ledger, &id, |view| {
+            Ok((view.line_summary("s", "p")?, view.live("s", "p")?))
+        })?;
+        ensure_eq!(summary, LineSummary::of(&live.iter().map(|l| &l.claim).collect::<Vec<_>>()));
+        Ok(summary)
+    };
+    let of = |live, functional, clash_free| LineSummary { live, functional, clash_free };
+    ensure_eq!(summary()?, of(0, 0, true));
+    fx.engine.ingest(dated("x", 2000, 2001))?;
+    fx.engine.ingest(dated("y", 2001, 2002))?;
+    ensure_eq!(summary()?, of(2, 2, true));
+    let z = fx.engine.ingest(dated("z", 2001, 2003))?.claim();
+    ensure_eq!(summary()?, of(3, 3, false));
+    fx.engine.ingest(dated("y", 2001, 2002))?;
+    ensure_eq!(summary()?, of(4, 4, false));
+    fx.engine.invalidate("a", z, "test")?;
+    ensure_eq!(summary()?, of(3, 3, true));
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "w").set_valued())?;
+    ensure_eq!(summary()?, of(4, 3, false));
+    fx.engine.reinstate("a", z)?;
+    ensure_eq!(summary()?, of(5, 4, false));
+    ensure_eq!(read_with(&*fx.store.ledger, &id, |view| view.line_summary("s", "nothing"))?, of(0, 0, true));
+    Ok(())
+}
+
 /// `count_entries_since` counts entries of one event about one claim with `recorded_at ≥ since`
 /// (inclusive), and no other events or claims.
 pub fn read_count_entries_since_is_inclusive(f: &dyn Factory) -> CaseResult {

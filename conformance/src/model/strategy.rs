@@ -78,7 +78,8 @@ fn free_window() -> impl Strategy<Value = Window> {
 }
 
 fn ingest() -> impl Strategy<Value = Op> {
-    let value = select(vec![json!("a"), json!("b"), json!(1), json!(1.0), json!(true)]);
+    let value =
+        select(vec![json!("a"), json!("b"), json!(1), json!(1.0), json!(true), json!(0.0), json!(-0.0)]);
     let confidence = prop_oneof![
         12 => Just(1.0f32),
         6 => select(vec![0.9f32, 0.5, 0.3]),

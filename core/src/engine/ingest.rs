@@ -8,12 +8,11 @@ use super::replay::{Keyed, Replay, Replayable};
 use super::unit::UnitBuilder;
 use crate::agent::AgentId;
 use crate::api::{IngestRequest, WriteReceipt};
-use crate::claim::{Cardinality, Claim, Provenance, ValidTime};
+use crate::claim::{Cardinality, Claim, Provenance};
 use crate::error::Result;
 use crate::ids::{ClaimRef, Handle};
-use crate::ledger::{Append, Ledger, LedgerRead};
+use crate::ledger::{Append, Ledger, LedgerRead, Span};
 use crate::record::{Adjudication, AdjudicationStatus, Disposition, EdgeKind, Event};
-use crate::time::Timestamp;
 use crate::validate::{self, Field, RejectReason, Relation};
 
 /// The decision for one ingest before it is turned into rows.
@@ -50,35 +49,6 @@ fn static_checks(req: &IngestRequest, max_value_bytes: usize) -> std::result::Re
         crate::idempotency::check_key(key)?;
     }
     Ok(agent)
-}
-
-/// True when no two of `live` with different values have overlapping windows — every one
-/// trusted, as step 9 has checked before — in O(k log k): sorted by window start, each window
-/// overlaps exactly the earlier ones still open at its start; those all overlap each other, so
-/// they share one value, and only that value and their furthest end need keeping.
-fn different_values_never_overlap(live: &[&Claim], threshold: f32) -> bool {
-    let mut windows: Vec<(&ValidTime, &serde_json::Value)> =
-        live.iter().filter_map(|c| Some((c.trusted_window(threshold)?, &c.value))).collect();
-    if windows.len() != live.len() {
-        return false;
-    }
-    windows.sort_by_key(|(w, _)| w.start);
-    // The value of the windows open at the current start, and the furthest end among them
-    // (`None`: open-ended).
-    let mut open: Option<(&serde_json::Value, Option<Timestamp>)> = None;
-    for (w, value) in windows {
-        let overlaps = open.is_some_and(|(_, end)| end.is_none_or(|end| w.start.is_none_or(|s| end > s)));
-        open = match open {
-            Some((open_value, end)) if overlaps => {
-                if open_value != value {
-                    return false;
-                }
-                Some((open_value, end.zip(w.end).map(|(a, b)| a.max(b))))
-            }
-            _ => Some((value, w.end)),
-        };
-    }
-    true
 }
 
 fn parents_exist(view: &dyn LedgerRead, req: &IngestRequest) -> Result<Option<RejectReason>> {
@@ -157,11 +127,17 @@ impl<L: Ledger> Engine<L> {
             return Ok((WriteReceipt::rejected(None, reason), None, None));
         }
         let threshold = self.config.valid_time_confidence_threshold;
-        let line = Line::of_live(view.live(&req.subject, &req.predicate)?, threshold);
-        let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
-        let live = line.live();
         let window = req.valid_time.as_ref();
         let trusted = window.filter(|w| w.is_trusted(threshold));
+        // Every live claim that can contradict or be corroborated by the request: with a
+        // trusted window, the untrusted ones and those overlapping it (any other is a trusted
+        // succession of it); without one, all of them.
+        let reach = trusted.map_or(Span::ALL, Span::of);
+        let line =
+            Line::of_live(view.live_overlapping(&req.subject, &req.predicate, reach, threshold)?, threshold);
+        let summary = view.line_summary(&req.subject, &req.predicate)?;
+        let mut unit = UnitBuilder::begin(view, self.clock.as_ref(), self.ids.as_ref())?;
+        let live = line.live();
 
         // Step 2: temporal coherence of a trusted window.
         if let Some(w) = trusted {
@@ -176,7 +152,12 @@ impl<L: Ledger> Engine<L> {
         if req.provenance == Provenance::RecallReEntry {
             let target = match req.derived_from.first() {
                 Some(&p) => view.claim(p)?,
-                None => live.iter().find(|c| c.value == req.value).map(|c| (*c).clone()),
+                // Any live claim of the value, whatever its window.
+                None => Line::of_live(view.live(&req.subject, &req.predicate)?, threshold)
+                    .live()
+                    .into_iter()
+                    .find(|c| c.value == req.value)
+                    .cloned(),
             };
             if let Some(target) = target.filter(|t| t.value == req.value) {
                 let since = unit.tx_time().plus_micros(1 - self.config.burst_window_micros());
@@ -231,7 +212,7 @@ impl<L: Ledger> Engine<L> {
         }
 
         // Step 6: External, nothing live.
-        if live.is_empty() {
+        if summary.live == 0 {
             return Ok(self.store_claim(
                 unit,
                 agent,
@@ -252,9 +233,7 @@ impl<L: Ledger> Engine<L> {
         }
 
         // Step 8: a new member of a SetValued line.
-        if req.cardinality == Cardinality::SetValued
-            && live.iter().all(|c| c.cardinality == Cardinality::SetValued)
-        {
+        if req.cardinality == Cardinality::SetValued && summary.functional == 0 {
             return Ok(self.store_claim(
                 unit,
                 agent,
@@ -264,10 +243,12 @@ impl<L: Ledger> Engine<L> {
         }
 
         // Step 9: trusted succession. Supporters of one value may overlap each other (they are
-        // one candidate); claims of different values must not.
+        // one candidate); claims of different values must not. The live claims out of reach
+        // are trusted and disjoint from the request's window, so with every one in reach so
+        // too, every live window is trusted and the summary's clash test is the step's.
         let succession = trusted.is_some()
             && live.iter().all(|c| c.succeeds_or_precedes(window, threshold))
-            && different_values_never_overlap(&live, threshold);
+            && summary.clash_free;
         if succession {
             return Ok(self.store_claim(
                 unit,
@@ -374,69 +355,5 @@ impl<L: Ledger> Engine<L> {
         }
         let receipt = unit.receipt(claim_ref, d.disposition, d.rationale, d.contested_with, handle);
         (receipt, Some(unit.finish()), queued)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::ids::ClaimRef;
-
-    fn claim(n: u128, start: i64, len: Option<i64>, value: u8) -> Claim {
-        Claim {
-            claim_ref: ClaimRef(uuid::Uuid::from_u128(n)),
-            agent_id: AgentId::new("a").unwrap_or_else(|e| panic!("{e}")),
-            subject: "s".into(),
-            predicate: "p".into(),
-            value: json!(value),
-            provenance: Provenance::FIRST_HAND,
-            cardinality: Cardinality::Functional,
-            confidence: 1.0,
-            criticality: crate::claim::Criticality::Medium,
-            valid_time: Some(ValidTime {
-                start: Some(Timestamp(start)),
-                end: len.map(|l| Timestamp(start + l)),
-                confidence: 1.0,
-                start_granularity: None,
-                end_granularity: None,
-            }),
-            tx_time: Timestamp(1_000_000),
-            seq: 1,
-            derived_from: Vec::new(),
-            depends_on: Vec::new(),
-        }
-    }
-
-    /// The definition the sweep replaces: every pair of different values is disjoint.
-    fn pairwise(live: &[&Claim]) -> bool {
-        live.iter()
-            .enumerate()
-            .all(|(i, c)| live[..i].iter().all(|o| !o.contradicts(&c.value, c.valid_time.as_ref(), 0.5)))
-    }
-
-    proptest! {
-        #[test]
-        fn sweep_agrees_with_the_pairwise_definition(
-            windows in proptest::collection::vec((0i64..40, proptest::option::of(1i64..12), 0u8..3), 0..12)
-        ) {
-            let claims: Vec<Claim> = (0u128..)
-                .zip(&windows)
-                .map(|(i, &(start, len, value))| claim(i, start, len, value))
-                .collect();
-            let live: Vec<&Claim> = claims.iter().collect();
-            prop_assert_eq!(different_values_never_overlap(&live, 0.5), pairwise(&live));
-        }
-    }
-
-    #[test]
-    fn touching_windows_of_different_values_do_not_overlap_but_nested_ones_do() {
-        let (a, b) = (claim(1, 0, Some(10), 1), claim(2, 10, Some(5), 2));
-        assert!(different_values_never_overlap(&[&a, &b], 0.5));
-        let (outer, inner, later) =
-            (claim(3, 0, None, 1), claim(4, 20, Some(1), 1), claim(5, 30, Some(1), 2));
-        // The open-ended window reaches the later one although the window before it does not.
-        assert!(!different_values_never_overlap(&[&outer, &inner, &later], 0.5));
     }
 }

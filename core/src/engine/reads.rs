@@ -13,7 +13,7 @@ use crate::api::{
 use crate::claim::Provenance;
 use crate::error::{Error, Result};
 use crate::ids::ClaimRef;
-use crate::ledger::{AuditCursor, AuditRange, Ledger, LedgerRead, Upto, read_with};
+use crate::ledger::{AuditCursor, AuditRange, Ledger, LedgerRead, Span, Upto, read_with};
 use crate::record::{Adjudication, Disposition, EdgeKind};
 use crate::time::Timestamp;
 
@@ -46,20 +46,27 @@ impl<L: Ledger> Engine<L> {
         Ok((max_seq, at, max_seq == head_seq))
     }
 
-    /// What a belief as of `max_seq` is folded from: at the head, the live claims alone
-    /// ([`LedgerRead::live`]); before it, the line's rows up to `max_seq`.
+    /// What a belief as of `max_seq` is folded from: at the head, the live claims the fold
+    /// keeps — those not trusted or believed at the instant it looks at
+    /// ([`LedgerRead::live_overlapping`]), or all of them when one is untrusted and no
+    /// `valid_at` was asked (the fold then looks at no instant); before the head, the line's
+    /// rows up to `max_seq`.
     fn belief_line(
         &self,
         view: &dyn LedgerRead,
-        subject: &str,
-        predicate: &str,
-        (max_seq, at_head): (u64, bool),
+        (subject, predicate): (&str, &str),
+        (max_seq, at, at_head): (u64, Timestamp, bool),
+        valid_at: Option<Timestamp>,
     ) -> Result<Line> {
-        if at_head {
-            let live = view.live(subject, predicate)?;
-            return Ok(Line::of_live(live, self.config.valid_time_confidence_threshold));
+        if !at_head {
+            return self.read_line(view, subject, predicate, max_seq);
         }
-        self.read_line(view, subject, predicate, max_seq)
+        let threshold = self.config.valid_time_confidence_threshold;
+        let instant = Span::at(valid_at.unwrap_or(at));
+        let reached = view.live_overlapping(subject, predicate, instant, threshold)?;
+        let untrusted = reached.iter().any(|l| l.claim.trusted_window(threshold).is_none());
+        let live = if untrusted && valid_at.is_none() { view.live(subject, predicate)? } else { reached };
+        Ok(Line::of_live(live, threshold))
     }
 
     fn read_line(&self, view: &dyn LedgerRead, subject: &str, predicate: &str, max_seq: u64) -> Result<Line> {
@@ -80,7 +87,8 @@ impl<L: Ledger> Engine<L> {
         let Some(agent) = read_agent(&q.agent) else { return Ok(self.empty_belief()) };
         read_with(&self.ledger, &agent, |view| {
             let (max_seq, at, at_head) = self.pin(view, q.as_of)?;
-            let line = self.belief_line(view, &q.subject, &q.predicate, (max_seq, at_head))?;
+            let line =
+                self.belief_line(view, (&q.subject, &q.predicate), (max_seq, at, at_head), q.valid_at)?;
             Ok(fold::belief(&line, &self.config, &self.fold_point(max_seq, at, q.valid_at)))
         })
     }
@@ -137,7 +145,7 @@ impl<L: Ledger> Engine<L> {
             let (max_seq, at, at_head) = self.pin(view, as_of)?;
             let mut out = Vec::new();
             for predicate in view.predicates(subject, max_seq)? {
-                let line = self.belief_line(view, subject, &predicate, (max_seq, at_head))?;
+                let line = self.belief_line(view, (subject, &predicate), (max_seq, at, at_head), valid_at)?;
                 let belief = fold::belief(&line, &self.config, &self.fold_point(max_seq, at, valid_at));
                 out.push((predicate, belief));
             }
