@@ -37,7 +37,7 @@ pub use idempotency::{Idempotency, StoredAnswer};
 pub use ids::{AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{
     AgentSurvey, Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, LineRows,
-    LiveClaim, ReadUnit, StateMark, Upto, WriteUnit, run_unit,
+    LineSummary, LiveClaim, ReadUnit, Span, StateMark, Upto, WriteUnit, run_unit,
 };
 pub use memory::MemoryLedger;
 pub use record::{

@@ -166,7 +166,7 @@ impl Span {
 
 /// What deciding an ingest needs to know about a whole line besides the claims its window
 /// reaches (see [`LedgerRead::line_summary`](crate::LedgerRead::line_summary)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineSummary {
     /// How many claims of the line are live.
     pub live: u64,
@@ -176,6 +176,13 @@ pub struct LineSummary {
     /// ([`Span::of_claim`], trust aside). When every live claim's window is trusted this is
     /// the clean succession of SPEC §2.2 step 9.
     pub clash_free: bool,
+}
+
+impl Default for LineSummary {
+    /// The summary of a line without live claims.
+    fn default() -> LineSummary {
+        LineSummary { live: 0, functional: 0, clash_free: true }
+    }
 }
 
 impl LineSummary {
@@ -211,6 +218,52 @@ pub fn different_values_never_overlap(claims: &[&Claim]) -> bool {
         };
     }
     true
+}
+
+/// How far from the epoch (either way, in microseconds, about 73 000 years) a window may
+/// reach and still be indexed as [`IndexColumns::short`].
+pub const SHORT_LIMIT: i64 = 1 << 61;
+
+/// What a backend stores beside each live claim to find the ones a span reaches and to count
+/// a line's clashes inside the database (see [`LedgerRead::live_overlapping`] and
+/// [`LedgerRead::line_summary`]); derived from the claim alone.
+///
+/// [`LedgerRead::live_overlapping`]: crate::LedgerRead::live_overlapping
+/// [`LedgerRead::line_summary`]: crate::LedgerRead::line_summary
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IndexColumns {
+    /// [`value_key`] of the claim's value.
+    pub value_key: [u8; 16],
+    /// The window's start, `None` for -∞ (no window or no start).
+    pub lo: Option<i64>,
+    /// The window's end, `None` for +∞.
+    pub hi: Option<i64>,
+    /// The window's confidence when it has a start, else -1: the window is trusted at a
+    /// threshold exactly when `trust >= threshold`.
+    pub trust: f32,
+    /// True when both ends are set and within [`SHORT_LIMIT`] of the epoch: such windows are
+    /// found by start within the line's longest one (their length never overflows); the others
+    /// — open, undated, or far out — are few and scanned whole.
+    pub short: bool,
+    /// True for a SetValued claim.
+    pub set_valued: bool,
+}
+
+impl IndexColumns {
+    /// The columns of a claim.
+    pub fn of(claim: &Claim) -> IndexColumns {
+        let span = Span::of_claim(claim);
+        let (lo, hi) = (span.start.map(Timestamp::micros), span.end.map(Timestamp::micros));
+        let near = |t: Option<i64>| t.is_some_and(|t| (-SHORT_LIMIT..=SHORT_LIMIT).contains(&t));
+        IndexColumns {
+            value_key: value_key(&claim.value),
+            lo,
+            hi,
+            trust: claim.valid_time.filter(|w| w.start.is_some()).map_or(-1.0, |w| w.confidence),
+            short: near(lo) && near(hi),
+            set_valued: claim.cardinality == Cardinality::SetValued,
+        }
+    }
 }
 
 /// A key equal for two values exactly when the values are equal as the engine compares them

@@ -1,10 +1,13 @@
-//! The `live_claims` index (schema version 4): the claims of each line live at the head, kept
-//! in the commit unit that changes them. Each claim the unit touches (`Append::touched_claims`)
-//! has its state folded from all its entries and assertions — the unit's included — with
+//! The live-claims index (schema versions 4 and 5): the claims of each line live at the head,
+//! each with what finds it by valid time ([`IndexColumns`]), and per line the counters of
+//! `live_lines` that the schema's triggers keep in step with them. Kept in the commit unit
+//! that changes them: each claim the unit touches (`Append::touched_claims`) has its state
+//! folded from all its entries and assertions — the unit's included — with
 //! `credence_core::liveness`, the engine's own rule (`LedgerRead::claim_state`), and its row
-//! written or removed.
+//! written or removed. [`rebuild`] derives the whole index from the rows again.
 
-use credence_core::{AgentId, Append, LedgerRead, Result};
+use credence_core::liveness::{ClaimState, IndexColumns};
+use credence_core::{AgentId, Append, Claim, ClaimRef, LedgerRead, Result};
 use rusqlite::{Connection, params};
 
 use crate::codec::enum_to_sql;
@@ -17,40 +20,102 @@ pub(crate) fn update(conn: &Connection, view: &View<'_>, agent: &AgentId, append
     let own = append.own_claim_states();
     for claim_ref in append.touched_claims() {
         // A claim new in this unit has no rows before it: its state is the unit's own rows'.
-        let (line, state) = match own.iter().find(|(c, _)| c.claim_ref == claim_ref) {
-            Some((c, state)) => (Some((c.subject.clone(), c.predicate.clone())), *state),
-            None => (view.claim(claim_ref)?.map(|c| (c.subject, c.predicate)), view.claim_state(claim_ref)?),
+        let (claim, state) = match own.iter().find(|(c, _)| c.claim_ref == claim_ref) {
+            Some((c, state)) => (Some((*c).clone()), *state),
+            None => (view.claim(claim_ref)?, view.claim_state(claim_ref)?),
         };
         // An entry about a claim the agent does not hold changes no line.
-        let Some((subject, predicate)) = line else { continue };
-        let written = match state.filter(|s| s.is_live()) {
-            Some(s) => {
-                let disposition = enum_to_sql(&s.disposition)?;
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, \
-                     flagged) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        agent.as_str(),
-                        subject,
-                        predicate,
-                        claim_ref.0.as_bytes(),
-                        disposition,
-                        s.flagged
-                    ])
-                })
-            }
-            None => conn
-                .prepare_cached(
-                    "DELETE FROM live_claims WHERE agent_id = ?1 AND subject = ?2 AND predicate = ?3 \
-                     AND claim_ref = ?4",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![agent.as_str(), subject, predicate, claim_ref.0.as_bytes()])
-                }),
-        };
-        written.map_err(SqliteError::sqlite("updating the live claims"))?;
+        let Some(claim) = claim else { continue };
+        write(conn, agent, &claim, state)?;
     }
     Ok(())
+}
+
+/// Writes one claim's row for its state: kept (its disposition and flag brought up to date)
+/// or added when live, removed when not.
+fn write(conn: &Connection, agent: &AgentId, claim: &Claim, state: Option<ClaimState>) -> Result<()> {
+    let key = params![agent.as_str(), claim.subject, claim.predicate, claim.claim_ref.0.as_bytes()];
+    let sqlite = SqliteError::sqlite("updating the live claims");
+    let Some(s) = state.filter(|s| s.is_live()) else {
+        conn.prepare_cached(
+            "DELETE FROM live_claims WHERE agent_id = ?1 AND subject = ?2 AND predicate = ?3 AND claim_ref = ?4",
+        )
+        .and_then(|mut st| st.execute(key))
+        .map_err(sqlite)?;
+        return Ok(());
+    };
+    let disposition = enum_to_sql(&s.disposition)?;
+    // An update first: a row replaced would count the claim's clashes twice.
+    let kept = conn
+        .prepare_cached(
+            "UPDATE live_claims SET disposition = ?5, flagged = ?6 WHERE agent_id = ?1 AND subject = ?2 \
+             AND predicate = ?3 AND claim_ref = ?4",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                agent.as_str(),
+                claim.subject,
+                claim.predicate,
+                claim.claim_ref.0.as_bytes(),
+                disposition,
+                s.flagged
+            ])
+        })
+        .map_err(SqliteError::sqlite("updating the live claims"))?;
+    if kept > 0 {
+        return Ok(());
+    }
+    let c = IndexColumns::of(claim);
+    conn.prepare_cached(
+        "INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged, value_key, lo, \
+         hi, trust, short, set_valued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            agent.as_str(),
+            claim.subject,
+            claim.predicate,
+            claim.claim_ref.0.as_bytes(),
+            disposition,
+            s.flagged,
+            c.value_key.as_slice(),
+            c.lo,
+            c.hi,
+            f64::from(c.trust),
+            c.short,
+            c.set_valued
+        ])
+    })
+    .map_err(SqliteError::sqlite("updating the live claims"))?;
+    Ok(())
+}
+
+/// Derives the whole index from the ledger rows again, inside the caller's transaction: every
+/// claim's state folded as [`update`] folds it. Returns how many claims are live.
+pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
+    conn.execute_batch("DELETE FROM live_claims; DELETE FROM live_lines")
+        .map_err(SqliteError::sqlite("clearing the live claims"))?;
+    let stored: Option<String> = conn
+        .query_row("SELECT agent_id FROM agent WHERE singleton = 1", [], |r| r.get(0))
+        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+        .map_err(SqliteError::sqlite("reading the stored agent id"))?;
+    let Some(stored) = stored else { return Ok(0) };
+    let agent = AgentId::new(&stored)
+        .map_err(|r| SqliteError::Decode(format!("the stored agent id {stored:?} is not valid: {r}")))?;
+    let refs: Vec<Vec<u8>> = conn
+        .prepare("SELECT claim_ref FROM claims ORDER BY id")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .map_err(SqliteError::sqlite("listing the claims"))?;
+    let view = View::new(conn, &agent);
+    let mut live = 0;
+    for bytes in refs {
+        let claim_ref = ClaimRef(crate::codec::uuid_from_sql(&bytes, "claims row")?);
+        let claim = view.claim(claim_ref)?.ok_or_else(|| {
+            SqliteError::Decode(format!("claim {claim_ref} is not of the file's agent {stored:?}"))
+        })?;
+        let state = view.claim_state(claim_ref)?;
+        live += u64::from(state.is_some_and(|s| s.is_live()));
+        write(conn, &agent, &claim, state)?;
+    }
+    Ok(live)
 }

@@ -2,8 +2,8 @@
 
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
-    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, LiveClaim, Result,
-    StateMark, StatusChange, Timestamp, Upto, ValidTime,
+    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, LineSummary, LiveClaim,
+    Result, Span, StateMark, StatusChange, Timestamp, Upto, ValidTime,
 };
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
@@ -41,6 +41,31 @@ impl<'c> View<'c> {
     /// about a third of a write's CPU time; the unary plus keeps the plan and the cache.
     fn stmt(&self, sql: &str) -> SqlResult<CachedStatement<'c>> {
         self.conn.prepare_cached(sql).map_err(SqliteError::sqlite("preparing a query"))
+    }
+
+    /// Live claims from a query selecting `CLAIM_COLS, disposition, flagged, live claim_ref`
+    /// over `live_claims l LEFT JOIN claims c`, the index first: a live claim whose claims row
+    /// is gone or damaged past recognition (its claim_ref) is reported, not silently left out.
+    fn live_rows(
+        &self,
+        sql: &str,
+        params: impl Params,
+        (subject, predicate): (&str, &str),
+    ) -> SqlResult<Vec<LiveClaim>> {
+        let what = "live_claims row";
+        self.rows(sql, params, |view, row| {
+            if matches!(value_ref(row, 0)?, ValueRef::Null) {
+                return Err(SqliteError::Decode(format!(
+                    "{what}: live claim {} of line {subject:?}/{predicate:?} has no claims row",
+                    blob_uuid(row, 20, what)?
+                )));
+            }
+            Ok(LiveClaim {
+                claim: view.claim_from_row(row)?,
+                disposition: enum_from_sql(text(row, 18, what)?, what)?,
+                flagged: get(row, 19)?,
+            })
+        })
     }
 
     fn rows<T>(
@@ -447,27 +472,69 @@ impl LedgerRead for View<'_> {
     }
 
     fn live(&self, subject: &str, predicate: &str) -> Result<Vec<LiveClaim>> {
-        // A LEFT JOIN, the index first: a live claim whose claims row is gone or damaged past
-        // recognition (its claim_ref) is reported, not silently left out.
         let sql = format!(
             "SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM live_claims l LEFT JOIN claims c \
              ON c.claim_ref = l.claim_ref WHERE l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 \
              ORDER BY c.stream_seq, c.claim_ref"
         );
-        let what = "live_claims row";
-        Ok(self.rows(&sql, rusqlite::params![self.agent.as_str(), subject, predicate], |view, row| {
-            if matches!(value_ref(row, 0)?, ValueRef::Null) {
-                return Err(SqliteError::Decode(format!(
-                    "{what}: live claim {} of line {subject:?}/{predicate:?} has no claims row",
-                    blob_uuid(row, 20, what)?
-                )));
-            }
-            Ok(LiveClaim {
-                claim: view.claim_from_row(row)?,
-                disposition: enum_from_sql(text(row, 18, what)?, what)?,
-                flagged: get(row, 19)?,
+        Ok(self.live_rows(
+            &sql,
+            rusqlite::params![self.agent.as_str(), subject, predicate],
+            (subject, predicate),
+        )?)
+    }
+
+    fn live_overlapping(
+        &self,
+        subject: &str,
+        predicate: &str,
+        span: Span,
+        threshold: f32,
+    ) -> Result<Vec<LiveClaim>> {
+        // Three index scans: the untrusted claims; the short windows starting no earlier than
+        // the line's longest one before the span and before its end; the other windows, all.
+        let line = "agent_id = +?1 AND subject = +?2 AND predicate = +?3";
+        let sql = format!(
+            "WITH reach(claim_ref) AS ( \
+               SELECT claim_ref FROM live_claims WHERE {line} AND trust < ?4 \
+               UNION SELECT claim_ref FROM live_claims WHERE {line} AND short \
+                 AND lo >= coalesce(?5 - (SELECT span FROM live_lines WHERE {line}), -9223372036854775807 - 1) \
+                 AND lo < coalesce(?6, 9223372036854775807) AND hi > coalesce(?5, -9223372036854775807 - 1) \
+               UNION SELECT claim_ref FROM live_claims WHERE {line} AND NOT short \
+                 AND NOT ((hi IS NOT NULL AND ?5 IS NOT NULL AND hi <= ?5) OR (?6 IS NOT NULL AND lo IS NOT NULL AND ?6 <= lo))) \
+             SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM reach r \
+             JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = r.claim_ref \
+             LEFT JOIN claims c ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref"
+        );
+        let params = rusqlite::params![
+            self.agent.as_str(),
+            subject,
+            predicate,
+            f64::from(threshold),
+            span.start.map(Timestamp::micros),
+            span.end.map(Timestamp::micros)
+        ];
+        Ok(self.live_rows(&sql, params, (subject, predicate))?)
+    }
+
+    fn line_summary(&self, subject: &str, predicate: &str) -> Result<LineSummary> {
+        let what = "live_lines row";
+        let counts = self.rows(
+            "SELECT live, functional, clashes FROM live_lines WHERE agent_id = +?1 AND subject = +?2 AND predicate = +?3",
+            rusqlite::params![self.agent.as_str(), subject, predicate],
+            |_, row| Ok((get::<i64>(row, 0)?, get::<i64>(row, 1)?, get::<i64>(row, 2)?)),
+        )?;
+        let Some(&(live, functional, clashes)) = counts.first() else { return Ok(LineSummary::default()) };
+        let count = |n: i64| {
+            u64::try_from(n).map_err(|_| {
+                SqliteError::Decode(format!("{what} of {subject:?}/{predicate:?}: negative count {n}"))
             })
-        })?)
+        };
+        Ok(LineSummary {
+            live: count(live)?,
+            functional: count(functional)?,
+            clash_free: count(clashes)? == 0,
+        })
     }
 
     fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {

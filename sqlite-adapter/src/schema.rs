@@ -16,6 +16,10 @@ mod embedded {
 /// The oldest SQLite this crate accepts (3.51.3), as `sqlite3_libversion_number`.
 pub const MIN_SQLITE_VERSION: i32 = 3_051_003;
 
+/// The schema version whose migration leaves the live claims index to be rebuilt in Rust
+/// (`live::rebuild`), in the same transaction.
+const LIVE_WINDOWS_VERSION: i64 = 5;
+
 /// refinery's history table (same layout as refinery's own runner writes).
 const HISTORY_TABLE: &str = "refinery_schema_history";
 
@@ -350,6 +354,7 @@ fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
     pending.sort_by_key(|m| m.version());
     let migrating = !pending.is_empty();
     for m in pending {
+        let version = i64::from(m.version());
         let sql = m.sql().ok_or_else(|| SqliteError::Internal(format!("migration {m} has no SQL")))?;
         tx.execute_batch(sql).map_err(SqliteError::sqlite(format!("applying migration {m}")))?;
         tx.execute(
@@ -360,6 +365,10 @@ fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
             rusqlite::params![m.version(), m.name(), m.checksum().to_string()],
         )
         .map_err(SqliteError::sqlite(format!("recording migration {m}")))?;
+        if version == LIVE_WINDOWS_VERSION {
+            crate::live::rebuild(&tx)
+                .map_err(|e| SqliteError::Decode(format!("building the live claims index: {e}")))?;
+        }
     }
     if migrating {
         check_migrated(&tx)?;

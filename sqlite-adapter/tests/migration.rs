@@ -176,18 +176,24 @@ fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult 
     }
     let audit = AuditQuery { limit: 1_000, ..AuditQuery::default() };
     assert_eq!(now.audit("m", &audit)?, before.audit("m", &audit)?);
-    // The live claims the migration indexed (schema version 4) are what the fold of each
-    // line finds live.
+    // The live claims the migration indexed (schema versions 4 and 5) are what the fold of
+    // each line finds live, and each line's summary is theirs.
     let lines: std::collections::BTreeSet<(String, String)> = expected
         .iter()
         .flat_map(|u| u.claims.iter().map(|c| (c.subject.clone(), c.predicate.clone())))
         .collect();
     for (subject, predicate) in &lines {
-        let (live, folded) = credence_core::ledger::read_with(&*migrated, &agent("m"), |view| {
+        let (live, folded, summary) = credence_core::ledger::read_with(&*migrated, &agent("m"), |view| {
             let rows = view.line(subject, predicate, credence_core::Upto::Head)?;
-            Ok((view.live(subject, predicate)?, credence_core::liveness::live_claims(rows)))
+            Ok((
+                view.live(subject, predicate)?,
+                credence_core::liveness::live_claims(rows),
+                view.line_summary(subject, predicate)?,
+            ))
         })?;
         assert_eq!(live, folded, "live claims of {subject}/{predicate}");
+        let claims: Vec<_> = folded.iter().map(|l| &l.claim).collect();
+        assert_eq!(summary, credence_core::LineSummary::of(&claims), "summary of {subject}/{predicate}");
     }
 
     // The file is at the newest version, the store writes it with foreign keys on, and it
