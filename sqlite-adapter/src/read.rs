@@ -496,14 +496,14 @@ impl LedgerRead for View<'_> {
         let line = "agent_id = +?1 AND subject = +?2 AND predicate = +?3";
         let sql = format!(
             "WITH reach(claim_ref) AS ( \
-               SELECT claim_ref FROM live_claims WHERE {line} AND trust < ?4 \
-               UNION SELECT claim_ref FROM live_claims WHERE {line} AND short \
+               SELECT claim_ref FROM live_claims INDEXED BY live_claims_trust WHERE {line} AND trust < ?4 \
+               UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_short WHERE {line} AND short \
                  AND lo >= coalesce(?5 - (SELECT span FROM live_lines WHERE {line}), -9223372036854775807 - 1) \
                  AND lo < coalesce(?6, 9223372036854775807) AND hi > coalesce(?5, -9223372036854775807 - 1) \
-               UNION SELECT claim_ref FROM live_claims WHERE {line} AND NOT short \
+               UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_long WHERE {line} AND NOT short \
                  AND NOT ((hi IS NOT NULL AND ?5 IS NOT NULL AND hi <= ?5) OR (?6 IS NOT NULL AND lo IS NOT NULL AND ?6 <= lo))) \
-             SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM reach r \
-             JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = r.claim_ref \
+             SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM reach \
+             JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
              LEFT JOIN claims c ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref"
         );
         let params = rusqlite::params![
