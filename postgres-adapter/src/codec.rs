@@ -4,7 +4,7 @@
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AssertionKind, AssertionRef, Cardinality,
     Claim, ClaimRef, Criticality, Disposition, Edge, EdgeKind, Event, Granularity, Handle, Head, LedgerEntry,
-    LiveClaim, Provenance, StateMark, Timestamp, ValidTime,
+    LineSummary, LiveClaim, Provenance, StateMark, Timestamp, ValidTime,
 };
 use postgres::types::FromSql;
 use postgres::{Row, SimpleQueryRow};
@@ -375,6 +375,19 @@ pub(crate) fn live_claim_from(r: &impl Cells) -> PgResult<LiveClaim> {
     })
 }
 
+/// A `live_lines` row as a [`LineSummary`].
+pub(crate) fn summary_from(r: &impl Cells) -> PgResult<LineSummary> {
+    let count = |name: &str| -> PgResult<u64> {
+        let n = r.required(name, r.i64_opt(name)?)?;
+        u64::try_from(n).map_err(|_| PgError::Corrupt(format!("live_lines row: negative {name} {n}")))
+    };
+    Ok(LineSummary {
+        live: count("live")?,
+        functional: count("functional")?,
+        clash_free: count("clashes")? == 0,
+    })
+}
+
 pub(crate) fn assertion(row: &Row) -> PgResult<Assertion> {
     assertion_from(&RowReader::new(row, "assertions"))
 }
@@ -491,6 +504,11 @@ pub(crate) struct UnitRows {
     pub(crate) edges: Vec<String>,
 }
 
+/// Lower-case hexadecimal of `bytes` (`decode(…, 'hex')` in SQL).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The rows of `append` (all but adjudications); `first_unit` when it is its agent's first.
 pub(crate) fn unit_rows(append: &Append, first_unit: bool) -> PgResult<UnitRows> {
     use serde_json::json;
@@ -525,6 +543,7 @@ pub(crate) fn unit_rows(append: &Append, first_unit: bool) -> PgResult<UnitRows>
                 "tx": c.tx_time.0,
                 "df": derived,
                 "dp": depends,
+                "vk": hex(&credence_core::liveness::value_key(&c.value)),
             }))?);
         }
         rows

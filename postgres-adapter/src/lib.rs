@@ -131,6 +131,7 @@ mod ledger;
 pub mod lock;
 pub mod pool;
 mod read;
+mod rebuild;
 pub mod schema;
 mod session;
 mod sql;

@@ -12,7 +12,8 @@ use std::sync::{Mutex, PoisonError};
 
 use credence_core::{
     Adjudication, AdjudicationStatus, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Event,
-    Handle, Head, LedgerEntry, LedgerRead, LineRows, LiveClaim, Result, StatusChange, Timestamp, Upto,
+    Handle, Head, LedgerEntry, LedgerRead, LineRows, LineSummary, LiveClaim, Result, Span, StatusChange,
+    Timestamp, Upto,
 };
 use postgres::Row;
 use postgres::types::ToSql;
@@ -32,6 +33,9 @@ pub(crate) struct PgView<'c> {
     pipeline: Option<&'c dyn Pipeline>,
     plans: Option<&'c Mutex<Vec<QueryPlan>>>,
     edges: RefCell<EdgeCache>,
+    /// The summary of the line a pipelined [`LedgerRead::live_overlapping`] read with it: the
+    /// engine asks for it next, and nothing is written in between.
+    summary: RefCell<Option<(String, String, LineSummary)>>,
 }
 
 /// How a view inside a write transaction talks to the server (implemented by `write::view`).
@@ -55,6 +59,16 @@ pub(crate) trait Pipeline {
         subject: &str,
         predicate: &str,
     ) -> PgResult<Vec<LiveClaim>>;
+    /// Reads the live claims of a line a span reaches, and the line's summary, with what the
+    /// transaction queued, in one round trip.
+    fn reach(
+        &self,
+        conn: &mut PgConnection,
+        agent: &str,
+        line: (&str, &str),
+        span: Span,
+        threshold: f32,
+    ) -> PgResult<(Vec<LiveClaim>, LineSummary)>;
 }
 
 /// After this many `edges_to` lookups of one kind in one view, all of the agent's edges of
@@ -80,7 +94,14 @@ pub struct QueryPlan {
 
 impl<'c> PgView<'c> {
     pub(crate) fn new(conn: &'c mut PgConnection, agent: &'c str) -> PgView<'c> {
-        PgView { conn: RefCell::new(conn), agent, pipeline: None, plans: None, edges: RefCell::default() }
+        PgView {
+            conn: RefCell::new(conn),
+            agent,
+            pipeline: None,
+            plans: None,
+            edges: RefCell::default(),
+            summary: RefCell::default(),
+        }
     }
 
     /// A view inside a write transaction on `conn`, talking through `pipeline`.
@@ -205,6 +226,43 @@ impl LedgerRead for PgView<'_> {
         self.rows(sql::LIVE, &[&self.agent, &subject, &predicate], |row| {
             codec::live_claim_from(&codec::RowReader::new(row, "claims"))
         })
+    }
+
+    fn live_overlapping(
+        &self,
+        subject: &str,
+        predicate: &str,
+        span: Span,
+        threshold: f32,
+    ) -> Result<Vec<LiveClaim>> {
+        if let Some(pipeline) = self.pipeline {
+            let (live, summary) = pipeline.reach(
+                &mut self.conn.borrow_mut(),
+                self.agent,
+                (subject, predicate),
+                span,
+                threshold,
+            )?;
+            *self.summary.borrow_mut() = Some((subject.to_owned(), predicate.to_owned(), summary));
+            return Ok(live);
+        }
+        let (start, end) = (span.start.map(|t| t.0), span.end.map(|t| t.0));
+        self.rows(sql::LIVE_REACH, &[&self.agent, &subject, &predicate, &threshold, &start, &end], |row| {
+            codec::live_claim_from(&codec::RowReader::new(row, "claims"))
+        })
+    }
+
+    fn line_summary(&self, subject: &str, predicate: &str) -> Result<LineSummary> {
+        if let Some((s, p, summary)) = self.summary.borrow_mut().take()
+            && s == subject
+            && p == predicate
+        {
+            return Ok(summary);
+        }
+        let summary = self.first(sql::LINE_SUMMARY, &[&self.agent, &subject, &predicate], |row| {
+            codec::summary_from(&codec::RowReader::new(row, "live_lines"))
+        })?;
+        Ok(summary.unwrap_or_default())
     }
 
     fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {

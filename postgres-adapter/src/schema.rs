@@ -38,7 +38,7 @@ fn migrate_locked(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
     // read (SELECT privileges, a standby) opens it without CREATE rights.
     let found = applied_version(conn)?;
     if found == supported {
-        return Ok(());
+        return finish_rebuilds(conn);
     }
     if found > supported {
         return Err(PgError::SchemaTooNew { found, supported });
@@ -46,6 +46,28 @@ fn migrate_locked(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
     // The name was validated to be a plain lower-case identifier.
     conn.raw().batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
     embedded::migrations::runner().set_migration_table_name(HISTORY_TABLE).run(conn.raw())?;
+    finish_rebuilds(conn)
+}
+
+/// Builds what a migration left to build in Rust (`credence_rebuild`, see `rebuild`), in one
+/// transaction that also clears the request; still under the migration lock, so no opener
+/// reads the schema before it is done. A crash before the commit leaves the request for the
+/// next opener.
+fn finish_rebuilds(conn: &mut PgConnection) -> PgResult<()> {
+    let pending: bool = conn
+        .raw()
+        .query_one(
+            "SELECT to_regclass('credence_rebuild') IS NOT NULL AND EXISTS (SELECT 1 FROM credence_rebuild)",
+            &[],
+        )?
+        .try_get(0)?;
+    if !pending {
+        return Ok(());
+    }
+    let mut tx = conn.raw().transaction()?;
+    crate::rebuild::rebuild(&mut tx)?;
+    tx.batch_execute("DELETE FROM credence_rebuild")?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -7,7 +7,14 @@ use crate::pool::PgConnection;
 use crate::sql::{self, PLAN_EXPECT, PREPARE_EXPECT, PREPARE_HEAD, SESSION_SETTINGS, prepare_append};
 
 /// The read statements' names (see [`ensure_prepared`]).
-const READ_NAMES: [&str; 4] = ["credence_head", "credence_line", "credence_line_head", "credence_live_read"];
+const READ_NAMES: [&str; 6] = [
+    "credence_head",
+    "credence_line",
+    "credence_line_head",
+    "credence_live_read",
+    "credence_live_reach",
+    "credence_line_summary",
+];
 
 /// Prepares the head, line and live-claims queries, both forms of the insert and the guard (planned at
 /// once, see [`PLAN_EXPECT`]) on `conn`, and makes the [`SESSION_SETTINGS`], unless already
@@ -27,7 +34,7 @@ pub(crate) fn ensure_prepared(conn: &mut PgConnection) -> PgResult<()> {
         "{}; {}; {}; {}; {PREPARE_EXPECT}; {PLAN_EXPECT}",
         prepare_append(false),
         prepare_append(true),
-        sql::PREPARE_LIVE_UPDATE,
+        sql::prepare_live_update(),
         sql::PREPARE_LIVE_NEW
     );
     if let Err(e) = conn.raw().batch_execute(&writes) {

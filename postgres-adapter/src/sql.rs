@@ -11,7 +11,9 @@
 
 use credence_core::{ClaimRef, Event, Head};
 
-use crate::codec::{LineKey, UnitMark, UnitMarkRow, UnitRows, row_text, seq_param};
+use credence_core::liveness::IndexColumns;
+
+use crate::codec::{LineKey, UnitMark, UnitMarkRow, UnitRows, hex, row_text, seq_param};
 use crate::error::PgResult;
 use crate::lock::{self, Lock};
 
@@ -297,11 +299,12 @@ pub(crate) fn prepare_append(many: bool) -> String {
         "{head}, \
          c AS (INSERT INTO claims (agent_id, claim_ref, stream_seq, ord, subject, predicate, value, provenance, \
            cardinality, confidence, criticality, has_valid_time, vt_start, vt_end, vt_confidence, \
-           vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on) \
-           SELECT {ag}, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp \
+           vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on, value_key) \
+           SELECT {ag}, r, s, o, subj, pred, val, prov, card, conf, crit, hvt, vs, ve, vc, vsg, veg, tx, df, dp, \
+           decode(vk, 'hex') \
            FROM json_to_recordset({claims}) AS t({ag_col}r uuid, s bigint, o integer, subj text, pred text, \
            val text, prov text, card text, conf real, crit text, hvt boolean, vs bigint, ve bigint, vc real, \
-           vsg text, veg text, tx bigint, df uuid[], dp uuid[]){only_ok} ON CONFLICT DO NOTHING RETURNING 1), \
+           vsg text, veg text, tx bigint, df uuid[], dp uuid[], vk text){only_ok} ON CONFLICT DO NOTHING RETURNING 1), \
          e AS (INSERT INTO entries (agent_id, stream_seq, idx, ord, claim_ref, event, disposition, rationale, \
            recorded_at) SELECT {ag}, s, i, o, r, ev, di, ra, at FROM json_to_recordset({entries}) \
            AS t({ag_col}s bigint, i bigint, o integer, r uuid, ev text, di text, ra text, at bigint){only_ok}), \
@@ -447,7 +450,7 @@ pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, t
 /// primary key is the cheapest index even for a plan made while the tables are tiny (a
 /// generic plan cached per connection), where an equality join lets the planner pick
 /// `claims_by_unit` on `agent_id` alone — and then scan every claim of the agent per row.
-/// [`PREPARE_LIVE_UPDATE`] finds the touched claims the same way.
+/// [`prepare_live_update`] finds the touched claims the same way.
 pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
      c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
      c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
@@ -455,6 +458,52 @@ pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.s
      FROM claims c WHERE c.agent_id = l.agent_id AND c.claim_ref >= l.claim_ref ORDER BY c.claim_ref LIMIT 1) c \
      ON c.claim_ref = l.claim_ref \
      WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 ORDER BY c.stream_seq, c.claim_ref";
+
+/// The live claims of a line a valid-time span reaches at a trust threshold
+/// (`LedgerRead::live_overlapping`; `$4` the threshold, `$5`/`$6` the span's start and end,
+/// NULL unbounded): three index scans — the untrusted claims, the short windows starting no
+/// earlier than the line's longest one before the span's start and before its end, the other
+/// windows — and each claim looked up as [`LIVE`] does. The bound is computed in `numeric`: a
+/// start near -2^63 minus the span does not overflow.
+pub(crate) const LIVE_REACH: &str = "WITH reach AS ( \
+       SELECT claim_ref, disposition, flagged FROM live_claims \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND trust < $4 \
+       UNION SELECT claim_ref, disposition, flagged FROM live_claims \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND short \
+         AND lo >= greatest($5::bigint::numeric - (SELECT span FROM live_lines \
+           WHERE agent_id = $1 AND subject = $2 AND predicate = $3), -9223372036854775808)::bigint \
+         AND lo < coalesce($6::bigint, 9223372036854775807) AND hi > coalesce($5::bigint, -9223372036854775808) \
+       UNION SELECT claim_ref, disposition, flagged FROM live_claims \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND NOT short \
+         AND NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
+           OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo))) \
+     SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
+     c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
+     c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
+     l.disposition, l.flagged, l.claim_ref AS live_ref FROM reach l LEFT JOIN LATERAL (SELECT * \
+     FROM claims c WHERE c.agent_id = $1 AND c.claim_ref >= l.claim_ref ORDER BY c.claim_ref LIMIT 1) c \
+     ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref";
+
+/// A line's counters (`LedgerRead::line_summary`); no row for a line never live.
+pub(crate) const LINE_SUMMARY: &str = "SELECT live, functional, clashes FROM live_lines WHERE agent_id = $1 AND subject = $2 AND predicate = $3";
+
+/// [`LIVE_REACH`] and [`LINE_SUMMARY`] for one line, for a simple-query batch (one round trip).
+pub(crate) fn live_reach_sql(
+    agent: &str,
+    subject: &str,
+    predicate: &str,
+    span: credence_core::Span,
+    threshold: f32,
+) -> String {
+    let bound =
+        |t: Option<credence_core::Timestamp>| t.map_or_else(|| "NULL".to_owned(), |t| t.0.to_string());
+    let line = format!("{}, {}, {}", quote_literal(agent), quote_literal(subject), quote_literal(predicate));
+    format!(
+        "EXECUTE credence_live_reach({line}, {threshold:?}, {}, {}); EXECUTE credence_line_summary({line})",
+        bound(span.start),
+        bound(span.end)
+    )
+}
 
 /// The `PREPARE` of [`LIVE`] for simple-query batches. The index update: for each
 /// `(agent, claim_ref)` pair given (the claims a unit touched, `Append::touched_claims`, its
@@ -464,39 +513,72 @@ pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.s
 /// and its `live_claims` row written or removed. A claim the agent does not hold (a unit its
 /// guard refused) changes nothing.
 pub(crate) fn prepare_live_read() -> String {
-    format!("PREPARE credence_live_read(text, text, text) AS {LIVE}")
+    format!(
+        "PREPARE credence_live_read(text, text, text) AS {LIVE}; \
+         PREPARE credence_live_reach(text, text, text, real, bigint, bigint) AS {LIVE_REACH}; \
+         PREPARE credence_line_summary(text, text, text) AS {LINE_SUMMARY}"
+    )
 }
 
+/// What the index holds of a claim `c` — its line, its [`IndexColumns`] and its state folded
+/// from its entries and assertions — selected from `claims c`.
+const STATE_OF_C: &str = "c.agent_id, c.subject, c.predicate, c.claim_ref, c.value_key, \
+       CASE WHEN c.has_valid_time THEN c.vt_start END AS lo, CASE WHEN c.has_valid_time THEN c.vt_end END AS hi, \
+       CASE WHEN c.has_valid_time AND c.vt_start IS NOT NULL THEN c.vt_confidence ELSE -1 END AS trust, \
+       coalesce(c.has_valid_time AND c.vt_start BETWEEN -2305843009213693952 AND 2305843009213693952 \
+         AND c.vt_end BETWEEN -2305843009213693952 AND 2305843009213693952, FALSE) AS short, \
+       c.cardinality = 'SetValued' AS set_valued, \
+       (SELECT e.disposition FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+         AND e.event IN ('ClaimCommitted', 'ValidityAsserted', 'AdjudicationResolved', 'AdjudicationExpired', \
+         'Resolved', 'Invalidated', 'Reinstated') ORDER BY e.stream_seq DESC, e.idx DESC LIMIT 1) AS disposition, \
+       (SELECT a.kind FROM assertions a WHERE a.agent_id = c.agent_id AND a.target = c.claim_ref \
+         ORDER BY a.stream_seq DESC, a.assertion_ref DESC, a.ord DESC LIMIT 1) AS last_kind, \
+       EXISTS (SELECT 1 FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+         AND e.event = 'DependentFlaggedPendingReview') AS flagged";
+
+/// True for a row of [`STATE_OF_C`] that is live.
+const IS_LIVE: &str = "disposition IN ('CommittedCheap', 'CommittedInferred', 'QueuedForAdjudication', \
+       'Contested', 'PendingReview', 'Reinstated') AND last_kind IS DISTINCT FROM 'Bound'";
+
+/// The columns of a `live_claims` row, in [`STATE_OF_C`]'s names.
+const LIVE_COLUMNS: &str = "agent_id, subject, predicate, claim_ref, disposition, flagged, value_key, lo, hi, trust, short, set_valued";
+
 /// The `PREPARE` of the index update (see [`prepare_live_read`]).
-pub(crate) const PREPARE_LIVE_UPDATE: &str = "PREPARE credence_live(text[], uuid[]) AS WITH t AS (SELECT DISTINCT ag, r FROM unnest($1, $2) AS t(ag, r)), \
-         st AS MATERIALIZED (SELECT c.agent_id, c.subject, c.predicate, c.claim_ref, \
-           (SELECT e.disposition FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
-             AND e.event IN ('ClaimCommitted', 'ValidityAsserted', 'AdjudicationResolved', 'AdjudicationExpired', \
-             'Resolved', 'Invalidated', 'Reinstated') ORDER BY e.stream_seq DESC, e.idx DESC LIMIT 1) AS disposition, \
-           (SELECT a.kind FROM assertions a WHERE a.agent_id = c.agent_id AND a.target = c.claim_ref \
-             ORDER BY a.stream_seq DESC, a.assertion_ref DESC, a.ord DESC LIMIT 1) AS last_kind, \
-           EXISTS (SELECT 1 FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
-             AND e.event = 'DependentFlaggedPendingReview') AS flagged \
+pub(crate) fn prepare_live_update() -> String {
+    format!(
+        "PREPARE credence_live(text[], uuid[]) AS WITH t AS (SELECT DISTINCT ag, r FROM unnest($1, $2) AS t(ag, r)), \
+         st AS MATERIALIZED (SELECT {STATE_OF_C} \
            FROM t CROSS JOIN LATERAL (SELECT * FROM claims c WHERE c.agent_id = t.ag AND c.claim_ref >= t.r \
            ORDER BY c.claim_ref LIMIT 1) c WHERE c.claim_ref = t.r), \
-         live AS (SELECT *, disposition IN ('CommittedCheap', 'CommittedInferred', 'QueuedForAdjudication', \
-           'Contested', 'PendingReview', 'Reinstated') AND last_kind IS DISTINCT FROM 'Bound' AS is_live FROM st), \
+         live AS (SELECT *, {IS_LIVE} AS is_live FROM st), \
          gone AS (DELETE FROM live_claims l USING live WHERE NOT live.is_live AND l.agent_id = live.agent_id \
            AND l.subject = live.subject AND l.predicate = live.predicate AND l.claim_ref = live.claim_ref) \
-         INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged) \
-           SELECT agent_id, subject, predicate, claim_ref, disposition, flagged FROM live WHERE is_live \
+         INSERT INTO live_claims ({LIVE_COLUMNS}) SELECT {LIVE_COLUMNS} FROM live WHERE is_live \
            ON CONFLICT (agent_id, subject, predicate, claim_ref) \
-           DO UPDATE SET disposition = EXCLUDED.disposition, flagged = EXCLUDED.flagged";
+           DO UPDATE SET disposition = EXCLUDED.disposition, flagged = EXCLUDED.flagged"
+    )
+}
+
+/// Rebuilds the whole index from the rows: every claim's state, the live ones inserted (the
+/// trigger counting each line as they go in).
+pub(crate) fn rebuild_live() -> String {
+    format!(
+        "DELETE FROM live_claims; DELETE FROM live_lines; \
+         INSERT INTO live_claims ({LIVE_COLUMNS}) SELECT {LIVE_COLUMNS} FROM (SELECT {STATE_OF_C} FROM claims c) st \
+         WHERE {IS_LIVE} ORDER BY agent_id, subject, predicate, claim_ref"
+    )
+}
 
 /// Inserts the rows of claims new in their unit whose state the unit itself decides
 /// (`Append::own_claim_states`): no read needed, and nothing to remove.
-pub(crate) const PREPARE_LIVE_NEW: &str = "PREPARE credence_live_new(text[], text[], text[], uuid[], text[], boolean[]) \
-     AS INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged) \
-     SELECT * FROM unnest($1, $2, $3, $4, $5, $6)";
+pub(crate) const PREPARE_LIVE_NEW: &str = "PREPARE credence_live_new(text[], text[], text[], uuid[], text[], boolean[], \
+     bytea[], bigint[], bigint[], real[], boolean[], boolean[]) \
+     AS INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged, value_key, lo, hi, \
+     trust, short, set_valued) SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// The index update for one unit of `agent` whose rows go in just before, for a
 /// simple-query batch: its own live claims inserted as they are ([`PREPARE_LIVE_NEW`]), the
-/// other claims it touches recomputed ([`PREPARE_LIVE_UPDATE`]); `None` when it touches none.
+/// other claims it touches recomputed ([`prepare_live_update`]); `None` when it touches none.
 pub(crate) fn live_for_unit(agent: &str, append: &credence_core::Append) -> Option<String> {
     let own = append.own_claim_states();
     let mut statements = Vec::new();
@@ -505,15 +587,25 @@ pub(crate) fn live_for_unit(agent: &str, append: &credence_core::Append) -> Opti
         let list = |f: &dyn Fn(&(&credence_core::Claim, credence_core::liveness::ClaimState)) -> String| {
             live.iter().map(f).collect::<Vec<_>>().join(", ")
         };
+        let boolean = |b: bool| if b { "TRUE".to_owned() } else { "FALSE".to_owned() };
+        let bound = |t: Option<i64>| t.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
+        let columns = |c: &credence_core::Claim| IndexColumns::of(c);
         statements.push(format!(
             "EXECUTE credence_live_new(ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::uuid[], \
-             ARRAY[{}]::text[], ARRAY[{}]::boolean[])",
+             ARRAY[{}]::text[], ARRAY[{}]::boolean[], ARRAY[{}]::bytea[], ARRAY[{}]::bigint[], ARRAY[{}]::bigint[], \
+             ARRAY[{}]::real[], ARRAY[{}]::boolean[], ARRAY[{}]::boolean[])",
             list(&|_| quote_literal(agent)),
             list(&|(c, _)| quote_literal(&c.subject)),
             list(&|(c, _)| quote_literal(&c.predicate)),
             list(&|(c, _)| format!("'{}'", c.claim_ref.0)),
             list(&|(_, s)| quote_literal(s.disposition.as_str())),
-            list(&|(_, s)| if s.flagged { "TRUE".to_owned() } else { "FALSE".to_owned() }),
+            list(&|(_, s)| boolean(s.flagged)),
+            list(&|(c, _)| format!("'\\x{}'", hex(&columns(c).value_key))),
+            list(&|(c, _)| bound(columns(c).lo)),
+            list(&|(c, _)| bound(columns(c).hi)),
+            list(&|(c, _)| format!("{:?}", columns(c).trust)),
+            list(&|(c, _)| boolean(columns(c).short)),
+            list(&|(c, _)| boolean(columns(c).set_valued)),
         ));
     }
     let others: Vec<ClaimRef> =

@@ -124,21 +124,38 @@ fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
     engine.reinstate("m", first)?;
     engine.ingest(IngestRequest::new("m", "contested", "p", "a"))?;
     engine.ingest(IngestRequest::new("m", "contested", "p", "b"))?;
+    // 0.0 and -0.0 are one value; windows of other values overlap or follow each other.
+    engine.ingest(IngestRequest::new("m", "zero", "p", 0.0))?;
+    engine.ingest(IngestRequest::new("m", "zero", "p", -0.0))?;
+    let year = |y| credence_core::Timestamp::from_ymd(y, 1, 1).ok_or("valid date");
+    for (value, from, to) in [("x", 2000, 2001), ("y", 2001, 2002), ("z", 2001, 2003)] {
+        let window = credence_core::ValidTime::new(Some(year(from)?), Some(year(to)?));
+        engine.ingest(IngestRequest::new("m", "windows", "p", value).with_valid_time(window))?;
+    }
     drop(engine);
+    // Back to schema version 3: no index, no value keys.
     let mut admin = support::admin_client(&base)?;
     admin.batch_execute(&format!(
-        "DROP TABLE \"{s}\".live_claims; DELETE FROM \"{s}\".{h} WHERE version = 4",
+        "SET search_path TO \"{s}\"; DROP TABLE live_claims, live_lines, credence_rebuild; \
+         DROP FUNCTION credence_live_lines(); ALTER TABLE claims DROP COLUMN value_key; \
+         DELETE FROM {h} WHERE version >= 4",
         s = guard.schema,
         h = credence_postgres::schema::HISTORY_TABLE
     ))?;
     let ledger = PostgresLedger::from_url(&guard.url("pool_max=2"))?;
     assert_eq!(ledger.schema_version()?, credence_postgres::schema::supported_version());
-    for line in ["base", "dependent", "fixed", "contested"] {
-        let (live, folded) = read_with(&ledger, &agent("m"), |view| {
+    for line in ["base", "dependent", "fixed", "contested", "zero", "windows"] {
+        let (live, folded, summary) = read_with(&ledger, &agent("m"), |view| {
             let rows = view.line(line, "p", credence_core::Upto::Head)?;
-            Ok((view.live(line, "p")?, credence_core::liveness::live_claims(rows)))
+            Ok((
+                view.live(line, "p")?,
+                credence_core::liveness::live_claims(rows),
+                view.line_summary(line, "p")?,
+            ))
         })?;
         assert_eq!(live, folded, "line {line}");
+        let claims: Vec<_> = folded.iter().map(|l| &l.claim).collect();
+        assert_eq!(summary, credence_core::LineSummary::of(&claims), "summary of line {line}");
     }
     Ok(())
 }

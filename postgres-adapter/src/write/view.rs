@@ -3,7 +3,7 @@
 //! and whose first round trip also reads the agent's head, so an uncontended unit reads the
 //! head and its line in the same round trip as the `BEGIN` and the lock.
 
-use credence_core::{LineRows, LiveClaim};
+use credence_core::{LineRows, LineSummary, LiveClaim, Span};
 
 use crate::codec::{self, Cells, head_in, max_seq_param, statement_rows};
 use crate::error::PgResult;
@@ -81,6 +81,38 @@ impl Pipeline for Queued {
         }
         let rows = results.last().map_or(&[][..], Vec::as_slice);
         rows.iter().map(|row| codec::live_claim_from(&codec::TextReader::new(row, "claims"))).collect()
+    }
+
+    /// One simple-query round trip: what is queued, the head query when the head is not
+    /// tracked yet, the reach query and the line's summary.
+    fn reach(
+        &self,
+        conn: &mut PgConnection,
+        agent: &str,
+        (subject, predicate): (&str, &str),
+        span: Span,
+        threshold: f32,
+    ) -> PgResult<(Vec<LiveClaim>, LineSummary)> {
+        let head_known = conn.tracked_head(agent).is_some();
+        let read = sql::live_reach_sql(agent, subject, predicate, span, threshold);
+        let sql = if head_known { read } else { format!("{}; {read}", sql::head_sql(agent)) };
+        let messages = conn.send(&sql)?;
+        let results = statement_rows(&messages);
+        let nth_last = |n: usize| {
+            results.len().checked_sub(n).and_then(|i| results.get(i)).map_or(&[][..], Vec::as_slice)
+        };
+        if !head_known {
+            conn.track_head(agent, head_in(nth_last(3))?);
+        }
+        let live = nth_last(2)
+            .iter()
+            .map(|row| codec::live_claim_from(&codec::TextReader::new(row, "claims")))
+            .collect::<PgResult<Vec<_>>>()?;
+        let summary = match nth_last(1).first() {
+            Some(row) => codec::summary_from(&codec::TextReader::new(row, "live_lines"))?,
+            None => LineSummary::default(),
+        };
+        Ok((live, summary))
     }
 }
 
