@@ -199,13 +199,26 @@ impl LineSummary {
 /// True when no two of `claims` with different values have overlapping spans
 /// ([`Span::of_claim`]), in O(k log k): sorted by start, each span overlaps exactly the
 /// earlier ones still open at its start; those all overlap each other, so they share one
-/// value, and only that value and their furthest end need keeping.
+/// value, and only that value and their furthest end need keeping. A span that ends no later
+/// than it starts, `[s, e)` with `e ≤ s`, overlaps exactly the spans starting before `e` and
+/// ending after `s`: it is checked at `e`, before the spans starting there, against the
+/// spans open then, and joins nothing.
 pub fn different_values_never_overlap(claims: &[&Claim]) -> bool {
     let mut spans: Vec<(Span, &Value)> = claims.iter().map(|c| (Span::of_claim(c), &c.value)).collect();
-    spans.sort_by_key(|(s, _)| s.start);
+    let inverted = |s: &Span| matches!((s.start, s.end), (Some(start), Some(end)) if end <= start);
+    spans.sort_by_key(|(s, _)| if inverted(s) { (s.end, false) } else { (s.start, true) });
     // The value of the spans open at the current start, and the furthest end among them.
     let mut open: Option<(&Value, Option<Timestamp>)> = None;
     for (span, value) in spans {
+        if inverted(&span) {
+            let reaches = open.is_some_and(|(open_value, end)| {
+                open_value != value && end.is_none_or(|end| span.start.is_none_or(|s| end > s))
+            });
+            if reaches {
+                return false;
+            }
+            continue;
+        }
         let overlaps = open.is_some_and(|(_, end)| end.is_none_or(|end| span.start.is_none_or(|s| end > s)));
         open = match open {
             Some((open_value, end)) if overlaps => {
@@ -361,7 +374,7 @@ mod tests {
         #[test]
         fn sweep_agrees_with_the_pairwise_definition(
             windows in proptest::collection::vec(
-                (proptest::option::weighted(0.9, 0i64..40), proptest::option::weighted(0.8, 1i64..12), 0u8..3),
+                (proptest::option::weighted(0.9, 0i64..40), proptest::option::weighted(0.8, -6i64..12), 0u8..3),
                 0..12,
             )
         ) {
@@ -406,6 +419,15 @@ mod tests {
             (claim(3, Some(0), None, 1), claim(4, Some(20), Some(1), 1), claim(5, Some(30), Some(1), 2));
         // The open-ended window reaches the later one although the window before it does not.
         assert!(!different_values_never_overlap(&[&outer, &inner, &later]));
+        // An empty window overlaps a window around it, not one starting or ending with it.
+        let (empty, around, from) =
+            (claim(6, Some(5), Some(0), 1), claim(7, Some(0), Some(10), 2), claim(8, Some(5), Some(3), 2));
+        assert!(!different_values_never_overlap(&[&around, &empty]));
+        assert!(different_values_never_overlap(&[&from, &empty]));
+        // So does a window ending before it starts: one around both ends, not one from its end.
+        let (inverted, at_end) = (claim(9, Some(8), Some(-4), 1), claim(10, Some(4), None, 2));
+        assert!(!different_values_never_overlap(&[&around, &inverted]));
+        assert!(different_values_never_overlap(&[&at_end, &inverted]));
     }
 
     #[test]

@@ -33,10 +33,23 @@ CREATE TABLE live_claims (
     set_valued  BOOLEAN NOT NULL,
     PRIMARY KEY (agent_id, subject, predicate, claim_ref)
 );
--- Both cover what the clash count reads.
-CREATE INDEX live_claims_short ON live_claims (agent_id, subject, predicate, lo) INCLUDE (hi, value_key) WHERE short;
+-- The windows that are not short, and the claims a threshold may find untrusted (a window's
+-- confidence is at most 1, and so is a threshold): each scanned whole, and few.
 CREATE INDEX live_claims_long ON live_claims (agent_id, subject, predicate) INCLUDE (lo, hi, value_key) WHERE NOT short;
-CREATE INDEX live_claims_trust ON live_claims (agent_id, subject, predicate, trust);
+CREATE INDEX live_claims_doubt ON live_claims (agent_id, subject, predicate) INCLUDE (trust) WHERE trust < 1;
+
+-- The short windows by start, in a table of their own: its key is its only index, so no plan,
+-- whatever the statistics say, reads a whole line where a range of starts will do.
+CREATE TABLE live_spans (
+    agent_id  TEXT   NOT NULL,
+    subject   TEXT   NOT NULL,
+    predicate TEXT   NOT NULL,
+    lo        BIGINT NOT NULL,
+    claim_ref UUID   NOT NULL,
+    hi        BIGINT NOT NULL,
+    value_key BYTEA  NOT NULL,
+    PRIMARY KEY (agent_id, subject, predicate, lo, claim_ref)
+);
 
 CREATE TABLE live_lines (
     agent_id   TEXT   NOT NULL,
@@ -52,7 +65,7 @@ CREATE TABLE live_lines (
 -- Before each row added or removed (so the rows an earlier row of the same statement added or
 -- removed are seen, and this one is not yet): the line counts it, or stops counting it, with
 -- every live claim of another value its window overlaps — short ones found by start within
--- `span` before it, the others scanned. An insert that turns into an update of a row already
+-- `span` before it (in `live_spans`, which it keeps), the others scanned. An insert that turns into an update of a row already
 -- there (ON CONFLICT) changes no count.
 CREATE FUNCTION credence_live_lines() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -75,17 +88,23 @@ BEGIN
         IF r.short THEN
             UPDATE live_lines l SET span = greatest(l.span, r.hi - r.lo)
                 WHERE l.agent_id = r.agent_id AND l.subject = r.subject AND l.predicate = r.predicate;
+            INSERT INTO live_spans (agent_id, subject, predicate, lo, claim_ref, hi, value_key)
+                VALUES (r.agent_id, r.subject, r.predicate, r.lo, r.claim_ref, r.hi, r.value_key);
         END IF;
     ELSE
         r := OLD;
         sign := -1;
+        IF r.short THEN
+            DELETE FROM live_spans s WHERE s.agent_id = r.agent_id AND s.subject = r.subject
+                AND s.predicate = r.predicate AND s.lo = r.lo AND s.claim_ref = r.claim_ref;
+        END IF;
     END IF;
     SELECT l.span INTO reach FROM live_lines l
         WHERE l.agent_id = r.agent_id AND l.subject = r.subject AND l.predicate = r.predicate;
     -- Numeric: a start near -2^63 minus the span does not overflow.
     bound := coalesce(greatest(r.lo::numeric - coalesce(reach, 0), -9223372036854775808)::bigint, -9223372036854775808);
-    SELECT (SELECT count(*) FROM live_claims y
-            WHERE y.agent_id = r.agent_id AND y.subject = r.subject AND y.predicate = r.predicate AND y.short
+    SELECT (SELECT count(*) FROM live_spans y
+            WHERE y.agent_id = r.agent_id AND y.subject = r.subject AND y.predicate = r.predicate
             AND y.lo >= bound AND y.lo < coalesce(r.hi, 9223372036854775807)
             AND y.hi > coalesce(r.lo, -9223372036854775808)
             AND y.claim_ref <> r.claim_ref AND y.value_key <> r.value_key)

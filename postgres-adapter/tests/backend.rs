@@ -136,7 +136,7 @@ fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
     // Back to schema version 3: no index, no value keys.
     let mut admin = support::admin_client(&base)?;
     admin.batch_execute(&format!(
-        "SET search_path TO \"{s}\"; DROP TABLE live_claims, live_lines, credence_rebuild; \
+        "SET search_path TO \"{s}\"; DROP TABLE live_claims, live_lines, live_spans, credence_rebuild; \
          DROP FUNCTION credence_live_lines(); ALTER TABLE claims DROP COLUMN value_key; \
          DELETE FROM {h} WHERE version >= 4",
         s = guard.schema,

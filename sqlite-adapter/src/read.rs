@@ -491,12 +491,13 @@ impl LedgerRead for View<'_> {
         span: Span,
         threshold: f32,
     ) -> Result<Vec<LiveClaim>> {
-        // Three index scans: the untrusted claims; the short windows starting no earlier than
-        // the line's longest one before the span and before its end; the other windows, all.
+        // Three index scans: the claims a threshold may find untrusted; the short windows
+        // starting no earlier than the line's longest one before the span and before its end;
+        // the other windows, all.
         let line = "agent_id = +?1 AND subject = +?2 AND predicate = +?3";
         let sql = format!(
             "WITH reach(claim_ref) AS ( \
-               SELECT claim_ref FROM live_claims INDEXED BY live_claims_trust WHERE {line} AND trust < ?4 \
+               SELECT claim_ref FROM live_claims INDEXED BY live_claims_doubt WHERE {line} AND trust < 1 AND trust < ?4 \
                UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_short WHERE {line} AND short \
                  AND lo >= coalesce(?5 - (SELECT span FROM live_lines WHERE {line}), -9223372036854775807 - 1) \
                  AND lo < coalesce(?6, 9223372036854775807) AND hi > coalesce(?5, -9223372036854775807 - 1) \
