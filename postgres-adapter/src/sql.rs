@@ -463,25 +463,28 @@ pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.s
 /// (`LedgerRead::live_overlapping`; `$4` the threshold, `$5`/`$6` the span's start and end,
 /// NULL unbounded): three index scans — the claims a threshold may find untrusted, the short
 /// windows (`live_spans`) starting no earlier than the line's longest one before the span's
-/// start and before its end, the other windows — and each claim looked up as [`LIVE`] does. The bound is computed in `numeric`: a
+/// start and before its end (each row's state looked up by key as [`LIVE`] looks claims up),
+/// the other windows — and each claim looked up as [`LIVE`] does. The bound is computed in `numeric`: a
 /// start near -2^63 minus the span does not overflow.
 pub(crate) const LIVE_REACH: &str = "WITH reach AS ( \
-       SELECT claim_ref FROM live_claims \
+       SELECT claim_ref, disposition, flagged FROM live_claims \
          WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND trust < 1 AND trust < $4 \
-       UNION SELECT claim_ref FROM live_spans \
-         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 \
-         AND lo >= greatest($5::bigint::numeric - (SELECT span FROM live_lines \
+       UNION SELECT l.claim_ref, l.disposition, l.flagged FROM live_spans s CROSS JOIN LATERAL (SELECT * \
+         FROM live_claims l WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 \
+         AND l.claim_ref >= s.claim_ref ORDER BY l.claim_ref LIMIT 1) l \
+         WHERE s.agent_id = $1 AND s.subject = $2 AND s.predicate = $3 \
+         AND s.lo >= greatest($5::bigint::numeric - (SELECT span FROM live_lines \
            WHERE agent_id = $1 AND subject = $2 AND predicate = $3), -9223372036854775808)::bigint \
-         AND lo < coalesce($6::bigint, 9223372036854775807) AND hi > coalesce($5::bigint, -9223372036854775808) \
-       UNION SELECT claim_ref FROM live_claims \
+         AND s.lo < coalesce($6::bigint, 9223372036854775807) AND s.hi > coalesce($5::bigint, -9223372036854775808) \
+         AND l.claim_ref = s.claim_ref \
+       UNION SELECT claim_ref, disposition, flagged FROM live_claims \
          WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND NOT short \
          AND NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
            OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo))) \
      SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
      c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
      c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
-     l.disposition, l.flagged, l.claim_ref AS live_ref FROM reach JOIN live_claims l ON l.agent_id = $1 \
-     AND l.subject = $2 AND l.predicate = $3 AND l.claim_ref = reach.claim_ref LEFT JOIN LATERAL (SELECT * \
+     l.disposition, l.flagged, l.claim_ref AS live_ref FROM reach l LEFT JOIN LATERAL (SELECT * \
      FROM claims c WHERE c.agent_id = $1 AND c.claim_ref >= l.claim_ref ORDER BY c.claim_ref LIMIT 1) c \
      ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref";
 

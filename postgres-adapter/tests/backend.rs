@@ -461,6 +461,39 @@ fn live_claims_read_looks_claims_up_by_their_key_in_a_plan_made_on_tiny_tables()
     Ok(())
 }
 
+/// The read of the live claims a span reaches, planned while the tables are tiny (a generic
+/// plan a connection keeps), still finds each row's state and claim by key: a plan that scans
+/// the line's live claims to match them costs as much as the line holds.
+#[test]
+fn live_reach_looks_rows_up_by_their_key_in_a_plan_made_on_tiny_tables() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?);
+    let engine = Engine::new(ledger.clone());
+    let year = |y| credence_core::Timestamp::from_ymd(y, 1, 1).ok_or("valid date");
+    let window = credence_core::ValidTime::new(Some(year(2020)?), Some(year(2021)?));
+    engine.ingest(IngestRequest::new("tiny", "s", "p", 1).with_valid_time(window))?;
+    ledger.capture_plans(true);
+    let mut q = RecallQuery::new("tiny", "s", "p");
+    q.valid_at = Some(year(2020)?);
+    engine.recall(&q)?;
+    ledger.capture_plans(false);
+    let plans = ledger.take_plans();
+    let reach =
+        plans.iter().find(|p| p.sql.contains("live_spans")).ok_or("recall did not read live_spans")?;
+    let lines: Vec<&str> = reach.plan.lines().collect();
+    let mut lookups = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains("using live_claims_pkey") || line.contains("using claims_pkey") {
+            lookups += 1;
+            let cond = lines.get(i + 1).copied().unwrap_or_default();
+            assert!(cond.contains("claim_ref"), "a scan of a whole line:\n{}", reach.plan);
+        }
+    }
+    assert!(lookups >= 2, "no lookups by key in:\n{}", reach.plan);
+    Ok(())
+}
+
 #[test]
 fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
     let base = require_server!();
