@@ -48,25 +48,25 @@ CREATE TABLE live_lines (
 ) STRICT, WITHOUT ROWID;
 
 -- A row added: the line counts it, and every live claim of another value its window overlaps
--- (short ones found by start within `span` before it, the others scanned).
+-- (short ones found by start within the longest short window before it, the others scanned),
+-- in one upsert.
 CREATE TRIGGER live_claims_added AFTER INSERT ON live_claims BEGIN
     INSERT INTO live_lines (agent_id, subject, predicate, live, functional, clashes, span)
-        VALUES (NEW.agent_id, NEW.subject, NEW.predicate, 0, 0, 0, 0) ON CONFLICT DO NOTHING;
-    UPDATE live_lines SET span = max(span, CASE WHEN NEW.short THEN NEW.hi - NEW.lo ELSE 0 END)
-        WHERE agent_id = NEW.agent_id AND subject = NEW.subject AND predicate = NEW.predicate;
-    UPDATE live_lines SET live = live + 1, functional = functional + (NOT NEW.set_valued),
-        clashes = clashes
-            + (SELECT count(*) FROM live_claims y
+        VALUES (NEW.agent_id, NEW.subject, NEW.predicate, 1, NOT NEW.set_valued,
+            (SELECT count(*) FROM live_claims y
                 WHERE y.agent_id = NEW.agent_id AND y.subject = NEW.subject AND y.predicate = NEW.predicate
-                AND y.short AND y.lo >= coalesce(NEW.lo - live_lines.span, -9223372036854775807 - 1)
+                AND y.short AND y.lo >= coalesce(NEW.lo - (SELECT span FROM live_lines l WHERE l.agent_id = NEW.agent_id
+                    AND l.subject = NEW.subject AND l.predicate = NEW.predicate), -9223372036854775807 - 1)
                 AND y.lo < coalesce(NEW.hi, 9223372036854775807) AND y.hi > coalesce(NEW.lo, -9223372036854775807 - 1)
                 AND y.claim_ref <> NEW.claim_ref AND y.value_key <> NEW.value_key)
             + (SELECT count(*) FROM live_claims y
                 WHERE y.agent_id = NEW.agent_id AND y.subject = NEW.subject AND y.predicate = NEW.predicate
                 AND NOT y.short AND y.claim_ref <> NEW.claim_ref AND y.value_key <> NEW.value_key
                 AND NOT ((y.hi IS NOT NULL AND NEW.lo IS NOT NULL AND y.hi <= NEW.lo)
-                    OR (NEW.hi IS NOT NULL AND y.lo IS NOT NULL AND NEW.hi <= y.lo)))
-        WHERE agent_id = NEW.agent_id AND subject = NEW.subject AND predicate = NEW.predicate;
+                    OR (NEW.hi IS NOT NULL AND y.lo IS NOT NULL AND NEW.hi <= y.lo))),
+            CASE WHEN NEW.short THEN max(NEW.hi - NEW.lo, 0) ELSE 0 END)
+        ON CONFLICT DO UPDATE SET live = live + 1, functional = functional + excluded.functional,
+            clashes = clashes + excluded.clashes, span = max(span, excluded.span);
 END;
 
 -- A row removed: the line stops counting it and the clashes it had with the rows still live.

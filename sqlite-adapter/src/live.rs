@@ -26,17 +26,27 @@ pub(crate) fn update(conn: &Connection, view: &View<'_>, agent: &AgentId, append
         };
         // An entry about a claim the agent does not hold changes no line.
         let Some(claim) = claim else { continue };
-        write(conn, agent, &claim, state)?;
+        let new = own.iter().any(|(c, _)| c.claim_ref == claim_ref);
+        write(conn, agent, &claim, state, new)?;
     }
     Ok(())
 }
 
 /// Writes one claim's row for its state: kept (its disposition and flag brought up to date)
-/// or added when live, removed when not.
-fn write(conn: &Connection, agent: &AgentId, claim: &Claim, state: Option<ClaimState>) -> Result<()> {
+/// or added when live, removed when not. A claim `new` in its unit has no row yet.
+fn write(
+    conn: &Connection,
+    agent: &AgentId,
+    claim: &Claim,
+    state: Option<ClaimState>,
+    new: bool,
+) -> Result<()> {
     let key = params![agent.as_str(), claim.subject, claim.predicate, claim.claim_ref.0.as_bytes()];
     let sqlite = SqliteError::sqlite("updating the live claims");
     let Some(s) = state.filter(|s| s.is_live()) else {
+        if new {
+            return Ok(());
+        }
         conn.prepare_cached(
             "DELETE FROM live_claims WHERE agent_id = ?1 AND subject = ?2 AND predicate = ?3 AND claim_ref = ?4",
         )
@@ -45,6 +55,9 @@ fn write(conn: &Connection, agent: &AgentId, claim: &Claim, state: Option<ClaimS
         return Ok(());
     };
     let disposition = enum_to_sql(&s.disposition)?;
+    if new {
+        return insert(conn, agent, claim, &disposition, s.flagged);
+    }
     // An update first: a row replaced would count the claim's clashes twice.
     let kept = conn
         .prepare_cached(
@@ -65,6 +78,11 @@ fn write(conn: &Connection, agent: &AgentId, claim: &Claim, state: Option<ClaimS
     if kept > 0 {
         return Ok(());
     }
+    insert(conn, agent, claim, &disposition, s.flagged)
+}
+
+/// Adds a live claim's row.
+fn insert(conn: &Connection, agent: &AgentId, claim: &Claim, disposition: &str, flagged: bool) -> Result<()> {
     let c = IndexColumns::of(claim);
     conn.prepare_cached(
         "INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged, value_key, lo, \
@@ -77,7 +95,7 @@ fn write(conn: &Connection, agent: &AgentId, claim: &Claim, state: Option<ClaimS
             claim.predicate,
             claim.claim_ref.0.as_bytes(),
             disposition,
-            s.flagged,
+            flagged,
             c.value_key.as_slice(),
             c.lo,
             c.hi,
@@ -115,7 +133,7 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
         })?;
         let state = view.claim_state(claim_ref)?;
         live += u64::from(state.is_some_and(|s| s.is_live()));
-        write(conn, &agent, &claim, state)?;
+        write(conn, &agent, &claim, state, true)?;
     }
     Ok(live)
 }
