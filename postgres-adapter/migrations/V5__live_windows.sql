@@ -33,10 +33,10 @@ CREATE TABLE live_claims (
     set_valued  BOOLEAN NOT NULL,
     PRIMARY KEY (agent_id, subject, predicate, claim_ref)
 );
--- The windows that are not short, and the claims a threshold may find untrusted (a window's
--- confidence is at most 1, and so is a threshold): each scanned whole, and few.
+-- The windows that are not short, and the short ones a threshold may find untrusted (a
+-- window's confidence is at most 1, and so is a threshold): each scanned whole, and few.
 CREATE INDEX live_claims_long ON live_claims (agent_id, subject, predicate) INCLUDE (lo, hi, value_key) WHERE NOT short;
-CREATE INDEX live_claims_doubt ON live_claims (agent_id, subject, predicate) INCLUDE (trust) WHERE trust < 1;
+CREATE INDEX live_claims_doubt ON live_claims (agent_id, subject, predicate) INCLUDE (trust) WHERE short AND trust < 1;
 
 -- The short windows by start, in a table of their own: its key is its only index, so no plan,
 -- whatever the statistics say, reads a whole line where a range of starts will do.

@@ -461,14 +461,15 @@ pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.s
 
 /// The live claims of a line a valid-time span reaches at a trust threshold
 /// (`LedgerRead::live_overlapping`; `$4` the threshold, `$5`/`$6` the span's start and end,
-/// NULL unbounded): three index scans — the claims a threshold may find untrusted, the short
-/// windows (`live_spans`) starting no earlier than the line's longest one before the span's
+/// NULL unbounded): three index scans — the short windows a threshold may find untrusted, the
+/// short windows (`live_spans`) starting no earlier than the line's longest one before the span's
 /// start and before its end (each row's state looked up by key as [`LIVE`] looks claims up),
-/// the other windows — and each claim looked up as [`LIVE`] does. The bound is computed in `numeric`: a
-/// start near -2^63 minus the span does not overflow.
+/// the other windows, kept when untrusted or overlapping — and each claim looked up as [`LIVE`]
+/// does. The bound is computed in `numeric`: a start near -2^63 minus the span does not
+/// overflow.
 pub(crate) const LIVE_REACH: &str = "WITH reach AS ( \
        SELECT claim_ref, disposition, flagged FROM live_claims \
-         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND trust < 1 AND trust < $4 \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND short AND trust < 1 AND trust < $4 \
        UNION SELECT l.claim_ref, l.disposition, l.flagged FROM live_spans s CROSS JOIN LATERAL (SELECT * \
          FROM live_claims l WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 \
          AND l.claim_ref >= s.claim_ref ORDER BY l.claim_ref LIMIT 1) l \
@@ -479,8 +480,8 @@ pub(crate) const LIVE_REACH: &str = "WITH reach AS ( \
          AND l.claim_ref = s.claim_ref \
        UNION SELECT claim_ref, disposition, flagged FROM live_claims \
          WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND NOT short \
-         AND NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
-           OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo))) \
+         AND (trust < $4 OR NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
+           OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo)))) \
      SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
      c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
      c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \

@@ -32,9 +32,9 @@ CREATE TABLE live_claims (
 -- Both cover what the clash count reads, so a trigger's scans never visit the table.
 CREATE INDEX live_claims_short ON live_claims (agent_id, subject, predicate, lo, hi, value_key) WHERE short;
 CREATE INDEX live_claims_long ON live_claims (agent_id, subject, predicate, lo, hi, value_key) WHERE NOT short;
--- The claims a threshold may find untrusted (a window's confidence is at most 1, and so is a
--- threshold): few, scanned whole.
-CREATE INDEX live_claims_doubt ON live_claims (agent_id, subject, predicate, trust) WHERE trust < 1;
+-- The short windows a threshold may find untrusted (a window's confidence is at most 1, and so
+-- is a threshold): few, scanned whole. (The other windows are all scanned anyway.)
+CREATE INDEX live_claims_doubt ON live_claims (agent_id, subject, predicate, trust) WHERE short AND trust < 1;
 
 CREATE TABLE live_lines (
     agent_id   TEXT    NOT NULL,

@@ -491,18 +491,19 @@ impl LedgerRead for View<'_> {
         span: Span,
         threshold: f32,
     ) -> Result<Vec<LiveClaim>> {
-        // Three index scans: the claims a threshold may find untrusted; the short windows
-        // starting no earlier than the line's longest one before the span and before its end;
-        // the other windows, all.
+        // Three index scans: the short windows a threshold may find untrusted; the short
+        // windows starting no earlier than the line's longest one before the span and before
+        // its end; the other windows, all (kept when untrusted or overlapping).
         let line = "agent_id = +?1 AND subject = +?2 AND predicate = +?3";
         let sql = format!(
             "WITH reach(claim_ref) AS ( \
-               SELECT claim_ref FROM live_claims INDEXED BY live_claims_doubt WHERE {line} AND trust < 1 AND trust < ?4 \
+               SELECT claim_ref FROM live_claims INDEXED BY live_claims_doubt WHERE {line} AND short AND trust < 1 AND trust < ?4 \
                UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_short WHERE {line} AND short \
                  AND lo >= coalesce(?5 - (SELECT span FROM live_lines WHERE {line}), -9223372036854775807 - 1) \
                  AND lo < coalesce(?6, 9223372036854775807) AND hi > coalesce(?5, -9223372036854775807 - 1) \
                UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_long WHERE {line} AND NOT short \
-                 AND NOT ((hi IS NOT NULL AND ?5 IS NOT NULL AND hi <= ?5) OR (?6 IS NOT NULL AND lo IS NOT NULL AND ?6 <= lo))) \
+                 AND (trust < ?4 OR NOT ((hi IS NOT NULL AND ?5 IS NOT NULL AND hi <= ?5) \
+                   OR (?6 IS NOT NULL AND lo IS NOT NULL AND ?6 <= lo)))) \
              SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM reach \
              JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
              LEFT JOIN claims c ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref"
