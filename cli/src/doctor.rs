@@ -96,8 +96,8 @@ fn agent_integrity(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
 }
 
 /// The live claims a backend keeps as a derived index (`LedgerRead::live`) are, line by line,
-/// what the fold of the line's rows finds live; a backend without such an index passes
-/// trivially.
+/// what the fold of the line's rows finds live, and each line's summary
+/// (`LedgerRead::line_summary`) is theirs; a backend without such an index passes trivially.
 fn live_index(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
     let name = format!("live index {agent}");
     let checked = read_with(ledger, agent, |view| {
@@ -116,6 +116,13 @@ fn live_index(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
             if view.live(subject, predicate)? != folded {
                 return Ok(Err(format!(
                     "the live claims of line {subject:?}/{predicate:?} disagree with its rows"
+                )));
+            }
+            let claims: Vec<_> = folded.iter().map(|l| &l.claim).collect();
+            let summary = view.line_summary(subject, predicate)?;
+            if summary != liveness::LineSummary::of(&claims) {
+                return Ok(Err(format!(
+                    "the summary of line {subject:?}/{predicate:?} ({summary:?}) disagrees with its live claims"
                 )));
             }
         }

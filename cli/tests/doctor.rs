@@ -189,3 +189,18 @@ fn doctor_finds_poisoned_transaction_times_on_postgres() -> TestResult {
     assert!(found.iter().any(|e| e.starts_with("integrity a:") && e.contains("time_range")), "{found:?}");
     Ok(())
 }
+
+#[test]
+fn doctor_finds_a_line_summary_that_disagrees_with_the_live_claims() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = store(dir.path());
+    edit(
+        &file_of_a(dir.path()),
+        "UPDATE live_lines SET clashes = clashes + 1 WHERE subject = 's' AND predicate = 'q'",
+    )?;
+    let (healthy, errors) = doctor(&store);
+    assert!(!healthy);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("live index a:") && errors[0].contains("summary"), "{errors:?}");
+    Ok(())
+}
