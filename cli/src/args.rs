@@ -189,6 +189,13 @@ pub(crate) enum Command {
     },
     /// Check the store's schema, settings and integrity.
     Doctor,
+    /// Derive the store's indexes (the live claims and line summaries) from the ledger rows
+    /// again, one agent per commit; what `doctor` reports as a live-index error is repaired.
+    Reindex {
+        /// Only this agent (default: every agent).
+        #[arg(long)]
+        agent: Option<String>,
+    },
     /// A short scripted story showing what credence does.
     Demo,
 }

@@ -204,3 +204,25 @@ fn doctor_finds_a_line_summary_that_disagrees_with_the_live_claims() -> TestResu
     assert!(errors[0].starts_with("live index a:") && errors[0].contains("summary"), "{errors:?}");
     Ok(())
 }
+
+#[test]
+fn reindex_repairs_the_live_claims_and_summaries_doctor_finds_wrong() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = store(dir.path());
+    edit(
+        &file_of_a(dir.path()),
+        "DELETE FROM live_claims WHERE subject = 's' AND predicate = 'q'; \
+         UPDATE live_lines SET clashes = 7 WHERE subject = 't'",
+    )?;
+    assert!(!doctor(&store).0);
+    let one = run(&store, &["--json", "reindex", "--agent", "a"]);
+    assert_eq!(one.status.code(), Some(0), "{}", String::from_utf8_lossy(&one.stderr));
+    let report: Value = serde_json::from_slice(&one.stdout)?;
+    assert_eq!(report["agents"], serde_json::json!([{"agent": "a", "live_claims": 3}]), "{report}");
+    let (healthy, errors) = doctor(&store);
+    assert!(healthy, "{errors:?}");
+    let all = run(&store, &["--json", "reindex"]);
+    let report: Value = serde_json::from_slice(&all.stdout)?;
+    assert_eq!(report["agents"].as_array().map(Vec::len), Some(2), "{report}");
+    Ok(())
+}

@@ -402,6 +402,13 @@ pub trait Ledger: Send + Sync {
     fn survey(&self) -> Result<AgentSurvey> {
         Ok(AgentSurvey { agents: self.agents()?, damaged: Vec::new() })
     }
+    /// Derives every index the backend keeps of `agent` (SPEC §3.5) from its ledger rows
+    /// again, in one commit that the agent's writers wait for, and returns how many of its
+    /// claims are live; `None` for a backend that keeps no index (the default).
+    fn rebuild_indexes(&self, agent: &AgentId) -> Result<Option<u64>> {
+        let _ = agent;
+        Ok(None)
+    }
 }
 
 macro_rules! forward_ledger {
@@ -428,6 +435,9 @@ macro_rules! forward_ledger {
             }
             fn survey(&self) -> Result<AgentSurvey> {
                 (**self).survey()
+            }
+            fn rebuild_indexes(&self, agent: &AgentId) -> Result<Option<u64>> {
+                (**self).rebuild_indexes(agent)
             }
         }
     )*};

@@ -119,6 +119,15 @@ impl PostgresLedger {
         txn.commit()
     }
 
+    fn rebuild_inner(&self, agent: &str) -> PgResult<u64> {
+        let begin = lock::begin_locked(agent_lock_key(&self.config.schema, agent), Lock::Wait);
+        let (mut conn, ()) = begin_fresh(&self.pool, |c| c.begin_raw(&begin))?;
+        let mut txn = conn.adopt();
+        let live = crate::rebuild::rebuild_agent(txn.conn().raw(), agent)?;
+        txn.commit()?;
+        Ok(live)
+    }
+
     fn agents_inner(&self) -> PgResult<Vec<AgentId>> {
         let (_conn, rows) = begin_fresh(&self.pool, |c| Ok(c.raw().query(sql::AGENTS, &[])?))?;
         let mut agents = rows
@@ -176,5 +185,9 @@ impl Ledger for PostgresLedger {
 
     fn agents(&self) -> Result<Vec<AgentId>> {
         Ok(self.agents_inner()?)
+    }
+
+    fn rebuild_indexes(&self, agent: &AgentId) -> Result<Option<u64>> {
+        Ok(Some(self.rebuild_inner(agent.as_str())?))
     }
 }

@@ -564,6 +564,18 @@ pub(crate) fn prepare_live_update() -> String {
     )
 }
 
+/// Rebuilds one agent's index (`$1`) from its rows: its rows removed (the trigger taking each
+/// out of its line's counts and `live_spans`), whatever counts remain dropped, and its live
+/// claims inserted again.
+pub(crate) fn rebuild_agent_live() -> String {
+    format!(
+        "DELETE FROM live_claims WHERE agent_id = $1; DELETE FROM live_lines WHERE agent_id = $1; \
+         DELETE FROM live_spans WHERE agent_id = $1; \
+         INSERT INTO live_claims ({LIVE_COLUMNS}) SELECT {LIVE_COLUMNS} FROM (SELECT {STATE_OF_C} FROM claims c \
+         WHERE c.agent_id = $1) st WHERE {IS_LIVE} ORDER BY subject, predicate, claim_ref"
+    )
+}
+
 /// Rebuilds the whole index from the rows: every claim's state, the live ones inserted (the
 /// trigger counting each line as they go in).
 pub(crate) fn rebuild_live() -> String {

@@ -160,6 +160,45 @@ fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
     Ok(())
 }
 
+/// `rebuild_indexes` derives one agent's live claims and line summaries from its rows again,
+/// and leaves other agents' alone.
+#[test]
+fn rebuild_indexes_repairs_one_agents_index() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?);
+    let engine = Engine::new(ledger.clone());
+    let year = |y| credence_core::Timestamp::from_ymd(y, 1, 1).ok_or("valid date");
+    for (value, from, to) in [("x", 2000, 2001), ("y", 2001, 2002), ("z", 2001, 2003)] {
+        let window = credence_core::ValidTime::new(Some(year(from)?), Some(year(to)?));
+        for agent in ["m", "n"] {
+            engine.ingest(IngestRequest::new(agent, "windows", "p", value).with_valid_time(window))?;
+        }
+    }
+    let mut admin = support::admin_client(&base)?;
+    admin.batch_execute(&format!(
+        "SET search_path TO \"{s}\"; ALTER TABLE live_claims DISABLE TRIGGER live_claims_lines; \
+         DELETE FROM live_claims WHERE agent_id IN ('m', 'n') AND value_key = (SELECT value_key FROM live_claims \
+         WHERE agent_id = 'm' LIMIT 1); ALTER TABLE live_claims ENABLE TRIGGER live_claims_lines; \
+         UPDATE live_lines SET clashes = 5",
+        s = guard.schema
+    ))?;
+    let check = |agent: &str| -> Result<bool, Box<dyn std::error::Error>> {
+        Ok(read_with(&*ledger, &credence_core::AgentId::new(agent)?, |view| {
+            let folded =
+                credence_core::liveness::live_claims(view.line("windows", "p", credence_core::Upto::Head)?);
+            let claims: Vec<_> = folded.iter().map(|l| &l.claim).collect();
+            Ok(view.live("windows", "p")? == folded
+                && view.line_summary("windows", "p")? == credence_core::LineSummary::of(&claims))
+        })?)
+    };
+    assert!(!check("m")? && !check("n")?);
+    assert_eq!(ledger.rebuild_indexes(&agent("m"))?, Some(3));
+    assert!(check("m")?, "m's index rebuilt");
+    assert!(!check("n")?, "n's index untouched");
+    Ok(())
+}
+
 /// The schema's `credence_check` raises the SQLSTATE it is given (each refusal of the write
 /// path has its own, told apart by code) and answers 1 when the condition holds.
 #[test]

@@ -398,6 +398,11 @@ impl Ledger for SqliteLedger {
         Ok(self.list_agents()?.agents)
     }
 
+    fn rebuild_indexes(&self, agent: &AgentId) -> Result<Option<u64>> {
+        let Some(db) = self.agent_db(agent, false)? else { return Ok(Some(0)) };
+        Ok(db.write(&mut |conn| Ok(Some(live::rebuild(conn)?)))?)
+    }
+
     fn survey(&self) -> Result<AgentSurvey> {
         self.list_agents()
     }

@@ -60,6 +60,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import { file } => transfer::import(&g, file.as_deref()),
         Command::Copy { to, agent } => transfer::copy(&g, &to, agent.as_deref()),
         Command::Doctor => operators::doctor(&g),
+        Command::Reindex { agent } => operators::reindex(&g, agent.as_deref()),
         Command::Conformance { filter, threads, model_cases } => {
             operators::conformance(&g, filter.as_deref(), threads, model_cases)
         }
