@@ -400,7 +400,7 @@ impl Ledger for SqliteLedger {
 
     fn rebuild_indexes(&self, agent: &AgentId) -> Result<Option<u64>> {
         let Some(db) = self.agent_db(agent, false)? else { return Ok(Some(0)) };
-        Ok(db.write(&mut |conn| Ok(Some(live::rebuild(conn)?)))?)
+        db.write(&mut |conn| Ok(Some(live::rebuild(conn)?)))
     }
 
     fn survey(&self) -> Result<AgentSurvey> {
