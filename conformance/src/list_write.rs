@@ -36,6 +36,7 @@ macro_rules! __cases_write {
                 read_live_is_what_the_fold_finds_live_at_the_head,
                 read_live_overlapping_holds_every_claim_reaching_the_span,
                 read_line_summary_follows_the_live_claims,
+                read_live_at_is_what_the_fold_finds_live_as_of_each_unit,
                 read_count_entries_since_is_inclusive,
                 read_edges_answer_in_documented_order,
                 write_times_survive_as_exact_microseconds,

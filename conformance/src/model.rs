@@ -286,6 +286,31 @@ impl Pair<'_> {
                         },
                     )?;
                 }
+                for seq in (0..=head + 1).step_by(usize::try_from(head / 6).unwrap_or(1).max(1)) {
+                    let threshold = EngineConfig::default().valid_time_confidence_threshold;
+                    let spans = [Span::ALL, Span::at(year(2024)), Span::at(year(2026))];
+                    for span in spans {
+                        self.same(
+                            || format!("live_at({agent:?}, {subject:?}, {predicate:?}, {seq}, {span:?})"),
+                            |side| {
+                                let Ok(id) = credence_core::AgentId::new(agent) else {
+                                    return Ok(Vec::new());
+                                };
+                                let reached =
+                                    credence_core::ledger::read_with(side.engine.ledger(), &id, |view| {
+                                        view.live_at(subject, predicate, seq, span, threshold)
+                                    })?;
+                                Ok(reached
+                                    .into_iter()
+                                    .filter(|l| {
+                                        l.claim.trusted_window(threshold).is_none()
+                                            || Span::of_claim(&l.claim).overlaps(&span)
+                                    })
+                                    .collect::<Vec<_>>())
+                            },
+                        )?;
+                    }
+                }
                 for &(at, valid) in &points {
                     let mut q = RecallQuery::new(agent, subject, predicate);
                     q.as_of = at;

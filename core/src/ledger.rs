@@ -264,6 +264,23 @@ pub trait LedgerRead {
         let _ = (span, threshold);
         self.live(subject, predicate)
     }
+    /// The claims of a line live as of unit `seq` (SPEC §3.2 step 2 over the rows with `seq ≤
+    /// seq`), each with its state as of then, ordered by `(seq, claim_ref)`: at least those
+    /// not trusted at `threshold` or overlapping `span`, as
+    /// [`live_overlapping`](Self::live_overlapping) at the head. The default answers every one,
+    /// from [`line`](Self::line)`(subject, predicate, Upto::Seq(seq))`; a backend that keeps
+    /// when each claim was live (liveness periods) answers without folding the line.
+    fn live_at(
+        &self,
+        subject: &str,
+        predicate: &str,
+        seq: u64,
+        span: crate::liveness::Span,
+        threshold: f32,
+    ) -> Result<Vec<LiveClaim>> {
+        let _ = (span, threshold);
+        Ok(crate::liveness::live_claims(self.line(subject, predicate, Upto::Seq(seq))?))
+    }
     /// What a line's live claims add up to ([`LineSummary::of`](crate::liveness::LineSummary::of)
     /// of [`live`](Self::live), the default): deciding an ingest needs it besides the claims
     /// [`live_overlapping`](Self::live_overlapping) finds. A backend keeps it as counters

@@ -784,6 +784,56 @@ pub fn read_live_overlapping_holds_every_claim_reaching_the_span(f: &dyn Factory
     Ok(())
 }
 
+/// `live_at` holds, as of each unit, every claim of the line live then with its state then
+/// (flagged or not) — at least those untrusted at the threshold or overlapping the span, at
+/// most the claims live then, ordered by `(seq, claim_ref)` — through a contest, a resolution,
+/// an invalidation, a dependent's flag and a reinstatement.
+pub fn read_live_at_is_what_the_fold_finds_live_as_of_each_unit(f: &dyn Factory) -> CaseResult {
+    let fx = Fixture::new(f)?;
+    let d = |y| Timestamp::from_ymd(y, 1, 1).expect("valid date");
+    let dated = |v: &str, from, to| {
+        IngestRequest::new("a", "s", "p", v).with_valid_time(ValidTime::new(Some(d(from)), Some(d(to))))
+    };
+    let x = fx.engine.ingest(dated("x", 2000, 2001))?.claim();
+    fx.engine.ingest(dated("y", 2001, 2002))?;
+    let z = fx.engine.ingest(dated("z", 2001, 2003))?.claim();
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "undated"))?;
+    fx.engine.ingest(IngestRequest::new("a", "t", "p", "child").depends_on([x]))?;
+    fx.engine.resolve("a", "s", "p", z)?;
+    fx.engine.invalidate("a", x, "test")?;
+    fx.engine.reinstate("a", x)?;
+    let id = agent("a")?;
+    let head = head_seq(&fx, "a")?;
+    let span = |from: Option<i32>, to: Option<i32>| credence_core::ledger::Span {
+        start: from.map(d),
+        end: to.map(d),
+    };
+    for seq in 0..=head + 1 {
+        for (line, span) in [
+            ("s", span(Some(2001), Some(2002))),
+            ("s", span(None, None)),
+            ("t", span(Some(1990), Some(1991))),
+        ] {
+            let (at, folded) = read_with(&*fx.store.ledger, &id, |view| {
+                Ok((
+                    view.live_at(line, "p", seq, span, 0.7)?,
+                    credence_core::liveness::live_claims(view.line(line, "p", Upto::Seq(seq))?),
+                ))
+            })?;
+            let must = |l: &credence_core::LiveClaim| {
+                l.claim.trusted_window(0.7).is_none()
+                    || credence_core::ledger::Span::of_claim(&l.claim).overlaps(&span)
+            };
+            let missing: Vec<&Value> =
+                folded.iter().filter(|l| must(l) && !at.contains(l)).map(|l| &l.claim.value).collect();
+            ensure!(missing.is_empty(), "line {line} as of {seq}, {span:?}: missing {missing:?}");
+            let kept: Vec<_> = folded.iter().filter(|l| at.contains(l)).cloned().collect();
+            ensure_eq!(kept, at);
+        }
+    }
+    Ok(())
+}
+
 /// `line_summary` counts a line's live claims and its Functional ones, and tells whether two
 /// live claims of different values overlap as drawn — through a succession, a contest, its
 /// resolution by invalidation, a SetValued member and a reinstatement.

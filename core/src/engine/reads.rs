@@ -46,11 +46,10 @@ impl<L: Ledger> Engine<L> {
         Ok((max_seq, at, max_seq == head_seq))
     }
 
-    /// What a belief as of `max_seq` is folded from: at the head, the live claims the fold
-    /// keeps — those not trusted or believed at the instant it looks at
-    /// ([`LedgerRead::live_overlapping`]), or all of them when one is untrusted and no
-    /// `valid_at` was asked (the fold then looks at no instant); before the head, the line's
-    /// rows up to `max_seq`.
+    /// What a belief as of `max_seq` is folded from: the live claims the fold keeps — those not
+    /// trusted or believed at the instant it looks at ([`LedgerRead::live_overlapping`] at the
+    /// head, [`LedgerRead::live_at`] before it), or all of them when one is untrusted and no
+    /// `valid_at` was asked (the fold then looks at no instant).
     fn belief_line(
         &self,
         view: &dyn LedgerRead,
@@ -58,14 +57,17 @@ impl<L: Ledger> Engine<L> {
         (max_seq, at, at_head): (u64, Timestamp, bool),
         valid_at: Option<Timestamp>,
     ) -> Result<Line> {
-        if !at_head {
-            return self.read_line(view, subject, predicate, max_seq);
-        }
         let threshold = self.config.valid_time_confidence_threshold;
-        let instant = Span::at(valid_at.unwrap_or(at));
-        let reached = view.live_overlapping(subject, predicate, instant, threshold)?;
+        let live = |span| {
+            if at_head {
+                view.live_overlapping(subject, predicate, span, threshold)
+            } else {
+                view.live_at(subject, predicate, max_seq, span, threshold)
+            }
+        };
+        let reached = live(Span::at(valid_at.unwrap_or(at)))?;
         let untrusted = reached.iter().any(|l| l.claim.trusted_window(threshold).is_none());
-        let live = if untrusted && valid_at.is_none() { view.live(subject, predicate)? } else { reached };
+        let live = if untrusted && valid_at.is_none() { live(Span::ALL)? } else { reached };
         Ok(Line::of_live(live, threshold))
     }
 
