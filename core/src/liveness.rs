@@ -127,6 +127,62 @@ pub fn live_claims(rows: LineRows) -> Vec<LiveClaim> {
         .collect()
 }
 
+/// A stretch of commit units `[from, to)` through which a claim was live with one
+/// disposition (`to`: `None` while it still is), for backends that answer reads as of an
+/// earlier unit from an index (see [`LedgerRead::live_at`](crate::LedgerRead::live_at)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    /// The unit from which it was live with `disposition`.
+    pub from: u64,
+    /// The first unit it no longer was (dead, or live with another disposition).
+    pub to: Option<u64>,
+    /// Its disposition throughout.
+    pub disposition: Disposition,
+}
+
+/// The periods of one claim, folded from its marks (ordered by `(seq, index)`) and assertions
+/// (ordered by `(seq, assertion_ref)`) unit by unit as [`claim_states`] folds them all: a new
+/// period starts at each unit after which the claim is live with another disposition than
+/// before, and one ends at each unit after which it is not.
+pub fn periods(marks: &[StateMark], assertions: &[Assertion]) -> Vec<Period> {
+    let mut seqs: Vec<u64> = marks.iter().map(|m| m.seq).chain(assertions.iter().map(|a| a.seq)).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut out: Vec<Period> = Vec::new();
+    let (mut m, mut a) = (0, 0);
+    let (mut disposition, mut bound): (Option<Disposition>, bool) = (None, false);
+    for seq in seqs {
+        while let Some(mark) = marks.get(m).filter(|mark| mark.seq <= seq) {
+            if mark.event.is_state() {
+                disposition = Some(mark.disposition);
+            }
+            m += 1;
+        }
+        while let Some(assertion) = assertions.get(a).filter(|x| x.seq <= seq) {
+            bound = assertion.kind == AssertionKind::Bound;
+            a += 1;
+        }
+        let now = disposition.filter(|d| d.is_live() && !bound);
+        let open = out.last().filter(|p| p.to.is_none()).map(|p| p.disposition);
+        if open == now {
+            continue;
+        }
+        if let Some(last) = out.last_mut().filter(|p| p.to.is_none()) {
+            last.to = Some(seq);
+        }
+        if let Some(disposition) = now {
+            out.push(Period { from: seq, to: None, disposition });
+        }
+    }
+    out
+}
+
+/// The unit of a claim's first DependentFlaggedPendingReview entry, if any (a claim is
+/// flagged as of every unit from it on).
+pub fn flagged_from(marks: &[StateMark]) -> Option<u64> {
+    marks.iter().filter(|m| m.event == Event::DependentFlaggedPendingReview).map(|m| m.seq).min()
+}
+
 /// A half-open stretch of valid time `[start, end)`; a missing bound is unbounded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
@@ -409,6 +465,49 @@ mod tests {
                     .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
+    }
+
+    proptest! {
+        #[test]
+        fn periods_say_what_the_fold_says_as_of_every_unit(
+            steps in proptest::collection::vec((1u64..4, 0u8..6), 0..16)
+        ) {
+            use crate::ids::AssertionRef;
+            let r = ClaimRef(uuid::Uuid::from_u128(1));
+            let (mut marks, mut assertions, mut seq) = (Vec::new(), Vec::new(), 1);
+            for (i, &(gap, what)) in steps.iter().enumerate() {
+                seq += gap / 3;
+                let index = u32::try_from(i).unwrap_or(0);
+                let mark = |event, disposition| StateMark { claim_ref: r, seq, index, event, disposition };
+                match what {
+                    0 => marks.push(mark(Event::ClaimCommitted, Disposition::CommittedCheap)),
+                    1 => marks.push(mark(Event::Invalidated, Disposition::Invalidated)),
+                    2 => marks.push(mark(Event::Reinstated, Disposition::Reinstated)),
+                    3 => marks.push(mark(Event::DependentFlaggedPendingReview, Disposition::PendingReview)),
+                    kind => assertions.push(Assertion {
+                        assertion_ref: AssertionRef(uuid::Uuid::from_u128(u128::from(seq) * 100 + i as u128)),
+                        target: r,
+                        kind: if kind == 4 { AssertionKind::Bound } else { AssertionKind::Reopen },
+                        at: Timestamp(0),
+                        seq,
+                    }),
+                }
+            }
+            let found = periods(&marks, &assertions);
+            for at in 0..=seq + 1 {
+                let upto = |s: u64| s <= at;
+                let state = claim_states(
+                    &marks.iter().copied().filter(|m| upto(m.seq)).collect::<Vec<_>>(),
+                    &assertions.iter().filter(|a| upto(a.seq)).cloned().collect::<Vec<_>>(),
+                )
+                .get(&r)
+                .copied()
+                .filter(|s| s.is_live())
+                .map(|s| s.disposition);
+                let period = found.iter().find(|p| p.from <= at && p.to.is_none_or(|to| at < to)).map(|p| p.disposition);
+                prop_assert_eq!(period, state, "as of {}", at);
+            }
+        }
     }
 
     #[test]

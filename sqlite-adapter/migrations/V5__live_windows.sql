@@ -1,13 +1,16 @@
--- credence SQLite schema, version 5: the live claims by valid time, and a summary per line.
+-- credence SQLite schema, version 5: the live claims by valid time, a summary per line, and
+-- when each claim was live before.
 --
 -- Deciding an ingest and answering recall need only the live claims a valid-time window or
 -- instant reaches, and a few facts about the whole line (SPEC §3.5). Each `live_claims` row
 -- now carries what finds it by window — its start `lo` and end `hi` (NULL: unbounded), the
 -- window's confidence `trust` (-1 without a start), whether the window is `short` (both ends
 -- within 2^61 µs of the epoch) — its value's key (`credence_core::liveness::value_key`) and
--- whether it is SetValued. `live_lines` holds per line the number of live claims, of
--- Functional ones, of pairs of live claims with different values whose windows overlap
--- (`clashes`), and the longest short window ever live (`span`, the reach of a scan by start).
+-- whether it is SetValued, the unit from which it has been live with its disposition (`since`)
+-- and the unit of its first dependent review flag (`flagged_from`). `live_lines` holds per line
+-- the number of live claims, of Functional ones, of pairs of live claims with different values
+-- whose windows overlap (`clashes`), the longest short window ever live (`span`, the reach of
+-- a scan by start) and the longest stretch in `live_periods` (`period`).
 -- Triggers keep `live_lines` in step with `live_claims`, row by row.
 --
 -- The rows are rebuilt right after this script, in the same transaction, by the adapter
@@ -27,6 +30,8 @@ CREATE TABLE live_claims (
     trust       REAL    NOT NULL,
     short       INTEGER NOT NULL,
     set_valued  INTEGER NOT NULL,
+    since       INTEGER NOT NULL,
+    flagged_from INTEGER,
     PRIMARY KEY (agent_id, subject, predicate, claim_ref)
 ) STRICT, WITHOUT ROWID;
 -- Both cover what the clash count reads, so a trigger's scans never visit the table; the
@@ -46,7 +51,24 @@ CREATE TABLE live_lines (
     functional INTEGER NOT NULL,
     clashes    INTEGER NOT NULL,
     span       INTEGER NOT NULL,
+    period     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (agent_id, subject, predicate)
+) STRICT, WITHOUT ROWID;
+
+-- When each claim was live before: one row per stretch of units [from_seq, to_seq) through
+-- which it was live with one disposition and has not been since (the stretch it is in now is
+-- its `live_claims` row, from `since`). Found by end within the line's longest stretch
+-- (`live_lines.period`), so a read as of an earlier unit reads what was live then.
+CREATE TABLE live_periods (
+    agent_id     TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    predicate    TEXT    NOT NULL,
+    to_seq       INTEGER NOT NULL,
+    claim_ref    BLOB    NOT NULL,
+    from_seq     INTEGER NOT NULL,
+    disposition  TEXT    NOT NULL,
+    flagged_from INTEGER,
+    PRIMARY KEY (agent_id, subject, predicate, to_seq, claim_ref)
 ) STRICT, WITHOUT ROWID;
 
 -- A row added: the line counts it, and every live claim of another value its window overlaps

@@ -30,6 +30,7 @@ fn every_read(view: &View<'_>) -> credence_core::Result<()> {
     view.live("s", "p")?;
     view.line_summary("s", "p")?;
     view.live_overlapping("s", "p", Span::at(Timestamp(5)), 0.7)?;
+    view.live_at("s", "p", 1, Span::at(Timestamp(5)), 0.7)?;
     view.claim_entries(r, 9)?;
     view.claim_assertions(r, 9)?;
     view.count_entries_since(r, Event::RecallReEntryDetected, Timestamp(0))?;

@@ -425,6 +425,27 @@ impl View<'_> {
     }
 }
 
+/// One line of the view's agent: `?1` the agent, `?2` the subject, `?3` the predicate.
+const LINE: &str = "agent_id = +?1 AND subject = +?2 AND predicate = +?3";
+
+/// The live claims of a line a span reaches at a threshold (`?4` the threshold, `?5`/`?6` the
+/// span's start and end, NULL unbounded), as `WITH reach(claim_ref)`: three index scans — the
+/// short windows a threshold may find untrusted; the short windows starting no earlier than
+/// the line's longest one before the span and before its end; the other windows, all (kept
+/// when untrusted or overlapping).
+const REACH: &str = "WITH reach(claim_ref) AS ( \
+     SELECT claim_ref FROM live_claims INDEXED BY live_claims_doubt \
+       WHERE agent_id = +?1 AND subject = +?2 AND predicate = +?3 AND short AND trust < 1 AND trust < ?4 \
+     UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_short \
+       WHERE agent_id = +?1 AND subject = +?2 AND predicate = +?3 AND short \
+       AND lo >= coalesce(?5 - (SELECT span FROM live_lines WHERE agent_id = +?1 AND subject = +?2 \
+         AND predicate = +?3), -9223372036854775807 - 1) \
+       AND lo < coalesce(?6, 9223372036854775807) AND hi > coalesce(?5, -9223372036854775807 - 1) \
+     UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_long \
+       WHERE agent_id = +?1 AND subject = +?2 AND predicate = +?3 AND NOT short \
+       AND (trust < ?4 OR NOT ((hi IS NOT NULL AND ?5 IS NOT NULL AND hi <= ?5) \
+         OR (?6 IS NOT NULL AND lo IS NOT NULL AND ?6 <= lo))))";
+
 impl LedgerRead for View<'_> {
     fn head(&self) -> Result<Option<Head>> {
         Ok(self.head_for_write()?)
@@ -491,30 +512,49 @@ impl LedgerRead for View<'_> {
         span: Span,
         threshold: f32,
     ) -> Result<Vec<LiveClaim>> {
-        // Three index scans: the short windows a threshold may find untrusted; the short
-        // windows starting no earlier than the line's longest one before the span and before
-        // its end; the other windows, all (kept when untrusted or overlapping).
-        let line = "agent_id = +?1 AND subject = +?2 AND predicate = +?3";
         let sql = format!(
-            "WITH reach(claim_ref) AS ( \
-               SELECT claim_ref FROM live_claims INDEXED BY live_claims_doubt WHERE {line} AND short AND trust < 1 AND trust < ?4 \
-               UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_short WHERE {line} AND short \
-                 AND lo >= coalesce(?5 - (SELECT span FROM live_lines WHERE {line}), -9223372036854775807 - 1) \
-                 AND lo < coalesce(?6, 9223372036854775807) AND hi > coalesce(?5, -9223372036854775807 - 1) \
-               UNION SELECT claim_ref FROM live_claims INDEXED BY live_claims_long WHERE {line} AND NOT short \
-                 AND (trust < ?4 OR NOT ((hi IS NOT NULL AND ?5 IS NOT NULL AND hi <= ?5) \
-                   OR (?6 IS NOT NULL AND lo IS NOT NULL AND ?6 <= lo)))) \
-             SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM reach \
+            "{REACH} SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM reach \
              JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
              LEFT JOIN claims c ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref"
         );
+        let (start, end) = (span.start.map(Timestamp::micros), span.end.map(Timestamp::micros));
+        let params =
+            rusqlite::params![self.agent.as_str(), subject, predicate, f64::from(threshold), start, end];
+        Ok(self.live_rows(&sql, params, (subject, predicate))?)
+    }
+
+    fn live_at(
+        &self,
+        subject: &str,
+        predicate: &str,
+        seq: u64,
+        span: Span,
+        threshold: f32,
+    ) -> Result<Vec<LiveClaim>> {
+        // What is live now and was since `seq` or before, found as at the head; and what was live
+        // then and is not now: the stretches ending after `seq`, within the line's longest one.
+        let flagged = |t: &str| format!("{t}.flagged_from IS NOT NULL AND {t}.flagged_from <= ?7");
+        let sql = format!(
+            "{REACH} SELECT {CLAIM_COLS}, l.disposition, {}, l.claim_ref FROM reach \
+             JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
+             LEFT JOIN claims c ON c.claim_ref = l.claim_ref WHERE l.since <= ?7 \
+             UNION ALL SELECT {CLAIM_COLS}, p.disposition, {}, p.claim_ref FROM live_periods p \
+             LEFT JOIN claims c ON c.claim_ref = p.claim_ref \
+             WHERE p.agent_id = +?1 AND p.subject = +?2 AND p.predicate = +?3 AND p.to_seq > ?7 \
+             AND p.to_seq <= ?7 + (SELECT period FROM live_lines WHERE {LINE}) AND p.from_seq <= ?7 \
+             ORDER BY 2, 1",
+            flagged("l"),
+            flagged("p")
+        );
+        let (start, end) = (span.start.map(Timestamp::micros), span.end.map(Timestamp::micros));
         let params = rusqlite::params![
             self.agent.as_str(),
             subject,
             predicate,
             f64::from(threshold),
-            span.start.map(Timestamp::micros),
-            span.end.map(Timestamp::micros)
+            start,
+            end,
+            seq_bound(seq)
         ];
         Ok(self.live_rows(&sql, params, (subject, predicate))?)
     }

@@ -194,6 +194,18 @@ fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult 
         assert_eq!(live, folded, "live claims of {subject}/{predicate}");
         let claims: Vec<_> = folded.iter().map(|l| &l.claim).collect();
         assert_eq!(summary, credence_core::LineSummary::of(&claims), "summary of {subject}/{predicate}");
+        // And what was live as of every unit, from the stretches the migration derived.
+        for seq in 0..=expected.len() as u64 {
+            let (at, then) = credence_core::ledger::read_with(&*migrated, &agent("m"), |view| {
+                let rows = view.line(subject, predicate, credence_core::Upto::Seq(seq))?;
+                let all = credence_core::Span::ALL;
+                Ok((
+                    view.live_at(subject, predicate, seq, all, 0.7)?,
+                    credence_core::liveness::live_claims(rows),
+                ))
+            })?;
+            assert_eq!(at, then, "live claims of {subject}/{predicate} as of {seq}");
+        }
     }
 
     // The file is at the newest version, the store writes it with foreign keys on, and it
