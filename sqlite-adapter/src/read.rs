@@ -514,7 +514,7 @@ impl LedgerRead for View<'_> {
     ) -> Result<Vec<LiveClaim>> {
         let sql = format!(
             "{REACH} SELECT {CLAIM_COLS}, l.disposition, l.flagged, l.claim_ref FROM reach \
-             JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
+             CROSS JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
              LEFT JOIN claims c ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref"
         );
         let (start, end) = (span.start.map(Timestamp::micros), span.end.map(Timestamp::micros));
@@ -533,10 +533,11 @@ impl LedgerRead for View<'_> {
     ) -> Result<Vec<LiveClaim>> {
         // What is live now and was since `seq` or before, found as at the head; and what was live
         // then and is not now: the stretches ending after `seq`, within the line's longest one.
+        // (`CROSS JOIN` keeps the reach first: the planner would scan the line to filter `since`.)
         let flagged = |t: &str| format!("{t}.flagged_from IS NOT NULL AND {t}.flagged_from <= ?7");
         let sql = format!(
             "{REACH} SELECT {CLAIM_COLS}, l.disposition, {}, l.claim_ref FROM reach \
-             JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
+             CROSS JOIN live_claims l ON l.agent_id = +?1 AND l.subject = +?2 AND l.predicate = +?3 AND l.claim_ref = reach.claim_ref \
              LEFT JOIN claims c ON c.claim_ref = l.claim_ref WHERE l.since <= ?7 \
              UNION ALL SELECT {CLAIM_COLS}, p.disposition, {}, p.claim_ref FROM live_periods p \
              LEFT JOIN claims c ON c.claim_ref = p.claim_ref \
