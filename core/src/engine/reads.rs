@@ -67,7 +67,12 @@ impl<L: Ledger> Engine<L> {
         };
         let reached = live(Span::at(valid_at.unwrap_or(at)))?;
         let untrusted = reached.iter().any(|l| l.claim.trusted_window(threshold).is_none());
-        let live = if untrusted && valid_at.is_none() { live(Span::ALL)? } else { reached };
+        if !untrusted || valid_at.is_some() {
+            return Ok(Line::of_live(reached, threshold));
+        }
+        // All of them are needed; at the head the summary tells whether all were reached.
+        let complete = at_head && view.line_summary(subject, predicate)?.live == reached.len() as u64;
+        let live = if complete { reached } else { live(Span::ALL)? };
         Ok(Line::of_live(live, threshold))
     }
 
