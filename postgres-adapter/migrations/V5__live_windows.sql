@@ -1,17 +1,20 @@
--- credence PostgreSQL schema, version 5: the live claims by valid time, and a summary per line.
+-- credence PostgreSQL schema, version 5: the live claims by valid time, a summary per line,
+-- and when each claim was live before.
 --
 -- Deciding an ingest and answering recall need only the live claims a valid-time window or
 -- instant reaches, and a few facts about the whole line (SPEC §3.5). Each `live_claims` row
 -- now carries what finds it by window — its start `lo` and end `hi` (NULL: unbounded), the
 -- window's confidence `trust` (-1 without a start), whether the window is `short` (both ends
--- within 2^61 µs of the epoch) — its value's key and whether it is SetValued. A claim's value
--- key (`credence_core::liveness::value_key`, equal exactly when the values are) is computed
--- in Rust and stored with the claim. `live_lines` holds per line the number of live claims,
+-- within 2^61 µs of the epoch) — its value's key, whether it is SetValued, the unit from which
+-- it has been live with its disposition (`since`) and that of its first dependent review flag
+-- (`flagged_from`). A claim's value key (`credence_core::liveness::value_key`, equal exactly
+-- when the values are) is computed in Rust and stored with the claim. `live_lines` holds per line the number of live claims,
 -- of Functional ones, of pairs of live claims with different values whose windows overlap
 -- (`clashes`), and the longest short window ever live (`span`, the reach of a scan by
 -- start). A trigger keeps `live_lines` in step with `live_claims`, row by row.
 --
--- Older claims get their value key, and `live_claims` its rows, from the adapter right after
+-- Older claims get their value key, and the live claims and stretches their rows, from the
+-- adapter right after
 -- this script, under the same migration lock, in one transaction: `credence_rebuild` names
 -- what is still to build.
 ALTER TABLE claims ADD COLUMN value_key BYTEA;
@@ -31,7 +34,33 @@ CREATE TABLE live_claims (
     trust       REAL    NOT NULL,
     short       BOOLEAN NOT NULL,
     set_valued  BOOLEAN NOT NULL,
+    since       BIGINT  NOT NULL,
+    flagged_from BIGINT,
     PRIMARY KEY (agent_id, subject, predicate, claim_ref)
+);
+
+-- When each claim was live before: one row per stretch of units [from_seq, to_seq) through
+-- which it was live with one disposition and has not been since (the stretch it is in now is
+-- its `live_claims` row, from `since`), found by end within the line's longest stretch
+-- (`live_stretches`, kept apart from `live_lines` because the statement that closes stretches
+-- also fires the trigger that writes `live_lines`).
+CREATE TABLE live_periods (
+    agent_id     TEXT   NOT NULL,
+    subject      TEXT   NOT NULL,
+    predicate    TEXT   NOT NULL,
+    to_seq       BIGINT NOT NULL,
+    claim_ref    UUID   NOT NULL,
+    from_seq     BIGINT NOT NULL,
+    disposition  TEXT   NOT NULL,
+    flagged_from BIGINT,
+    PRIMARY KEY (agent_id, subject, predicate, to_seq, claim_ref)
+);
+CREATE TABLE live_stretches (
+    agent_id  TEXT   NOT NULL,
+    subject   TEXT   NOT NULL,
+    predicate TEXT   NOT NULL,
+    longest   BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, subject, predicate)
 );
 -- The windows that are not short, and the short ones a threshold may find untrusted (a
 -- window's confidence is at most 1, and so is a threshold): each scanned whole, and few.

@@ -252,6 +252,21 @@ impl LedgerRead for PgView<'_> {
         })
     }
 
+    fn live_at(
+        &self,
+        subject: &str,
+        predicate: &str,
+        seq: u64,
+        span: Span,
+        threshold: f32,
+    ) -> Result<Vec<LiveClaim>> {
+        let (start, end) = (span.start.map(|t| t.0), span.end.map(|t| t.0));
+        let seq = max_seq_param(seq);
+        self.rows(sql::LIVE_AT, &[&self.agent, &subject, &predicate, &threshold, &start, &end, &seq], |row| {
+            codec::live_claim_from(&codec::RowReader::new(row, "claims"))
+        })
+    }
+
     fn line_summary(&self, subject: &str, predicate: &str) -> Result<LineSummary> {
         if let Some((s, p, summary)) = self.summary.borrow_mut().take()
             && s == subject

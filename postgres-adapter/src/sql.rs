@@ -489,6 +489,38 @@ pub(crate) const LIVE_REACH: &str = "WITH reach AS ( \
      FROM claims c WHERE c.agent_id = $1 AND c.claim_ref >= l.claim_ref ORDER BY c.claim_ref LIMIT 1) c \
      ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref";
 
+/// The claims of a line live as of unit `$7` (`LedgerRead::live_at`), with `$4`…`$6` as in
+/// [`LIVE_REACH`]: the live rows the span reaches that have been live since `$7` or before (each
+/// row's state looked up by key), and the stretches live then that are over now, found by end
+/// within the line's longest one (`live_stretches`; computed in `numeric`, no overflow).
+pub(crate) const LIVE_AT: &str = "WITH reach AS ( \
+       SELECT claim_ref FROM live_claims \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND short AND trust < 1 AND trust < $4 \
+       UNION SELECT claim_ref FROM live_spans \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 \
+         AND lo >= greatest($5::bigint::numeric - (SELECT span FROM live_lines \
+           WHERE agent_id = $1 AND subject = $2 AND predicate = $3), -9223372036854775808)::bigint \
+         AND lo < coalesce($6::bigint, 9223372036854775807) AND hi > coalesce($5::bigint, -9223372036854775808) \
+       UNION SELECT claim_ref FROM live_claims \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND NOT short \
+         AND (trust < $4 OR NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
+           OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo)))), \
+     was AS (SELECT l.claim_ref, l.disposition, l.flagged_from FROM reach CROSS JOIN LATERAL (SELECT * \
+         FROM live_claims l WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 \
+         AND l.claim_ref >= reach.claim_ref ORDER BY l.claim_ref LIMIT 1) l \
+         WHERE l.claim_ref = reach.claim_ref AND l.since <= $7::bigint \
+       UNION ALL SELECT p.claim_ref, p.disposition, p.flagged_from FROM live_periods p \
+         WHERE p.agent_id = $1 AND p.subject = $2 AND p.predicate = $3 AND p.to_seq > $7::bigint \
+         AND p.to_seq <= least($7::bigint::numeric + coalesce((SELECT longest FROM live_stretches \
+           WHERE agent_id = $1 AND subject = $2 AND predicate = $3), 0), 9223372036854775807)::bigint \
+         AND p.from_seq <= $7::bigint) \
+     SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
+     c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
+     c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
+     w.disposition, coalesce(w.flagged_from <= $7::bigint, FALSE) AS flagged, w.claim_ref AS live_ref \
+     FROM was w LEFT JOIN LATERAL (SELECT * FROM claims c WHERE c.agent_id = $1 AND c.claim_ref >= w.claim_ref \
+     ORDER BY c.claim_ref LIMIT 1) c ON c.claim_ref = w.claim_ref ORDER BY c.stream_seq, c.claim_ref";
+
 /// A line's counters (`LedgerRead::line_summary`); no row for a line never live.
 pub(crate) const LINE_SUMMARY: &str = "SELECT live, functional, clashes FROM live_lines WHERE agent_id = $1 AND subject = $2 AND predicate = $3";
 
@@ -548,56 +580,90 @@ const IS_LIVE: &str = "disposition IN ('CommittedCheap', 'CommittedInferred', 'Q
 /// The columns of a `live_claims` row, in [`STATE_OF_C`]'s names.
 const LIVE_COLUMNS: &str = "agent_id, subject, predicate, claim_ref, disposition, flagged, value_key, lo, hi, trust, short, set_valued";
 
-/// The `PREPARE` of the index update (see [`prepare_live_read`]).
+/// The `PREPARE` of the index update (see [`prepare_live_read`]), for the claims given as
+/// `(agent, claim_ref, unit seq)`: each claim's row removed when it is no longer live, its
+/// disposition, flag and `since` brought up to date when it stays live, or added; the stretch
+/// it was live through until then recorded (`live_periods`, `live_stretches`) when it stopped
+/// being live or changed disposition.
 pub(crate) fn prepare_live_update() -> String {
     format!(
-        "PREPARE credence_live(text[], uuid[]) AS WITH t AS (SELECT DISTINCT ag, r FROM unnest($1, $2) AS t(ag, r)), \
-         st AS MATERIALIZED (SELECT {STATE_OF_C} \
+        "PREPARE credence_live(text[], uuid[], bigint[]) AS \
+         WITH t AS (SELECT ag, r, max(s) AS s FROM unnest($1, $2, $3) AS t(ag, r, s) GROUP BY ag, r), \
+         st AS MATERIALIZED (SELECT {STATE_OF_C}, t.s AS unit_seq, \
+           (SELECT min(e.stream_seq) FROM entries e WHERE e.agent_id = c.agent_id AND e.claim_ref = c.claim_ref \
+             AND e.event = 'DependentFlaggedPendingReview') AS first_flag \
            FROM t CROSS JOIN LATERAL (SELECT * FROM claims c WHERE c.agent_id = t.ag AND c.claim_ref >= t.r \
            ORDER BY c.claim_ref LIMIT 1) c WHERE c.claim_ref = t.r), \
          live AS (SELECT *, {IS_LIVE} AS is_live FROM st), \
-         gone AS (DELETE FROM live_claims l USING live WHERE NOT live.is_live AND l.agent_id = live.agent_id \
-           AND l.subject = live.subject AND l.predicate = live.predicate AND l.claim_ref = live.claim_ref) \
-         INSERT INTO live_claims ({LIVE_COLUMNS}) SELECT {LIVE_COLUMNS} FROM live WHERE is_live \
-           ON CONFLICT (agent_id, subject, predicate, claim_ref) \
-           DO UPDATE SET disposition = EXCLUDED.disposition, flagged = EXCLUDED.flagged"
+         old AS MATERIALIZED (SELECT l.agent_id, l.subject, l.predicate, l.claim_ref, l.disposition, l.since, \
+           l.flagged_from, live.unit_seq, live.is_live AS now_live, live.disposition AS now_disposition, \
+           live.flagged AS now_flagged, live.first_flag FROM live CROSS JOIN LATERAL (SELECT * FROM live_claims l \
+           WHERE l.agent_id = live.agent_id AND l.subject = live.subject AND l.predicate = live.predicate \
+           AND l.claim_ref >= live.claim_ref ORDER BY l.claim_ref LIMIT 1) l WHERE l.claim_ref = live.claim_ref), \
+         ended AS (SELECT * FROM old WHERE NOT now_live OR now_disposition IS DISTINCT FROM disposition), \
+         closed AS (INSERT INTO live_periods (agent_id, subject, predicate, to_seq, claim_ref, from_seq, \
+           disposition, flagged_from) SELECT agent_id, subject, predicate, unit_seq, claim_ref, since, disposition, \
+           flagged_from FROM ended), \
+         longest AS (INSERT INTO live_stretches AS x (agent_id, subject, predicate, longest) \
+           SELECT agent_id, subject, predicate, max(unit_seq - since) FROM ended GROUP BY agent_id, subject, predicate \
+           ON CONFLICT (agent_id, subject, predicate) DO UPDATE SET longest = greatest(x.longest, EXCLUDED.longest)), \
+         gone AS (DELETE FROM live_claims l USING old WHERE NOT old.now_live AND l.agent_id = old.agent_id \
+           AND l.subject = old.subject AND l.predicate = old.predicate AND l.claim_ref = old.claim_ref), \
+         kept AS (UPDATE live_claims l SET disposition = old.now_disposition, flagged = old.now_flagged, \
+           since = CASE WHEN old.now_disposition = old.disposition THEN l.since ELSE old.unit_seq END, \
+           flagged_from = coalesce(l.flagged_from, old.first_flag) FROM old WHERE old.now_live \
+           AND l.agent_id = old.agent_id AND l.subject = old.subject AND l.predicate = old.predicate \
+           AND l.claim_ref = old.claim_ref) \
+         INSERT INTO live_claims ({LIVE_COLUMNS}, since, flagged_from) SELECT {LIVE_COLUMNS}, unit_seq, first_flag \
+           FROM live WHERE is_live AND NOT EXISTS (SELECT 1 FROM old WHERE old.agent_id = live.agent_id \
+           AND old.claim_ref = live.claim_ref)"
     )
 }
 
-/// Rebuilds one agent's index (`$1`) from its rows: its rows removed (the trigger taking each
-/// out of its line's counts and `live_spans`), whatever counts remain dropped, and its live
-/// claims inserted again.
-pub(crate) fn rebuild_agent_live() -> String {
-    format!(
-        "DELETE FROM live_claims WHERE agent_id = $1; DELETE FROM live_lines WHERE agent_id = $1; \
-         DELETE FROM live_spans WHERE agent_id = $1; \
-         INSERT INTO live_claims ({LIVE_COLUMNS}) SELECT {LIVE_COLUMNS} FROM (SELECT {STATE_OF_C} FROM claims c \
-         WHERE c.agent_id = $1) st WHERE {IS_LIVE} ORDER BY subject, predicate, claim_ref"
-    )
-}
+/// A page of an agent's claims after `$2` (from the first when `$4`) in key order, at most `$3`
+/// (rebuilding the index).
+pub(crate) const CLAIMS_PAGE: &str =
+    claims_sql!("WHERE agent_id = $1 AND ($4 OR claim_ref > $2) ORDER BY agent_id, claim_ref LIMIT $3");
 
-/// Rebuilds the whole index from the rows: every claim's state, the live ones inserted (the
-/// trigger counting each line as they go in).
-pub(crate) fn rebuild_live() -> String {
-    format!(
-        "TRUNCATE live_claims, live_lines, live_spans; \
-         INSERT INTO live_claims ({LIVE_COLUMNS}) SELECT {LIVE_COLUMNS} FROM (SELECT {STATE_OF_C} FROM claims c) st \
-         WHERE {IS_LIVE} ORDER BY agent_id, subject, predicate, claim_ref"
-    )
-}
+/// The liveness marks about claims `$2` of agent `$1` (rebuilding the index).
+pub(crate) const CLAIMS_MARKS: &str = entries_sql!(
+    "WHERE agent_id = $1 AND claim_ref = ANY($2) AND event = ANY($3) ORDER BY claim_ref, stream_seq, idx"
+);
+
+/// The assertions about claims `$2` of agent `$1` (rebuilding the index).
+pub(crate) const CLAIMS_ASSERTIONS: &str = "SELECT stream_seq, assertion_ref, target, kind, at FROM assertions \
+     WHERE agent_id = $1 AND target = ANY($2) ORDER BY target, stream_seq, assertion_ref, ord";
+
+/// Adds live rows given as arrays (rebuilding the index; the trigger counts each line).
+pub(crate) const INSERT_LIVE_ROWS: &str = "INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, \
+     disposition, flagged, value_key, lo, hi, trust, short, set_valued, since, flagged_from) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::boolean[], $7::bytea[], \
+     $8::bigint[], $9::bigint[], $10::real[], $11::boolean[], $12::boolean[], $13::bigint[], $14::bigint[])";
+
+/// Adds stretches given as arrays (rebuilding the index).
+pub(crate) const INSERT_PERIODS: &str = "INSERT INTO live_periods (agent_id, subject, predicate, to_seq, claim_ref, \
+     from_seq, disposition, flagged_from) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], \
+     $5::uuid[], $6::bigint[], $7::text[], $8::bigint[])";
+
+/// Raises lines' longest stretch (rebuilding the index).
+pub(crate) const RAISE_STRETCHES: &str = "INSERT INTO live_stretches AS x (agent_id, subject, predicate, longest) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) \
+     ON CONFLICT (agent_id, subject, predicate) DO UPDATE SET longest = greatest(x.longest, EXCLUDED.longest)";
 
 /// Inserts the rows of claims new in their unit whose state the unit itself decides
 /// (`Append::own_claim_states`): no read needed, and nothing to remove.
 pub(crate) const PREPARE_LIVE_NEW: &str = "PREPARE credence_live_new(text[], text[], text[], uuid[], text[], boolean[], \
-     bytea[], bigint[], bigint[], real[], boolean[], boolean[]) \
+     bytea[], bigint[], bigint[], real[], boolean[], boolean[], bigint[], bigint[]) \
      AS INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, disposition, flagged, value_key, lo, hi, \
-     trust, short, set_valued) SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+     trust, short, set_valued, since, flagged_from) \
+     SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// The index update for one unit of `agent` whose rows go in just before, for a
 /// simple-query batch: its own live claims inserted as they are ([`PREPARE_LIVE_NEW`]), the
 /// other claims it touches recomputed ([`prepare_live_update`]); `None` when it touches none.
 pub(crate) fn live_for_unit(agent: &str, append: &credence_core::Append) -> Option<String> {
     let own = append.own_claim_states();
+    let seq = append.seq;
     let mut statements = Vec::new();
     let live: Vec<_> = own.iter().filter_map(|(c, s)| Some((*c, s.filter(|s| s.is_live())?))).collect();
     if !live.is_empty() {
@@ -610,7 +676,7 @@ pub(crate) fn live_for_unit(agent: &str, append: &credence_core::Append) -> Opti
         statements.push(format!(
             "EXECUTE credence_live_new(ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::uuid[], \
              ARRAY[{}]::text[], ARRAY[{}]::boolean[], ARRAY[{}]::bytea[], ARRAY[{}]::bigint[], ARRAY[{}]::bigint[], \
-             ARRAY[{}]::real[], ARRAY[{}]::boolean[], ARRAY[{}]::boolean[])",
+             ARRAY[{}]::real[], ARRAY[{}]::boolean[], ARRAY[{}]::boolean[], ARRAY[{}]::bigint[], ARRAY[{}]::bigint[])",
             list(&|_| quote_literal(agent)),
             list(&|(c, _)| quote_literal(&c.subject)),
             list(&|(c, _)| quote_literal(&c.predicate)),
@@ -623,11 +689,13 @@ pub(crate) fn live_for_unit(agent: &str, append: &credence_core::Append) -> Opti
             list(&|(c, _)| format!("{:?}", columns(c).trust)),
             list(&|(c, _)| boolean(columns(c).short)),
             list(&|(c, _)| boolean(columns(c).set_valued)),
+            list(&|_| seq.to_string()),
+            list(&|(_, s)| if s.flagged { seq.to_string() } else { "NULL".to_owned() }),
         ));
     }
     let others: Vec<ClaimRef> =
         append.touched_claims().into_iter().filter(|r| !own.iter().any(|(c, _)| c.claim_ref == *r)).collect();
-    statements.extend(live_update_sql(&[(agent, &others)]));
+    statements.extend(live_update_sql(&[(agent, seq, &others)]));
     (!statements.is_empty()).then(|| statements.join("; "))
 }
 
@@ -643,19 +711,21 @@ pub(crate) fn live_read_sql(agent: &str, subject: &str, predicate: &str) -> Stri
 
 /// The index update of [`prepare_live`] for the claims each agent's unit touched, for a
 /// simple-query batch; `None` when no unit touched any claim.
-pub(crate) fn live_update_sql(units: &[(&str, &[ClaimRef])]) -> Option<String> {
-    let (mut agents, mut refs) = (Vec::new(), Vec::new());
-    for (agent, touched) in units {
+pub(crate) fn live_update_sql(units: &[(&str, u64, &[ClaimRef])]) -> Option<String> {
+    let (mut agents, mut refs, mut seqs) = (Vec::new(), Vec::new(), Vec::new());
+    for (agent, seq, touched) in units {
         for r in *touched {
             agents.push(quote_literal(agent));
             refs.push(format!("'{}'", r.0));
+            seqs.push(seq.to_string());
         }
     }
     (!refs.is_empty()).then(|| {
         format!(
-            "EXECUTE credence_live(ARRAY[{}]::text[], ARRAY[{}]::uuid[])",
+            "EXECUTE credence_live(ARRAY[{}]::text[], ARRAY[{}]::uuid[], ARRAY[{}]::bigint[])",
             agents.join(", "),
-            refs.join(", ")
+            refs.join(", "),
+            seqs.join(", ")
         )
     })
 }
@@ -757,7 +827,8 @@ pub(crate) fn group(units: &[GroupUnit<'_>], how: Lock) -> PgResult<(String, Str
     let rows: Vec<(&str, &UnitRows)> = units.iter().map(|u| (u.agent, u.rows)).collect();
     // Some units may be refused: the update recomputes from the rows, which a refused unit's
     // claims are not among.
-    let touched: Vec<(&str, &[ClaimRef])> = units.iter().map(|u| (u.agent, u.touched)).collect();
+    let touched: Vec<(&str, u64, &[ClaimRef])> =
+        units.iter().map(|u| (u.agent, u64::try_from(u.rows.seq).unwrap_or(0), u.touched)).collect();
     let live = live_update_sql(&touched).map(|sql| format!("; {sql}")).unwrap_or_default();
     let body = format!("{}{live}; COMMIT", insert_many_sql(&many_guard_args(&guards)?, &rows)?);
     Ok((lock::begin_trying_all(&keys, LOCKED_SETTING), body))

@@ -136,7 +136,7 @@ fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
     // Back to schema version 3: no index, no value keys.
     let mut admin = support::admin_client(&base)?;
     admin.batch_execute(&format!(
-        "SET search_path TO \"{s}\"; DROP TABLE live_claims, live_lines, live_spans, credence_rebuild; \
+        "SET search_path TO \"{s}\"; DROP TABLE live_claims, live_lines, live_spans, live_periods, live_stretches, credence_rebuild; \
          DROP FUNCTION credence_live_lines(); ALTER TABLE claims DROP COLUMN value_key; \
          DELETE FROM {h} WHERE version >= 4",
         s = guard.schema,
@@ -156,6 +156,15 @@ fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
         assert_eq!(live, folded, "line {line}");
         let claims: Vec<_> = folded.iter().map(|l| &l.claim).collect();
         assert_eq!(summary, credence_core::LineSummary::of(&claims), "summary of line {line}");
+        // And what was live as of every unit, from the stretches the rebuild derived.
+        for seq in 0..=16 {
+            let (at, then) = read_with(&ledger, &agent("m"), |view| {
+                let rows = view.line(line, "p", credence_core::Upto::Seq(seq))?;
+                let all = credence_core::Span::ALL;
+                Ok((view.live_at(line, "p", seq, all, 0.7)?, credence_core::liveness::live_claims(rows)))
+            })?;
+            assert_eq!(at, then, "line {line} as of {seq}");
+        }
     }
     Ok(())
 }
@@ -500,9 +509,10 @@ fn live_claims_read_looks_claims_up_by_their_key_in_a_plan_made_on_tiny_tables()
     Ok(())
 }
 
-/// The read of the live claims a span reaches, planned while the tables are tiny (a generic
-/// plan a connection keeps), still finds each row's state and claim by key: a plan that scans
-/// the line's live claims to match them costs as much as the line holds.
+/// The reads of the live claims a span reaches, now and as of an earlier unit, planned while
+/// the tables are tiny (a generic plan a connection keeps), still find each row's state and
+/// claim by key: a plan that scans the line's live claims to match them costs as much as the
+/// line holds.
 #[test]
 fn live_reach_looks_rows_up_by_their_key_in_a_plan_made_on_tiny_tables() -> TestResult {
     let base = require_server!();
@@ -512,24 +522,27 @@ fn live_reach_looks_rows_up_by_their_key_in_a_plan_made_on_tiny_tables() -> Test
     let year = |y| credence_core::Timestamp::from_ymd(y, 1, 1).ok_or("valid date");
     let window = credence_core::ValidTime::new(Some(year(2020)?), Some(year(2021)?));
     engine.ingest(IngestRequest::new("tiny", "s", "p", 1).with_valid_time(window))?;
+    engine.ingest(IngestRequest::new("tiny", "s", "p", 2).with_valid_time(window))?;
     ledger.capture_plans(true);
     let mut q = RecallQuery::new("tiny", "s", "p");
     q.valid_at = Some(year(2020)?);
     engine.recall(&q)?;
+    engine.recall(&q.clone().as_of_seq(1))?;
     ledger.capture_plans(false);
     let plans = ledger.take_plans();
-    let reach =
-        plans.iter().find(|p| p.sql.contains("live_spans")).ok_or("recall did not read live_spans")?;
-    let lines: Vec<&str> = reach.plan.lines().collect();
-    let mut lookups = 0;
-    for (i, line) in lines.iter().enumerate() {
-        if line.contains("using live_claims_pkey") || line.contains("using claims_pkey") {
-            lookups += 1;
-            let cond = lines.get(i + 1).copied().unwrap_or_default();
-            assert!(cond.contains("claim_ref"), "a scan of a whole line:\n{}", reach.plan);
+    for read in ["FROM reach l LEFT JOIN", "live_periods"] {
+        let plan = plans.iter().find(|p| p.sql.contains(read)).ok_or(format!("recall did not run {read}"))?;
+        let lines: Vec<&str> = plan.plan.lines().collect();
+        let mut lookups = 0;
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains("using live_claims_pkey") || line.contains("using claims_pkey") {
+                lookups += 1;
+                let cond = lines.get(i + 1).copied().unwrap_or_default();
+                assert!(cond.contains("claim_ref"), "a scan of a whole line:\n{}", plan.plan);
+            }
         }
+        assert!(lookups >= 2, "no lookups by key in:\n{}", plan.plan);
     }
-    assert!(lookups >= 2, "no lookups by key in:\n{}", reach.plan);
     Ok(())
 }
 
