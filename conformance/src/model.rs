@@ -276,13 +276,7 @@ impl Pair<'_> {
                                 credence_core::ledger::read_with(side.engine.ledger(), &id, |view| {
                                     view.live_overlapping(subject, predicate, span, threshold)
                                 })?;
-                            Ok(reached
-                                .into_iter()
-                                .filter(|l| {
-                                    l.claim.trusted_window(threshold).is_none()
-                                        || Span::of_claim(&l.claim).overlaps(&span)
-                                })
-                                .collect::<Vec<_>>())
+                            Ok(must_reach(reached, &span, threshold))
                         },
                     )?;
                 }
@@ -300,13 +294,7 @@ impl Pair<'_> {
                                     credence_core::ledger::read_with(side.engine.ledger(), &id, |view| {
                                         view.live_at(subject, predicate, seq, span, threshold)
                                     })?;
-                                Ok(reached
-                                    .into_iter()
-                                    .filter(|l| {
-                                        l.claim.trusted_window(threshold).is_none()
-                                            || Span::of_claim(&l.claim).overlaps(&span)
-                                    })
-                                    .collect::<Vec<_>>())
+                                Ok(must_reach(reached, &span, threshold))
                             },
                         )?;
                     }
@@ -325,4 +313,14 @@ impl Pair<'_> {
         }
         Ok(())
     }
+}
+
+/// Of the live claims a backend answered for a span, those it must answer (a backend may answer
+/// more): what two backends answer then compares.
+fn must_reach(
+    reached: Vec<credence_core::LiveClaim>,
+    span: &Span,
+    threshold: f32,
+) -> Vec<credence_core::LiveClaim> {
+    reached.into_iter().filter(|l| credence_core::liveness::reaches(&l.claim, span, threshold)).collect()
 }

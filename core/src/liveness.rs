@@ -220,6 +220,13 @@ impl Span {
     }
 }
 
+/// True when a claim must be among the live claims a span reaches at a threshold
+/// ([`LedgerRead::live_overlapping`](crate::LedgerRead::live_overlapping)): its window is not
+/// trusted, or overlaps the span.
+pub fn reaches(claim: &Claim, span: &Span, threshold: f32) -> bool {
+    claim.trusted_window(threshold).is_none() || Span::of_claim(claim).overlaps(span)
+}
+
 /// What deciding an ingest needs to know about a whole line besides the claims its window
 /// reaches (see [`LedgerRead::line_summary`](crate::LedgerRead::line_summary)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -727,6 +727,23 @@ pub fn read_live_is_what_the_fold_finds_live_at_the_head(f: &dyn Factory) -> Cas
     Ok(())
 }
 
+/// `reached` holds every claim of `live` that the span reaches at the threshold
+/// ([`credence_core::liveness::reaches`]) and nothing but claims of `live`, in their order.
+fn reach_between(
+    reached: &[credence_core::LiveClaim],
+    live: &[credence_core::LiveClaim],
+    (span, threshold): (credence_core::ledger::Span, f32),
+    what: &str,
+) -> Result<(), CaseError> {
+    let must = |l: &&credence_core::LiveClaim| credence_core::liveness::reaches(&l.claim, &span, threshold);
+    let missing: Vec<&Value> =
+        live.iter().filter(must).filter(|l| !reached.contains(l)).map(|l| &l.claim.value).collect();
+    ensure!(missing.is_empty(), "{what}: missing {missing:?}");
+    let kept: Vec<_> = live.iter().filter(|l| reached.contains(l)).cloned().collect();
+    ensure_eq!(kept, reached.to_vec());
+    Ok(())
+}
+
 /// `live_overlapping` holds every live claim of the line whose window is untrusted at the
 /// threshold asked (none, no start, confidence below it) or overlaps the span — at least those,
 /// at most the live claims, ordered by `(seq, claim_ref)` — for spans inside, touching and
@@ -771,15 +788,7 @@ pub fn read_live_overlapping_holds_every_claim_reaching_the_span(f: &dyn Factory
         let (reached, live) = read_with(&*fx.store.ledger, &id, |view| {
             Ok((view.live_overlapping("s", "p", span, threshold)?, view.live("s", "p")?))
         })?;
-        let must = |l: &credence_core::LiveClaim| {
-            let c = &l.claim;
-            c.trusted_window(threshold).is_none() || credence_core::ledger::Span::of_claim(c).overlaps(&span)
-        };
-        let missing: Vec<&Value> =
-            live.iter().filter(|l| must(l) && !reached.contains(l)).map(|l| &l.claim.value).collect();
-        ensure!(missing.is_empty(), "{span:?} at {threshold}: missing {missing:?}");
-        let kept: Vec<_> = live.iter().filter(|l| reached.contains(l)).cloned().collect();
-        ensure_eq!(kept, reached);
+        reach_between(&reached, &live, (span, threshold), &format!("{span:?} at {threshold}"))?;
     }
     Ok(())
 }
@@ -820,15 +829,7 @@ pub fn read_live_at_is_what_the_fold_finds_live_as_of_each_unit(f: &dyn Factory)
                     credence_core::liveness::live_claims(view.line(line, "p", Upto::Seq(seq))?),
                 ))
             })?;
-            let must = |l: &credence_core::LiveClaim| {
-                l.claim.trusted_window(0.7).is_none()
-                    || credence_core::ledger::Span::of_claim(&l.claim).overlaps(&span)
-            };
-            let missing: Vec<&Value> =
-                folded.iter().filter(|l| must(l) && !at.contains(l)).map(|l| &l.claim.value).collect();
-            ensure!(missing.is_empty(), "line {line} as of {seq}, {span:?}: missing {missing:?}");
-            let kept: Vec<_> = folded.iter().filter(|l| at.contains(l)).cloned().collect();
-            ensure_eq!(kept, at);
+            reach_between(&at, &folded, (span, 0.7), &format!("line {line} as of {seq}, {span:?}"))?;
         }
     }
     Ok(())
