@@ -2,7 +2,10 @@
 //! assertions. The engine folds lines with it, and backends that keep the live claims of each
 //! line as a derived index (see [`LedgerRead::live`](crate::LedgerRead::live)) derive that
 //! index with it, so the two can never disagree. The rows of a line a ledger returns live here
-//! too, so the ledger depends on this module and not the other way round.
+//! too, so the ledger depends on this module and not the other way round; so do the pieces of
+//! such indexes every backend derives alike: valid-time spans and what a span reaches, a
+//! line's summary, the columns stored per live claim with its value key, and a claim's
+//! stretches of liveness unit by unit.
 
 use std::collections::HashMap;
 

@@ -85,11 +85,14 @@
 //!   while all goes well: when a statement fails in a transaction other units share, it is
 //!   rolled back and they run again, each in its own savepoint. Adjudication rows and status
 //!   changes commit in a round trip of their own.
-//! * **Live claims** — `live_claims` (schema version 4) holds each line's claims live at the
-//!   head, a derived index every write updates in the same round trip as its rows
-//!   (`credence_live`, from the claims the units touched); deciding a write and recall "now"
-//!   read it instead of the line's history (`LedgerRead::live`); `credence doctor` checks it
-//!   against the rows.
+//! * **Live claims** — `live_claims` (schema versions 4 and 5) holds each line's claims live at
+//!   the head with their windows, `live_spans` the short windows by start, `live_lines` a
+//!   summary per line (kept by a row trigger) and `live_periods` the stretches through which
+//!   claims were live before: derived indexes every write updates in the same round trip as its
+//!   rows (`credence_live`, from the claims the units touched). Deciding a write and recall,
+//!   now or as of an earlier unit, read them instead of the line's history
+//!   (`LedgerRead::live_overlapping`, `line_summary`, `live_at`); `credence doctor` checks them
+//!   against the rows and `credence reindex` rebuilds them (`rebuild.rs`).
 //! * **Refusals** — the statements refuse a unit inside the server with a SQLSTATE of their
 //!   own (class `KR`, raised by the function `credence_check` that schema version 3 creates):
 //!   a claim already stored, a guard finding the head or a line changed, an agent's lock held

@@ -443,7 +443,7 @@ pub(crate) const PREPARE_EXPECT: &str = "PREPARE credence_expect(text, bigint, t
      WHERE c.agent_id = $1 AND c.subject = l.s AND c.predicate = l.p ORDER BY c.stream_seq, c.claim_ref \
      LIMIT 1) IS NOT NULL), 'KR002', 'the agent was written, or a line taken as empty holds a claim')";
 
-/// A line's live claims (`LedgerRead::live`, the `live_claims` index of schema version 4)
+/// A line's live claims (`LedgerRead::live`, the `live_claims` index of schema versions 4 and 5)
 /// with their claims rows; the index first, and a LEFT JOIN so a live claim whose claims row
 /// is gone is reported (`codec::live_claim_from`), not left out. Each claim is found as the
 /// first claim of the agent at or after its ref in `claims_pkey` order: so written, the
