@@ -459,67 +459,74 @@ pub(crate) const LIVE: &str = "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.s
      ON c.claim_ref = l.claim_ref \
      WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 ORDER BY c.stream_seq, c.claim_ref";
 
+/// The live claims of line (`$1`, `$2`, `$3`) a valid-time span reaches at a trust threshold
+/// (`$4` the threshold, `$5`/`$6` the span's start and end, NULL unbounded), as the CTEs
+/// `found(claim_ref)` — three index scans: the short windows a threshold may find untrusted,
+/// the short windows (`live_spans`) starting no earlier than the line's longest one before the
+/// span's start and before its end, the other windows kept when untrusted or overlapping — and
+/// `live`, their `live_claims` rows, each looked up by key as [`LIVE`] looks claims up. The
+/// bound is computed in `numeric`: a start near -2^63 minus the span does not overflow.
+macro_rules! reach_ctes {
+    () => {
+        "found AS ( \
+           SELECT claim_ref FROM live_claims \
+             WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND short AND trust < 1 AND trust < $4 \
+           UNION SELECT claim_ref FROM live_spans \
+             WHERE agent_id = $1 AND subject = $2 AND predicate = $3 \
+             AND lo >= greatest($5::bigint::numeric - (SELECT span FROM live_lines \
+               WHERE agent_id = $1 AND subject = $2 AND predicate = $3), -9223372036854775808)::bigint \
+             AND lo < coalesce($6::bigint, 9223372036854775807) AND hi > coalesce($5::bigint, -9223372036854775808) \
+           UNION SELECT claim_ref FROM live_claims \
+             WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND NOT short \
+             AND (trust < $4 OR NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
+               OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo)))), \
+         live AS (SELECT l.* FROM found CROSS JOIN LATERAL (SELECT * FROM live_claims l \
+           WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 AND l.claim_ref >= found.claim_ref \
+           ORDER BY l.claim_ref LIMIT 1) l WHERE l.claim_ref = found.claim_ref)"
+    };
+}
+
+/// The claims of `$source(claim_ref, disposition, flagged)` with their claims rows, each
+/// looked up by key as [`LIVE`] does, ordered by `(seq, claim_ref)`.
+macro_rules! with_claims {
+    ($source:literal) => {
+        concat!(
+            "SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
+             c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
+             c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
+             l.disposition, l.flagged, l.claim_ref AS live_ref FROM ",
+            $source,
+            " l LEFT JOIN LATERAL (SELECT * FROM claims c WHERE c.agent_id = $1 AND c.claim_ref >= l.claim_ref \
+             ORDER BY c.claim_ref LIMIT 1) c ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref"
+        )
+    };
+}
+
 /// The live claims of a line a valid-time span reaches at a trust threshold
-/// (`LedgerRead::live_overlapping`; `$4` the threshold, `$5`/`$6` the span's start and end,
-/// NULL unbounded): three index scans — the short windows a threshold may find untrusted, the
-/// short windows (`live_spans`) starting no earlier than the line's longest one before the span's
-/// start and before its end (each row's state looked up by key as [`LIVE`] looks claims up),
-/// the other windows, kept when untrusted or overlapping — and each claim looked up as [`LIVE`]
-/// does. The bound is computed in `numeric`: a start near -2^63 minus the span does not
-/// overflow.
-pub(crate) const LIVE_REACH: &str = "WITH reach AS ( \
-       SELECT claim_ref, disposition, flagged FROM live_claims \
-         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND short AND trust < 1 AND trust < $4 \
-       UNION SELECT l.claim_ref, l.disposition, l.flagged FROM live_spans s CROSS JOIN LATERAL (SELECT * \
-         FROM live_claims l WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 \
-         AND l.claim_ref >= s.claim_ref ORDER BY l.claim_ref LIMIT 1) l \
-         WHERE s.agent_id = $1 AND s.subject = $2 AND s.predicate = $3 \
-         AND s.lo >= greatest($5::bigint::numeric - (SELECT span FROM live_lines \
-           WHERE agent_id = $1 AND subject = $2 AND predicate = $3), -9223372036854775808)::bigint \
-         AND s.lo < coalesce($6::bigint, 9223372036854775807) AND s.hi > coalesce($5::bigint, -9223372036854775808) \
-         AND l.claim_ref = s.claim_ref \
-       UNION SELECT claim_ref, disposition, flagged FROM live_claims \
-         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND NOT short \
-         AND (trust < $4 OR NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
-           OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo)))) \
-     SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
-     c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
-     c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
-     l.disposition, l.flagged, l.claim_ref AS live_ref FROM reach l LEFT JOIN LATERAL (SELECT * \
-     FROM claims c WHERE c.agent_id = $1 AND c.claim_ref >= l.claim_ref ORDER BY c.claim_ref LIMIT 1) c \
-     ON c.claim_ref = l.claim_ref ORDER BY c.stream_seq, c.claim_ref";
+/// (`LedgerRead::live_overlapping`; see [`reach_ctes`]).
+pub(crate) const LIVE_REACH: &str = concat!(
+    "WITH ",
+    reach_ctes!(),
+    ", reach AS (SELECT claim_ref, disposition, flagged FROM live) ",
+    with_claims!("reach")
+);
 
 /// The claims of a line live as of unit `$7` (`LedgerRead::live_at`), with `$4`…`$6` as in
-/// [`LIVE_REACH`]: the live rows the span reaches that have been live since `$7` or before (each
-/// row's state looked up by key), and the stretches live then that are over now, found by end
-/// within the line's longest one (`live_stretches`; computed in `numeric`, no overflow).
-pub(crate) const LIVE_AT: &str = "WITH reach AS ( \
-       SELECT claim_ref FROM live_claims \
-         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND short AND trust < 1 AND trust < $4 \
-       UNION SELECT claim_ref FROM live_spans \
-         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 \
-         AND lo >= greatest($5::bigint::numeric - (SELECT span FROM live_lines \
-           WHERE agent_id = $1 AND subject = $2 AND predicate = $3), -9223372036854775808)::bigint \
-         AND lo < coalesce($6::bigint, 9223372036854775807) AND hi > coalesce($5::bigint, -9223372036854775808) \
-       UNION SELECT claim_ref FROM live_claims \
-         WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND NOT short \
-         AND (trust < $4 OR NOT ((hi IS NOT NULL AND $5::bigint IS NOT NULL AND hi <= $5) \
-           OR ($6::bigint IS NOT NULL AND lo IS NOT NULL AND $6 <= lo)))), \
-     was AS (SELECT l.claim_ref, l.disposition, l.flagged_from FROM reach CROSS JOIN LATERAL (SELECT * \
-         FROM live_claims l WHERE l.agent_id = $1 AND l.subject = $2 AND l.predicate = $3 \
-         AND l.claim_ref >= reach.claim_ref ORDER BY l.claim_ref LIMIT 1) l \
-         WHERE l.claim_ref = reach.claim_ref AND l.since <= $7::bigint \
-       UNION ALL SELECT p.claim_ref, p.disposition, p.flagged_from FROM live_periods p \
-         WHERE p.agent_id = $1 AND p.subject = $2 AND p.predicate = $3 AND p.to_seq > $7::bigint \
-         AND p.to_seq <= least($7::bigint::numeric + coalesce((SELECT longest FROM live_stretches \
-           WHERE agent_id = $1 AND subject = $2 AND predicate = $3), 0), 9223372036854775807)::bigint \
-         AND p.from_seq <= $7::bigint) \
-     SELECT c.agent_id, c.claim_ref, c.stream_seq, c.subject, c.predicate, c.value, \
-     c.provenance, c.cardinality, c.confidence, c.criticality, c.has_valid_time, c.vt_start, c.vt_end, \
-     c.vt_confidence, c.vt_start_granularity, c.vt_end_granularity, c.tx_time, c.derived_from, c.depends_on, \
-     w.disposition, coalesce(w.flagged_from <= $7::bigint, FALSE) AS flagged, w.claim_ref AS live_ref \
-     FROM was w LEFT JOIN LATERAL (SELECT * FROM claims c WHERE c.agent_id = $1 AND c.claim_ref >= w.claim_ref \
-     ORDER BY c.claim_ref LIMIT 1) c ON c.claim_ref = w.claim_ref ORDER BY c.stream_seq, c.claim_ref";
+/// [`LIVE_REACH`]: the live rows the span reaches that have been live since `$7` or before, and
+/// the stretches live then that are over now, found by end within the line's longest one
+/// (`live_stretches`; computed in `numeric`, no overflow).
+pub(crate) const LIVE_AT: &str = concat!(
+    "WITH ",
+    reach_ctes!(),
+    ", was AS (SELECT claim_ref, disposition, coalesce(flagged_from <= $7::bigint, FALSE) AS flagged FROM live \
+       WHERE since <= $7::bigint \
+     UNION ALL SELECT p.claim_ref, p.disposition, coalesce(p.flagged_from <= $7::bigint, FALSE) FROM live_periods p \
+       WHERE p.agent_id = $1 AND p.subject = $2 AND p.predicate = $3 AND p.to_seq > $7::bigint \
+       AND p.to_seq <= least($7::bigint::numeric + coalesce((SELECT longest FROM live_stretches \
+         WHERE agent_id = $1 AND subject = $2 AND predicate = $3), 0), 9223372036854775807)::bigint \
+       AND p.from_seq <= $7::bigint) ",
+    with_claims!("was")
+);
 
 /// A line's counters (`LedgerRead::line_summary`); no row for a line never live.
 pub(crate) const LINE_SUMMARY: &str = "SELECT live, functional, clashes FROM live_lines WHERE agent_id = $1 AND subject = $2 AND predicate = $3";
@@ -665,32 +672,32 @@ pub(crate) fn live_for_unit(agent: &str, append: &credence_core::Append) -> Opti
     let own = append.own_claim_states();
     let seq = append.seq;
     let mut statements = Vec::new();
-    let live: Vec<_> = own.iter().filter_map(|(c, s)| Some((*c, s.filter(|s| s.is_live())?))).collect();
+    // Each claim's columns computed once (its value key hashes the whole value).
+    let live: Vec<_> =
+        own.iter().filter_map(|(c, s)| Some((*c, s.filter(|s| s.is_live())?, IndexColumns::of(c)))).collect();
     if !live.is_empty() {
-        let list = |f: &dyn Fn(&(&credence_core::Claim, credence_core::liveness::ClaimState)) -> String| {
-            live.iter().map(f).collect::<Vec<_>>().join(", ")
-        };
+        type Row<'a> = (&'a credence_core::Claim, credence_core::liveness::ClaimState, IndexColumns);
+        let list = |f: &dyn Fn(&Row<'_>) -> String| live.iter().map(f).collect::<Vec<_>>().join(", ");
         let boolean = |b: bool| if b { "TRUE".to_owned() } else { "FALSE".to_owned() };
         let bound = |t: Option<i64>| t.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
-        let columns = |c: &credence_core::Claim| IndexColumns::of(c);
         statements.push(format!(
             "EXECUTE credence_live_new(ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::text[], ARRAY[{}]::uuid[], \
              ARRAY[{}]::text[], ARRAY[{}]::boolean[], ARRAY[{}]::bytea[], ARRAY[{}]::bigint[], ARRAY[{}]::bigint[], \
              ARRAY[{}]::real[], ARRAY[{}]::boolean[], ARRAY[{}]::boolean[], ARRAY[{}]::bigint[], ARRAY[{}]::bigint[])",
             list(&|_| quote_literal(agent)),
-            list(&|(c, _)| quote_literal(&c.subject)),
-            list(&|(c, _)| quote_literal(&c.predicate)),
-            list(&|(c, _)| format!("'{}'", c.claim_ref.0)),
-            list(&|(_, s)| quote_literal(s.disposition.as_str())),
-            list(&|(_, s)| boolean(s.flagged)),
-            list(&|(c, _)| format!("'\\x{}'", hex(&columns(c).value_key))),
-            list(&|(c, _)| bound(columns(c).lo)),
-            list(&|(c, _)| bound(columns(c).hi)),
-            list(&|(c, _)| format!("{:?}", columns(c).trust)),
-            list(&|(c, _)| boolean(columns(c).short)),
-            list(&|(c, _)| boolean(columns(c).set_valued)),
+            list(&|(c, _, _)| quote_literal(&c.subject)),
+            list(&|(c, _, _)| quote_literal(&c.predicate)),
+            list(&|(c, _, _)| format!("'{}'", c.claim_ref.0)),
+            list(&|(_, s, _)| quote_literal(s.disposition.as_str())),
+            list(&|(_, s, _)| boolean(s.flagged)),
+            list(&|(_, _, i)| format!("'\\x{}'", hex(&i.value_key))),
+            list(&|(_, _, i)| bound(i.lo)),
+            list(&|(_, _, i)| bound(i.hi)),
+            list(&|(_, _, i)| format!("{:?}", i.trust)),
+            list(&|(_, _, i)| boolean(i.short)),
+            list(&|(_, _, i)| boolean(i.set_valued)),
             list(&|_| seq.to_string()),
-            list(&|(_, s)| if s.flagged { seq.to_string() } else { "NULL".to_owned() }),
+            list(&|(_, s, _)| if s.flagged { seq.to_string() } else { "NULL".to_owned() }),
         ));
     }
     let others: Vec<ClaimRef> =

@@ -43,12 +43,11 @@ pub(crate) fn update(conn: &Connection, view: &View<'_>, agent: &AgentId, append
             }
             (Some(row), Some(s)) if row.disposition != s.disposition => {
                 line.close(&row, append.seq)?;
-                line.remove()?;
                 let flagged_from = if s.flagged { row.flagged_from.or(line.first_flag()?) } else { None };
-                line.insert(s, append.seq, flagged_from)?;
+                line.set(s, append.seq, flagged_from)?;
             }
             (Some(row), Some(s)) if s.flagged && row.flagged_from.is_none() => {
-                line.flag(line.first_flag()?.unwrap_or(append.seq))?;
+                line.set(s, row.since, line.first_flag()?.or(Some(append.seq)))?;
             }
             (Some(_), Some(_)) => {}
         }
@@ -71,10 +70,6 @@ struct Line<'a> {
 }
 
 impl Line<'_> {
-    fn sqlite(what: &'static str) -> impl FnOnce(rusqlite::Error) -> SqliteError {
-        SqliteError::sqlite(what)
-    }
-
     /// The claim's live row, if it has one.
     fn held(&self) -> Result<Option<Held>> {
         let c = self.claim;
@@ -91,7 +86,7 @@ impl Line<'_> {
                 })
                 .optional()
             })
-            .map_err(Self::sqlite("reading a live claim"))?;
+            .map_err(SqliteError::sqlite("reading a live claim"))?;
         let Some((disposition, since, flagged_from)) = row else { return Ok(None) };
         let seq = |n: i64| crate::codec::seq_from_sql(n, what);
         Ok(Some(Held {
@@ -119,7 +114,7 @@ impl Line<'_> {
                     |r| r.get(0),
                 )
             })
-            .map_err(Self::sqlite("reading a claim's flags"))?;
+            .map_err(SqliteError::sqlite("reading a claim's flags"))?;
         Ok(n.map(|n| crate::codec::seq_from_sql(n, "ledger_entries row")).transpose()?)
     }
 
@@ -150,7 +145,7 @@ impl Line<'_> {
                     flagged_from.map(crate::codec::seq_bound),
                 ])
             })
-            .map_err(Self::sqlite("adding a live claim"))?;
+            .map_err(SqliteError::sqlite("adding a live claim"))?;
         Ok(())
     }
 
@@ -162,17 +157,18 @@ impl Line<'_> {
                 "DELETE FROM live_claims WHERE agent_id = ?1 AND subject = ?2 AND predicate = ?3 AND claim_ref = ?4",
             )
             .and_then(|mut st| st.execute(params![self.agent.as_str(), c.subject, c.predicate, c.claim_ref.0.as_bytes()]))
-            .map_err(Self::sqlite("removing a live claim"))?;
+            .map_err(SqliteError::sqlite("removing a live claim"))?;
         Ok(())
     }
 
-    /// Records that the claim's flag was raised in unit `from`.
-    fn flag(&self, from: u64) -> Result<()> {
+    /// Brings the claim's live row to state `s`, live with it from unit `since` (its counts
+    /// in the line's summary do not change: it stays live).
+    fn set(&self, s: ClaimState, since: u64, flagged_from: Option<u64>) -> Result<()> {
         let c = self.claim;
         self.conn
             .prepare_cached(
-                "UPDATE live_claims SET flagged = 1, flagged_from = ?5 WHERE agent_id = ?1 AND subject = ?2 \
-                 AND predicate = ?3 AND claim_ref = ?4",
+                "UPDATE live_claims SET disposition = ?5, flagged = ?6, since = ?7, flagged_from = ?8 \
+                 WHERE agent_id = ?1 AND subject = ?2 AND predicate = ?3 AND claim_ref = ?4",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -180,10 +176,14 @@ impl Line<'_> {
                     c.subject,
                     c.predicate,
                     c.claim_ref.0.as_bytes(),
-                    crate::codec::seq_bound(from)
+                    enum_to_sql(&s.disposition)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+                    s.flagged,
+                    crate::codec::seq_bound(since),
+                    flagged_from.map(crate::codec::seq_bound),
                 ])
             })
-            .map_err(Self::sqlite("flagging a live claim"))?;
+            .map_err(SqliteError::sqlite("updating a live claim"))?;
         Ok(())
     }
 
@@ -221,7 +221,7 @@ impl Line<'_> {
                 )?
                 .execute(params![self.agent.as_str(), c.subject, c.predicate, bound(to.saturating_sub(p.from))])
             })
-            .map_err(Self::sqlite("recording when a claim was live"))?;
+            .map_err(SqliteError::sqlite("recording when a claim was live"))?;
         Ok(())
     }
 }
