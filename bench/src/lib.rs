@@ -15,12 +15,11 @@ use std::process::ExitCode;
 
 use store::Target;
 
-/// The `main` of a bench binary named `name`: `args` parsed (`Err("")` asks for the usage
-/// alone), the scratch area of its store made, `run` measured in it and its report printed,
-/// the scratch area removed whatever happened. Exit 2 for bad arguments, 1 for a failed run.
+/// The `main` of a bench binary named `name`: `args` parsed and checked, the scratch area of
+/// its store made, `run` measured in it and its report printed, the scratch area removed
+/// whatever happened. Exit 2 for bad arguments, 1 for a failed run.
 pub fn main_with<A>(
     name: &str,
-    usage: &str,
     args: Result<A, String>,
     store: impl Fn(&A) -> &str,
     run: impl FnOnce(&A, &Target) -> Result<String, String>,
@@ -28,10 +27,7 @@ pub fn main_with<A>(
     let args = match args {
         Ok(a) => a,
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("{name}: {e}");
-            }
-            eprintln!("{usage}");
+            eprintln!("{name}: {e} (--help lists the options)");
             return ExitCode::from(2);
         }
     };

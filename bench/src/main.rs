@@ -26,43 +26,30 @@ const ROUNDS: u64 = 4;
 /// agent, whose group commits take half of them at a time).
 const GROUP_ROWS: u64 = 32;
 
-const USAGE: &str =
-    "usage: credence-bench --store <url> [--ingests N] [--per-caller N] [--storm-secs N] [--max-history N]
-  <url>: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db
-  --ingests N       sequential ingests and baseline rows (default 2000)
-  --per-caller N    ingests per caller in the 64-caller runs (default 50)
-  --storm-secs N    length of the reader/writer storm (default 10)
-  --max-history N   longest line history for recall latency (default 10000)";
-
+/// One backend against its raw driver: sequential and concurrent ingest, recall latency,
+/// readers during a writer storm, memory and disk.
+#[derive(clap::Parser)]
 struct Args {
+    /// The store: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db.
+    #[arg(long)]
     store: String,
+    /// Sequential ingests and baseline rows.
+    #[arg(long, default_value_t = 2000)]
     ingests: u64,
+    /// Ingests per caller in the 64-caller runs.
+    #[arg(long, default_value_t = 50)]
     per_caller: u64,
+    /// Length of the reader/writer storm, in seconds.
+    #[arg(long, default_value_t = 10)]
     storm_secs: u64,
+    /// Longest line history for recall latency.
+    #[arg(long, default_value_t = 10_000)]
     max_history: u64,
 }
 
+/// The arguments, checked.
 fn parse_args() -> Result<Args, String> {
-    let mut args =
-        Args { store: String::new(), ingests: 2000, per_caller: 50, storm_secs: 10, max_history: 10_000 };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number =
-            |v: String| v.parse::<u64>().map_err(|_| format!("{flag} takes a whole number, got {v:?}"));
-        match flag.as_str() {
-            "--store" => args.store = value()?,
-            "--ingests" => args.ingests = number(value()?)?,
-            "--per-caller" => args.per_caller = number(value()?)?,
-            "--storm-secs" => args.storm_secs = number(value()?)?,
-            "--max-history" => args.max_history = number(value()?)?,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if args.store.is_empty() {
-        return Err("--store is required".into());
-    }
+    let args = <Args as clap::Parser>::parse();
     if args.ingests == 0 || args.per_caller == 0 {
         return Err("--ingests and --per-caller must be at least 1".into());
     }
@@ -70,7 +57,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    credence_bench::main_with("credence-bench", USAGE, parse_args(), |a| a.store.as_str(), run)
+    credence_bench::main_with("credence-bench", parse_args(), |a| a.store.as_str(), run)
 }
 
 fn ms(d: Duration) -> String {

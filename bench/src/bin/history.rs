@@ -27,12 +27,6 @@ use credence_core::{
     time::MICROS_PER_SECOND,
 };
 
-const USAGE: &str = "usage: history --store <url> [--claims N] [--agent-claims N] [--agent-lines N]
-  <url>: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db
-  --claims N        claims of lines (a) and (b) (default 10000)
-  --agent-claims N  claims of the large agent (c) (default 100000)
-  --agent-lines N   lines they are spread over (default 1000)";
-
 /// Chunks each line is built in (the rate is reported per chunk).
 const CHUNKS: u64 = 10;
 /// Samples per recall latency figure.
@@ -41,32 +35,27 @@ const RECALLS: usize = 200;
 const FRESH: u64 = 200;
 const ROUNDS: u64 = 4;
 
+/// SPEC §3.5 on one backend: a succession line, a corrected line and a large agent against
+/// their targets.
+#[derive(clap::Parser)]
 struct Args {
+    /// The store: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db.
+    #[arg(long)]
     store: String,
+    /// Claims of lines (a) and (b).
+    #[arg(long, default_value_t = 10_000)]
     claims: u64,
+    /// Claims of the large agent (c).
+    #[arg(long, default_value_t = 100_000)]
     agent_claims: u64,
+    /// Lines they are spread over.
+    #[arg(long, default_value_t = 1_000)]
     agent_lines: u64,
 }
 
+/// The arguments, checked.
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { store: String::new(), claims: 10_000, agent_claims: 100_000, agent_lines: 1_000 };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number =
-            |v: String| v.parse::<u64>().map_err(|_| format!("{flag} takes a whole number, got {v:?}"));
-        match flag.as_str() {
-            "--store" => args.store = value()?,
-            "--claims" => args.claims = number(value()?)?,
-            "--agent-claims" => args.agent_claims = number(value()?)?,
-            "--agent-lines" => args.agent_lines = number(value()?)?,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if args.store.is_empty() {
-        return Err("--store is required".into());
-    }
+    let args = <Args as clap::Parser>::parse();
     if args.claims < CHUNKS || args.agent_lines == 0 {
         return Err(format!("--claims must be at least {CHUNKS} and --agent-lines at least 1"));
     }
@@ -74,7 +63,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    credence_bench::main_with("history", USAGE, parse_args(), |a| a.store.as_str(), run)
+    credence_bench::main_with("history", parse_args(), |a| a.store.as_str(), run)
 }
 
 fn ingest(engine: &BenchEngine, req: IngestRequest) -> Result<u64, String> {
