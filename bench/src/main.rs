@@ -30,7 +30,7 @@ const GROUP_ROWS: u64 = 32;
 /// readers during a writer storm, memory and disk.
 #[derive(clap::Parser)]
 struct Args {
-    /// The store: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db.
+    /// The store: memory:, sqlite:DIR, sqlite::memory:, postgres://USER@HOST:PORT/DB.
     #[arg(long)]
     store: String,
     /// Sequential ingests and baseline rows.

@@ -39,7 +39,7 @@ const ROUNDS: u64 = 4;
 /// their targets.
 #[derive(clap::Parser)]
 struct Args {
-    /// The store: memory:, sqlite:<dir>, sqlite::memory:, postgres://user@host:port/db.
+    /// The store: memory:, sqlite:DIR, sqlite::memory:, postgres://USER@HOST:PORT/DB.
     #[arg(long)]
     store: String,
     /// Claims of lines (a) and (b).
