@@ -72,9 +72,10 @@ pub use credence_core;
 pub use credence_core::{
     Adjudication, AdjudicationOutcome, AdjudicationStatus, AgentId, AsOf, AuditPage, AuditQuery, Belief,
     BeliefStatus, Candidate, Cardinality, Claim, ClaimEngine, ClaimRef, ClaimStatus, Clock, Criticality,
-    Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, Handle, History, HistoryEntry,
-    IngestRequest, Ledger, LedgerEntry, LineageStep, Marker, Oracle, Provenance, RecallQuery, RejectReason,
-    Result, SweepReport, Timestamp, ValidTime, Verdict, WriteOptions, WriteReceipt,
+    Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, Handle, History, HistoryCursor,
+    HistoryEntry, HistoryPage, HistoryQuery, IngestRequest, Ledger, LedgerEntry, LineageStep, Marker, Oracle,
+    Provenance, RecallQuery, RejectReason, Result, SweepReport, Timestamp, ValidTime, Verdict, WriteOptions,
+    WriteReceipt,
 };
 pub use dates::{ACCEPTED_FORMS, DateError, format_date, parse_date};
 pub use remember::{Recollection, Remember};
@@ -288,8 +289,8 @@ impl ClaimEngine for Credence {
     fn recall(&self, query: &RecallQuery) -> Result<Belief> {
         self.engine.recall(query)
     }
-    fn history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History> {
-        self.engine.history(agent, subject, predicate, as_of)
+    fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage> {
+        self.engine.history_page(query)
     }
     fn subject(
         &self,

@@ -308,6 +308,21 @@ impl Pair<'_> {
                         || format!("history({agent:?}, {subject:?}, {predicate:?}, {at:?})"),
                         |side| side.engine.history(agent, subject, predicate, at),
                     )?;
+                    self.same(
+                        || format!("history pages of 2 ({agent:?}, {subject:?}, {predicate:?}, {at:?})"),
+                        |side| {
+                            let mut query = credence_core::HistoryQuery {
+                                as_of: at,
+                                ..credence_core::HistoryQuery::new(agent, subject, predicate, 2)
+                            };
+                            let mut pages = vec![side.engine.history_page(&query)?];
+                            while let Some(after) = pages.last().and_then(|p| p.next) {
+                                query.after = Some(after);
+                                pages.push(side.engine.history_page(&query)?);
+                            }
+                            Ok(pages)
+                        },
+                    )?;
                 }
             }
         }

@@ -8,10 +8,13 @@ use crate::claim::Claim;
 use crate::claim::{Cardinality, Criticality, Provenance, ValidTime};
 use crate::error::Result;
 use crate::ids::{ClaimRef, Handle};
-use crate::ledger::AuditCursor;
+use crate::ledger::{AuditCursor, HistoryCursor};
 use crate::record::{Adjudication, Disposition, LedgerEntry};
 use crate::time::Timestamp;
 use crate::validate::RejectReason;
+
+/// The page size [`ClaimEngine::history`] reads a whole history in.
+pub const HISTORY_PAGE: usize = 1000;
 
 /// One claim to record. Build with [`IngestRequest::new`] and the `with_*` methods.
 ///
@@ -395,6 +398,57 @@ impl History {
     }
 }
 
+/// A history query: one page of a line's claims in canonical order (SPEC §3.3). `limit` must be
+/// at least 1; there is no upper cap.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    /// The agent.
+    pub agent: String,
+    /// The subject.
+    pub subject: String,
+    /// The predicate.
+    pub predicate: String,
+    /// Transaction-time pin. Pages of one listing should share it: pass the first page's
+    /// `as_of_seq` as [`AsOf::Seq`] to the following ones.
+    pub as_of: AsOf,
+    /// Continue after this cursor (from a previous page's `next`).
+    pub after: Option<HistoryCursor>,
+    /// Page size.
+    pub limit: usize,
+}
+
+impl HistoryQuery {
+    /// The first page of a line's history now, `limit` claims long.
+    pub fn new(
+        agent: impl Into<String>,
+        subject: impl Into<String>,
+        predicate: impl Into<String>,
+        limit: usize,
+    ) -> Self {
+        HistoryQuery {
+            agent: agent.into(),
+            subject: subject.into(),
+            predicate: predicate.into(),
+            as_of: AsOf::Now,
+            after: None,
+            limit,
+        }
+    }
+}
+
+/// One page of a line's history, plus the belief of the whole line at the same as-of point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// The claims, canonical order.
+    pub entries: Vec<HistoryEntry>,
+    /// The belief at the same as-of point (identical to `recall`).
+    pub belief: Belief,
+    /// The seq the read was pinned to.
+    pub as_of_seq: u64,
+    /// The cursor for the next page; `None` when this was the last.
+    pub next: Option<HistoryCursor>,
+}
+
 /// An audit query. `limit` must be at least 1; there is no upper cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditQuery {
@@ -555,8 +609,23 @@ pub trait ClaimEngine: Send + Sync {
     ) -> Result<WriteReceipt>;
     /// The belief of a line (SPEC §3.2).
     fn recall(&self, query: &RecallQuery) -> Result<Belief>;
-    /// Every claim of a line (SPEC §3.3).
-    fn history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History>;
+    /// One page of a line's claims in canonical order (SPEC §3.3).
+    fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage>;
+    /// Every claim of a line (SPEC §3.3): [`history_page`](Self::history_page) paged through,
+    /// every page pinned to the first one's `as_of_seq`.
+    fn history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History> {
+        let mut query = HistoryQuery { as_of, ..HistoryQuery::new(agent, subject, predicate, HISTORY_PAGE) };
+        let first = self.history_page(&query)?;
+        let (mut entries, mut next) = (first.entries, first.next);
+        query.as_of = AsOf::Seq(first.as_of_seq);
+        while let Some(after) = next {
+            query.after = Some(after);
+            let page = self.history_page(&query)?;
+            entries.extend(page.entries);
+            next = page.next;
+        }
+        Ok(History { entries, belief: first.belief, as_of_seq: first.as_of_seq })
+    }
     /// The belief of every predicate of a subject, sorted by predicate.
     fn subject(
         &self,

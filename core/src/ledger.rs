@@ -198,6 +198,59 @@ pub struct AuditCursor {
     pub index: u32,
 }
 
+/// A position in a line's canonical order (SPEC §3.1): the ordering key `(key, tx_time, seq,
+/// claim_ref)` of the last claim a history page held. Pages continue strictly after it; the
+/// derived order compares the fields in that order, which is the canonical order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HistoryCursor {
+    /// The trusted window's start, else the transaction time.
+    pub key: Timestamp,
+    /// The claim's transaction time.
+    pub tx_time: Timestamp,
+    /// The claim's commit unit.
+    pub seq: u64,
+    /// The claim.
+    pub claim_ref: ClaimRef,
+}
+
+impl HistoryCursor {
+    /// The position of `claim` when windows are trusted at `threshold`.
+    pub fn of(claim: &Claim, threshold: f32) -> HistoryCursor {
+        let (key, tx_time, seq, claim_ref) = claim.canonical_key(threshold);
+        HistoryCursor { key, tx_time, seq, claim_ref }
+    }
+}
+
+/// A page of a line's claims for [`LedgerRead::line_page`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinePage {
+    /// Only claims with `seq ≤ seq`.
+    pub seq: u64,
+    /// The valid-time trust threshold the canonical order is taken at.
+    pub threshold: f32,
+    /// Only claims strictly after this position.
+    pub after: Option<HistoryCursor>,
+    /// At most this many claims (exactly this many when that many exist).
+    pub limit: usize,
+}
+
+impl LinePage {
+    /// The page out of `claims`, any superset of it within the line: those with `seq ≤ seq`
+    /// after the cursor, in canonical order, the first `limit`. Backends that read a page from
+    /// several indexes merge their results with it.
+    pub fn select(&self, claims: Vec<Claim>) -> Vec<Claim> {
+        let mut page: Vec<(HistoryCursor, Claim)> = claims
+            .into_iter()
+            .filter(|c| c.seq <= self.seq)
+            .map(|c| (HistoryCursor::of(&c, self.threshold), c))
+            .filter(|(at, _)| self.after.is_none_or(|after| *at > after))
+            .collect();
+        page.sort_by_key(|(at, _)| *at);
+        page.dedup_by_key(|(at, _)| *at);
+        page.into_iter().take(self.limit).map(|(_, c)| c).collect()
+    }
+}
+
 /// A range of ledger entries for [`LedgerRead::audit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditRange {
@@ -290,17 +343,38 @@ pub trait LedgerRead {
         Ok(crate::liveness::LineSummary::of(&live.iter().map(|l| &l.claim).collect::<Vec<_>>()))
     }
     /// The state of one claim at the view's head, folded from its own entries and assertions
-    /// (`None`: no state entry). The default reads [`claim_entries`](Self::claim_entries) and
-    /// [`claim_assertions`](Self::claim_assertions).
+    /// (`None`: no state entry): [`claim_states_at`](Self::claim_states_at) of that claim.
     fn claim_state(&self, claim_ref: ClaimRef) -> Result<Option<crate::liveness::ClaimState>> {
-        let marks: Vec<StateMark> = self
-            .claim_entries(claim_ref, u64::MAX)?
-            .iter()
-            .filter(|e| Event::MARKS.contains(&e.event))
-            .map(StateMark::of)
-            .collect();
-        let assertions = self.claim_assertions(claim_ref, u64::MAX)?;
-        Ok(crate::liveness::claim_states(&marks, &assertions).get(&claim_ref).copied())
+        Ok(self.claim_states_at(&[claim_ref], u64::MAX)?.get(&claim_ref).copied())
+    }
+    /// The states of some claims as of unit `seq`, each folded from its own entries and
+    /// assertions with `seq ≤ seq`; a claim with no state entry then is absent. The default
+    /// reads [`claim_entries`](Self::claim_entries) and
+    /// [`claim_assertions`](Self::claim_assertions) of each.
+    fn claim_states_at(
+        &self,
+        claims: &[ClaimRef],
+        seq: u64,
+    ) -> Result<std::collections::HashMap<ClaimRef, crate::liveness::ClaimState>> {
+        let mut states = std::collections::HashMap::with_capacity(claims.len());
+        for &claim_ref in claims {
+            let marks: Vec<StateMark> = self
+                .claim_entries(claim_ref, seq)?
+                .iter()
+                .filter(|e| Event::MARKS.contains(&e.event))
+                .map(StateMark::of)
+                .collect();
+            let assertions = self.claim_assertions(claim_ref, seq)?;
+            states.extend(crate::liveness::claim_states(&marks, &assertions));
+        }
+        Ok(states)
+    }
+    /// A page of a line's claims in canonical order (SPEC §3.1, §3.3): those with `seq ≤
+    /// page.seq`, strictly after `page.after`, at most `page.limit` (see [`LinePage`]). The
+    /// default sorts the whole line; a backend answers from an index by trusted window start
+    /// and one by unit, merged with [`LinePage::select`].
+    fn line_page(&self, subject: &str, predicate: &str, page: &LinePage) -> Result<Vec<Claim>> {
+        Ok(page.select(self.line(subject, predicate, Upto::Seq(page.seq))?.claims))
     }
     /// The ledger entries about one claim with `seq ≤ max_seq`, ordered by `(seq, index)`.
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>>;

@@ -26,8 +26,9 @@ pub mod validate;
 pub use agent::AgentId;
 pub use api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine,
-    ClaimStatus, Currency, History, HistoryEntry, IngestRequest, LineageStep, Marker, Oracle, RecallQuery,
-    Staleness, SweepFailure, SweepReport, Verdict, WriteOptions, WriteReceipt,
+    ClaimStatus, Currency, HISTORY_PAGE, History, HistoryEntry, HistoryPage, HistoryQuery, IngestRequest,
+    LineageStep, Marker, Oracle, RecallQuery, Staleness, SweepFailure, SweepReport, Verdict, WriteOptions,
+    WriteReceipt,
 };
 pub use claim::{Cardinality, Claim, Criticality, ExternalSource, Granularity, Provenance, ValidTime};
 pub use config::EngineConfig;
@@ -36,8 +37,8 @@ pub use error::{Error, Result};
 pub use idempotency::{Idempotency, StoredAnswer};
 pub use ids::{AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{
-    AgentSurvey, Append, AuditCursor, AuditRange, DamagedAgent, Head, Ledger, LedgerRead, LineRows,
-    LineSummary, LiveClaim, ReadUnit, Span, StateMark, Upto, WriteUnit, run_unit,
+    AgentSurvey, Append, AuditCursor, AuditRange, DamagedAgent, Head, HistoryCursor, Ledger, LedgerRead,
+    LinePage, LineRows, LineSummary, LiveClaim, ReadUnit, Span, StateMark, Upto, WriteUnit, run_unit,
 };
 pub use memory::MemoryLedger;
 pub use record::{

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use credence_core::{
     AdjudicationStatus, AgentId, Append, AuditCursor, AuditRange, Cardinality, Claim, ClaimRef, Criticality,
-    EdgeKind, Event, Handle, LedgerRead, Provenance, Span, StatusChange, Timestamp,
+    EdgeKind, Event, Handle, HistoryCursor, LedgerRead, LinePage, Provenance, Span, StatusChange, Timestamp,
 };
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use uuid::Uuid;
@@ -32,6 +32,11 @@ fn every_read(view: &View<'_>) -> credence_core::Result<()> {
     view.live_overlapping("s", "p", Span::at(Timestamp(5)), 0.7)?;
     view.live_at("s", "p", 1, Span::at(Timestamp(5)), 0.7)?;
     view.claim_entries(r, 9)?;
+    view.claim_states_at(&[r], 9)?;
+    let after = HistoryCursor { key: Timestamp(5), tx_time: Timestamp(5), seq: 2, claim_ref: r };
+    for after in [None, Some(after)] {
+        view.line_page("s", "p", &LinePage { seq: 9, threshold: 0.7, after, limit: 10 })?;
+    }
     view.claim_assertions(r, 9)?;
     view.count_entries_since(r, Event::RecallReEntryDetected, Timestamp(0))?;
     view.edges_to(r, EdgeKind::DependsOn)?;

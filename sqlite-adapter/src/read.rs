@@ -2,8 +2,8 @@
 
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
-    EdgeKind, Event, Handle, Head, Idempotency, LedgerEntry, LedgerRead, LineRows, LineSummary, LiveClaim,
-    Result, Span, StateMark, StatusChange, Timestamp, Upto, ValidTime,
+    EdgeKind, Event, Handle, Head, HistoryCursor, Idempotency, LedgerEntry, LedgerRead, LinePage, LineRows,
+    LineSummary, LiveClaim, Result, Span, StateMark, StatusChange, Timestamp, Upto, ValidTime,
 };
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
@@ -578,6 +578,72 @@ impl LedgerRead for View<'_> {
             functional: count(functional)?,
             clash_free: count(clashes)? == 0,
         })
+    }
+
+    // Two ranges merged: the claims a trusted window start orders, from the cursor's key on
+    // (`claims_by_start`), and the claims their transaction time orders, from the unit current at
+    // the cursor's key (`claims_by_line`: tx_time grows with seq). When the first range fills
+    // the page, the second stops at the unit current at the page's last key: a claim of a later
+    // unit sorts after it.
+    fn line_page(&self, subject: &str, predicate: &str, page: &LinePage) -> Result<Vec<Claim>> {
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let threshold = f64::from(page.threshold);
+        let after = page.after.map_or((i64::MIN, i64::MIN, -1, [0u8; 16]), |a| {
+            (a.key.micros(), a.tx_time.micros(), seq_bound(a.seq), blob(a.claim_ref))
+        });
+        let by_start = format!(
+            "SELECT {CLAIM_COLS} FROM claims c INDEXED BY claims_by_start \
+             WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 AND c.vt_start IS NOT NULL \
+             AND c.vt_start >= +?4 AND c.vt_confidence >= +?8 AND c.stream_seq <= +?9 \
+             AND (c.vt_start, c.tx_time, c.stream_seq, c.claim_ref) > (+?4, +?5, +?6, +?7) \
+             ORDER BY c.vt_start, c.stream_seq, c.claim_ref LIMIT ?10"
+        );
+        let params = rusqlite::params![
+            self.agent.as_str(),
+            subject,
+            predicate,
+            after.0,
+            after.1,
+            after.2,
+            after.3,
+            threshold,
+            seq_bound(page.seq),
+            limit
+        ];
+        let mut claims = self.claims(&by_start, params)?;
+        let mut upto = page.seq;
+        if claims.len() == page.limit
+            && let Some(last) = claims.last()
+        {
+            upto = upto.min(self.seq_at(HistoryCursor::of(last, page.threshold).key)?);
+        }
+        let from = match page.after {
+            Some(a) => self.seq_at(a.key)?,
+            None => 0,
+        };
+        let by_tx = format!(
+            "SELECT {CLAIM_COLS} FROM claims c INDEXED BY claims_by_line \
+             WHERE c.agent_id = +?1 AND c.subject = +?2 AND c.predicate = +?3 \
+             AND c.stream_seq >= +?4 AND c.stream_seq <= +?5 \
+             AND NOT (c.vt_start IS NOT NULL AND c.vt_confidence >= +?10) \
+             AND (c.tx_time, c.tx_time, c.stream_seq, c.claim_ref) > (+?6, +?7, +?8, +?9) \
+             ORDER BY c.stream_seq, c.claim_ref LIMIT ?11"
+        );
+        let params = rusqlite::params![
+            self.agent.as_str(),
+            subject,
+            predicate,
+            seq_bound(from),
+            seq_bound(upto),
+            after.0,
+            after.1,
+            after.2,
+            after.3,
+            threshold,
+            limit
+        ];
+        claims.extend(self.claims(&by_tx, params)?);
+        Ok(page.select(claims))
     }
 
     fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {

@@ -54,6 +54,50 @@ pub fn history_equal_keys_order_by_tx_time(f: &dyn Factory) -> CaseResult {
     Ok(())
 }
 
+/// History pages continue strictly after their cursor and the last one has none: five claims
+/// in pages of 2 are 2, 2 and 1 claims, together the whole history; a page of exactly the
+/// remaining claims is the last; every page carries the belief `recall` gives; pinned to the
+/// first page's seq, later pages ignore later writes; a limit of 0 is `InvalidQuery`.
+pub fn history_pages_continue_after_their_cursor_until_none_is_left(f: &dyn Factory) -> CaseResult {
+    use credence_core::HistoryQuery;
+    let fx = Fixture::new(f)?;
+    for (v, year) in [("c", 2022), ("a", 2020), ("e", 2024), ("b", 2021), ("d", 2023)] {
+        fx.engine.ingest(
+            IngestRequest::new("a", "s", "p", v)
+                .with_valid_time(ValidTime::new(Some(day(year, 1, 1)), Some(day(year + 1, 1, 1)))),
+        )?;
+    }
+    let whole = fx.engine.history("a", "s", "p", AsOf::Now)?;
+    let recall = fx.engine.recall(&RecallQuery::new("a", "s", "p"))?;
+    let mut query = HistoryQuery::new("a", "s", "p", 2);
+    let first = fx.engine.history_page(&query)?;
+    query.as_of = AsOf::Seq(first.as_of_seq);
+    fx.engine.ingest(IngestRequest::new("a", "s", "p", "later"))?;
+    let (mut sizes, mut entries, mut next) = (vec![first.entries.len()], first.entries, first.next);
+    ensure_eq!(first.belief, recall);
+    while let Some(after) = next {
+        query.after = Some(after);
+        let page = fx.engine.history_page(&query)?;
+        ensure_eq!(page.belief, recall);
+        ensure_eq!(page.as_of_seq, first.as_of_seq);
+        sizes.push(page.entries.len());
+        entries.extend(page.entries);
+        next = page.next;
+    }
+    ensure_eq!(sizes, vec![2, 2, 1]);
+    ensure_eq!(entries, whole.entries);
+    let values: Vec<_> = entries.iter().map(|e| e.claim.value.clone()).collect();
+    ensure_eq!(values, vec![json!("a"), json!("b"), json!("c"), json!("d"), json!("e")]);
+    let exact = HistoryQuery { as_of: AsOf::Seq(first.as_of_seq), ..HistoryQuery::new("a", "s", "p", 5) };
+    let exact = fx.engine.history_page(&exact)?;
+    ensure_eq!((exact.entries.len(), exact.next), (5, None));
+    let now = fx.engine.history("a", "s", "p", AsOf::Now)?;
+    ensure_eq!(now.entries.len(), 6);
+    let zero = fx.engine.history_page(&HistoryQuery::new("a", "s", "p", 0));
+    ensure!(matches!(zero, Err(Error::InvalidQuery { .. })), "limit 0 gave {zero:?}");
+    Ok(())
+}
+
 /// History gives every claim its status: Current, Superseded, Invalidated, Quarantined,
 /// Pending (PendingConflict, PendingLowConfidence, stored re-entries, which are RecallTainted),
 /// with its latest disposition and its own tx_time, seq, window, provenance and confidence.

@@ -835,6 +835,78 @@ pub fn read_live_at_is_what_the_fold_finds_live_as_of_each_unit(f: &dyn Factory)
     Ok(())
 }
 
+/// `line_page` pages through a line in canonical order at any threshold: trusted window starts
+/// written out of order (in the past, among the claims' transaction times, in the future, one
+/// start shared), untrusted windows, a window without a start and windowless claims — as of
+/// each unit, in pages of 1, 2, 3 and 100, and after a cursor that no claim holds. Each page is
+/// the next `limit` claims of the line as of the unit sorted by `canonical_key`.
+pub fn read_line_page_pages_through_the_line_in_canonical_order(f: &dyn Factory) -> CaseResult {
+    use credence_core::{HistoryCursor, LinePage};
+    let fx = Fixture::new(f)?;
+    let d = |y| Timestamp::from_ymd(y, 1, 1).expect("valid date");
+    let near = |delta: i64| Timestamp(credence_core::Clock::now(&*fx.clock).micros() + delta);
+    let window = |start: Timestamp, confidence| ValidTime::new(Some(start), None).with_confidence(confidence);
+    let ingest = |v: &str, w: Option<ValidTime>| -> Result<(), CaseError> {
+        let req = IngestRequest::new("a", "s", "p", v).set_valued();
+        fx.engine.ingest(match w {
+            Some(w) => req.with_valid_time(w),
+            None => req,
+        })?;
+        fx.clock.advance_micros(5);
+        Ok(())
+    };
+    ingest("2010", Some(window(d(2010), 1.0)))?;
+    ingest("plain 1", None)?;
+    ingest("just after", Some(window(near(12), 0.9)))?;
+    ingest("2000", Some(window(d(2000), 0.8)))?;
+    ingest("doubtful 1990", Some(window(d(1990), 0.6)))?;
+    ingest("just before", Some(window(near(-7), 1.0)))?;
+    ingest("no start", Some(ValidTime::new(None, Some(d(2030)))))?;
+    ingest("2010 again", Some(window(d(2010), 0.75)))?;
+    ingest("plain 2", None)?;
+    ingest("2099", Some(window(d(2099), 1.0)))?;
+    ingest("doubtful now", Some(window(near(1), 0.4)))?;
+    fx.engine.ingest(IngestRequest::new("a", "other", "p", "elsewhere"))?;
+    let id = agent("a")?;
+    let head = head_seq(&fx, "a")?;
+    for seq in [0, 1, 3, 6, head - 1, head, head + 1] {
+        let line = read_with(&*fx.store.ledger, &id, |view| view.line("s", "p", Upto::Seq(seq)))?.claims;
+        for threshold in [0.5, 0.7, 0.8, 1.0] {
+            let mut sorted = line.clone();
+            sorted.sort_by_key(|c| c.canonical_key(threshold));
+            for limit in [1, 2, 3, 100] {
+                let mut after = None;
+                let mut paged = Vec::new();
+                loop {
+                    let page = LinePage { seq, threshold, after, limit };
+                    let got = read_with(&*fx.store.ledger, &id, |view| view.line_page("s", "p", &page))?;
+                    let start = paged.len();
+                    let want = &sorted[start..sorted.len().min(start + limit)];
+                    ensure_eq!(got.as_slice(), want, "as of {seq} at {threshold}, {limit} after {after:?}");
+                    let Some(last) = got.last() else { break };
+                    after = Some(HistoryCursor::of(last, threshold));
+                    paged.extend(got);
+                }
+                ensure_eq!(paged.len(), sorted.len());
+            }
+            for c in &sorted {
+                let cursor =
+                    HistoryCursor { tx_time: Timestamp(i64::MIN), seq: 0, ..HistoryCursor::of(c, threshold) };
+                let page = LinePage { seq, threshold, after: Some(cursor), limit: 3 };
+                let got = read_with(&*fx.store.ledger, &id, |view| view.line_page("s", "p", &page))?;
+                let want: Vec<&Claim> =
+                    sorted.iter().filter(|c| HistoryCursor::of(c, threshold) > cursor).take(3).collect();
+                ensure_eq!(
+                    got.iter().collect::<Vec<_>>(),
+                    want,
+                    "as of {seq} at {threshold} after {cursor:?}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `line_summary` counts a line's live claims and its Functional ones, and tells whether two
 /// live claims of different values overlap as drawn — through a succession, a contest, its
 /// resolution by invalidation, a SetValued member and a reinstatement.

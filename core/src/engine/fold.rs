@@ -8,7 +8,7 @@ use crate::api::{Belief, BeliefStatus, Candidate, Currency, Marker, Staleness};
 use crate::claim::{Cardinality, Claim, Provenance};
 use crate::config::EngineConfig;
 use crate::ids::ClaimRef;
-use crate::ledger::{LineRows, StateMark};
+use crate::ledger::StateMark;
 pub(super) use crate::liveness::ClaimState;
 use crate::liveness::{LiveClaim, claim_states};
 use crate::record::Assertion;
@@ -21,11 +21,6 @@ pub(super) struct Line {
 }
 
 impl Line {
-    /// The line folded from its rows.
-    pub(super) fn of(rows: LineRows, threshold: f32) -> Line {
-        Line::new(rows.claims, &rows.marks, &rows.assertions, threshold)
-    }
-
     pub(super) fn new(
         mut claims: Vec<Claim>,
         marks: &[StateMark],

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use crate::agent::AgentId;
 use crate::api::{
-    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, History, IngestRequest,
-    LineageStep, Oracle, RecallQuery, SweepReport, Verdict, WriteOptions, WriteReceipt,
+    AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, HistoryPage, HistoryQuery,
+    IngestRequest, LineageStep, Oracle, RecallQuery, SweepReport, Verdict, WriteOptions, WriteReceipt,
 };
 use crate::claim::Provenance;
 use crate::config::EngineConfig;
@@ -200,8 +200,8 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         self.recall_line(query)
     }
 
-    fn history(&self, agent: &str, subject: &str, predicate: &str, as_of: AsOf) -> Result<History> {
-        self.line_history(agent, subject, predicate, as_of)
+    fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage> {
+        self.line_history_page(query)
     }
 
     fn subject(

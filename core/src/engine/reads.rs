@@ -8,12 +8,13 @@ use super::fold::{self, FoldPoint, Line};
 use super::read_agent;
 use crate::agent::AgentId;
 use crate::api::{
-    AsOf, AuditPage, AuditQuery, Belief, ClaimStatus, History, HistoryEntry, LineageStep, Marker, RecallQuery,
+    AsOf, AuditPage, AuditQuery, Belief, ClaimStatus, HistoryEntry, HistoryPage, HistoryQuery, LineageStep,
+    Marker, RecallQuery,
 };
 use crate::claim::Provenance;
 use crate::error::{Error, Result};
 use crate::ids::ClaimRef;
-use crate::ledger::{AuditCursor, AuditRange, Ledger, LedgerRead, Span, Upto, read_with};
+use crate::ledger::{AuditCursor, AuditRange, HistoryCursor, Ledger, LedgerRead, LinePage, Span, read_with};
 use crate::record::{Adjudication, Disposition, EdgeKind};
 use crate::time::Timestamp;
 
@@ -76,11 +77,6 @@ impl<L: Ledger> Engine<L> {
         Ok(Line::of_live(live, threshold))
     }
 
-    fn read_line(&self, view: &dyn LedgerRead, subject: &str, predicate: &str, max_seq: u64) -> Result<Line> {
-        let rows = view.line(subject, predicate, Upto::Seq(max_seq))?;
-        Ok(Line::of(rows, self.config.valid_time_confidence_threshold))
-    }
-
     fn fold_point(&self, max_seq: u64, as_of_time: Timestamp, valid_at: Option<Timestamp>) -> FoldPoint {
         FoldPoint { as_of_seq: max_seq, as_of_time, valid_at, now: self.clock.now() }
     }
@@ -100,43 +96,48 @@ impl<L: Ledger> Engine<L> {
         })
     }
 
-    pub(super) fn line_history(
-        &self,
-        agent: &str,
-        subject: &str,
-        predicate: &str,
-        as_of: AsOf,
-    ) -> Result<History> {
-        let Some(agent) = read_agent(agent) else {
-            return Ok(History { entries: Vec::new(), belief: self.empty_belief(), as_of_seq: 0 });
+    pub(super) fn line_history_page(&self, q: &HistoryQuery) -> Result<HistoryPage> {
+        if q.limit == 0 {
+            return Err(Error::InvalidQuery { reason: "history limit must be at least 1".into() });
+        }
+        let Some(agent) = read_agent(&q.agent) else {
+            return Ok(HistoryPage {
+                entries: Vec::new(),
+                belief: self.empty_belief(),
+                as_of_seq: 0,
+                next: None,
+            });
         };
+        let threshold = self.config.valid_time_confidence_threshold;
         read_with(&self.ledger, &agent, |view| {
-            let (max_seq, at, _) = self.pin(view, as_of)?;
-            let line = self.read_line(view, subject, predicate, max_seq)?;
-            let belief = fold::belief(&line, &self.config, &self.fold_point(max_seq, at, None));
-            let entries = line
-                .claims
-                .iter()
-                .map(|c| {
-                    let state = line.state(c.claim_ref);
+            let (max_seq, at, at_head) = self.pin(view, q.as_of)?;
+            let line = (q.subject.as_str(), q.predicate.as_str());
+            let belief_line = self.belief_line(view, line, (max_seq, at, at_head), None)?;
+            let belief = fold::belief(&belief_line, &self.config, &self.fold_point(max_seq, at, None));
+            let page = LinePage { seq: max_seq, threshold, after: q.after, limit: q.limit.saturating_add(1) };
+            let mut claims = view.line_page(line.0, line.1, &page)?;
+            let more = claims.len() > q.limit;
+            claims.truncate(q.limit);
+            let refs: Vec<ClaimRef> = claims.iter().map(|c| c.claim_ref).collect();
+            let states = view.claim_states_at(&refs, max_seq)?;
+            let next = if more { claims.last().map(|c| HistoryCursor::of(c, threshold)) } else { None };
+            let entries = claims
+                .into_iter()
+                .map(|claim| {
+                    let state = states.get(&claim.claim_ref);
                     let disposition = state.map_or(Disposition::Rejected, |s| s.disposition);
                     let live = state.is_some_and(|s| s.is_live());
                     let mut markers = Vec::new();
-                    if c.provenance == Provenance::RecallReEntry {
+                    if claim.provenance == Provenance::RecallReEntry {
                         markers.push(Marker::RecallTainted);
                     }
                     if state.is_some_and(|s| s.flagged) {
                         markers.push(Marker::PendingReview);
                     }
-                    HistoryEntry {
-                        claim: c.clone(),
-                        disposition,
-                        status: status_of(disposition, live),
-                        markers,
-                    }
+                    HistoryEntry { claim, disposition, status: status_of(disposition, live), markers }
                 })
                 .collect();
-            Ok(History { entries, belief, as_of_seq: max_seq })
+            Ok(HistoryPage { entries, belief, as_of_seq: max_seq, next })
         })
     }
 
