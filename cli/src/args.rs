@@ -40,7 +40,7 @@ pub(crate) enum Command {
         #[arg(long, value_name = "TIME")]
         valid_at: Option<String>,
     },
-    /// Every claim of a line with its status.
+    /// Every claim of a line with its status, in canonical order.
     History {
         /// Agent id.
         agent: String,
@@ -50,6 +50,9 @@ pub(crate) enum Command {
         predicate: String,
         #[command(flatten)]
         as_of: AsOfArgs,
+        /// At most this many claims, the first in canonical order (default: all).
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// The belief of every predicate of a subject.
     Subject {

@@ -72,10 +72,10 @@ pub use credence_core;
 pub use credence_core::{
     Adjudication, AdjudicationOutcome, AdjudicationStatus, AgentId, AsOf, AuditPage, AuditQuery, Belief,
     BeliefStatus, Candidate, Cardinality, Claim, ClaimEngine, ClaimRef, ClaimStatus, Clock, Criticality,
-    Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, Handle, History, HistoryCursor,
-    HistoryEntry, HistoryPage, HistoryQuery, IngestRequest, Ledger, LedgerEntry, LineageStep, Marker, Oracle,
-    Provenance, RecallQuery, RejectReason, Result, SweepReport, Timestamp, ValidTime, Verdict, WriteOptions,
-    WriteReceipt,
+    Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, HISTORY_PAGE, Handle, History,
+    HistoryCursor, HistoryEntry, HistoryPage, HistoryQuery, IngestRequest, Ledger, LedgerEntry, LineageStep,
+    Marker, Oracle, Provenance, RecallQuery, RejectReason, Result, SweepReport, Timestamp, ValidTime,
+    Verdict, WriteOptions, WriteReceipt,
 };
 pub use dates::{ACCEPTED_FORMS, DateError, format_date, parse_date};
 pub use remember::{Recollection, Remember};

@@ -226,6 +226,32 @@ fn audit_and_subject_and_agents_list_what_was_written() -> TestResult {
     Ok(())
 }
 
+/// `history` lists every claim of a line longer than one page of the engine's reads, in
+/// canonical order; `--limit` keeps the first claims; a limit of 0 is a usage error.
+#[test]
+fn history_pages_through_a_long_line_and_limit_keeps_the_first_claims() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = sqlite_url(dir.path());
+    let total = credence::HISTORY_PAGE + 3;
+    {
+        let c = credence::open(&store)?;
+        for i in 0..total {
+            c.remember("a", "alice", "visited", i).set_valued().commit()?;
+        }
+    }
+    let values = |h: &Value| -> Result<Vec<u64>, String> {
+        let entries = h["entries"].as_array().ok_or("entries")?;
+        entries.iter().map(|e| e["value"].as_u64().ok_or(format!("value of {e}"))).collect()
+    };
+    let all = ok_json(&store, &["history", "a", "alice", "visited"]);
+    assert_eq!(values(&all)?, (0..total as u64).collect::<Vec<_>>());
+    let first = ok_json(&store, &["history", "a", "alice", "visited", "--limit", "3"]);
+    assert_eq!(values(&first)?, [0, 1, 2]);
+    assert_eq!(first["belief"], all["belief"]);
+    fails(&store, &["history", "a", "alice", "visited", "--limit", "0"], 2);
+    Ok(())
+}
+
 #[test]
 fn pending_and_adjudicate_affirm_settle_a_queued_contradiction() -> TestResult {
     let dir = tempfile::tempdir()?;

@@ -10,13 +10,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use credence_core::liveness::{ClaimState, claim_states};
 use credence_core::{
     Adjudication, AdjudicationStatus, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Event,
-    Handle, Head, LedgerEntry, LedgerRead, LineRows, LineSummary, LiveClaim, Result, Span, StatusChange,
-    Timestamp, Upto,
+    Handle, Head, HistoryCursor, LedgerEntry, LedgerRead, LinePage, LineRows, LineSummary, LiveClaim, Result,
+    Span, StateMark, StatusChange, Timestamp, Upto,
 };
 use postgres::Row;
 use postgres::types::ToSql;
+use uuid::Uuid;
 
 use crate::codec::{self, max_seq_param};
 use crate::error::PgResult;
@@ -286,6 +288,62 @@ impl LedgerRead for PgView<'_> {
             Upto::Seq(n) => n,
         };
         self.fetch_line(subject, predicate, max_seq)
+    }
+
+    // Two ranges merged (see `sql::PAGE_BY_START` and `sql::PAGE_BY_TX`); when the first fills
+    // the page, the second stops at the unit current at the page's last key: a claim of a later
+    // unit sorts after it.
+    fn line_page(&self, subject: &str, predicate: &str, page: &LinePage) -> Result<Vec<Claim>> {
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let (key, tx_time, seq, claim_ref) = page.after.map_or((i64::MIN, i64::MIN, -1, Uuid::nil()), |a| {
+            (a.key.micros(), a.tx_time.micros(), max_seq_param(a.seq), a.claim_ref.0)
+        });
+        let max_seq = max_seq_param(page.seq);
+        let params: [Param<'_>; 10] = [
+            &self.agent,
+            &subject,
+            &predicate,
+            &key,
+            &tx_time,
+            &seq,
+            &claim_ref,
+            &page.threshold,
+            &max_seq,
+            &limit,
+        ];
+        let mut claims = self.rows(sql::PAGE_BY_START, &params, codec::claim)?;
+        let upto: Option<i64> = match claims.last() {
+            Some(last) if claims.len() == page.limit => {
+                Some(HistoryCursor::of(last, page.threshold).key.micros())
+            }
+            _ => None,
+        };
+        let params: [Param<'_>; 11] = [
+            &self.agent,
+            &subject,
+            &predicate,
+            &key,
+            &tx_time,
+            &seq,
+            &claim_ref,
+            &page.threshold,
+            &max_seq,
+            &limit,
+            &upto,
+        ];
+        claims.extend(self.rows(sql::PAGE_BY_TX, &params, codec::claim)?);
+        Ok(page.select(claims))
+    }
+
+    fn claim_states_at(&self, claims: &[ClaimRef], seq: u64) -> Result<HashMap<ClaimRef, ClaimState>> {
+        let refs: Vec<Uuid> = claims.iter().map(|c| c.0).collect();
+        let events: Vec<&str> = Event::MARKS.iter().map(|e| e.as_str()).collect();
+        let seq = max_seq_param(seq);
+        let marks = self.rows(sql::STATE_MARKS, &[&self.agent, &refs, &events, &seq], |row| {
+            Ok(StateMark::of(&codec::entry(row)?))
+        })?;
+        let assertions = self.rows(sql::STATE_ASSERTIONS, &[&self.agent, &refs, &seq], codec::assertion)?;
+        Ok(claim_states(&marks, &assertions))
     }
 
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {

@@ -141,6 +141,40 @@ pub(crate) const LINE_HEAD_SQL: &str = concat!(
      ORDER BY k, stream_seq, o2, o3"
 );
 
+/// A history page's claims keyed by their trusted window's start (`claims_by_start`): start
+/// from the cursor's key `$4` on, confidence ≥ `$8`, seq ≤ `$9`, strictly after the cursor
+/// (`$4`–`$7`), in canonical order, at most `$10`.
+pub(crate) const PAGE_BY_START: &str = claims_sql!(
+    "WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND vt_start IS NOT NULL AND vt_start >= $4 \
+     AND vt_confidence >= $8 AND stream_seq <= $9 AND (vt_start, tx_time, stream_seq, claim_ref) > ($4, $5, $6, $7) \
+     ORDER BY vt_start, stream_seq, claim_ref LIMIT $10"
+);
+
+/// A history page's claims keyed by their transaction time (`claims_by_line`: tx_time grows
+/// with seq, so seq order is their canonical order): no window start trusted at `$8`, from the
+/// unit current at the cursor's key `$4` to seq `$9` and, when `$11` is not NULL, to the unit
+/// current at `$11`; strictly after the cursor (`$4`–`$7`), at most `$10`.
+pub(crate) const PAGE_BY_TX: &str = claims_sql!(
+    "WHERE agent_id = $1 AND subject = $2 AND predicate = $3 \
+     AND stream_seq >= COALESCE((SELECT u.stream_seq FROM units u WHERE u.agent_id = $1 AND u.tx_time <= $4 \
+       ORDER BY u.tx_time DESC, u.stream_seq DESC LIMIT 1), 0) \
+     AND stream_seq <= LEAST($9, COALESCE((SELECT u.stream_seq FROM units u WHERE u.agent_id = $1 \
+       AND u.tx_time <= $11 ORDER BY u.tx_time DESC, u.stream_seq DESC LIMIT 1), \
+       CASE WHEN $11::bigint IS NULL THEN $9::bigint ELSE 0::bigint END)) \
+     AND NOT (vt_start IS NOT NULL AND vt_confidence >= $8) \
+     AND (tx_time, tx_time, stream_seq, claim_ref) > ($4, $5, $6, $7) \
+     ORDER BY stream_seq, claim_ref LIMIT $10"
+);
+
+/// The liveness marks about claims `$2` up to seq `$4` (`$3` the mark events).
+pub(crate) const STATE_MARKS: &str = entries_sql!(
+    "WHERE agent_id = $1 AND claim_ref = ANY($2) AND event = ANY($3) AND stream_seq <= $4 ORDER BY stream_seq, idx"
+);
+
+/// The assertions about claims `$2` up to seq `$3`.
+pub(crate) const STATE_ASSERTIONS: &str = "SELECT stream_seq, assertion_ref, target, kind, at FROM assertions \
+     WHERE agent_id = $1 AND target = ANY($2) AND stream_seq <= $3 ORDER BY stream_seq, assertion_ref, ord";
+
 /// The newest unit with `tx_time ≤ $2`.
 pub(crate) const SEQ_AT: &str = "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 AND tx_time <= $2 \
              ORDER BY tx_time DESC, stream_seq DESC LIMIT 1";

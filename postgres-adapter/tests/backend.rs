@@ -137,7 +137,7 @@ fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
     let mut admin = support::admin_client(&base)?;
     admin.batch_execute(&format!(
         "SET search_path TO \"{s}\"; DROP TABLE live_claims, live_lines, live_spans, live_periods, live_stretches, credence_rebuild; \
-         DROP FUNCTION credence_live_lines(); ALTER TABLE claims DROP COLUMN value_key; \
+         DROP FUNCTION credence_live_lines(); DROP INDEX claims_by_start; ALTER TABLE claims DROP COLUMN value_key; \
          DELETE FROM {h} WHERE version >= 4",
         s = guard.schema,
         h = credence_postgres::schema::HISTORY_TABLE
@@ -542,6 +542,44 @@ fn live_reach_looks_rows_up_by_their_key_in_a_plan_made_on_tiny_tables() -> Test
             }
         }
         assert!(lookups >= 2, "no lookups by key in:\n{}", plan.plan);
+    }
+    Ok(())
+}
+
+/// A history page, planned while the tables are tiny, reads a range of claims by window start
+/// and a range of the line's units — not the whole line.
+#[test]
+fn history_pages_read_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?);
+    let engine = Engine::new(ledger.clone());
+    let year = |y| credence_core::Timestamp::from_ymd(y, 1, 1).ok_or("valid date");
+    for (value, from) in [(1, 2020), (2, 2019), (3, 2021)] {
+        let window = credence_core::ValidTime::new(Some(year(from)?), None);
+        engine.ingest(IngestRequest::new("tiny", "s", "p", value).with_valid_time(window).set_valued())?;
+        engine.ingest(IngestRequest::new("tiny", "s", "p", value + 10).set_valued())?;
+    }
+    ledger.capture_plans(true);
+    let mut query = credence_core::HistoryQuery::new("tiny", "s", "p", 2);
+    let first = engine.history_page(&query)?;
+    query.after = first.next;
+    engine.history_page(&query)?;
+    ledger.capture_plans(false);
+    let plans = ledger.take_plans();
+    for (read, index) in [("vt_start >= $4", "claims_by_start"), ("LEAST($9", "claims_by_line")] {
+        let found: Vec<_> = plans.iter().filter(|p| p.sql.contains(read)).collect();
+        assert!(!found.is_empty(), "history_page did not run {read}");
+        for plan in found {
+            let lines: Vec<&str> = plan.plan.lines().collect();
+            let at = lines
+                .iter()
+                .position(|l| l.contains(index))
+                .ok_or(format!("{index} unused:\n{}", plan.plan))?;
+            let cond = lines.get(at + 1).copied().unwrap_or_default();
+            let bound = if index == "claims_by_start" { "vt_start >=" } else { "stream_seq >=" };
+            assert!(cond.contains(bound), "no range of {index}:\n{}", plan.plan);
+        }
     }
     Ok(())
 }

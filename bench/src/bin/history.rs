@@ -11,7 +11,9 @@
 //! * (c) an agent holding `--agent-claims` claims over `--agent-lines` lines: ingest and recall
 //!   on a fresh line of it against the same on an empty agent, alternating.
 //!
-//! Recall is timed now and as of the line's midpoint seq, against a one-claim line.
+//! Recall is timed now and as of the line's midpoint seq, against a one-claim line; a history
+//! page of `PAGE` claims from the middle of each line, against the whole of a line of `PAGE`
+//! claims built the same way.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 // Rates and percentiles are floating-point summaries of counts; precision loss is irrelevant.
 
@@ -23,14 +25,16 @@ use credence_bench::baseline::{Baseline, PostgresBaseline, SqliteBaseline};
 use credence_bench::store::Target;
 use credence_bench::workloads::{BenchEngine, Latency};
 use credence_core::{
-    ClaimEngine, Disposition, Engine, IngestRequest, RecallQuery, Timestamp, ValidTime,
-    time::MICROS_PER_SECOND,
+    ClaimEngine, Disposition, Engine, HistoryCursor, HistoryQuery, IngestRequest, RecallQuery, Timestamp,
+    ValidTime, time::MICROS_PER_SECOND,
 };
 
 /// Chunks each line is built in (the rate is reported per chunk).
 const CHUNKS: u64 = 10;
 /// Samples per recall latency figure.
 const RECALLS: usize = 200;
+/// Claims per history page timed.
+const PAGE: usize = 100;
 /// Ingests (and recalls) per round of workload (c), and its rounds.
 const FRESH: u64 = 200;
 const ROUNDS: u64 = 4;
@@ -203,6 +207,21 @@ fn recall_p99(engine: &BenchEngine, query: &RecallQuery) -> Result<Duration, Str
     Ok(Latency::of(samples).p99)
 }
 
+/// p99 of reading the page of [`PAGE`] claims after `after` of `agent`'s line.
+fn page_p99(engine: &BenchEngine, agent: &str, after: Option<HistoryCursor>) -> Result<Duration, String> {
+    let query = HistoryQuery { after, ..HistoryQuery::new(agent, "line", "p", PAGE) };
+    let mut samples = Vec::with_capacity(RECALLS);
+    for _ in 0..RECALLS {
+        let t = Instant::now();
+        let page = engine.history_page(&query).map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+        if page.entries.len() != PAGE {
+            return Err(format!("a history page of {agent} held {} claims", page.entries.len()));
+        }
+    }
+    Ok(Latency::of(samples).p99)
+}
+
 /// Fills agent `agent` with `claims` claims over `lines` lines (16 writers, so the engine
 /// combines them), each line a run of corroborations of one value.
 fn fill_agent(engine: &BenchEngine, agent: &str, claims: u64, lines: u64) -> Result<(), String> {
@@ -324,6 +343,21 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
                 built.took.as_secs_f64() / built.new_lines_took.as_secs_f64()
             ),
             if name.starts_with("(a)") { "≤ 1.5×" } else { "" },
+        ));
+        let short = format!("{agent}-{PAGE}");
+        for i in 0..PAGE as u64 {
+            line.add(&engine, &short, i)?;
+        }
+        let half = usize::try_from(args.claims / 2).map_err(|e| e.to_string())?;
+        let middle = engine
+            .history_page(&HistoryQuery::new(agent, "line", "p", half))
+            .map_err(|e| e.to_string())?
+            .next;
+        let (page, whole) = (page_p99(&engine, agent, middle)?, page_p99(&engine, &short, None)?);
+        rows.push((
+            format!("{name}: history page of {PAGE} p99 from the middle / a {PAGE}-claim line"),
+            format!("{} / {} = {:.1}×", ms(page), ms(whole), page.as_secs_f64() / whole.as_secs_f64()),
+            "≤ 2×",
         ));
         curves.push((name, built));
     }

@@ -31,8 +31,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Recall { agent, subject, predicate, as_of, valid_at } => {
             reads::recall(&g, &agent, &subject, &predicate, &as_of, valid_at.as_deref())
         }
-        Command::History { agent, subject, predicate, as_of } => {
-            reads::history(&g, &agent, &subject, &predicate, &as_of)
+        Command::History { agent, subject, predicate, as_of, limit } => {
+            reads::history(&g, &agent, (&subject, &predicate), &as_of, limit)
         }
         Command::Subject { agent, subject, as_of, valid_at } => {
             reads::subject(&g, &agent, &subject, &as_of, valid_at.as_deref())

@@ -2,7 +2,7 @@
 //! `audit`, `lineage`, `agents`.
 
 use credence::transfer;
-use credence::{AuditQuery, ClaimEngine, RecallQuery};
+use credence::{AsOf, AuditQuery, ClaimEngine, HISTORY_PAGE, History, HistoryQuery, RecallQuery};
 use serde_json::{Value, json};
 
 use super::{Globals, as_of_point, damage_report, damage_result, damage_text, parse_ref, valid_at_point};
@@ -30,16 +30,38 @@ pub(super) fn recall(
     )
 }
 
-/// `history`: every claim of a line, then its belief.
+/// `history`: the claims of a line, read page by page up to `limit` (all by default), every
+/// page pinned to the first one's seq; then its belief.
 pub(super) fn history(
     g: &Globals,
     agent: &str,
-    subject: &str,
-    predicate: &str,
+    (subject, predicate): (&str, &str),
     as_of: &AsOfArgs,
+    limit: Option<usize>,
 ) -> Result<(), Failure> {
     let c = g.open_for(agent)?;
-    let h = c.history(agent, subject, predicate, as_of_point(as_of)?)?;
+    if limit == Some(0) {
+        return Err(Failure::Usage("--limit must be at least 1".into()));
+    }
+    let page_size = limit.unwrap_or(HISTORY_PAGE).min(HISTORY_PAGE);
+    let mut query = HistoryQuery {
+        as_of: as_of_point(as_of)?,
+        ..HistoryQuery::new(agent, subject, predicate, page_size)
+    };
+    let first = c.history_page(&query)?;
+    let (belief, as_of_seq) = (first.belief, first.as_of_seq);
+    let (mut entries, mut next) = (first.entries, first.next);
+    query.as_of = AsOf::Seq(as_of_seq);
+    while let Some(after) = next.filter(|_| limit.is_none_or(|l| entries.len() < l)) {
+        query.after = Some(after);
+        let page = c.history_page(&query)?;
+        entries.extend(page.entries);
+        next = page.next;
+    }
+    if let Some(l) = limit {
+        entries.truncate(l);
+    }
+    let h = History { entries, belief, as_of_seq };
     g.show(
         || {
             let entries: Vec<Value> = h.entries.iter().map(output::history_entry_json).collect();
