@@ -74,8 +74,9 @@ pub use credence_core::{
     BeliefStatus, Candidate, Cardinality, Claim, ClaimEngine, ClaimRef, ClaimStatus, Clock, Criticality,
     Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, HISTORY_PAGE, Handle, History,
     HistoryCursor, HistoryEntry, HistoryPage, HistoryQuery, IngestRequest, Ledger, LedgerEntry, LineageStep,
-    Marker, Oracle, Provenance, RecallQuery, RejectReason, Result, SweepReport, Timestamp, ValidTime,
-    Verdict, WriteOptions, WriteReceipt,
+    Marker, Oracle, Provenance, RecallQuery, RejectReason, Result, SearchHit, SearchQuery, SearchResults,
+    SubjectSummary, SubjectsPage, SubjectsQuery, SweepReport, Timestamp, ValidTime, Verdict, WriteOptions,
+    WriteReceipt,
 };
 pub use dates::{ACCEPTED_FORMS, DateError, format_date, parse_date};
 pub use remember::{Recollection, Remember};
@@ -291,6 +292,12 @@ impl ClaimEngine for Credence {
     }
     fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage> {
         self.engine.history_page(query)
+    }
+    fn subjects(&self, query: &SubjectsQuery) -> Result<SubjectsPage> {
+        self.engine.subjects(query)
+    }
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        self.engine.search(query)
     }
     fn subject(
         &self,

@@ -234,6 +234,17 @@ macro_rules! __cases_write {
                 recall_currency_absent_without_belief,
                 recall_currency_contested_belief_uses_newest_supporter,
             }
+            discovery {
+                subjects_page_through_every_subject_bytewise_with_counts,
+                read_subjects_honour_prefix_after_and_limit,
+                search_matches_every_term_across_subject_predicate_and_live_values,
+                search_segments_unicode_words_and_folds_case,
+                search_reads_string_leaves_numbers_and_booleans_of_values,
+                search_sees_the_values_live_as_of_the_point,
+                search_lists_newest_lines_first_with_their_beliefs,
+                search_without_terms_or_limit_is_invalid_query,
+                read_term_lines_and_line_latest_follow_the_claims,
+            }
             reads {
                 history_orders_by_trusted_start_then_tx_time,
                 history_equal_keys_order_by_tx_time,

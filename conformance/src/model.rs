@@ -233,6 +233,32 @@ impl Pair<'_> {
         let points: Vec<(AsOf, Option<i32>)> = std::iter::once((AsOf::Now, None))
             .chain(s.probes.iter().map(|p| (as_of(p.as_of, head, known), p.valid_at)))
             .collect();
+        for prefix in ["", "a"] {
+            self.same(
+                || format!("subjects({agent:?}, prefix {prefix:?}), pages of 1"),
+                |side| {
+                    let mut query = credence_core::SubjectsQuery {
+                        prefix: Some(prefix.to_owned()),
+                        ..credence_core::SubjectsQuery::new(agent, 1)
+                    };
+                    let mut pages = vec![side.engine.subjects(&query)?];
+                    while let Some(after) = pages.last().and_then(|p| p.next.clone()) {
+                        query.after = Some(after);
+                        pages.push(side.engine.subjects(&query)?);
+                    }
+                    Ok(pages)
+                },
+            )?;
+        }
+        for text in ["alice", "a", "b", "1", "true", "0.0", "alice employer", "city b", "bob 1.0"] {
+            for &(at, _) in &points {
+                let query = credence_core::SearchQuery {
+                    as_of: at,
+                    ..credence_core::SearchQuery::new(agent, text, 3)
+                };
+                self.same(|| format!("search({query:?})"), |side| side.engine.search(&query))?;
+            }
+        }
         for subject in SUBJECTS {
             for &(at, valid) in &points {
                 let valid_at = valid.map(year);

@@ -8,7 +8,7 @@ use crate::claim::Claim;
 use crate::claim::{Cardinality, Criticality, Provenance, ValidTime};
 use crate::error::Result;
 use crate::ids::{ClaimRef, Handle};
-use crate::ledger::{AuditCursor, HistoryCursor};
+use crate::ledger::{AuditCursor, HistoryCursor, SubjectSummary};
 use crate::record::{Adjudication, Disposition, LedgerEntry};
 use crate::time::Timestamp;
 use crate::validate::RejectReason;
@@ -449,6 +449,79 @@ pub struct HistoryPage {
     pub next: Option<HistoryCursor>,
 }
 
+/// A subjects query (SPEC §3.4): subjects with at least one claim, sorted bytewise. `limit`
+/// must be at least 1; there is no upper cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectsQuery {
+    /// The agent.
+    pub agent: String,
+    /// Only subjects starting with this text.
+    pub prefix: Option<String>,
+    /// Continue after this subject (from a previous page's `next`).
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: usize,
+}
+
+impl SubjectsQuery {
+    /// The first page of an agent's subjects, `limit` long.
+    pub fn new(agent: impl Into<String>, limit: usize) -> Self {
+        SubjectsQuery { agent: agent.into(), prefix: None, after: None, limit }
+    }
+}
+
+/// One page of an agent's subjects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectsPage {
+    /// The subjects, bytewise order.
+    pub subjects: Vec<SubjectSummary>,
+    /// The cursor for the next page (the last subject); `None` when this was the last.
+    pub next: Option<String>,
+}
+
+/// A search (SPEC §3.4): the lines whose terms include every term of `text`. `limit` must be
+/// at least 1; there is no upper cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// The agent.
+    pub agent: String,
+    /// The words to find (see [`crate::terms`]).
+    pub text: String,
+    /// Transaction-time pin: the live values as of this point are searched.
+    pub as_of: AsOf,
+    /// At most this many lines.
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    /// A search of what the agent holds now, at most `limit` lines.
+    pub fn new(agent: impl Into<String>, text: impl Into<String>, limit: usize) -> Self {
+        SearchQuery { agent: agent.into(), text: text.into(), as_of: AsOf::Now, limit }
+    }
+}
+
+/// One line a search found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The subject.
+    pub subject: String,
+    /// The predicate.
+    pub predicate: String,
+    /// The seq of the line's newest claim as of the point searched.
+    pub latest_seq: u64,
+    /// The line's belief as of that point (as `recall`).
+    pub belief: Belief,
+}
+
+/// What a search found, newest line first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    /// The lines, by `latest_seq` descending, then subject and predicate.
+    pub hits: Vec<SearchHit>,
+    /// The seq the search was pinned to.
+    pub as_of_seq: u64,
+}
+
 /// An audit query. `limit` must be at least 1; there is no upper cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditQuery {
@@ -626,6 +699,10 @@ pub trait ClaimEngine: Send + Sync {
         }
         Ok(History { entries, belief: first.belief, as_of_seq: first.as_of_seq })
     }
+    /// A page of the agent's subjects (SPEC §3.4).
+    fn subjects(&self, query: &SubjectsQuery) -> Result<SubjectsPage>;
+    /// The lines whose terms include every term of a text (SPEC §3.4).
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults>;
     /// The belief of every predicate of a subject, sorted by predicate.
     fn subject(
         &self,

@@ -251,6 +251,67 @@ impl LinePage {
     }
 }
 
+/// One subject with claims (SPEC §3.4), as [`LedgerRead::subjects`] and `subjects` answer it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectSummary {
+    /// The subject.
+    pub subject: String,
+    /// Its lines: predicates with at least one claim.
+    pub lines: u64,
+    /// Its claims live at the head, over all its lines.
+    pub live: u64,
+}
+
+/// A range of subjects for [`LedgerRead::subjects`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubjectRange<'a> {
+    /// Only subjects starting with this text (`""`: all).
+    pub prefix: &'a str,
+    /// Only subjects strictly after this one, bytewise.
+    pub after: Option<&'a str>,
+    /// At most this many (exactly this many when that many exist).
+    pub limit: usize,
+}
+
+impl SubjectRange<'_> {
+    /// True when `subject` is within the range's bounds (its limit aside).
+    pub fn holds(&self, subject: &str) -> bool {
+        subject.starts_with(self.prefix) && self.after.is_none_or(|a| subject > a)
+    }
+
+    /// The smallest text greater than every text starting with the prefix (in bytewise order,
+    /// which is code-point order), `None` when there is none (an empty prefix, or one of only
+    /// U+10FFFF): a backend reads `prefix ≤ subject < end` from an index.
+    pub fn prefix_end(&self) -> Option<String> {
+        let mut chars: Vec<char> = self.prefix.chars().collect();
+        while let Some(last) = chars.pop() {
+            let next = (u32::from(last) + 1..=0x10_FFFF).find_map(char::from_u32);
+            if let Some(next) = next {
+                chars.push(next);
+                return Some(chars.into_iter().collect());
+            }
+        }
+        None
+    }
+}
+
+/// Every claim of the view with `seq ≤ seq`, paged through [`LedgerRead::units`]: what the
+/// default discovery reads fold (a pass over the agent's history).
+fn claims_upto(view: &(impl LedgerRead + ?Sized), seq: u64) -> Result<Vec<Claim>> {
+    let (mut after, mut claims) = (0, Vec::new());
+    loop {
+        let page = view.units(after, 256)?;
+        let Some(last) = page.last() else { return Ok(claims) };
+        after = last.seq;
+        for unit in page {
+            if unit.seq > seq {
+                return Ok(claims);
+            }
+            claims.extend(unit.claims);
+        }
+    }
+}
+
 /// A range of ledger entries for [`LedgerRead::audit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditRange {
@@ -375,6 +436,45 @@ pub trait LedgerRead {
     /// and one by unit, merged with [`LinePage::select`].
     fn line_page(&self, subject: &str, predicate: &str, page: &LinePage) -> Result<Vec<Claim>> {
         Ok(page.select(self.line(subject, predicate, Upto::Seq(page.seq))?.claims))
+    }
+    /// The subjects with at least one claim within `range`, bytewise order, each with its
+    /// number of lines and of live claims at the head (SPEC §3.4). The default folds every
+    /// claim; a backend keeps a row per line.
+    fn subjects(&self, range: &SubjectRange<'_>) -> Result<Vec<SubjectSummary>> {
+        let mut lines: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            std::collections::BTreeMap::new();
+        for c in claims_upto(self, u64::MAX)? {
+            if range.holds(&c.subject) {
+                lines.entry(c.subject).or_default().insert(c.predicate);
+            }
+        }
+        let mut out = Vec::new();
+        for (subject, predicates) in lines.into_iter().take(range.limit) {
+            let mut live = 0;
+            for p in &predicates {
+                live += self.live(&subject, p)?.len() as u64;
+            }
+            out.push(SubjectSummary { subject, lines: predicates.len() as u64, live });
+        }
+        Ok(out)
+    }
+    /// The lines with a claim of `seq ≤ seq` among whose terms
+    /// ([`terms::of_claim`](crate::terms::of_claim)) is `term`, ordered by `(subject,
+    /// predicate)`, at most `limit` (exactly that many when that many exist). The default folds
+    /// every claim; a backend keeps the postings — a row per term and line with the first seq
+    /// that carried it — written in the claim's commit unit.
+    fn term_lines(&self, term: &str, seq: u64, limit: usize) -> Result<Vec<(String, String)>> {
+        let mut lines = std::collections::BTreeSet::new();
+        for c in claims_upto(self, seq)? {
+            if crate::terms::of_claim(&c).iter().any(|t| t == term) {
+                lines.insert((c.subject, c.predicate));
+            }
+        }
+        Ok(lines.into_iter().take(limit).collect())
+    }
+    /// The seq of the line's newest claim with `seq ≤ seq`, `None` when it has none then.
+    fn line_latest(&self, subject: &str, predicate: &str, seq: u64) -> Result<Option<u64>> {
+        Ok(self.line(subject, predicate, Upto::Seq(seq))?.claims.iter().map(|c| c.seq).max())
     }
     /// The ledger entries about one claim with `seq ≤ max_seq`, ordered by `(seq, index)`.
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>>;

@@ -19,6 +19,7 @@ pub mod liveness;
 pub mod memory;
 pub mod record;
 pub mod redact;
+pub mod terms;
 pub mod time;
 pub mod transfer;
 pub mod validate;
@@ -27,8 +28,8 @@ pub use agent::AgentId;
 pub use api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, BeliefStatus, Candidate, ClaimEngine,
     ClaimStatus, Currency, HISTORY_PAGE, History, HistoryEntry, HistoryPage, HistoryQuery, IngestRequest,
-    LineageStep, Marker, Oracle, RecallQuery, Staleness, SweepFailure, SweepReport, Verdict, WriteOptions,
-    WriteReceipt,
+    LineageStep, Marker, Oracle, RecallQuery, SearchHit, SearchQuery, SearchResults, Staleness, SubjectsPage,
+    SubjectsQuery, SweepFailure, SweepReport, Verdict, WriteOptions, WriteReceipt,
 };
 pub use claim::{Cardinality, Claim, Criticality, ExternalSource, Granularity, Provenance, ValidTime};
 pub use config::EngineConfig;
@@ -38,7 +39,8 @@ pub use idempotency::{Idempotency, StoredAnswer};
 pub use ids::{AssertionRef, ClaimRef, Handle, IdSource, SequentialIds, V7Ids};
 pub use ledger::{
     AgentSurvey, Append, AuditCursor, AuditRange, DamagedAgent, Head, HistoryCursor, Ledger, LedgerRead,
-    LinePage, LineRows, LineSummary, LiveClaim, ReadUnit, Span, StateMark, Upto, WriteUnit, run_unit,
+    LinePage, LineRows, LineSummary, LiveClaim, ReadUnit, Span, StateMark, SubjectRange, SubjectSummary,
+    Upto, WriteUnit, run_unit,
 };
 pub use memory::MemoryLedger;
 pub use record::{

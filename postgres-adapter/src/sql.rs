@@ -166,14 +166,20 @@ pub(crate) const PAGE_BY_TX: &str = claims_sql!(
      ORDER BY stream_seq, claim_ref LIMIT $10"
 );
 
-/// The liveness marks about claims `$2` up to seq `$4` (`$3` the mark events).
-pub(crate) const STATE_MARKS: &str = entries_sql!(
-    "WHERE agent_id = $1 AND claim_ref = ANY($2) AND event = ANY($3) AND stream_seq <= $4 ORDER BY stream_seq, idx"
-);
+/// The liveness marks about claims `$2` up to seq `$4` (`$3` the mark events). Each claim's
+/// entries are looked up by claim (`OFFSET 0` keeps the lookups from being flattened into a
+/// scan of the agent's entries by seq, which a generic plan otherwise picks).
+pub(crate) const STATE_MARKS: &str = "SELECT e.stream_seq, e.idx, e.claim_ref, e.event, e.disposition, e.rationale, \
+     e.recorded_at FROM unnest($2::uuid[]) AS r(claim_ref) CROSS JOIN LATERAL (SELECT x.stream_seq, x.idx, \
+     x.claim_ref, x.event, x.disposition, x.rationale, x.recorded_at FROM entries x WHERE x.agent_id = $1 \
+     AND x.claim_ref = r.claim_ref AND x.stream_seq <= $4 AND x.event = ANY($3) OFFSET 0) e \
+     ORDER BY e.stream_seq, e.idx";
 
-/// The assertions about claims `$2` up to seq `$3`.
-pub(crate) const STATE_ASSERTIONS: &str = "SELECT stream_seq, assertion_ref, target, kind, at FROM assertions \
-     WHERE agent_id = $1 AND target = ANY($2) AND stream_seq <= $3 ORDER BY stream_seq, assertion_ref, ord";
+/// The assertions about claims `$2` up to seq `$3`, looked up by claim as in [`STATE_MARKS`].
+pub(crate) const STATE_ASSERTIONS: &str = "SELECT a.stream_seq, a.assertion_ref, a.target, a.kind, a.at \
+     FROM unnest($2::uuid[]) AS r(claim_ref) CROSS JOIN LATERAL (SELECT x.stream_seq, x.assertion_ref, \
+     x.target, x.kind, x.at, x.ord FROM assertions x WHERE x.agent_id = $1 AND x.target = r.claim_ref \
+     AND x.stream_seq <= $3 OFFSET 0) a ORDER BY a.stream_seq, a.assertion_ref, a.ord";
 
 /// The newest unit with `tx_time ≤ $2`.
 pub(crate) const SEQ_AT: &str = "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 AND tx_time <= $2 \

@@ -547,7 +547,8 @@ fn live_reach_looks_rows_up_by_their_key_in_a_plan_made_on_tiny_tables() -> Test
 }
 
 /// A history page, planned while the tables are tiny, reads a range of claims by window start
-/// and a range of the line's units — not the whole line.
+/// and a range of the line's units — not the whole line — and its claims' states by claim,
+/// not the agent's entries.
 #[test]
 fn history_pages_read_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() -> TestResult {
     let base = require_server!();
@@ -580,6 +581,14 @@ fn history_pages_read_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() ->
             let bound = if index == "claims_by_start" { "vt_start >=" } else { "stream_seq >=" };
             assert!(cond.contains(bound), "no range of {index}:\n{}", plan.plan);
         }
+    }
+    // The states of the page's claims: each claim's entries and assertions by claim.
+    for (read, index) in
+        [("FROM entries x", "entries_by_claim"), ("FROM assertions x", "assertions_by_target")]
+    {
+        let plan =
+            plans.iter().find(|p| p.sql.contains(read)).ok_or(format!("history_page did not run {read}"))?;
+        assert!(plan.plan.contains(index), "{read} not by claim:\n{}", plan.plan);
     }
     Ok(())
 }

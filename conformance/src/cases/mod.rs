@@ -9,6 +9,7 @@ pub mod concurrency;
 pub mod corroboration;
 pub mod currency;
 pub mod dependencies;
+pub mod discovery;
 pub mod dispositions;
 pub mod errors;
 pub mod faults;

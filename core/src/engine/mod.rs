@@ -3,6 +3,7 @@
 
 mod cascade;
 mod combine;
+mod discovery;
 mod fold;
 mod ingest;
 mod ops;
@@ -15,7 +16,8 @@ use std::sync::Arc;
 use crate::agent::AgentId;
 use crate::api::{
     AdjudicationOutcome, AsOf, AuditPage, AuditQuery, Belief, ClaimEngine, HistoryPage, HistoryQuery,
-    IngestRequest, LineageStep, Oracle, RecallQuery, SweepReport, Verdict, WriteOptions, WriteReceipt,
+    IngestRequest, LineageStep, Oracle, RecallQuery, SearchQuery, SearchResults, SubjectsPage, SubjectsQuery,
+    SweepReport, Verdict, WriteOptions, WriteReceipt,
 };
 use crate::claim::Provenance;
 use crate::config::EngineConfig;
@@ -202,6 +204,14 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
 
     fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage> {
         self.line_history_page(query)
+    }
+
+    fn subjects(&self, query: &SubjectsQuery) -> Result<SubjectsPage> {
+        self.subjects_page(query)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        self.search_lines(query)
     }
 
     fn subject(

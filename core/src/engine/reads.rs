@@ -33,7 +33,7 @@ fn status_of(disposition: Disposition, live: bool) -> ClaimStatus {
 impl<L: Ledger> Engine<L> {
     /// Resolves an as-of pin to `(max_seq, as-of time, whether max_seq is the head)` within one
     /// snapshot.
-    fn pin(&self, view: &dyn LedgerRead, as_of: AsOf) -> Result<(u64, Timestamp, bool)> {
+    pub(super) fn pin(&self, view: &dyn LedgerRead, as_of: AsOf) -> Result<(u64, Timestamp, bool)> {
         let head = view.head()?;
         let head_seq = head.map_or(0, |h| h.seq);
         // "Now" is never earlier than the newest write, even when the clock stepped back.
@@ -51,7 +51,7 @@ impl<L: Ledger> Engine<L> {
     /// trusted or believed at the instant it looks at ([`LedgerRead::live_overlapping`] at the
     /// head, [`LedgerRead::live_at`] before it), or all of them when one is untrusted and no
     /// `valid_at` was asked (the fold then looks at no instant).
-    fn belief_line(
+    pub(super) fn belief_line(
         &self,
         view: &dyn LedgerRead,
         (subject, predicate): (&str, &str),
@@ -77,7 +77,12 @@ impl<L: Ledger> Engine<L> {
         Ok(Line::of_live(live, threshold))
     }
 
-    fn fold_point(&self, max_seq: u64, as_of_time: Timestamp, valid_at: Option<Timestamp>) -> FoldPoint {
+    pub(super) fn fold_point(
+        &self,
+        max_seq: u64,
+        as_of_time: Timestamp,
+        valid_at: Option<Timestamp>,
+    ) -> FoldPoint {
         FoldPoint { as_of_seq: max_seq, as_of_time, valid_at, now: self.clock.now() }
     }
 
