@@ -66,6 +66,29 @@ pub(crate) enum Command {
         #[arg(long, value_name = "TIME")]
         valid_at: Option<String>,
     },
+    /// An agent's subjects, bytewise, each with its lines and live claims.
+    Subjects {
+        /// Agent id.
+        agent: String,
+        /// Only subjects starting with this text.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// At most this many subjects (default: all).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// The lines whose subject, predicate and live values hold every word of TEXT, newest first.
+    Search {
+        /// Agent id.
+        agent: String,
+        /// The words to find (case does not matter).
+        text: String,
+        #[command(flatten)]
+        as_of: AsOfArgs,
+        /// At most this many lines.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// The audit trail of an agent (every ledger entry).
     Audit {
         /// Agent id.

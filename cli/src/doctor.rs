@@ -4,7 +4,8 @@
 //! (`transfer::check_agent`: `seq` gap-free from 1, `tx_time` strictly increasing and no later
 //! than now + 1 day, every row as strict as a live write, every unit internally consistent),
 //! and whatever the store could not list (`Ledger::survey`) is reported; the live claims a
-//! backend indexes (`LedgerRead::live`) agree, line by line, with the fold of the rows. SQLite adds, per
+//! backend indexes (`LedgerRead::live`) agree, line by line, with the fold of the rows, and so
+//! do the subjects and search postings it keeps (`LedgerRead::subjects`, `term_lines`). SQLite adds, per
 //! agent file, `PRAGMA integrity_check`, the schema version and that the agent id stored inside
 //! fits the file's name (a renamed or copied file), notes empty files left by a creation cut
 //! short, and checks the PRAGMAs of the live connections; PostgreSQL adds the server version,
@@ -12,7 +13,7 @@
 
 use credence_core::ledger::read_with;
 use credence_core::transfer::{self, ImportOptions};
-use credence_core::{AgentId, Ledger, Upto, liveness};
+use credence_core::{AgentId, Ledger, SubjectRange, SubjectSummary, Upto, liveness};
 use serde::Serialize;
 
 use crate::Credence;
@@ -72,6 +73,7 @@ pub fn check(credence: &Credence) -> Vec<Finding> {
             for agent in survey.agents {
                 out.push(agent_integrity(ledger, &agent));
                 out.push(live_index(ledger, &agent));
+                out.push(discovery_index(ledger, &agent));
             }
         }
         Err(e) => out.push(finding("agents", Level::Error, format!("cannot list agents: {e}"))),
@@ -132,6 +134,69 @@ fn live_index(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
         Ok(Ok(lines)) => {
             finding(name, Level::Ok, format!("{lines} line(s); the live claims agree with the rows"))
         }
+        Ok(Err(detail)) => finding(name, Level::Error, detail),
+        Err(e) => finding(name, Level::Error, format!("cannot read the agent: {e}")),
+    }
+}
+
+/// The subjects and search postings a backend keeps (`LedgerRead::subjects`, `term_lines`) are
+/// what the claims give: every subject with its lines and live claims, and for every term the
+/// lines whose claims carried it, none before the first unit that did.
+fn discovery_index(ledger: &dyn Ledger, agent: &AgentId) -> Finding {
+    use std::collections::{BTreeMap, BTreeSet};
+    let name = format!("discovery index {agent}");
+    let checked = read_with(ledger, agent, |view| {
+        let mut lines: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut postings: BTreeMap<String, BTreeMap<(String, String), u64>> = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let units = view.units(after, 512)?;
+            let Some(last) = units.last() else { break };
+            after = last.seq;
+            for c in units.iter().flat_map(|u| &u.claims) {
+                lines.entry(c.subject.clone()).or_default().insert(c.predicate.clone());
+                for term in credence_core::terms::of_claim(c) {
+                    let line = (c.subject.clone(), c.predicate.clone());
+                    postings.entry(term).or_default().entry(line).or_insert(c.seq);
+                }
+            }
+        }
+        let range = SubjectRange { prefix: "", after: None, limit: usize::MAX };
+        let listed = view.subjects(&range)?;
+        let mut expected = Vec::new();
+        for (subject, predicates) in &lines {
+            let mut live = 0;
+            for p in predicates {
+                live += view.live(subject, p)?.len() as u64;
+            }
+            expected.push(SubjectSummary { subject: subject.clone(), lines: predicates.len() as u64, live });
+        }
+        if listed != expected {
+            return Ok(Err(format!(
+                "the subjects listed ({} of them) disagree with the claims",
+                listed.len()
+            )));
+        }
+        for (term, found) in &postings {
+            let want: Vec<(String, String)> = found.keys().cloned().collect();
+            if view.term_lines(term, u64::MAX, usize::MAX)? != want {
+                return Ok(Err(format!("the lines of term {term:?} disagree with the claims")));
+            }
+            let first = found.values().min().copied().unwrap_or(1);
+            if !view.term_lines(term, first - 1, usize::MAX)?.is_empty() {
+                return Ok(Err(format!("term {term:?} reaches a line before unit {first}, its first")));
+            }
+        }
+        Ok(Ok((lines.len(), postings.len())))
+    });
+    match checked {
+        Ok(Ok((subjects, terms))) => finding(
+            name,
+            Level::Ok,
+            format!(
+                "{subjects} subject(s), {terms} term(s); the subjects and search postings agree with the claims"
+            ),
+        ),
         Ok(Err(detail)) => finding(name, Level::Error, detail),
         Err(e) => finding(name, Level::Error, format!("cannot read the agent: {e}")),
     }

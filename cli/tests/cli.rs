@@ -252,6 +252,42 @@ fn history_pages_through_a_long_line_and_limit_keeps_the_first_claims() -> TestR
     Ok(())
 }
 
+/// `subjects` lists an agent's subjects with their counts (all of them, or a prefix, or the
+/// first `--limit`); `search` finds lines by any word of their subject, predicate or live
+/// value, newest first, and a text without words fails.
+#[test]
+fn subjects_and_search_find_what_an_agent_knows() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = sqlite_url(dir.path());
+    ok_json(&store, &["remember", "a", "alice", "home city", "Lisbon"]);
+    ok_json(&store, &["remember", "a", "alice", "employer", "Acme Lisbon"]);
+    ok_json(&store, &["remember", "a", "bob", "home city", "Porto"]);
+    let all = ok_json(&store, &["subjects", "a"]);
+    assert_eq!(
+        all["subjects"],
+        serde_json::json!([{"subject": "alice", "lines": 2, "live": 2}, {"subject": "bob", "lines": 1, "live": 1}])
+    );
+    let b = ok_json(&store, &["subjects", "a", "--prefix", "b"]);
+    assert_eq!(b["subjects"].as_array().map(Vec::len), Some(1));
+    let first = ok_json(&store, &["subjects", "a", "--limit", "1"]);
+    assert_eq!(first["subjects"][0]["subject"], "alice");
+    let found = ok_json(&store, &["search", "a", "LISBON"]);
+    let lines: Vec<(&str, &str)> = found["hits"]
+        .as_array()
+        .ok_or("hits")?
+        .iter()
+        .map(|h| (s(&h["subject"]), s(&h["predicate"])))
+        .collect();
+    assert_eq!(lines, [("alice", "employer"), ("alice", "home city")]);
+    assert_eq!(found["hits"][0]["belief"]["value"], "Acme Lisbon");
+    let city = ok(&store, &["search", "a", "home city porto"]);
+    assert!(city.contains("bob · home city") && city.contains("Porto"), "{city}");
+    let then = ok_json(&store, &["search", "a", "acme", "--as-of-seq", "1"]);
+    assert_eq!(then["hits"], serde_json::json!([]));
+    fails(&store, &["search", "a", "?!"], 1);
+    Ok(())
+}
+
 #[test]
 fn pending_and_adjudicate_affirm_settle_a_queued_contradiction() -> TestResult {
     let dir = tempfile::tempdir()?;

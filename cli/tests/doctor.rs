@@ -206,13 +206,34 @@ fn doctor_finds_a_line_summary_that_disagrees_with_the_live_claims() -> TestResu
 }
 
 #[test]
-fn reindex_repairs_the_live_claims_and_summaries_doctor_finds_wrong() -> TestResult {
+fn doctor_finds_search_postings_and_subjects_that_disagree_with_the_claims() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = store(dir.path());
+    edit(&file_of_a(dir.path()), "DELETE FROM terms WHERE term = 'q'")?;
+    let (healthy, errors) = doctor(&store);
+    assert!(!healthy);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("discovery index a:") && errors[0].contains("\"q\""), "{errors:?}");
+    edit(
+        &file_of_a(dir.path()),
+        "INSERT INTO terms SELECT agent_id, 'q', subject, 'q', 1 FROM live_lines WHERE subject = 's' AND predicate = 'q'; DELETE FROM live_lines WHERE subject = 't'",
+    )?;
+    let (_, errors) = doctor(&store);
+    assert!(
+        errors.iter().any(|e| e.starts_with("discovery index a:") && e.contains("subjects")),
+        "{errors:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn reindex_repairs_the_live_claims_summaries_and_postings_doctor_finds_wrong() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = store(dir.path());
     edit(
         &file_of_a(dir.path()),
         "DELETE FROM live_claims WHERE subject = 's' AND predicate = 'q'; \
-         UPDATE live_lines SET clashes = 7 WHERE subject = 't'",
+         UPDATE live_lines SET clashes = 7 WHERE subject = 't'; DELETE FROM terms WHERE term = 'p'",
     )?;
     assert!(!doctor(&store).0);
     let one = run(&store, &["--json", "reindex", "--agent", "a"]);

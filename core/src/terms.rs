@@ -44,11 +44,16 @@ pub fn of_value(value: &Value) -> Vec<String> {
 /// The terms a claim gives its line — its subject's, its predicate's and its value's — sorted,
 /// each once.
 pub fn of_claim(claim: &Claim) -> Vec<String> {
+    of_parts(&claim.subject, &claim.predicate, &claim.value)
+}
+
+/// [`of_claim`] of a claim with this subject, predicate and value.
+pub fn of_parts(subject: &str, predicate: &str, value: &Value) -> Vec<String> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    add_text(&claim.subject, &mut seen, &mut out);
-    add_text(&claim.predicate, &mut seen, &mut out);
-    add_value(&claim.value, &mut seen, &mut out);
+    add_text(subject, &mut seen, &mut out);
+    add_text(predicate, &mut seen, &mut out);
+    add_value(value, &mut seen, &mut out);
     seen.into_iter().collect()
 }
 

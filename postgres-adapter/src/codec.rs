@@ -544,6 +544,7 @@ pub(crate) fn unit_rows(append: &Append, first_unit: bool) -> PgResult<UnitRows>
                 "df": derived,
                 "dp": depends,
                 "vk": hex(&credence_core::liveness::value_key(&c.value)),
+                "tm": credence_core::terms::of_claim(c),
             }))?);
         }
         rows

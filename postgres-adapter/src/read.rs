@@ -14,14 +14,14 @@ use credence_core::liveness::{ClaimState, claim_states};
 use credence_core::{
     Adjudication, AdjudicationStatus, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Event,
     Handle, Head, HistoryCursor, LedgerEntry, LedgerRead, LinePage, LineRows, LineSummary, LiveClaim, Result,
-    Span, StateMark, StatusChange, Timestamp, Upto,
+    Span, StateMark, StatusChange, SubjectRange, SubjectSummary, Timestamp, Upto,
 };
 use postgres::Row;
 use postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::codec::{self, max_seq_param};
-use crate::error::PgResult;
+use crate::error::{PgError, PgResult};
 use crate::pool::PgConnection;
 use crate::sql;
 
@@ -344,6 +344,45 @@ impl LedgerRead for PgView<'_> {
         })?;
         let assertions = self.rows(sql::STATE_ASSERTIONS, &[&self.agent, &refs, &seq], codec::assertion)?;
         Ok(claim_states(&marks, &assertions))
+    }
+
+    fn subjects(&self, range: &SubjectRange<'_>) -> Result<Vec<SubjectSummary>> {
+        let limit = i64::try_from(range.limit).unwrap_or(i64::MAX);
+        let after = range.after.unwrap_or("");
+        let rows = match range.prefix_end() {
+            Some(end) => self.query(sql::SUBJECTS[0], &[&self.agent, &range.prefix, &after, &limit, &end])?,
+            None => self.query(sql::SUBJECTS[1], &[&self.agent, &range.prefix, &after, &limit])?,
+        };
+        let count =
+            |n: i64| u64::try_from(n).map_err(|_| PgError::Corrupt(format!("lines: negative count {n}")));
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let r = codec::RowReader::new(row, "lines");
+                Ok(SubjectSummary {
+                    subject: r.get("subject")?,
+                    lines: count(r.get("lines")?)?,
+                    live: count(r.get("live")?)?,
+                })
+            })
+            .collect::<PgResult<Vec<_>>>()?)
+    }
+
+    fn term_lines(&self, term: &str, seq: u64, limit: usize) -> Result<Vec<(String, String)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.rows(sql::TERM_LINES, &[&self.agent, &term, &max_seq_param(seq), &limit], |row| {
+            let r = codec::RowReader::new(row, "terms");
+            Ok((r.get("subject")?, r.get("predicate")?))
+        })
+    }
+
+    fn line_latest(&self, subject: &str, predicate: &str, seq: u64) -> Result<Option<u64>> {
+        let latest =
+            self.first(sql::LINE_LATEST, &[&self.agent, &subject, &predicate, &max_seq_param(seq)], |row| {
+                let seq: i64 = codec::RowReader::new(row, "claims").get("stream_seq")?;
+                u64::try_from(seq).map_err(|_| PgError::Corrupt(format!("claims row: negative seq {seq}")))
+            })?;
+        Ok(latest)
     }
 
     fn claim_entries(&self, claim_ref: ClaimRef, max_seq: u64) -> Result<Vec<LedgerEntry>> {

@@ -1,5 +1,6 @@
 //! Deriving the indexes from the ledger rows again (SPEC §3.5): after the migration that
-//! introduces them (schema version 5 leaves a `credence_rebuild` row naming what to build) and,
+//! introduces them (schema versions 5 and 7 leave a `credence_rebuild` row naming what to
+//! build) and,
 //! one agent at a time, whenever an operator asks (`Ledger::rebuild_indexes`, `credence
 //! reindex`). Everything happens in one transaction: readers see the old index or the new one,
 //! never a half-built one. Each claim's stretches of liveness are folded from its entries and
@@ -18,18 +19,73 @@ use crate::sql;
 /// Claims read, keyed or derived per statement.
 const PAGE: i64 = 2_000;
 
-/// Gives every claim without a value key its key, then rebuilds the whole index from the rows.
-/// Returns how many claims are live.
-pub(crate) fn rebuild(tx: &mut Transaction<'_>) -> PgResult<u64> {
-    fill_value_keys(tx, None)?;
-    tx.batch_execute("TRUNCATE live_claims, live_lines, live_spans, live_periods, live_stretches")?;
-    let agents: Vec<String> = tx
-        .query("SELECT DISTINCT agent_id FROM claims ORDER BY agent_id", &[])?
+/// Rebuilds what `credence_rebuild` names: `live_claims` ([`rebuild_live`]) and `terms` (every
+/// agent's search postings, [`derive_terms`]).
+pub(crate) fn rebuild(tx: &mut Transaction<'_>) -> PgResult<()> {
+    let what: Vec<String> = tx
+        .query("SELECT what FROM credence_rebuild", &[])?
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
+    if what.iter().any(|w| w == "live_claims") {
+        rebuild_live(tx)?;
+    }
+    if what.iter().any(|w| w == "terms") {
+        tx.batch_execute("TRUNCATE terms")?;
+        for agent in agents(tx)? {
+            derive_terms(tx, &agent)?;
+        }
+    }
+    Ok(())
+}
+
+fn agents(client: &mut impl GenericClient) -> PgResult<Vec<String>> {
+    Ok(client
+        .query("SELECT DISTINCT agent_id FROM claims ORDER BY agent_id", &[])?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Derives `agent`'s search postings from its claims, a page at a time: per term and line, the
+/// first unit whose claim carried it.
+fn derive_terms(client: &mut impl GenericClient, agent: &str) -> PgResult<()> {
+    let (mut after, mut first) = (uuid::Uuid::nil(), true);
+    loop {
+        let claims = client
+            .query(sql::CLAIMS_PAGE, &[&agent, &after, &PAGE, &first])?
+            .iter()
+            .map(codec::claim)
+            .collect::<PgResult<Vec<_>>>()?;
+        let Some(last) = claims.last() else { return Ok(()) };
+        (after, first) = (last.claim_ref.0, false);
+        let mut firsts: HashMap<(String, &str, &str), i64> = HashMap::new();
+        for claim in &claims {
+            let seq = seq_param(claim.seq)?;
+            for term in credence_core::terms::of_claim(claim) {
+                let at = firsts.entry((term, &claim.subject, &claim.predicate)).or_insert(seq);
+                *at = (*at).min(seq);
+            }
+        }
+        let (mut terms, mut subjects, mut predicates, mut seqs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((term, subject, predicate), seq) in firsts {
+            terms.push(term);
+            subjects.push(subject);
+            predicates.push(predicate);
+            seqs.push(seq);
+        }
+        client.execute(sql::UPSERT_TERMS, &[&agent, &terms, &subjects, &predicates, &seqs])?;
+    }
+}
+
+/// Gives every claim without a value key its key, then rebuilds the whole live-claims index
+/// from the rows. Returns how many claims are live.
+fn rebuild_live(tx: &mut Transaction<'_>) -> PgResult<u64> {
+    fill_value_keys(tx, None)?;
+    tx.batch_execute("TRUNCATE live_claims, live_lines, live_spans, live_periods, live_stretches")?;
     let mut live = 0;
-    for agent in agents {
+    for agent in agents(tx)? {
         live += derive(tx, &agent)?;
     }
     Ok(live)
@@ -41,9 +97,13 @@ pub(crate) fn rebuild(tx: &mut Transaction<'_>) -> PgResult<u64> {
 /// everything derived again. Returns how many claims are live.
 pub(crate) fn rebuild_agent(client: &mut impl GenericClient, agent: &str) -> PgResult<u64> {
     fill_value_keys(client, Some(agent))?;
-    for table in ["live_claims", "live_lines", "live_spans", "live_periods", "live_stretches"] {
+    for table in
+        ["live_claims", "live_lines", "live_spans", "live_periods", "live_stretches", "lines", "terms"]
+    {
         client.execute(&format!("DELETE FROM {table} WHERE agent_id = $1"), &[&agent])?;
     }
+    client.execute(sql::FILL_LINES, &[&agent])?;
+    derive_terms(client, agent)?;
     derive(client, agent)
 }
 

@@ -181,6 +181,27 @@ pub(crate) const STATE_ASSERTIONS: &str = "SELECT a.stream_seq, a.assertion_ref,
      x.target, x.kind, x.at, x.ord FROM assertions x WHERE x.agent_id = $1 AND x.target = r.claim_ref \
      AND x.stream_seq <= $3 OFFSET 0) a ORDER BY a.stream_seq, a.assertion_ref, a.ord";
 
+/// An agent's subjects from `$2` on and after `$3` (`''`: none), at most `$4`, each with its
+/// lines and live claims; the first of the pair also ends before `$5` (the prefix's end).
+pub(crate) const SUBJECTS: [&str; 2] = [
+    "SELECT l.subject, count(*)::bigint AS lines, coalesce(sum(ll.live), 0)::bigint AS live FROM lines l \
+     LEFT JOIN live_lines ll ON ll.agent_id = l.agent_id AND ll.subject = l.subject AND ll.predicate = l.predicate \
+     WHERE l.agent_id = $1 AND l.subject >= $2 AND l.subject > $3 AND l.subject < $5 \
+     GROUP BY l.subject ORDER BY l.subject LIMIT $4",
+    "SELECT l.subject, count(*)::bigint AS lines, coalesce(sum(ll.live), 0)::bigint AS live FROM lines l \
+     LEFT JOIN live_lines ll ON ll.agent_id = l.agent_id AND ll.subject = l.subject AND ll.predicate = l.predicate \
+     WHERE l.agent_id = $1 AND l.subject >= $2 AND l.subject > $3 \
+     GROUP BY l.subject ORDER BY l.subject LIMIT $4",
+];
+
+/// The lines term `$2` reached by seq `$3`, at most `$4`.
+pub(crate) const TERM_LINES: &str = "SELECT subject, predicate FROM terms WHERE agent_id = $1 AND term = $2 \
+     AND first_seq <= $3 ORDER BY subject, predicate LIMIT $4";
+
+/// The seq of the line's newest claim with seq ≤ `$4`.
+pub(crate) const LINE_LATEST: &str = "SELECT stream_seq FROM claims WHERE agent_id = $1 AND subject = $2 \
+     AND predicate = $3 AND stream_seq <= $4 ORDER BY stream_seq DESC, claim_ref DESC LIMIT 1";
+
 /// The newest unit with `tx_time ≤ $2`.
 pub(crate) const SEQ_AT: &str = "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 AND tx_time <= $2 \
              ORDER BY tx_time DESC, stream_seq DESC LIMIT 1";
@@ -353,7 +374,14 @@ pub(crate) fn prepare_append(many: bool) -> String {
            AS t({ag_col}s bigint, o integer, r uuid, t uuid, k text, at bigint){only_ok}), \
          d AS (INSERT INTO edges (agent_id, from_ref, to_ref, kind, stream_seq, ord) \
            SELECT {ag}, f, t, k, s, o FROM json_to_recordset({edges}) \
-           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer){only_ok}) \
+           AS t({ag_col}f uuid, t uuid, k text, s bigint, o integer){only_ok}), \
+         l AS (INSERT INTO lines (agent_id, subject, predicate) \
+           SELECT DISTINCT {ag}, subj, pred FROM json_to_recordset({claims}) \
+           AS t({ag_col}subj text, pred text){only_ok} ON CONFLICT DO NOTHING), \
+         w AS (INSERT INTO terms (agent_id, term, subject, predicate, first_seq) \
+           SELECT {ag}, x.term, subj, pred, s FROM json_to_recordset({claims}) \
+           AS t({ag_col}s bigint, subj text, pred text, tm text[]) CROSS JOIN LATERAL unnest(tm) AS x(term){only_ok} \
+           ON CONFLICT DO NOTHING) \
          {tail}"
     )
 }
@@ -680,6 +708,16 @@ pub(crate) const CLAIMS_MARKS: &str = entries_sql!(
 /// The assertions about claims `$2` of agent `$1` (rebuilding the index).
 pub(crate) const CLAIMS_ASSERTIONS: &str = "SELECT stream_seq, assertion_ref, target, kind, at FROM assertions \
      WHERE agent_id = $1 AND target = ANY($2) ORDER BY target, stream_seq, assertion_ref, ord";
+
+/// Adds search postings given as arrays for agent `$1`, keeping each line's earliest unit
+/// (rebuilding the index).
+pub(crate) const UPSERT_TERMS: &str = "INSERT INTO terms (agent_id, term, subject, predicate, first_seq) \
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) \
+     ON CONFLICT (agent_id, term, subject, predicate) DO UPDATE SET first_seq = least(terms.first_seq, excluded.first_seq)";
+
+/// A row in `lines` for every line of agent `$1` (rebuilding the index).
+pub(crate) const FILL_LINES: &str = "INSERT INTO lines (agent_id, subject, predicate) \
+     SELECT DISTINCT agent_id, subject, predicate FROM claims WHERE agent_id = $1 ON CONFLICT DO NOTHING";
 
 /// Adds live rows given as arrays (rebuilding the index; the trigger counts each line).
 pub(crate) const INSERT_LIVE_ROWS: &str = "INSERT INTO live_claims (agent_id, subject, predicate, claim_ref, \

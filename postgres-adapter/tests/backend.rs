@@ -107,9 +107,10 @@ fn connect_schema_newer_than_build_is_schema_too_new() -> TestResult {
     Ok(())
 }
 
-/// Schema version 4 builds the live-claims index from the rows a version-3 schema holds: the
-/// index is dropped and its migration forgotten, and opening the schema again rebuilds it to
-/// what the fold of every line finds live.
+/// Schema versions 4–7 build the live-claims index and the discovery tables from the rows a
+/// version-3 schema holds: they are dropped and their migrations forgotten, and opening the
+/// schema again rebuilds them to what the fold of every line finds live and what the claims
+/// written through the index answered.
 #[test]
 fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
     let base = require_server!();
@@ -132,18 +133,30 @@ fn the_live_claims_migration_builds_the_index_from_the_rows() -> TestResult {
         let window = credence_core::ValidTime::new(Some(year(from)?), Some(year(to)?));
         engine.ingest(IngestRequest::new("m", "windows", "p", value).with_valid_time(window))?;
     }
+    let subjects = credence_core::SubjectsQuery::new("m", 100);
+    let texts = ["p", "a", "b", "new", "old", "0.0", "x", "windows", "dependent 2"];
+    let searches = |e: &dyn ClaimEngine| -> Result<Vec<_>, credence_core::Error> {
+        texts.iter().map(|t| e.search(&credence_core::SearchQuery::new("m", *t, 100))).collect()
+    };
+    let (subjects_written, searches_written) = (engine.subjects(&subjects)?, searches(&engine)?);
+    assert!(searches_written.iter().all(|r| !r.hits.is_empty()), "{searches_written:?}");
     drop(engine);
     // Back to schema version 3: no index, no value keys.
     let mut admin = support::admin_client(&base)?;
     admin.batch_execute(&format!(
         "SET search_path TO \"{s}\"; DROP TABLE live_claims, live_lines, live_spans, live_periods, live_stretches, credence_rebuild; \
-         DROP FUNCTION credence_live_lines(); DROP INDEX claims_by_start; ALTER TABLE claims DROP COLUMN value_key; \
+         DROP FUNCTION credence_live_lines(); DROP INDEX claims_by_start; DROP TABLE lines, terms; \
+         ALTER TABLE claims DROP COLUMN value_key; \
          DELETE FROM {h} WHERE version >= 4",
         s = guard.schema,
         h = credence_postgres::schema::HISTORY_TABLE
     ))?;
-    let ledger = PostgresLedger::from_url(&guard.url("pool_max=2"))?;
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=2"))?);
     assert_eq!(ledger.schema_version()?, credence_postgres::schema::supported_version());
+    // The lines and search postings (schema version 7) answer as the ones written with the claims.
+    let migrated = Engine::new(ledger.clone());
+    assert_eq!(migrated.subjects(&subjects)?, subjects_written);
+    assert_eq!(searches(&migrated)?, searches_written);
     for line in ["base", "dependent", "fixed", "contested", "zero", "windows"] {
         let (live, folded, summary) = read_with(&ledger, &agent("m"), |view| {
             let rows = view.line(line, "p", credence_core::Upto::Head)?;
@@ -589,6 +602,48 @@ fn history_pages_read_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() ->
         let plan =
             plans.iter().find(|p| p.sql.contains(read)).ok_or(format!("history_page did not run {read}"))?;
         assert!(plan.plan.contains(index), "{read} not by claim:\n{}", plan.plan);
+    }
+    Ok(())
+}
+
+/// Discovery, planned while the tables are tiny, reads a range of subjects in key order (a page
+/// stops after its last subject), one term's postings and a line's newest claim by index.
+#[test]
+fn discovery_reads_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?);
+    let engine = Engine::new(ledger.clone());
+    for (s, p) in [("alice", "city"), ("alice", "job"), ("bob", "city"), ("carol", "pet")] {
+        engine.ingest(IngestRequest::new("tiny", s, p, "lisbon"))?;
+    }
+    ledger.capture_plans(true);
+    let query = credence_core::SubjectsQuery {
+        after: Some("alice".into()),
+        ..credence_core::SubjectsQuery::new("tiny", 1)
+    };
+    engine.subjects(&query)?;
+    engine.subjects(&credence_core::SubjectsQuery { prefix: Some("b".into()), ..query })?;
+    engine.search(&credence_core::SearchQuery::new("tiny", "lisbon city", 5))?;
+    ledger.capture_plans(false);
+    let plans = ledger.take_plans();
+    for (read, index, cond) in [
+        ("FROM lines l", "lines_pkey", "subject >"),
+        ("FROM terms", "terms_pkey", "term ="),
+        ("ORDER BY stream_seq DESC, claim_ref DESC", "claims_by_line", "stream_seq <="),
+    ] {
+        let found: Vec<_> = plans.iter().filter(|p| p.sql.contains(read)).collect();
+        assert!(!found.is_empty(), "discovery did not run {read}");
+        for plan in found {
+            let lines: Vec<&str> = plan.plan.lines().collect();
+            let at = lines
+                .iter()
+                .position(|l| l.contains(index))
+                .ok_or(format!("{index} unused:\n{}", plan.plan))?;
+            let next = lines.get(at + 1).copied().unwrap_or_default();
+            assert!(next.contains(cond), "no range of {index}:\n{}", plan.plan);
+            assert!(!plan.plan.contains("Sort") && !plan.plan.contains("HashAggregate"), "{}", plan.plan);
+        }
     }
     Ok(())
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use credence_core::{
     AdjudicationStatus, AgentId, Append, AuditCursor, AuditRange, Cardinality, Claim, ClaimRef, Criticality,
-    EdgeKind, Event, Handle, HistoryCursor, LedgerRead, LinePage, Provenance, Span, StatusChange, Timestamp,
+    EdgeKind, Event, Handle, HistoryCursor, LedgerRead, LinePage, Provenance, Span, StatusChange,
+    SubjectRange, Timestamp,
 };
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use uuid::Uuid;
@@ -33,6 +34,13 @@ fn every_read(view: &View<'_>) -> credence_core::Result<()> {
     view.live_at("s", "p", 1, Span::at(Timestamp(5)), 0.7)?;
     view.claim_entries(r, 9)?;
     view.claim_states_at(&[r], 9)?;
+    view.term_lines("t", 9, 10)?;
+    view.line_latest("s", "p", 9)?;
+    for prefix in ["", "a"] {
+        for after in [None, Some("b")] {
+            view.subjects(&SubjectRange { prefix, after, limit: 10 })?;
+        }
+    }
     let after = HistoryCursor { key: Timestamp(5), tx_time: Timestamp(5), seq: 2, claim_ref: r };
     for after in [None, Some(after)] {
         view.line_page("s", "p", &LinePage { seq: 9, threshold: 0.7, after, limit: 10 })?;

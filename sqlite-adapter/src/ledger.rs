@@ -400,7 +400,11 @@ impl Ledger for SqliteLedger {
 
     fn rebuild_indexes(&self, agent: &AgentId) -> Result<Option<u64>> {
         let Some(db) = self.agent_db(agent, false)? else { return Ok(Some(0)) };
-        db.write(&mut |conn| Ok(Some(live::rebuild(conn)?)))
+        db.write(&mut |conn| {
+            let live = live::rebuild(conn)?;
+            crate::terms::rebuild(conn)?;
+            Ok(Some(live))
+        })
     }
 
     fn survey(&self) -> Result<AgentSurvey> {

@@ -87,6 +87,7 @@ mod live;
 mod naming;
 mod read;
 mod schema;
+mod terms;
 mod turns;
 mod url;
 mod write;

@@ -275,6 +275,14 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
             }
         }
     }
+    // Every line with a claim has its row, whether or not a claim of it is live (from schema 7
+    // on; harmless in the version 5 migration, which is followed by version 7's).
+    conn.execute(
+        "INSERT INTO live_lines (agent_id, subject, predicate, live, functional, clashes, span) \
+         SELECT DISTINCT agent_id, subject, predicate, 0, 0, 0, 0 FROM claims WHERE true ON CONFLICT DO NOTHING",
+        [],
+    )
+    .map_err(SqliteError::sqlite("adding the lines without live claims"))?;
     Ok(live)
 }
 #[cfg(test)]

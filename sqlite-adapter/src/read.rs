@@ -3,7 +3,8 @@
 use credence_core::{
     Adjudication, AdjudicationStatus, AgentId, Append, Assertion, AuditRange, Claim, ClaimRef, Edge,
     EdgeKind, Event, Handle, Head, HistoryCursor, Idempotency, LedgerEntry, LedgerRead, LinePage, LineRows,
-    LineSummary, LiveClaim, Result, Span, StateMark, StatusChange, Timestamp, Upto, ValidTime,
+    LineSummary, LiveClaim, Result, Span, StateMark, StatusChange, SubjectRange, SubjectSummary, Timestamp,
+    Upto, ValidTime,
 };
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{CachedStatement, Connection, Params, Row, ToSql};
@@ -644,6 +645,60 @@ impl LedgerRead for View<'_> {
         ];
         claims.extend(self.claims(&by_tx, params)?);
         Ok(page.select(claims))
+    }
+
+    // `live_lines` has a row per line with a claim (schema 7); a range of it, grouped by
+    // subject in key order, stops after `limit` subjects.
+    fn subjects(&self, range: &SubjectRange<'_>) -> Result<Vec<SubjectSummary>> {
+        let end = range.prefix_end();
+        let mut sql = String::from(
+            "SELECT subject, count(*), sum(live) FROM live_lines WHERE agent_id = +?1 AND subject >= +?2",
+        );
+        if end.is_some() {
+            sql.push_str(" AND subject < +?3");
+        }
+        if range.after.is_some() {
+            sql.push_str(" AND subject > +?4");
+        }
+        sql.push_str(" GROUP BY subject ORDER BY subject LIMIT ?5");
+        let limit = i64::try_from(range.limit).unwrap_or(i64::MAX);
+        let what = "live_lines row";
+        let count =
+            |n: i64| u64::try_from(n).map_err(|_| SqliteError::Decode(format!("{what}: negative count {n}")));
+        Ok(self.rows(
+            &sql,
+            rusqlite::params![self.agent.as_str(), range.prefix, end, range.after, limit],
+            |_, row| {
+                Ok(SubjectSummary {
+                    subject: get(row, 0)?,
+                    lines: count(get(row, 1)?)?,
+                    live: count(get(row, 2)?)?,
+                })
+            },
+        )?)
+    }
+
+    fn term_lines(&self, term: &str, seq: u64, limit: usize) -> Result<Vec<(String, String)>> {
+        Ok(self.rows(
+            "SELECT subject, predicate FROM terms WHERE agent_id = +?1 AND term = +?2 AND first_seq <= +?3 \
+             ORDER BY subject, predicate LIMIT ?4",
+            rusqlite::params![
+                self.agent.as_str(),
+                term,
+                seq_bound(seq),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |_, row| Ok((get(row, 0)?, get(row, 1)?)),
+        )?)
+    }
+
+    fn line_latest(&self, subject: &str, predicate: &str, seq: u64) -> Result<Option<u64>> {
+        let latest: Option<i64> = self.scalar(
+            "SELECT stream_seq FROM claims INDEXED BY claims_by_line WHERE agent_id = +?1 AND subject = +?2 \
+             AND predicate = +?3 AND stream_seq <= +?4 ORDER BY stream_seq DESC LIMIT 1",
+            rusqlite::params![self.agent.as_str(), subject, predicate, seq_bound(seq)],
+        )?;
+        Ok(latest.map(|s| seq_from_sql(s, "claims row")).transpose()?)
     }
 
     fn line(&self, subject: &str, predicate: &str, upto: Upto) -> Result<LineRows> {

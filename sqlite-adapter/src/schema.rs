@@ -20,6 +20,10 @@ pub const MIN_SQLITE_VERSION: i32 = 3_051_003;
 /// (`live::rebuild`), in the same transaction.
 const LIVE_WINDOWS_VERSION: i64 = 5;
 
+/// The schema version whose migration leaves the search postings to be derived in Rust
+/// (`terms::rebuild`), in the same transaction.
+const DISCOVERY_VERSION: i64 = 7;
+
 /// refinery's history table (same layout as refinery's own runner writes).
 const HISTORY_TABLE: &str = "refinery_schema_history";
 
@@ -368,6 +372,10 @@ fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
         if version == LIVE_WINDOWS_VERSION {
             crate::live::rebuild(&tx)
                 .map_err(|e| SqliteError::Decode(format!("building the live claims index: {e}")))?;
+        }
+        if version == DISCOVERY_VERSION {
+            crate::terms::rebuild(&tx)
+                .map_err(|e| SqliteError::Decode(format!("building the search postings: {e}")))?;
         }
     }
     if migrating {

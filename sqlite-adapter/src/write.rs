@@ -101,6 +101,7 @@ pub(crate) fn apply(conn: &Connection, agent: &AgentId, append: &Append) -> SqlR
             }
             return Err(SqliteError::sqlite("inserting a claim")(e));
         }
+        crate::terms::insert(conn, a, c)?;
     }
 
     for a_row in &append.assertions {

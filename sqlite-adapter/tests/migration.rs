@@ -208,6 +208,23 @@ fn a_version_1_file_is_migrated_with_every_unit_and_answer_kept() -> TestResult 
         }
     }
 
+    // The lines and postings the migration derived (schema version 7) answer discovery as the
+    // ones written with the claims do.
+    let subjects = credence_core::SubjectsQuery::new("m", 1_000);
+    assert_eq!(now.subjects(&subjects)?, before.subjects(&subjects)?);
+    assert_eq!(now.subjects(&subjects)?.subjects.len(), lines.len());
+    for term in ["s0", "p", "tags", "has", "a", "spring", "0", "1", "2", "base", "new"] {
+        for seq in [1, 20, 45, u64::MAX] {
+            let (migrated_lines, written_lines) = (
+                credence_core::ledger::read_with(&*migrated, &agent("m"), |v| v.term_lines(term, seq, 100))?,
+                credence_core::ledger::read_with(&*reference, &agent("m"), |v| v.term_lines(term, seq, 100))?,
+            );
+            assert_eq!(migrated_lines, written_lines, "lines of {term:?} as of {seq}");
+        }
+        let q = credence_core::SearchQuery::new("m", term, 100);
+        assert_eq!(now.search(&q)?, before.search(&q)?, "search {term:?}");
+    }
+
     // The file is at the newest version, the store writes it with foreign keys on, and it
     // takes the next ingest at the next seq.
     assert_eq!(recorded_version(&fx.target)?, credence_sqlite::schema_version());

@@ -208,10 +208,11 @@ fn schema_history_is_refinerys_table() -> TestResult {
             (3, "idempotency_keys".to_owned()),
             (4, "live_claims".to_owned()),
             (5, "live_windows".to_owned()),
-            (6, "history_pages".to_owned())
+            (6, "history_pages".to_owned()),
+            (7, "discovery".to_owned())
         ]
     );
-    assert_eq!(credence_sqlite::schema_version(), 6);
+    assert_eq!(credence_sqlite::schema_version(), 7);
     Ok(())
 }
 

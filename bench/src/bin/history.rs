@@ -9,7 +9,9 @@
 //! * (b) a **corrected line**: each new value is ingested (Contested) and then resolved in its
 //!   favour, so one claim is live and the history grows;
 //! * (c) an agent holding `--agent-claims` claims over `--agent-lines` lines: ingest and recall
-//!   on a fresh line of it against the same on an empty agent, alternating.
+//!   on a fresh line of it against the same on an empty agent, alternating; and a search for a
+//!   word one line holds (alone, and with the predicate every line has) against the same on an
+//!   agent of that one line.
 //!
 //! Recall is timed now and as of the line's midpoint seq, against a one-claim line; a history
 //! page of `PAGE` claims from the middle of each line, against the whole of a line of `PAGE`
@@ -25,8 +27,8 @@ use credence_bench::baseline::{Baseline, PostgresBaseline, SqliteBaseline};
 use credence_bench::store::Target;
 use credence_bench::workloads::{BenchEngine, Latency};
 use credence_core::{
-    ClaimEngine, Disposition, Engine, HistoryCursor, HistoryQuery, IngestRequest, RecallQuery, Timestamp,
-    ValidTime, time::MICROS_PER_SECOND,
+    ClaimEngine, Disposition, Engine, HistoryCursor, HistoryQuery, IngestRequest, RecallQuery, SearchQuery,
+    Timestamp, ValidTime, time::MICROS_PER_SECOND,
 };
 
 /// Chunks each line is built in (the rate is reported per chunk).
@@ -263,6 +265,21 @@ fn fresh_lines(engine: &BenchEngine, agent: &str, round: u64) -> Result<(f64, Du
     Ok((rate, Latency::of(samples).p99))
 }
 
+/// `RECALLS / ROUNDS` timed searches of `text` on `agent`, each finding exactly one line.
+fn search_samples(engine: &BenchEngine, agent: &str, text: &str) -> Result<Vec<Duration>, String> {
+    let query = SearchQuery::new(agent, text, 10);
+    let mut samples = Vec::new();
+    for _ in 0..RECALLS / ROUNDS as usize {
+        let t = Instant::now();
+        let found = engine.search(&query).map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+        if found.hits.len() != 1 {
+            return Err(format!("search {text:?} on {agent} found {} lines", found.hits.len()));
+        }
+    }
+    Ok(samples)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
@@ -375,6 +392,23 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
         large = (large.0 + rate / ROUNDS as f64, large.1.max(p99));
         let (rate, p99) = fresh_lines(&engine, &format!("empty-{round}"), round)?;
         empty = (empty.0 + rate / ROUNDS as f64, empty.1.max(p99));
+    }
+    progress("search: large agent and a one-line agent, alternating");
+    for agent in ["large", "one-line"] {
+        ingest(&engine, IngestRequest::new(agent, "needle", "p", "a rare word"))?;
+    }
+    for text in ["rare", "p rare"] {
+        let (mut large, mut small) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            large.extend(search_samples(&engine, "large", text)?);
+            small.extend(search_samples(&engine, "one-line", text)?);
+        }
+        let (large, small) = (Latency::of(large).p99, Latency::of(small).p99);
+        rows.push((
+            format!("(c) {} claims: search {text:?} p99 / one-line agent", args.agent_claims),
+            format!("{} / {} = {:.2}×", ms(large), ms(small), large.as_secs_f64() / small.as_secs_f64()),
+            "≤ 1.2×",
+        ));
     }
     rows.push((
         format!("(c) {} claims: fresh-line ingest/s / empty agent", args.agent_claims),

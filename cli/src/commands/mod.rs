@@ -37,6 +37,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Subject { agent, subject, as_of, valid_at } => {
             reads::subject(&g, &agent, &subject, &as_of, valid_at.as_deref())
         }
+        Command::Subjects { agent, prefix, limit } => reads::subjects(&g, &agent, prefix, limit),
+        Command::Search { agent, text, as_of, limit } => reads::search(&g, &agent, &text, &as_of, limit),
         Command::Audit { agent, claim, limit, newest_first } => {
             reads::audit(&g, &agent, claim.as_deref(), limit, newest_first)
         }

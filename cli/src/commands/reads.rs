@@ -1,8 +1,11 @@
 //! Commands that read an agent's claims or list the store: `recall`, `history`, `subject`,
-//! `audit`, `lineage`, `agents`.
+//! `subjects`, `search`, `audit`, `lineage`, `agents`.
 
 use credence::transfer;
-use credence::{AsOf, AuditQuery, ClaimEngine, HISTORY_PAGE, History, HistoryQuery, RecallQuery};
+use credence::{
+    AsOf, AuditQuery, ClaimEngine, HISTORY_PAGE, History, HistoryQuery, RecallQuery, SearchQuery,
+    SubjectsQuery,
+};
 use serde_json::{Value, json};
 
 use super::{Globals, as_of_point, damage_report, damage_result, damage_text, parse_ref, valid_at_point};
@@ -104,6 +107,81 @@ pub(super) fn subject(
         || {
             let s: String = beliefs.iter().map(|(p, b)| output::belief_text(p, b)).collect();
             if s.is_empty() { "no claims about this subject\n".to_owned() } else { s }
+        },
+    )
+}
+
+/// `subjects`: an agent's subjects, read page by page up to `limit` (all by default).
+pub(super) fn subjects(
+    g: &Globals,
+    agent: &str,
+    prefix: Option<String>,
+    limit: Option<usize>,
+) -> Result<(), Failure> {
+    let c = g.open_for(agent)?;
+    if limit == Some(0) {
+        return Err(Failure::Usage("--limit must be at least 1".into()));
+    }
+    let mut query = SubjectsQuery { prefix, ..SubjectsQuery::new(agent, limit.unwrap_or(1000).min(1000)) };
+    let mut subjects = Vec::new();
+    loop {
+        let page = c.subjects(&query)?;
+        subjects.extend(page.subjects);
+        if let Some(l) = limit
+            && subjects.len() >= l
+        {
+            subjects.truncate(l);
+            break;
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    g.show(
+        || json!({"agent": agent, "subjects": subjects}),
+        || {
+            let rows: Vec<Vec<String>> = subjects
+                .iter()
+                .map(|s| vec![s.subject.clone(), s.lines.to_string(), s.live.to_string()])
+                .collect();
+            table(&["subject", "lines", "live claims"], &rows)
+        },
+    )
+}
+
+/// `search`: the lines holding every word of a text, newest first, with their beliefs.
+pub(super) fn search(
+    g: &Globals,
+    agent: &str,
+    text: &str,
+    as_of: &AsOfArgs,
+    limit: usize,
+) -> Result<(), Failure> {
+    let c = g.open_for(agent)?;
+    let query = SearchQuery { as_of: as_of_point(as_of)?, ..SearchQuery::new(agent, text, limit) };
+    let results = c.search(&query)?;
+    g.show(
+        || {
+            let hits: Vec<Value> = results
+                .hits
+                .iter()
+                .map(|h| {
+                    json!({"subject": h.subject, "predicate": h.predicate, "latest_seq": h.latest_seq,
+                        "belief": output::belief_json(&h.belief)})
+                })
+                .collect();
+            json!({"agent": agent, "text": text, "hits": hits, "as_of_seq": results.as_of_seq})
+        },
+        || {
+            if results.hits.is_empty() {
+                return "no line holds every word\n".to_owned();
+            }
+            results
+                .hits
+                .iter()
+                .map(|h| output::belief_text(&format!("{} · {}", h.subject, h.predicate), &h.belief))
+                .collect()
         },
     )
 }

@@ -8,7 +8,7 @@ use super::fold;
 use super::read_agent;
 use crate::api::{SearchHit, SearchQuery, SearchResults, SubjectsPage, SubjectsQuery};
 use crate::error::{Error, Result};
-use crate::ledger::{Ledger, Span, SubjectRange, read_with};
+use crate::ledger::{Ledger, LedgerRead, Span, SubjectRange, read_with};
 use crate::terms;
 
 impl<L: Ledger> Engine<L> {
@@ -33,9 +33,8 @@ impl<L: Ledger> Engine<L> {
         })
     }
 
-    /// The lines of the rarest term are the candidates (each term's lines are counted only up
-    /// to the fewest found so far); newest first, each is kept when its terms as of the point
-    /// include every term asked.
+    /// The lines of a rarest term are the candidates ([`rarest_lines`]); newest first, each is
+    /// kept when its terms as of the point include every term asked.
     pub(super) fn search_lines(&self, q: &SearchQuery) -> Result<SearchResults> {
         if q.limit == 0 {
             return Err(Error::InvalidQuery { reason: "search limit must be at least 1".into() });
@@ -59,16 +58,9 @@ impl<L: Ledger> Engine<L> {
         let threshold = self.config.valid_time_confidence_threshold;
         read_with(&self.ledger, &agent, |view| {
             let (max_seq, at, at_head) = self.pin(view, q.as_of)?;
-            let mut rarest: Option<Vec<(String, String)>> = None;
-            for term in &wanted {
-                let cap = rarest.as_ref().map_or(usize::MAX, Vec::len);
-                let lines = view.term_lines(term, max_seq, cap)?;
-                if rarest.is_none() || lines.len() < cap {
-                    rarest = Some(lines);
-                }
-            }
+            let rarest = rarest_lines(view, &wanted, max_seq)?;
             let mut candidates = Vec::new();
-            for (subject, predicate) in rarest.unwrap_or_default() {
+            for (subject, predicate) in rarest {
                 if let Some(latest) = view.line_latest(&subject, &predicate, max_seq)? {
                     candidates.push((latest, subject, predicate));
                 }
@@ -98,5 +90,21 @@ impl<L: Ledger> Engine<L> {
             }
             Ok(SearchResults { hits, as_of_seq: max_seq })
         })
+    }
+}
+
+/// The lines of the term with the fewest as of `seq` (within a factor of 4): every term's lines
+/// are read up to a cap that grows fourfold until one term's fit, so the reads cost O(terms ×
+/// the postings of the rarest term), whatever the order of the terms.
+fn rarest_lines(view: &dyn LedgerRead, wanted: &[String], seq: u64) -> Result<Vec<(String, String)>> {
+    let mut cap: usize = 1;
+    loop {
+        for term in wanted {
+            let lines = view.term_lines(term, seq, cap.saturating_add(1))?;
+            if lines.len() <= cap {
+                return Ok(lines);
+            }
+        }
+        cap = cap.saturating_mul(4);
     }
 }
