@@ -4,7 +4,7 @@ use credence::{AsOf, Belief, ClaimEngine, Credence, Provenance, RecallQuery, Wri
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::output::{self, print_json, print_text, show_value};
+use crate::output::{print_json, print_text, show_value};
 
 struct Story {
     json: bool,
@@ -30,7 +30,12 @@ impl Story {
     fn wrote(&mut self, title: &str, action: &str, r: &WriteReceipt) {
         let seq = r.seq.map_or_else(|| "nothing written".to_owned(), |s| format!("seq {s}"));
         let why = r.rationale.as_deref().map(|w| format!(", {w}")).unwrap_or_default();
-        self.step(title, action, output::receipt_json(r), format!("{} ({seq}{why})", r.disposition.as_str()));
+        self.step(
+            title,
+            action,
+            credence::documents::receipt(r),
+            format!("{} ({seq}{why})", r.disposition.as_str()),
+        );
     }
 
     fn believed(&mut self, title: &str, action: &str, b: &Belief) {
@@ -40,7 +45,7 @@ impl Story {
             credence::BeliefStatus::Contested => format!("Contested between {}", values.join(" and ")),
             s => format!("{s:?}: {}", values.join(", ")),
         };
-        self.step(title, action, output::belief_json(b), line);
+        self.step(title, action, credence::documents::belief(b), line);
     }
 }
 

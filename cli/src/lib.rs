@@ -59,6 +59,7 @@
 
 pub mod dates;
 pub mod doctor;
+pub mod documents;
 mod remember;
 pub mod run_conformance;
 pub mod store;
@@ -70,13 +71,13 @@ use std::sync::Arc;
 
 pub use credence_core;
 pub use credence_core::{
-    Adjudication, AdjudicationOutcome, AdjudicationStatus, AgentId, AsOf, AuditPage, AuditQuery, Belief,
-    BeliefStatus, Candidate, Cardinality, Claim, ClaimEngine, ClaimRef, ClaimStatus, Clock, Criticality,
-    Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, HISTORY_PAGE, Handle, History,
-    HistoryCursor, HistoryEntry, HistoryPage, HistoryQuery, IngestRequest, Ledger, LedgerEntry, LineageStep,
-    Marker, Oracle, Provenance, RecallQuery, RejectReason, Result, SearchHit, SearchQuery, SearchResults,
-    SubjectSummary, SubjectsPage, SubjectsQuery, SweepReport, Timestamp, ValidTime, Verdict, WriteOptions,
-    WriteReceipt,
+    Adjudication, AdjudicationOutcome, AdjudicationStatus, AgentId, AsOf, AuditCursor, AuditPage, AuditQuery,
+    Belief, BeliefStatus, Candidate, Cardinality, Claim, ClaimEngine, ClaimRef, ClaimStatus, Clock,
+    Criticality, Currency, Disposition, Engine, EngineConfig, Error, Event, Granularity, HISTORY_PAGE,
+    Handle, History, HistoryCursor, HistoryEntry, HistoryPage, HistoryQuery, IngestRequest, Ledger,
+    LedgerEntry, LineageStep, Marker, Oracle, Provenance, RecallQuery, RejectReason, Result, SearchHit,
+    SearchQuery, SearchResults, SubjectSummary, SubjectsPage, SubjectsQuery, SweepReport, Timestamp,
+    ValidTime, Verdict, WriteOptions, WriteReceipt,
 };
 pub use dates::{ACCEPTED_FORMS, DateError, format_date, parse_date};
 pub use remember::{Recollection, Remember};

@@ -1,12 +1,11 @@
-//! JSON documents, human-readable tables and the progress bar.
+//! Printing JSON documents, human-readable tables and the progress bar.
 
 use std::io::{IsTerminal, Write};
 
 use credence::{
-    Adjudication, Belief, Candidate, HistoryEntry, LedgerEntry, Timestamp, ValidTime, WriteReceipt,
-    format_date,
+    Belief, Candidate, HistoryEntry, LedgerEntry, Timestamp, ValidTime, WriteReceipt, format_date,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::Failure;
 
@@ -101,18 +100,6 @@ pub(crate) fn show_window(w: Option<&ValidTime>) -> String {
     }
 }
 
-pub(crate) fn receipt_json(r: &WriteReceipt) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-    if let Some(obj) = v.as_object_mut() {
-        // The variant name, e.g. "CommittedCheap" (the serde form already is; made explicit).
-        obj.insert("disposition".into(), json!(r.disposition.as_str()));
-        if let Some(reason) = &r.reason {
-            obj.insert("reason_message".into(), json!(reason.to_string()));
-        }
-    }
-    v
-}
-
 pub(crate) fn receipt_text(r: &WriteReceipt) -> String {
     let mut s = r.disposition.as_str().to_owned();
     if let Some(c) = r.claim_ref {
@@ -136,14 +123,6 @@ pub(crate) fn receipt_text(r: &WriteReceipt) -> String {
         s.push_str(&format!("  adjudication handle: {h}\n"));
     }
     s
-}
-
-pub(crate) fn belief_json(b: &Belief) -> Value {
-    let mut v = serde_json::to_value(b).unwrap_or(Value::Null);
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("status".into(), json!(format!("{:?}", b.status)));
-    }
-    v
 }
 
 fn candidate_row(c: &Candidate) -> Vec<String> {
@@ -185,25 +164,6 @@ pub(crate) fn belief_text(label: &str, b: &Belief) -> String {
     s
 }
 
-pub(crate) fn history_entry_json(e: &HistoryEntry) -> Value {
-    json!({
-        "claim_ref": e.claim.claim_ref,
-        "value": e.claim.value,
-        "status": format!("{:?}", e.status),
-        "disposition": e.disposition.as_str(),
-        "seq": e.claim.seq,
-        "tx_time": e.claim.tx_time,
-        "provenance": e.claim.provenance,
-        "confidence": e.claim.confidence,
-        "criticality": e.claim.criticality,
-        "cardinality": e.claim.cardinality,
-        "valid_time": e.claim.valid_time,
-        "markers": e.markers,
-        "derived_from": e.claim.derived_from,
-        "depends_on": e.claim.depends_on,
-    })
-}
-
 pub(crate) fn history_rows(entries: &[HistoryEntry]) -> Vec<Vec<String>> {
     entries
         .iter()
@@ -236,25 +196,4 @@ pub(crate) fn audit_rows(entries: &[LedgerEntry]) -> Vec<Vec<String>> {
             ]
         })
         .collect()
-}
-
-pub(crate) fn audit_entry_json(e: &LedgerEntry) -> Value {
-    serde_json::to_value(e).unwrap_or(Value::Null)
-}
-
-pub(crate) fn adjudication_json(a: &Adjudication) -> Value {
-    json!({
-        "handle": a.handle,
-        "agent": a.agent_id,
-        "subject": a.subject,
-        "predicate": a.predicate,
-        "challenger": a.challenger,
-        "incumbent": a.incumbents,
-        "incumbents": a.incumbents,
-        "status": a.status.as_str(),
-        "queued_at": a.queued_at,
-        "expires_at": a.expires_at,
-        "notified": a.notified,
-        "seq": a.seq,
-    })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use credence::{
     Adjudication, ClaimEngine, Clock, EngineConfig, Handle, OpenOptions, Oracle, WriteOptions, parse_date,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Globals, damage_report, damage_result, damage_text};
 use crate::Failure;
@@ -57,10 +57,7 @@ pub(super) fn pending(g: &Globals, agent: Option<&str>) -> Result<(), Failure> {
         }
     };
     g.show(
-        || {
-            let adj: Vec<Value> = list.iter().map(output::adjudication_json).collect();
-            json!({"adjudications": adj, "damaged": damaged})
-        },
+        || credence::documents::pending(&list, &damaged),
         || {
             if list.is_empty() {
                 return format!("no open adjudications\n{}", damage_text(&damaged));
@@ -125,7 +122,7 @@ pub(super) fn adjudicate(
     let options = WriteOptions { idempotency_key };
     let outcome = c.submit_adjudication_with(&agent, handle, verdict.into(), evidence.into(), &options)?;
     g.show(
-        || serde_json::to_value(&outcome).unwrap_or(Value::Null),
+        || credence::documents::adjudication_outcome(&outcome),
         || {
             let mut s =
                 format!("{:?} applied to {} (seq {})\n", outcome.verdict, outcome.handle, outcome.seq);

@@ -4,7 +4,7 @@
 use credence::transfer;
 use credence::{
     AsOf, AuditQuery, ClaimEngine, HISTORY_PAGE, History, HistoryQuery, RecallQuery, SearchQuery,
-    SubjectsQuery,
+    SubjectsQuery, documents,
 };
 use serde_json::{Value, json};
 
@@ -28,7 +28,7 @@ pub(super) fn recall(
     query.valid_at = valid_at_point(valid_at)?;
     let belief = ClaimEngine::recall(&c, &query)?;
     g.show(
-        || output::belief_json(&belief),
+        || documents::belief(&belief),
         || output::belief_text(&format!("{subject} · {predicate}"), &belief),
     )
 }
@@ -66,13 +66,7 @@ pub(super) fn history(
     }
     let h = History { entries, belief, as_of_seq };
     g.show(
-        || {
-            let entries: Vec<Value> = h.entries.iter().map(output::history_entry_json).collect();
-            json!({
-                "agent": agent, "subject": subject, "predicate": predicate,
-                "entries": entries, "belief": output::belief_json(&h.belief), "as_of_seq": h.as_of_seq,
-            })
-        },
+        || documents::history(agent, (subject, predicate), &h),
         || {
             let mut s = table(
                 &["seq", "claim", "value", "status", "disposition", "provenance", "valid"],
@@ -97,13 +91,7 @@ pub(super) fn subject(
     let valid_at = valid_at_point(valid_at)?;
     let beliefs = c.subject(agent, subject, as_of_point(as_of)?, valid_at)?;
     g.show(
-        || {
-            let preds: Vec<Value> = beliefs
-                .iter()
-                .map(|(p, b)| json!({"predicate": p, "belief": output::belief_json(b)}))
-                .collect();
-            json!({"agent": agent, "subject": subject, "predicates": preds})
-        },
+        || documents::subject(agent, subject, &beliefs),
         || {
             let s: String = beliefs.iter().map(|(p, b)| output::belief_text(p, b)).collect();
             if s.is_empty() { "no claims about this subject\n".to_owned() } else { s }
@@ -139,7 +127,7 @@ pub(super) fn subjects(
         }
     }
     g.show(
-        || json!({"agent": agent, "subjects": subjects}),
+        || documents::subjects(agent, &subjects, None),
         || {
             let rows: Vec<Vec<String>> = subjects
                 .iter()
@@ -162,17 +150,7 @@ pub(super) fn search(
     let query = SearchQuery { as_of: as_of_point(as_of)?, ..SearchQuery::new(agent, text, limit) };
     let results = c.search(&query)?;
     g.show(
-        || {
-            let hits: Vec<Value> = results
-                .hits
-                .iter()
-                .map(|h| {
-                    json!({"subject": h.subject, "predicate": h.predicate, "latest_seq": h.latest_seq,
-                        "belief": output::belief_json(&h.belief)})
-                })
-                .collect();
-            json!({"agent": agent, "text": text, "hits": hits, "as_of_seq": results.as_of_seq})
-        },
+        || documents::search(agent, text, &results),
         || {
             if results.hits.is_empty() {
                 return "no line holds every word\n".to_owned();
@@ -217,10 +195,7 @@ pub(super) fn audit(
         }
     }
     g.show(
-        || {
-            let list: Vec<Value> = entries.iter().map(output::audit_entry_json).collect();
-            json!({"agent": agent, "entries": list})
-        },
+        || documents::audit(agent, &entries, None),
         || {
             table(
                 &["seq", "claim", "event", "disposition", "rationale", "recorded_at"],
@@ -236,17 +211,7 @@ pub(super) fn lineage(g: &Globals, agent: &str, claim: &str) -> Result<(), Failu
     let c = g.open_for(agent)?;
     let steps = c.lineage(agent, claim)?;
     g.show(
-        || {
-            let list: Vec<Value> = steps
-                .iter()
-                .map(|s| {
-                    json!({"depth": s.depth, "claim_ref": s.claim.claim_ref, "subject": s.claim.subject,
-                           "predicate": s.claim.predicate, "value": s.claim.value,
-                           "provenance": s.claim.provenance, "seq": s.claim.seq})
-                })
-                .collect();
-            json!({"claim_ref": claim, "ancestors": list})
-        },
+        || documents::lineage(claim, &steps),
         || {
             if steps.is_empty() {
                 return "no ancestors\n".to_owned();

@@ -1,7 +1,7 @@
 //! Commands that write a commit unit and print its receipt: `remember`, `resolve`,
 //! `invalidate`, `reinstate`.
 
-use credence::{ClaimEngine, ClaimRef, Disposition, OpenOptions, WriteOptions, WriteReceipt};
+use credence::{ClaimEngine, ClaimRef, Disposition, OpenOptions, WriteOptions, WriteReceipt, documents};
 use serde_json::Value;
 
 use super::adjudication::queue_options;
@@ -97,7 +97,7 @@ pub(super) fn reinstate(
 
 /// Prints a write's receipt; a `Rejected` one is a failure (exit 1) after printing.
 fn receipt(g: &Globals, r: WriteReceipt) -> Result<(), Failure> {
-    g.show(|| output::receipt_json(&r), || output::receipt_text(&r))?;
+    g.show(|| documents::receipt(&r), || output::receipt_text(&r))?;
     if r.disposition == Disposition::Rejected {
         let why = r.reason.as_ref().map_or_else(|| "no reason given".to_owned(), ToString::to_string);
         return Err(Failure::Store(format!("rejected: {why}; nothing was written")));
