@@ -224,6 +224,25 @@ pub(crate) enum Command {
     },
     /// A short scripted story showing what credence does.
     Demo,
+    /// Serve one agent's memory to MCP hosts (Model Context Protocol): stdio by default.
+    #[cfg(feature = "mcp")]
+    Mcp {
+        /// The agent every tool reads and writes.
+        #[arg(long)]
+        agent: String,
+        /// Serve only the tools that read.
+        #[arg(long)]
+        read_only: bool,
+        /// Serve streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:8080) instead of stdio.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// The bearer token HTTP requests must carry; required to bind beyond loopback.
+        #[arg(long, env = "CREDENCE_MCP_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+        token: Option<String>,
+        /// Seconds a contradiction queued by `remember` with `queue` waits for a verdict.
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u64>,
+    },
 }
 
 #[derive(Debug, Args)]

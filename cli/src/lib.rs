@@ -60,6 +60,8 @@
 pub mod dates;
 pub mod doctor;
 pub mod documents;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod remember;
 pub mod run_conformance;
 pub mod store;

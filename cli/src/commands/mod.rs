@@ -37,6 +37,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Subject { agent, subject, as_of, valid_at } => {
             reads::subject(&g, &agent, &subject, &as_of, valid_at.as_deref())
         }
+        #[cfg(feature = "mcp")]
+        Command::Mcp { agent, read_only, http, token, ttl } => {
+            operators::mcp(&g, &agent, read_only, http, token, ttl)
+        }
         Command::Subjects { agent, prefix, limit } => reads::subjects(&g, &agent, prefix, limit),
         Command::Search { agent, text, as_of, limit } => reads::search(&g, &agent, &text, &as_of, limit),
         Command::Audit { agent, claim, limit, newest_first } => {

@@ -120,3 +120,33 @@ fn conformance_text(report: &Report) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(feature = "mcp")]
+/// `mcp`: serves `agent`'s memory over the Model Context Protocol until the client leaves (stdio)
+/// or a shutdown signal (HTTP).
+pub(super) fn mcp(
+    g: &Globals,
+    agent: &str,
+    read_only: bool,
+    http: Option<std::net::SocketAddr>,
+    token: Option<String>,
+    ttl: Option<u64>,
+) -> Result<(), Failure> {
+    let agent = credence::AgentId::new(agent)
+        .map_err(|e| Failure::Usage(format!("invalid --agent {agent:?}: {e}")))?;
+    if token.as_deref() == Some("") {
+        return Err(Failure::Usage("--token must not be empty".into()));
+    }
+    let options = credence::mcp::McpOptions {
+        agent,
+        read_only,
+        http,
+        token,
+        adjudication_ttl: ttl.map(std::time::Duration::from_secs),
+    };
+    credence::mcp::serve(&g.url, options).map_err(|e| match e {
+        credence::mcp::McpError::Usage(why) => Failure::Usage(why),
+        credence::mcp::McpError::Store(e) => Failure::from(e),
+        other => Failure::Store(other.to_string()),
+    })
+}

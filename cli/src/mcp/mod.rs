@@ -1,0 +1,100 @@
+//! `credence mcp`: one agent's memory as a Model Context Protocol server (SPEC §9), over stdio
+//! (the default: stdout carries only the protocol) or streamable HTTP, on the official Rust SDK
+//! (`rmcp`). The agent is fixed by the server's configuration, never by a tool argument.
+
+mod args;
+mod http;
+mod server;
+mod summary;
+mod tools;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use server::CredenceServer;
+
+use crate::{AgentId, Credence, EngineConfig, OpenOptions, Oracle};
+
+/// How to serve.
+#[derive(Clone, Debug)]
+pub struct McpOptions {
+    /// The agent every tool reads and writes.
+    pub agent: AgentId,
+    /// List and serve only the tools that read.
+    pub read_only: bool,
+    /// Serve streamable HTTP on this address instead of stdio.
+    pub http: Option<SocketAddr>,
+    /// The bearer token HTTP requests must carry (required to bind beyond loopback).
+    pub token: Option<String>,
+    /// How long a queued contradiction waits for a verdict (the engine's default when `None`).
+    pub adjudication_ttl: Option<Duration>,
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    /// The options do not make sense together.
+    #[error("{0}")]
+    Usage(String),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+    /// The transport failed.
+    #[error("mcp transport: {0}")]
+    Transport(String),
+}
+
+/// The command line's oracle: a queued contradiction waits in the store for `adjudicate`.
+struct QueueOracle;
+
+impl Oracle for QueueOracle {
+    fn request(&self, _adjudication: &crate::Adjudication) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Opens `url` and serves its agent `options.agent` until the client goes away (stdio) or a
+/// shutdown signal (HTTP).
+///
+/// # Errors
+/// [`McpError::Usage`] for a non-loopback HTTP address without a token; [`McpError::Store`]
+/// when the store cannot be opened; [`McpError::Transport`] when serving fails.
+pub fn serve(url: &str, options: McpOptions) -> Result<(), McpError> {
+    if let Some(addr) = options.http
+        && !addr.ip().is_loopback()
+        && options.token.is_none()
+    {
+        return Err(McpError::Usage(format!(
+            "--http {addr} is not a loopback address: give --token (or CREDENCE_MCP_TOKEN) to bind it"
+        )));
+    }
+    let plain = crate::open(url)?;
+    let queue = OpenOptions {
+        config: EngineConfig { adjudication_ttl: options.adjudication_ttl, ..EngineConfig::default() },
+        oracle: Some(Arc::new(QueueOracle)),
+        clock: None,
+    };
+    let queued = Credence::from_backend(plain.backend().clone(), plain.url().to_owned(), queue)?;
+    let memory = tools::Memory { plain, queued, agent: options.agent.as_str().to_owned() };
+    let server = CredenceServer::new(memory, options.read_only);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| McpError::Transport(format!("starting the runtime: {e}")))?;
+    runtime.block_on(async move {
+        match options.http {
+            Some(addr) => {
+                http::serve(server, addr, options.token).await.map_err(|e| McpError::Transport(e.to_string()))
+            }
+            None => {
+                use rmcp::ServiceExt;
+                let running = server
+                    .serve(rmcp::transport::stdio())
+                    .await
+                    .map_err(|e| McpError::Transport(e.to_string()))?;
+                running.waiting().await.map(|_| ()).map_err(|e| McpError::Transport(e.to_string()))
+            }
+        }
+    })
+}
