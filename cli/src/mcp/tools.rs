@@ -147,7 +147,7 @@ impl ToolName {
     }
 
     fn input_schema(self) -> Arc<JsonObject> {
-        match self {
+        let derived = match self {
             ToolName::Remember => schema_for_type::<args::Remember>(),
             ToolName::Recall => schema_for_type::<args::Recall>(),
             ToolName::History => schema_for_type::<args::History>(),
@@ -161,7 +161,8 @@ impl ToolName {
             ToolName::Resolve => schema_for_type::<args::Resolve>(),
             ToolName::Invalidate => schema_for_type::<args::Invalidate>(),
             ToolName::Reinstate => schema_for_type::<args::Reinstate>(),
-        }
+        };
+        Arc::new(portable((*derived).clone()))
     }
 
     fn spec(self) -> Tool {
@@ -173,6 +174,43 @@ impl ToolName {
             .open_world(false);
         Tool::new(self.name(), self.description(), self.input_schema()).with_annotations(annotations)
     }
+}
+
+/// An input schema whose optional properties each have one type: an optional property is
+/// written `{"type": "string"}` (or `{"$ref": …}`) instead of also allowing `null`, which
+/// clients that map schemas onto a single-type dialect refuse. Leaving a property out means
+/// the same as its default; an explicit `null` is still accepted.
+fn portable(mut schema: JsonObject) -> JsonObject {
+    let optional = |name: &String, required: &[Value]| !required.iter().any(|r| r.as_str() == Some(name));
+    let required = schema.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for (name, property) in properties.iter_mut() {
+            let Value::Object(p) = property else { continue };
+            if !optional(name, &required) {
+                continue;
+            }
+            if let Some(Value::Array(types)) = p.get("type") {
+                let single: Vec<&Value> = types.iter().filter(|t| t.as_str() != Some("null")).collect();
+                if let [one] = single[..] {
+                    let one = one.clone();
+                    p.insert("type".into(), one);
+                }
+            }
+            if let Some(Value::Array(branches)) = p.get("anyOf") {
+                let single: Vec<&Value> = branches
+                    .iter()
+                    .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
+                    .collect();
+                if let [one] = single[..]
+                    && let Value::Object(branch) = one.clone()
+                {
+                    p.remove("anyOf");
+                    p.extend(branch);
+                }
+            }
+        }
+    }
+    schema
 }
 
 /// The tools a server lists: all, or the reading ones.
