@@ -62,6 +62,7 @@ pub mod doctor;
 pub mod documents;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+pub mod ops;
 mod remember;
 pub mod run_conformance;
 pub mod store;

@@ -120,6 +120,27 @@ pub enum Error {
 }
 
 impl Error {
+    /// The variant's name (`"NotFound"`, `"Unavailable"`, …): what front doors that cannot
+    /// match on the enum (Python, logs) name the error by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "NotFound",
+            Error::HandleNotFound { .. } => "HandleNotFound",
+            Error::HandleExpired { .. } => "HandleExpired",
+            Error::HandleAlreadyClosed { .. } => "HandleAlreadyClosed",
+            Error::InvalidConfig { .. } => "InvalidConfig",
+            Error::InvalidStoreUrl { .. } => "InvalidStoreUrl",
+            Error::Rejected { .. } => "Rejected",
+            Error::InvalidQuery { .. } => "InvalidQuery",
+            Error::SchemaTooNew { .. } => "SchemaTooNew",
+            Error::Unavailable { .. } => "Unavailable",
+            Error::Conflict { .. } => "Conflict",
+            Error::ReadOnly { .. } => "ReadOnly",
+            Error::Corrupt { .. } => "Corrupt",
+            Error::Backend { .. } => "Backend",
+        }
+    }
+
     /// True when retrying the same call may succeed (busy/locked, pool timeout, lost connection,
     /// optimistic-concurrency conflict).
     pub fn is_retryable(&self) -> bool {

@@ -2,19 +2,17 @@
 //! (the default: stdout carries only the protocol) or streamable HTTP, on the official Rust SDK
 //! (`rmcp`). The agent is fixed by the server's configuration, never by a tool argument.
 
-mod args;
 mod http;
 mod server;
-mod summary;
 mod tools;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use server::CredenceServer;
 
-use crate::{AgentId, Credence, EngineConfig, OpenOptions, Oracle};
+use crate::AgentId;
+use crate::ops::Stores;
 
 /// How to serve.
 #[derive(Clone, Debug)]
@@ -45,15 +43,6 @@ pub enum McpError {
     Transport(String),
 }
 
-/// The command line's oracle: a queued contradiction waits in the store for `adjudicate`.
-struct QueueOracle;
-
-impl Oracle for QueueOracle {
-    fn request(&self, _adjudication: &crate::Adjudication) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// Opens `url` and serves its agent `options.agent` until the client goes away (stdio) or a
 /// shutdown signal (HTTP).
 ///
@@ -69,15 +58,8 @@ pub fn serve(url: &str, options: McpOptions) -> Result<(), McpError> {
             "--http {addr} is not a loopback address: give --token (or CREDENCE_MCP_TOKEN) to bind it"
         )));
     }
-    let plain = crate::open(url)?;
-    let queue = OpenOptions {
-        config: EngineConfig { adjudication_ttl: options.adjudication_ttl, ..EngineConfig::default() },
-        oracle: Some(Arc::new(QueueOracle)),
-        clock: None,
-    };
-    let queued = Credence::from_backend(plain.backend().clone(), plain.url().to_owned(), queue)?;
-    let memory = tools::Memory { plain, queued, agent: options.agent.as_str().to_owned() };
-    let server = CredenceServer::new(memory, options.read_only);
+    let stores = Stores::open(url, options.adjudication_ttl, None)?;
+    let server = CredenceServer::new(stores, &options.agent, options.read_only);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -10,7 +10,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use super::tools::{self, Memory};
+use super::tools;
+use crate::ops::Stores;
 
 /// What a model is told about the server when it connects.
 const INSTRUCTIONS: &str = "credence is a memory you can trust. Record what you learn with remember: a \
@@ -26,13 +27,15 @@ predicate; history and audit show every claim and decision.";
 /// The server of one agent's memory. Cheap to clone (the HTTP transport makes one per session).
 #[derive(Clone)]
 pub struct CredenceServer {
-    memory: Arc<Memory>,
+    stores: Arc<Stores>,
+    agent: Arc<str>,
     read_only: bool,
 }
 
 impl CredenceServer {
-    pub(crate) fn new(memory: Memory, read_only: bool) -> CredenceServer {
-        CredenceServer { memory: Arc::new(memory), read_only }
+    /// Serves `agent` of `stores`, only the reading tools when `read_only`.
+    pub fn new(stores: Stores, agent: &crate::AgentId, read_only: bool) -> CredenceServer {
+        CredenceServer { stores: Arc::new(stores), agent: agent.as_str().into(), read_only }
     }
 }
 
@@ -64,9 +67,9 @@ impl ServerHandler for CredenceServer {
             };
             return Err(ErrorData::invalid_params(why, None));
         };
-        let memory = self.memory.clone();
+        let (stores, agent) = (self.stores.clone(), self.agent.clone());
         let arguments = request.arguments;
-        let result = tokio::task::spawn_blocking(move || tools::call(&memory, tool, arguments)).await;
+        let result = tokio::task::spawn_blocking(move || tools::call(&stores, &agent, tool, arguments)).await;
         Ok(result
             .unwrap_or_else(|e| {
                 CallToolResult::error(vec![ContentBlock::text(format!("the call failed: {e}"))])

@@ -1,15 +1,18 @@
-//! The arguments of each tool: what its input schema says (derived from these types, their doc
-//! comments the descriptions) and what a call's arguments are parsed into. Unknown fields are
-//! refused, so a misspelt option is an error rather than silently ignored.
+//! The arguments of each operation: what a call's JSON arguments are parsed into and, for the
+//! MCP server, what each tool's input schema says (derived from these types, their doc comments
+//! the descriptions). Unknown fields are refused, so a misspelt option is an error rather than
+//! silently ignored.
 
+#[cfg(feature = "mcp")]
 use rmcp::schemars::{self, JsonSchema};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// Who or what a claim comes from.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
-pub(super) enum ProvenanceArg {
+pub enum ProvenanceArg {
     /// A person said so, first hand.
     User,
     /// A tool result or a system of record.
@@ -32,9 +35,10 @@ impl From<ProvenanceArg> for crate::Provenance {
 }
 
 /// How much harm a wrong value would do.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
-pub(super) enum CriticalityArg {
+pub enum CriticalityArg {
     /// Low.
     Low,
     /// Medium.
@@ -57,9 +61,10 @@ impl From<CriticalityArg> for crate::Criticality {
 }
 
 /// A verdict on a queued contradiction.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
-pub(super) enum VerdictArg {
+pub enum VerdictArg {
     /// The challenger (the newer claim) is right.
     Affirm,
     /// The challenger is wrong.
@@ -79,9 +84,10 @@ impl From<VerdictArg> for crate::Verdict {
 }
 
 /// Record a claim.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Remember {
+pub struct Remember {
     /// What the claim is about, e.g. "alice".
     pub subject: String,
     /// Which property of it, e.g. "home city".
@@ -118,9 +124,10 @@ pub(super) struct Remember {
 }
 
 /// Read the belief of one line.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Recall {
+pub struct Recall {
     /// The subject.
     pub subject: String,
     /// The predicate.
@@ -134,9 +141,10 @@ pub(super) struct Recall {
 }
 
 /// A position in a history, from a previous page's `next`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct HistoryCursorArg {
+pub struct HistoryCursorArg {
     /// Microseconds since the Unix epoch.
     pub key: i64,
     /// Microseconds since the Unix epoch.
@@ -148,9 +156,10 @@ pub(super) struct HistoryCursorArg {
 }
 
 /// Every claim ever recorded on one line, a page at a time.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct History {
+pub struct History {
     /// The subject.
     pub subject: String,
     /// The predicate.
@@ -166,9 +175,10 @@ pub(super) struct History {
 }
 
 /// The beliefs of every predicate of one subject.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Subject {
+pub struct Subject {
     /// The subject.
     pub subject: String,
     /// Read as the memory stood at this time.
@@ -180,9 +190,10 @@ pub(super) struct Subject {
 }
 
 /// The subjects the memory holds, a page at a time.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Subjects {
+pub struct Subjects {
     /// Only subjects starting with this text.
     pub prefix: Option<String>,
     /// Continue after this subject (the `next` of the previous page).
@@ -192,9 +203,10 @@ pub(super) struct Subjects {
 }
 
 /// Find lines by words.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Search {
+pub struct Search {
     /// The words to find; a line must hold all of them in its subject, predicate or current
     /// values. Case does not matter.
     pub text: String,
@@ -207,9 +219,10 @@ pub(super) struct Search {
 }
 
 /// A position in the audit trail, from a previous page's `next`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct AuditCursorArg {
+pub struct AuditCursorArg {
     /// A commit's seq.
     pub seq: u64,
     /// The entry's index within its commit.
@@ -217,9 +230,10 @@ pub(super) struct AuditCursorArg {
 }
 
 /// The audit trail: every decision the memory recorded.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Audit {
+pub struct Audit {
     /// Only entries about this claim.
     pub claim: Option<String>,
     /// Continue after this cursor (the `next` of the previous page).
@@ -232,22 +246,25 @@ pub(super) struct Audit {
 }
 
 /// Where a claim came from.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Lineage {
+pub struct Lineage {
     /// The claim ref.
     pub claim: String,
 }
 
 /// No arguments.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Nothing {}
+pub struct Nothing {}
 
 /// Settle a queued contradiction.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Adjudicate {
+pub struct Adjudicate {
     /// The adjudication handle (from `remember` or `pending`).
     pub handle: String,
     /// The verdict on the challenger.
@@ -259,9 +276,10 @@ pub(super) struct Adjudicate {
 }
 
 /// Settle a line in favour of one of its claims.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Resolve {
+pub struct Resolve {
     /// The subject.
     pub subject: String,
     /// The predicate.
@@ -273,9 +291,10 @@ pub(super) struct Resolve {
 }
 
 /// Stop believing a claim (it stays in history).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Invalidate {
+pub struct Invalidate {
     /// The claim ref.
     pub claim: String,
     /// Why, in words (kept in the audit trail).
@@ -285,9 +304,10 @@ pub(super) struct Invalidate {
 }
 
 /// Believe a superseded or invalidated claim again.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub(super) struct Reinstate {
+pub struct Reinstate {
     /// The claim ref.
     pub claim: String,
     /// A key naming this request: a retry with the same key writes nothing new.

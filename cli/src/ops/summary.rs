@@ -1,5 +1,5 @@
-//! The paragraph each tool result carries beside its JSON document: what a model needs to
-//! read to act — a Contested belief names its candidates and how to settle it, a queued
+//! The paragraph an operation's answer carries beside its JSON document (an MCP tool result's
+//! text): what a model needs to read to act — a Contested belief names its candidates and how to settle it, a queued
 //! contradiction how to give the verdict, a page how to get the next.
 
 use serde_json::Value;
@@ -20,7 +20,7 @@ fn show(v: &Value) -> String {
 }
 
 /// A write's receipt.
-pub(super) fn receipt(r: &WriteReceipt) -> String {
+pub(crate) fn receipt(r: &WriteReceipt) -> String {
     let claim = r.claim_ref.map(|c| format!(" claim {c}")).unwrap_or_default();
     let seq = r.seq.map(|s| format!(" at seq {s}")).unwrap_or_default();
     match r.disposition {
@@ -53,7 +53,7 @@ pub(super) fn receipt(r: &WriteReceipt) -> String {
 }
 
 /// A belief, labelled with its line.
-pub(super) fn belief(label: &str, b: &Belief) -> String {
+pub(crate) fn belief(label: &str, b: &Belief) -> String {
     let seq = b.as_of_seq;
     match b.status {
         BeliefStatus::NoBelief => format!("{label}: nothing is believed (as of seq {seq})."),
@@ -102,7 +102,7 @@ pub(super) fn belief(label: &str, b: &Belief) -> String {
 }
 
 /// A page of a line's history.
-pub(super) fn history((subject, predicate): (&str, &str), page: &HistoryPage) -> String {
+pub(crate) fn history((subject, predicate): (&str, &str), page: &HistoryPage) -> String {
     let label = format!("{subject} · {predicate}");
     let mut s = format!("{} claim(s) of {label} on this page", page.entries.len());
     for e in &page.entries {
@@ -120,7 +120,7 @@ pub(super) fn history((subject, predicate): (&str, &str), page: &HistoryPage) ->
 }
 
 /// The beliefs of a subject.
-pub(super) fn subject(subject: &str, beliefs: &[(String, Belief)]) -> String {
+pub(crate) fn subject(subject: &str, beliefs: &[(String, Belief)]) -> String {
     if beliefs.is_empty() {
         return format!("Nothing is recorded about {subject}.");
     }
@@ -128,7 +128,7 @@ pub(super) fn subject(subject: &str, beliefs: &[(String, Belief)]) -> String {
 }
 
 /// A page of subjects.
-pub(super) fn subjects(page: &SubjectsPage) -> String {
+pub(crate) fn subjects(page: &SubjectsPage) -> String {
     if page.subjects.is_empty() {
         return "No subjects.".into();
     }
@@ -145,7 +145,7 @@ pub(super) fn subjects(page: &SubjectsPage) -> String {
 }
 
 /// What a search found.
-pub(super) fn search(text: &str, results: &SearchResults) -> String {
+pub(crate) fn search(text: &str, results: &SearchResults) -> String {
     if results.hits.is_empty() {
         return format!("No line holds every word of {text:?}.");
     }
@@ -155,7 +155,7 @@ pub(super) fn search(text: &str, results: &SearchResults) -> String {
 }
 
 /// A page of the audit trail.
-pub(super) fn audit(page: &AuditPage) -> String {
+pub(crate) fn audit(page: &AuditPage) -> String {
     let mut s =
         format!("{} ledger entr{}", page.entries.len(), if page.entries.len() == 1 { "y" } else { "ies" });
     for e in page.entries.iter().take(20) {
@@ -179,7 +179,7 @@ pub(super) fn audit(page: &AuditPage) -> String {
 }
 
 /// A claim's ancestry.
-pub(super) fn lineage(claim: ClaimRef, steps: &[LineageStep]) -> String {
+pub(crate) fn lineage(claim: ClaimRef, steps: &[LineageStep]) -> String {
     if steps.is_empty() {
         return format!("Claim {claim} was derived from no other claim.");
     }
@@ -200,7 +200,7 @@ pub(super) fn lineage(claim: ClaimRef, steps: &[LineageStep]) -> String {
 }
 
 /// Open adjudications.
-pub(super) fn pending(open: &[Adjudication]) -> String {
+pub(crate) fn pending(open: &[Adjudication]) -> String {
     if open.is_empty() {
         return "No contradiction waits for a verdict.".into();
     }
@@ -226,7 +226,7 @@ pub(super) fn pending(open: &[Adjudication]) -> String {
 }
 
 /// A verdict applied.
-pub(super) fn adjudication(outcome: &AdjudicationOutcome) -> String {
+pub(crate) fn adjudication(outcome: &AdjudicationOutcome) -> String {
     let list: Vec<String> = outcome.dispositions.iter().map(|(c, d)| format!("{c} {}", d.as_str())).collect();
     format!(
         "{:?} applied to {} at seq {}: {}.",
