@@ -157,10 +157,6 @@ def _when(t: Optional[When], name: str) -> Optional[str]:
     raise InvalidArgument(f"{name} must be a datetime, a date or a string, not {type(t).__name__}")
 
 
-def _drop_none(arguments: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in arguments.items() if v is not None}
-
-
 class Store:
     """One open store. Safe to share between threads; every storage call releases the GIL."""
 
@@ -172,9 +168,10 @@ class Store:
         """The store's URL, its password redacted."""
         return self._native.url()
 
-    def _call(self, op: str, agent: str, arguments: Dict[str, Any]) -> Dict[str, Any]:
+    def _call(self, op: str, agent: str, arguments: Dict[str, Any], keep: Sequence[str] = ()) -> Dict[str, Any]:
+        given = {k: v for k, v in arguments.items() if v is not None or k in keep}
         try:
-            text = json.dumps(_drop_none(arguments))
+            text = json.dumps(given)
         except (TypeError, ValueError) as e:
             raise InvalidArgument(f"{op}: an argument is not JSON-able: {e}") from None
         try:
@@ -211,7 +208,7 @@ class Store:
             "valid_from": _when(valid_from, "valid_from"), "valid_until": _when(valid_until, "valid_until"),
             "valid_confidence": valid_confidence, "derived_from": list(derived_from),
             "depends_on": list(depends_on), "queue": queue, "idempotency_key": idempotency_key,
-        })
+        }, keep=("value",))
         return WriteReceipt.from_dict(doc)
 
     def recall(
