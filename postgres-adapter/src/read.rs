@@ -299,7 +299,7 @@ impl LedgerRead for PgView<'_> {
             (a.key.micros(), a.tx_time.micros(), max_seq_param(a.seq), a.claim_ref.0)
         });
         let max_seq = max_seq_param(page.seq);
-        let params: [Param<'_>; 10] = [
+        let by_start: [Param<'_>; 10] = [
             &self.agent,
             &subject,
             &predicate,
@@ -311,26 +311,15 @@ impl LedgerRead for PgView<'_> {
             &max_seq,
             &limit,
         ];
-        let mut claims = self.rows(sql::PAGE_BY_START, &params, codec::claim)?;
+        let mut claims = self.rows(sql::PAGE_BY_START, &by_start, codec::claim)?;
         let upto: Option<i64> = match claims.last() {
             Some(last) if claims.len() == page.limit => {
                 Some(HistoryCursor::of(last, page.threshold).key.micros())
             }
             _ => None,
         };
-        let params: [Param<'_>; 11] = [
-            &self.agent,
-            &subject,
-            &predicate,
-            &key,
-            &tx_time,
-            &seq,
-            &claim_ref,
-            &page.threshold,
-            &max_seq,
-            &limit,
-            &upto,
-        ];
+        let mut params: Vec<Param<'_>> = by_start.to_vec();
+        params.push(&upto);
         claims.extend(self.rows(sql::PAGE_BY_TX, &params, codec::claim)?);
         Ok(page.select(claims))
     }

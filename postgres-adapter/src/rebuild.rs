@@ -50,17 +50,9 @@ fn agents(client: &mut impl GenericClient) -> PgResult<Vec<String>> {
 /// Derives `agent`'s search postings from its claims, a page at a time: per term and line, the
 /// first unit whose claim carried it.
 fn derive_terms(client: &mut impl GenericClient, agent: &str) -> PgResult<()> {
-    let (mut after, mut first) = (uuid::Uuid::nil(), true);
-    loop {
-        let claims = client
-            .query(sql::CLAIMS_PAGE, &[&agent, &after, &PAGE, &first])?
-            .iter()
-            .map(codec::claim)
-            .collect::<PgResult<Vec<_>>>()?;
-        let Some(last) = claims.last() else { return Ok(()) };
-        (after, first) = (last.claim_ref.0, false);
+    for_claim_pages(client, agent, |client, claims| {
         let mut firsts: HashMap<(String, &str, &str), i64> = HashMap::new();
-        for claim in &claims {
+        for claim in claims {
             let seq = seq_param(claim.seq)?;
             for term in credence_core::terms::of_claim(claim) {
                 let at = firsts.entry((term, &claim.subject, &claim.predicate)).or_insert(seq);
@@ -76,6 +68,26 @@ fn derive_terms(client: &mut impl GenericClient, agent: &str) -> PgResult<()> {
             seqs.push(seq);
         }
         client.execute(sql::UPSERT_TERMS, &[&agent, &terms, &subjects, &predicates, &seqs])?;
+        Ok(())
+    })
+}
+
+/// Calls `f` with each page of `agent`'s claims, in key order.
+fn for_claim_pages<C: GenericClient>(
+    client: &mut C,
+    agent: &str,
+    mut f: impl FnMut(&mut C, &[credence_core::Claim]) -> PgResult<()>,
+) -> PgResult<()> {
+    let (mut after, mut first) = (uuid::Uuid::nil(), true);
+    loop {
+        let claims = client
+            .query(sql::CLAIMS_PAGE, &[&agent, &after, &PAGE, &first])?
+            .iter()
+            .map(codec::claim)
+            .collect::<PgResult<Vec<_>>>()?;
+        let Some(last) = claims.last() else { return Ok(()) };
+        (after, first) = (last.claim_ref.0, false);
+        f(client, &claims)?;
     }
 }
 
@@ -111,16 +123,9 @@ pub(crate) fn rebuild_agent(client: &mut impl GenericClient, agent: &str) -> PgR
 /// claims at a time.
 fn derive(client: &mut impl GenericClient, agent: &str) -> PgResult<u64> {
     let events: Vec<&str> = Event::MARKS.iter().map(|e| e.as_str()).collect();
-    let (mut after, mut first, mut live) = (uuid::Uuid::nil(), true, 0u64);
+    let mut live = 0u64;
     let mut longest: HashMap<(String, String), i64> = HashMap::new();
-    loop {
-        let claims = client
-            .query(sql::CLAIMS_PAGE, &[&agent, &after, &PAGE, &first])?
-            .iter()
-            .map(codec::claim)
-            .collect::<PgResult<Vec<_>>>()?;
-        let Some(last) = claims.last() else { break };
-        (after, first) = (last.claim_ref.0, false);
+    for_claim_pages(client, agent, |client, claims| {
         let refs: Vec<uuid::Uuid> = claims.iter().map(|c| c.claim_ref.0).collect();
         let mut marks: HashMap<ClaimRef, Vec<StateMark>> = HashMap::new();
         for row in client.query(sql::CLAIMS_MARKS, &[&agent, &refs, &events])? {
@@ -134,7 +139,7 @@ fn derive(client: &mut impl GenericClient, agent: &str) -> PgResult<u64> {
         }
         let mut rows = LiveRows::default();
         let mut periods = PeriodRows::default();
-        for claim in &claims {
+        for claim in claims {
             let marks = marks.remove(&claim.claim_ref).unwrap_or_default();
             let asserted = assertions.remove(&claim.claim_ref).unwrap_or_default();
             let flagged_from = liveness::flagged_from(&marks).map(seq_param).transpose()?;
@@ -157,7 +162,8 @@ fn derive(client: &mut impl GenericClient, agent: &str) -> PgResult<u64> {
         }
         rows.insert(client)?;
         periods.insert(client)?;
-    }
+        Ok(())
+    })?;
     let (mut subjects, mut predicates, mut lengths) = (Vec::new(), Vec::new(), Vec::new());
     for ((subject, predicate), length) in longest {
         subjects.push(subject);

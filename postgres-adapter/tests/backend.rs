@@ -559,6 +559,26 @@ fn live_reach_looks_rows_up_by_their_key_in_a_plan_made_on_tiny_tables() -> Test
     Ok(())
 }
 
+/// Every captured plan of a statement containing `read` (at least one) scans `index` with a
+/// condition containing `bound` (the line after the scan's): a range, not the whole index.
+fn assert_range_of(
+    plans: &[credence_postgres::QueryPlan],
+    read: &str,
+    index: &str,
+    bound: &str,
+) -> TestResult {
+    let found: Vec<_> = plans.iter().filter(|p| p.sql.contains(read)).collect();
+    assert!(!found.is_empty(), "no statement with {read} ran");
+    for plan in found {
+        let lines: Vec<&str> = plan.plan.lines().collect();
+        let at =
+            lines.iter().position(|l| l.contains(index)).ok_or(format!("{index} unused:\n{}", plan.plan))?;
+        let cond = lines.get(at + 1).copied().unwrap_or_default();
+        assert!(cond.contains(bound), "no range of {index}:\n{}", plan.plan);
+    }
+    Ok(())
+}
+
 /// A history page, planned while the tables are tiny, reads a range of claims by window start
 /// and a range of the line's units — not the whole line — and its claims' states by claim,
 /// not the agent's entries.
@@ -581,19 +601,11 @@ fn history_pages_read_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() ->
     engine.history_page(&query)?;
     ledger.capture_plans(false);
     let plans = ledger.take_plans();
-    for (read, index) in [("vt_start >= $4", "claims_by_start"), ("LEAST($9", "claims_by_line")] {
-        let found: Vec<_> = plans.iter().filter(|p| p.sql.contains(read)).collect();
-        assert!(!found.is_empty(), "history_page did not run {read}");
-        for plan in found {
-            let lines: Vec<&str> = plan.plan.lines().collect();
-            let at = lines
-                .iter()
-                .position(|l| l.contains(index))
-                .ok_or(format!("{index} unused:\n{}", plan.plan))?;
-            let cond = lines.get(at + 1).copied().unwrap_or_default();
-            let bound = if index == "claims_by_start" { "vt_start >=" } else { "stream_seq >=" };
-            assert!(cond.contains(bound), "no range of {index}:\n{}", plan.plan);
-        }
+    for (read, index, bound) in [
+        ("vt_start >= $4", "claims_by_start", "vt_start >="),
+        ("LEAST($9", "claims_by_line", "stream_seq >="),
+    ] {
+        assert_range_of(&plans, read, index, bound)?;
     }
     // The states of the page's claims: each claim's entries and assertions by claim.
     for (read, index) in
@@ -632,16 +644,8 @@ fn discovery_reads_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() -> Te
         ("FROM terms", "terms_pkey", "term ="),
         ("ORDER BY stream_seq DESC, claim_ref DESC", "claims_by_line", "stream_seq <="),
     ] {
-        let found: Vec<_> = plans.iter().filter(|p| p.sql.contains(read)).collect();
-        assert!(!found.is_empty(), "discovery did not run {read}");
-        for plan in found {
-            let lines: Vec<&str> = plan.plan.lines().collect();
-            let at = lines
-                .iter()
-                .position(|l| l.contains(index))
-                .ok_or(format!("{index} unused:\n{}", plan.plan))?;
-            let next = lines.get(at + 1).copied().unwrap_or_default();
-            assert!(next.contains(cond), "no range of {index}:\n{}", plan.plan);
+        assert_range_of(&plans, read, index, cond)?;
+        for plan in plans.iter().filter(|p| p.sql.contains(read)) {
             assert!(!plan.plan.contains("Sort") && !plan.plan.contains("HashAggregate"), "{}", plan.plan);
         }
     }

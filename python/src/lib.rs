@@ -1,6 +1,6 @@
 //! `credence._credence`: the native half of the `credence` Python package.
 //!
-//! It is deliberately narrow: a [`NativeStore`] runs any engine operation by name with JSON
+//! It is deliberately narrow: a `NativeStore` runs any engine operation by name with JSON
 //! arguments ([`credence::ops::run`], the MCP server's path too) and answers the operation's JSON
 //! document as text, plus the few store-wide calls (agents, sweep, export, import) and the
 //! conformance suite. The pure-Python layer turns documents into typed objects and errors into
