@@ -8,11 +8,10 @@
 
 use std::io::{Cursor, Seek, SeekFrom};
 use std::sync::Arc;
-use std::time::Duration;
 
 use credence::credence_core::transfer::{self, ImportOptions};
 use credence::ops::{self, OpError, Operation, Stores};
-use credence::{Adjudication, ClaimEngine, Oracle, parse_date};
+use credence::{Adjudication, ClaimEngine, EngineConfig, Oracle, parse_date};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
@@ -66,28 +65,15 @@ struct NativeStore {
 
 #[pymethods]
 impl NativeStore {
-    /// Opens `url`; `oracle` is called with each queued adjudication's JSON document.
+    /// Opens `url` with the engine configuration `config` (JSON, `EngineConfig`'s fields);
+    /// `oracle` is called with each queued adjudication's JSON document.
     #[new]
-    #[pyo3(signature = (url, adjudication_ttl_seconds = None, oracle = None))]
-    fn new(
-        py: Python<'_>,
-        url: &str,
-        adjudication_ttl_seconds: Option<f64>,
-        oracle: Option<Py<PyAny>>,
-    ) -> PyResult<NativeStore> {
-        let ttl = match adjudication_ttl_seconds {
-            Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-            Some(s) => {
-                return Err(raise(
-                    "InvalidConfig",
-                    format!("adjudication_ttl must be positive, not {s}"),
-                    false,
-                ));
-            }
-            None => None,
-        };
+    #[pyo3(signature = (url, config = "{}", oracle = None))]
+    fn new(py: Python<'_>, url: &str, config: &str, oracle: Option<Py<PyAny>>) -> PyResult<NativeStore> {
+        let config: EngineConfig = serde_json::from_str(config)
+            .map_err(|e| raise("InvalidConfig", format!("the engine configuration: {e}"), false))?;
         let oracle = oracle.map(|callable| Arc::new(PyOracle { callable }) as Arc<dyn Oracle>);
-        let stores = py.detach(|| Stores::open(url, ttl, oracle)).map_err(|e| engine_error(&e))?;
+        let stores = py.detach(|| Stores::open(url, config, oracle)).map_err(|e| engine_error(&e))?;
         Ok(NativeStore { stores: Arc::new(stores) })
     }
 

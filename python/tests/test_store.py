@@ -141,6 +141,12 @@ def test_bad_urls_and_options_are_typed_errors_not_crashes() -> None:
             credence.open(bad)
     with pytest.raises(credence.InvalidConfig):
         credence.open("memory:", adjudication_ttl=-1)
+    with pytest.raises(credence.InvalidConfig):
+        credence.open("memory:", config={"aging_days": 100, "decayed_days": 10})
+    with pytest.raises(credence.InvalidConfig):
+        credence.open("memory:", config={"colour": "red"})
+    with pytest.raises(credence.InvalidConfig):
+        credence.open("memory:", config={"aging_days": "soon"})
     store = credence.open("memory:")
     for agent in ["", "x" * 100_000, "a\x00b"]:
         assert store.recall(agent, "s", "p").status is BeliefStatus.NO_BELIEF
@@ -226,3 +232,12 @@ def test_aio_runs_the_same_methods_as_coroutines(url: str) -> None:
 
     belief = asyncio.run(story())
     assert belief.is_contested and set(belief.values) == {"Lisbon", "Porto"}
+
+
+def test_config_sets_the_engine(url: str) -> None:
+    strict = credence.open(url, config={"valid_time_confidence_threshold": 0.95, "low_confidence_floor": 0.5,
+                                        "burst_window": dt.timedelta(seconds=30)})
+    low = strict.remember("a", "alice", "city", "Lisbon", confidence=0.4)
+    assert low.disposition is Disposition.PENDING_LOW_CONFIDENCE
+    default = credence.open("memory:")
+    assert default.remember("a", "alice", "city", "Lisbon", confidence=0.4).disposition is Disposition.COMMITTED_CHEAP

@@ -762,10 +762,13 @@ impl LedgerRead for View<'_> {
         Ok(self.edges(&sql, rusqlite::params![self.agent.as_str(), blob(from), kind.as_str()])?)
     }
 
+    // The subject's lines from `live_lines` (a row per line, schema 7), each kept when it had a
+    // claim by `max_seq`: O(lines × log n), not a scan of the subject's claims.
     fn predicates(&self, subject: &str, max_seq: u64) -> Result<Vec<String>> {
         Ok(self.rows(
-            "SELECT DISTINCT predicate FROM claims WHERE agent_id = +?1 AND subject = +?2 AND stream_seq <= +?3 \
-             ORDER BY predicate",
+            "SELECT l.predicate FROM live_lines l WHERE l.agent_id = +?1 AND l.subject = +?2 AND EXISTS ( \
+             SELECT 1 FROM claims c INDEXED BY claims_by_line WHERE c.agent_id = l.agent_id \
+             AND c.subject = l.subject AND c.predicate = l.predicate AND c.stream_seq <= +?3) ORDER BY l.predicate",
             rusqlite::params![self.agent.as_str(), subject, seq_bound(max_seq)],
             |_, row| get(row, 0),
         )?)

@@ -58,7 +58,9 @@ pub fn serve(url: &str, options: McpOptions) -> Result<(), McpError> {
             "--http {addr} is not a loopback address: give --token (or CREDENCE_MCP_TOKEN) to bind it"
         )));
     }
-    let stores = Stores::open(url, options.adjudication_ttl, None)?;
+    let config =
+        crate::EngineConfig { adjudication_ttl: options.adjudication_ttl, ..crate::EngineConfig::default() };
+    let stores = Stores::open(url, config, None)?;
     let server = CredenceServer::new(stores, &options.agent, options.read_only);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

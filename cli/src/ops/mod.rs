@@ -7,7 +7,6 @@ pub mod args;
 pub(crate) mod summary;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -37,20 +36,19 @@ impl Oracle for QueueOracle {
 }
 
 impl Stores {
-    /// Opens `url`; a queued contradiction waits `adjudication_ttl` for its verdict (the
-    /// engine's default when `None`), notified to `oracle` (the store itself holds it when
-    /// `None`).
+    /// Opens `url` with `config`; a queued contradiction is notified to `oracle` (the store
+    /// itself holds it for `adjudicate` when `None`).
     ///
     /// # Errors
-    /// What [`crate::open`] answers.
+    /// What [`crate::open_with`] answers (an invalid `config` is `InvalidConfig`).
     pub fn open(
         url: &str,
-        adjudication_ttl: Option<Duration>,
+        config: EngineConfig,
         oracle: Option<Arc<dyn Oracle>>,
     ) -> Result<Stores, crate::Error> {
-        let plain = crate::open(url)?;
+        let plain = crate::open_with(url, OpenOptions { config: config.clone(), oracle: None, clock: None })?;
         let queue = OpenOptions {
-            config: EngineConfig { adjudication_ttl, ..EngineConfig::default() },
+            config,
             oracle: Some(oracle.unwrap_or_else(|| Arc::new(QueueOracle))),
             clock: None,
         };

@@ -409,17 +409,49 @@ class Store:
         return counts
 
 
+_CONFIG_NUMBERS = ("valid_time_confidence_threshold", "low_confidence_floor", "quarantine_burst_threshold",
+                   "aging_days", "decayed_days", "max_value_bytes")
+_CONFIG_SECONDS = ("burst_window", "adjudication_ttl")
+
+
+def _config(config: Optional[Dict[str, Any]], adjudication_ttl: Optional[float]) -> str:
+    given = dict(config or {})
+    if adjudication_ttl is not None:
+        given["adjudication_ttl"] = adjudication_ttl
+    out: Dict[str, Any] = {}
+    for key, value in given.items():
+        if key in _CONFIG_NUMBERS:
+            out[key] = value
+        elif key in _CONFIG_SECONDS:
+            if value is None:
+                out[key] = None
+                continue
+            seconds = value.total_seconds() if isinstance(value, _dt.timedelta) else float(value)
+            if not seconds >= 0 or seconds == float("inf"):
+                raise InvalidConfig(f"{key} must be a finite, non-negative number of seconds, not {value!r}")
+            whole = int(seconds)
+            out[key] = {"secs": whole, "nanos": int(round((seconds - whole) * 1e9))}
+        else:
+            raise InvalidConfig(f"no engine setting {key!r} (known: {', '.join(_CONFIG_NUMBERS + _CONFIG_SECONDS)})")
+    return json.dumps(out)
+
+
 def open(
     url: str,
     *,
+    config: Optional[Dict[str, Any]] = None,
     adjudication_ttl: Optional[float] = None,
     oracle: Optional[Callable[[Adjudication], None]] = None,
 ) -> Store:
     """Opens a store: `memory:`, `sqlite:<dir>`, `sqlite::memory:` or `postgres://…`.
 
-    `oracle`, when given, is called with each contradiction `remember(..., queue=True)` holds
-    for a verdict (raising means "not notified": the next sweep tries again); queued
-    contradictions expire after `adjudication_ttl` seconds."""
+    `config` sets the engine (SPEC §4): `valid_time_confidence_threshold`,
+    `low_confidence_floor`, `quarantine_burst_threshold`, `burst_window` (seconds or a
+    `timedelta`), `aging_days`, `decayed_days`, `adjudication_ttl` (seconds), `max_value_bytes`;
+    an unknown or out-of-range setting is `InvalidConfig`. `oracle`, when given, is called with
+    each contradiction `remember(..., queue=True)` holds for a verdict (raising means "not
+    notified": the next sweep tries again)."""
+    settings = _config(config, adjudication_ttl)
     callback: Optional[Callable[[str], None]] = None
     if oracle is not None:
         user = oracle
@@ -428,7 +460,7 @@ def open(
             user(Adjudication.from_dict(json.loads(doc)))
 
     try:
-        return Store(_credence.NativeStore(url, adjudication_ttl, callback))
+        return Store(_credence.NativeStore(url, settings, callback))
     except _credence.NativeError as e:
         raise _raise(e) from None
 

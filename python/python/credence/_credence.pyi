@@ -11,7 +11,7 @@ class NativeStore:
     def __init__(
         self,
         url: str,
-        adjudication_ttl_seconds: Optional[float] = None,
+        config: str = "{}",
         oracle: Optional[Callable[[str], None]] = None,
     ) -> None: ...
     def url(self) -> str: ...
