@@ -15,6 +15,13 @@ pub(crate) struct Cli {
     /// Print one JSON document on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log to stderr at this level or filter (`info`, `credence=debug`, …; default `$RUST_LOG`,
+    /// else `warn`).
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// How log lines are written: `text` or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -306,6 +313,15 @@ pub(crate) struct AsOfArgs {
     /// Read as of this commit unit (inclusive).
     #[arg(long, value_name = "N")]
     pub as_of_seq: Option<u64>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -103,6 +103,23 @@ fn json_requested(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
     args.take_while(|a| a != "--").any(|a| a == "--json")
 }
 
+/// Logs to stderr (stdout carries only the command's output, or the MCP protocol), filtered by
+/// `--log-level`, else `RUST_LOG`, else `warn`.
+fn init_logging(level: Option<&str>, format: args::LogFormat) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l).map_err(|e| format!("--log-level {l:?}: {e}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
+    let installed = match format {
+        args::LogFormat::Text => builder.try_init(),
+        args::LogFormat::Json => builder.json().try_init(),
+    };
+    installed.map_err(|e| format!("installing the log subscriber: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -126,6 +143,10 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
+    if let Err(why) = init_logging(cli.log_level.as_deref(), cli.log_format) {
+        eprintln!("error: {why}");
+        return ExitCode::from(2);
+    }
     let (kind, msg, code, fields) = match commands::run(cli) {
         Ok(()) => return ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => ("usage", msg, 2, serde_json::Map::new()),

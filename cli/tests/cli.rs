@@ -14,7 +14,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// Runs the binary against `store` with `args`; `stdin` is fed when given.
 fn run(store: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_credence"));
-    cmd.env_remove("CREDENCE_STORE").arg("--store").arg(store).args(args);
+    cmd.env_remove("CREDENCE_STORE").env_remove("RUST_LOG").arg("--store").arg(store).args(args);
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("the credence binary starts");
@@ -804,4 +804,31 @@ mod postgres {
         assert!(left.is_empty(), "scratch schemas left behind");
         Ok(())
     }
+}
+
+/// `--log-level` (or `RUST_LOG`) logs every engine operation to stderr as its span, in text or
+/// JSON lines; stdout keeps only the command's output; a bad filter is a usage error.
+#[test]
+fn log_level_logs_operation_spans_to_stderr_in_text_or_json() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = sqlite_url(dir.path());
+    let out = run(
+        &store,
+        &["--json", "--log-level", "credence=debug", "remember", "a", "alice", "city", "Lisbon"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("credence.ingest") && stderr.contains("CommittedCheap"), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(doc["disposition"], "CommittedCheap");
+    let json =
+        run(&store, &["--log-level", "info", "--log-format", "json", "recall", "a", "alice", "city"], None);
+    let first = String::from_utf8_lossy(&json.stderr).lines().next().map(str::to_owned).unwrap_or_default();
+    let line: Value = serde_json::from_str(&first).map_err(|e| format!("{e}: {first:?}"))?;
+    assert!(line.to_string().contains("credence.recall"), "{line}");
+    let quiet = run(&store, &["recall", "a", "alice", "city"], None);
+    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    fails(&store, &["--log-level", "credence=loud", "agents"], 2);
+    Ok(())
 }

@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 pub fn credence(args: &[&str], stdin: Stdio) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_credence"))
         .env_remove("CREDENCE_STORE")
+        .env_remove("RUST_LOG")
         .args(args)
         .stdin(stdin)
         .stdout(Stdio::piped())

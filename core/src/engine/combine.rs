@@ -194,6 +194,9 @@ impl<L: Ledger> Engine<L> {
             })
             .collect();
         let mut refs: Vec<&mut WriteUnit<'_>> = units.iter_mut().map(|u| &mut **u).collect();
+        // What an operator tunes (SPEC §10): how many writes a group commit carries.
+        tracing::debug!(agent = agent.as_str(), units = refs.len(), "group commit");
+        metrics::histogram!("credence_group_commit_units").record(refs.len() as f64);
         let mut results = self.ledger.write_batch(agent, &mut refs).into_iter();
         drop(refs);
         drop(units);

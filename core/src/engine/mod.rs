@@ -6,6 +6,7 @@ mod combine;
 mod discovery;
 mod fold;
 mod ingest;
+mod observe;
 mod ops;
 mod reads;
 mod replay;
@@ -150,7 +151,8 @@ fn read_agent(agent: &str) -> Option<AgentId> {
 
 impl<L: Ledger> ClaimEngine for Engine<L> {
     fn ingest(&self, request: IngestRequest) -> Result<WriteReceipt> {
-        self.ingest_request(request)
+        let agent = request.agent.clone();
+        observe::observed!(ingest, agent.as_str(), self.ledger.backend(), self.ingest_request(request))
     }
 
     fn submit_adjudication_with(
@@ -161,11 +163,17 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         evidence: Provenance,
         options: &WriteOptions,
     ) -> Result<AdjudicationOutcome> {
-        self.apply_verdict(agent, handle, verdict, evidence, options)
+        observe::observed!(
+            adjudicate,
+            agent,
+            self.ledger.backend(),
+            self.apply_verdict(agent, handle, verdict, evidence, options)
+        )
     }
 
     fn sweep(&self, now: Timestamp) -> Result<SweepReport> {
-        self.sweep_all(now)
+        observe::observed!(sweep, "*", self.ledger.backend(), self.sweep_all(now).map(observe::Read))
+            .map(|r| r.0)
     }
 
     fn resolve_with(
@@ -176,7 +184,12 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         winner: ClaimRef,
         options: &WriteOptions,
     ) -> Result<WriteReceipt> {
-        self.resolve_line(agent, subject, predicate, winner, options)
+        observe::observed!(
+            resolve,
+            agent,
+            self.ledger.backend(),
+            self.resolve_line(agent, subject, predicate, winner, options)
+        )
     }
 
     fn invalidate_with(
@@ -186,7 +199,12 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         reason: &str,
         options: &WriteOptions,
     ) -> Result<WriteReceipt> {
-        self.invalidate_claim(agent, claim_ref, reason, options)
+        observe::observed!(
+            invalidate,
+            agent,
+            self.ledger.backend(),
+            self.invalidate_claim(agent, claim_ref, reason, options)
+        )
     }
 
     fn reinstate_with(
@@ -195,23 +213,52 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         claim_ref: ClaimRef,
         options: &WriteOptions,
     ) -> Result<WriteReceipt> {
-        self.reinstate_claim(agent, claim_ref, options)
+        observe::observed!(
+            reinstate,
+            agent,
+            self.ledger.backend(),
+            self.reinstate_claim(agent, claim_ref, options)
+        )
     }
 
     fn recall(&self, query: &RecallQuery) -> Result<Belief> {
-        self.recall_line(query)
+        observe::observed!(
+            recall,
+            query.agent.as_str(),
+            self.ledger.backend(),
+            self.recall_line(query).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage> {
-        self.line_history_page(query)
+        observe::observed!(
+            history,
+            query.agent.as_str(),
+            self.ledger.backend(),
+            self.line_history_page(query).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn subjects(&self, query: &SubjectsQuery) -> Result<SubjectsPage> {
-        self.subjects_page(query)
+        observe::observed!(
+            subjects,
+            query.agent.as_str(),
+            self.ledger.backend(),
+            self.subjects_page(query).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
-        self.search_lines(query)
+        observe::observed!(
+            search,
+            query.agent.as_str(),
+            self.ledger.backend(),
+            self.search_lines(query).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn subject(
@@ -221,19 +268,43 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         as_of: AsOf,
         valid_at: Option<Timestamp>,
     ) -> Result<Vec<(String, Belief)>> {
-        self.subject_beliefs(agent, subject, as_of, valid_at)
+        observe::observed!(
+            subject,
+            agent,
+            self.ledger.backend(),
+            self.subject_beliefs(agent, subject, as_of, valid_at).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn audit(&self, agent: &str, query: &AuditQuery) -> Result<AuditPage> {
-        self.audit_page(agent, query)
+        observe::observed!(
+            audit,
+            agent,
+            self.ledger.backend(),
+            self.audit_page(agent, query).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn lineage(&self, agent: &str, claim_ref: ClaimRef) -> Result<Vec<LineageStep>> {
-        self.claim_lineage(agent, claim_ref)
+        observe::observed!(
+            lineage,
+            agent,
+            self.ledger.backend(),
+            self.claim_lineage(agent, claim_ref).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn pending(&self, agent: Option<&str>) -> Result<Vec<Adjudication>> {
-        self.open_adjudications(agent)
+        observe::observed!(
+            pending,
+            agent.unwrap_or("*"),
+            self.ledger.backend(),
+            self.open_adjudications(agent).map(observe::Read)
+        )
+        .map(|r| r.0)
     }
 
     fn agents(&self) -> Result<Vec<AgentId>> {
