@@ -249,6 +249,9 @@ pub(crate) enum Command {
         /// Seconds a contradiction queued by `remember` with `queue` waits for a verdict.
         #[arg(long, value_name = "SECONDS")]
         ttl: Option<u64>,
+        /// With --http: serve the operations' metrics at /metrics (Prometheus text format).
+        #[arg(long)]
+        metrics: bool,
     },
 }
 

@@ -103,6 +103,22 @@ fn json_requested(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
     args.take_while(|a| a != "--").any(|a| a == "--json")
 }
 
+/// Where log lines go: stderr, whose failures are dropped — a log line that cannot be written
+/// (stderr closed by whoever started the process, a full pipe's error) must never fail or stop
+/// the operation it describes (an MCP server's task would otherwise die mid-reply).
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// Logs to stderr (stdout carries only the command's output, or the MCP protocol), filtered by
 /// `--log-level`, else `RUST_LOG`, else `warn`.
 fn init_logging(level: Option<&str>, format: args::LogFormat) -> Result<(), String> {
@@ -111,8 +127,7 @@ fn init_logging(level: Option<&str>, format: args::LogFormat) -> Result<(), Stri
         Some(l) => EnvFilter::try_new(l).map_err(|e| format!("--log-level {l:?}: {e}"))?,
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
     };
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| LogSink).with_ansi(false);
     let installed = match format {
         args::LogFormat::Text => builder.try_init(),
         args::LogFormat::Json => builder.json().try_init(),

@@ -435,3 +435,45 @@ fn http_beyond_loopback_without_a_token_is_refused() {
     let bad = support::credence(&["--store", "memory:", "mcp", "--agent", ""], Stdio::null());
     assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+/// A GET of `path` on the server, by hand: the status line and the body.
+fn http_get(url: &str, path: &str) -> Result<(String, String), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://").split('/').next().ok_or("no host")?;
+    let mut stream = std::net::TcpStream::connect(host)?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or("no body")?;
+    Ok((head.lines().next().unwrap_or_default().to_owned(), body.to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_with_metrics_serves_the_operations_counts_in_prometheus_text() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = HttpServer::start(&format!("sqlite:{}", dir.path().display()), &["--metrics"]).await?;
+    let client = server.client(None).await?;
+    ok(&client, "remember", json!({"subject": "alice", "predicate": "city", "value": "Lisbon"})).await?;
+    ok(&client, "remember", json!({"subject": "alice", "predicate": "city", "value": "Porto"})).await?;
+    refused(&client, "search", json!({"text": "?!"})).await?;
+    let url = server.url.clone();
+    let (status, body) =
+        tokio::task::spawn_blocking(move || http_get(&url, "/metrics").map_err(|e| e.to_string())).await??;
+    assert!(status.contains("200"), "{status}");
+    for line in [
+        "credence_operations_total{operation=\"ingest\",outcome=\"CommittedCheap\"} 1",
+        "credence_operations_total{operation=\"ingest\",outcome=\"Contested\"} 1",
+        "credence_operations_total{operation=\"search\",outcome=\"InvalidQuery\"} 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "no {line:?} in:\n{body}");
+    }
+    assert!(body.contains("credence_operation_seconds"), "{body}");
+    client.cancel().await?;
+    server.stop().await
+}
+
+#[test]
+fn metrics_without_http_is_refused() {
+    let out = support::credence(&["--store", "memory:", "mcp", "--agent", "a", "--metrics"], Stdio::null());
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -38,8 +38,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             reads::subject(&g, &agent, &subject, &as_of, valid_at.as_deref())
         }
         #[cfg(feature = "mcp")]
-        Command::Mcp { agent, read_only, http, token, ttl } => {
-            operators::mcp(&g, &agent, read_only, http, token, ttl)
+        Command::Mcp { agent, read_only, http, token, ttl, metrics } => {
+            operators::mcp(&g, &agent, read_only, (http, token, metrics), ttl)
         }
         Command::Subjects { agent, prefix, limit } => reads::subjects(&g, &agent, prefix, limit),
         Command::Search { agent, text, as_of, limit } => reads::search(&g, &agent, &text, &as_of, limit),

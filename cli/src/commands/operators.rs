@@ -128,8 +128,7 @@ pub(super) fn mcp(
     g: &Globals,
     agent: &str,
     read_only: bool,
-    http: Option<std::net::SocketAddr>,
-    token: Option<String>,
+    (http, token, metrics): (Option<std::net::SocketAddr>, Option<String>, bool),
     ttl: Option<u64>,
 ) -> Result<(), Failure> {
     let agent = credence::AgentId::new(agent)
@@ -143,6 +142,7 @@ pub(super) fn mcp(
         http,
         token,
         adjudication_ttl: ttl.map(std::time::Duration::from_secs),
+        metrics,
     };
     credence::mcp::serve(&g.url, options).map_err(|e| match e {
         credence::mcp::McpError::Usage(why) => Failure::Usage(why),

@@ -7,6 +7,7 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
@@ -18,6 +19,7 @@ pub(super) async fn serve(
     server: CredenceServer,
     addr: SocketAddr,
     token: Option<String>,
+    metrics: Option<PrometheusHandle>,
 ) -> std::io::Result<()> {
     let mut config = StreamableHttpServerConfig::default();
     if !addr.ip().is_loopback() {
@@ -28,6 +30,15 @@ pub(super) async fn serve(
     let service =
         StreamableHttpService::new(move || Ok(server.clone()), LocalSessionManager::default().into(), config);
     let mut router = axum::Router::new().nest_service("/mcp", service);
+    if let Some(handle) = metrics {
+        router = router.route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = handle.render();
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+            }),
+        );
+    }
     if let Some(token) = token {
         router = router.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
             let token = token.clone();

@@ -27,6 +27,8 @@ pub struct McpOptions {
     pub token: Option<String>,
     /// How long a queued contradiction waits for a verdict (the engine's default when `None`).
     pub adjudication_ttl: Option<Duration>,
+    /// With `http`: also serve the operations' metrics at `/metrics` (Prometheus text).
+    pub metrics: bool,
 }
 
 /// Why the server could not run.
@@ -50,6 +52,9 @@ pub enum McpError {
 /// [`McpError::Usage`] for a non-loopback HTTP address without a token; [`McpError::Store`]
 /// when the store cannot be opened; [`McpError::Transport`] when serving fails.
 pub fn serve(url: &str, options: McpOptions) -> Result<(), McpError> {
+    if options.metrics && options.http.is_none() {
+        return Err(McpError::Usage("--metrics needs --http (the metrics are served at /metrics)".into()));
+    }
     if let Some(addr) = options.http
         && !addr.ip().is_loopback()
         && options.token.is_none()
@@ -69,7 +74,19 @@ pub fn serve(url: &str, options: McpOptions) -> Result<(), McpError> {
     runtime.block_on(async move {
         match options.http {
             Some(addr) => {
-                http::serve(server, addr, options.token).await.map_err(|e| McpError::Transport(e.to_string()))
+                let metrics = if options.metrics {
+                    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder();
+                    Some(
+                        recorder.map_err(|e| {
+                            McpError::Transport(format!("installing the metrics recorder: {e}"))
+                        })?,
+                    )
+                } else {
+                    None
+                };
+                http::serve(server, addr, options.token, metrics)
+                    .await
+                    .map_err(|e| McpError::Transport(e.to_string()))
             }
             None => {
                 use rmcp::ServiceExt;
