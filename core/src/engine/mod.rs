@@ -172,8 +172,7 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
     }
 
     fn sweep(&self, now: Timestamp) -> Result<SweepReport> {
-        observe::observed!(sweep, "*", self.ledger.backend(), self.sweep_all(now).map(observe::Read))
-            .map(|r| r.0)
+        observe::observed!(read sweep, "*", self.ledger.backend(), self.sweep_all(now))
     }
 
     fn resolve_with(
@@ -222,43 +221,19 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
     }
 
     fn recall(&self, query: &RecallQuery) -> Result<Belief> {
-        observe::observed!(
-            recall,
-            query.agent.as_str(),
-            self.ledger.backend(),
-            self.recall_line(query).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read recall, query.agent.as_str(), self.ledger.backend(), self.recall_line(query))
     }
 
     fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage> {
-        observe::observed!(
-            history,
-            query.agent.as_str(),
-            self.ledger.backend(),
-            self.line_history_page(query).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read history, query.agent.as_str(), self.ledger.backend(), self.line_history_page(query))
     }
 
     fn subjects(&self, query: &SubjectsQuery) -> Result<SubjectsPage> {
-        observe::observed!(
-            subjects,
-            query.agent.as_str(),
-            self.ledger.backend(),
-            self.subjects_page(query).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read subjects, query.agent.as_str(), self.ledger.backend(), self.subjects_page(query))
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
-        observe::observed!(
-            search,
-            query.agent.as_str(),
-            self.ledger.backend(),
-            self.search_lines(query).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read search, query.agent.as_str(), self.ledger.backend(), self.search_lines(query))
     }
 
     fn subject(
@@ -268,43 +243,19 @@ impl<L: Ledger> ClaimEngine for Engine<L> {
         as_of: AsOf,
         valid_at: Option<Timestamp>,
     ) -> Result<Vec<(String, Belief)>> {
-        observe::observed!(
-            subject,
-            agent,
-            self.ledger.backend(),
-            self.subject_beliefs(agent, subject, as_of, valid_at).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read subject, agent, self.ledger.backend(), self.subject_beliefs(agent, subject, as_of, valid_at))
     }
 
     fn audit(&self, agent: &str, query: &AuditQuery) -> Result<AuditPage> {
-        observe::observed!(
-            audit,
-            agent,
-            self.ledger.backend(),
-            self.audit_page(agent, query).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read audit, agent, self.ledger.backend(), self.audit_page(agent, query))
     }
 
     fn lineage(&self, agent: &str, claim_ref: ClaimRef) -> Result<Vec<LineageStep>> {
-        observe::observed!(
-            lineage,
-            agent,
-            self.ledger.backend(),
-            self.claim_lineage(agent, claim_ref).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read lineage, agent, self.ledger.backend(), self.claim_lineage(agent, claim_ref))
     }
 
     fn pending(&self, agent: Option<&str>) -> Result<Vec<Adjudication>> {
-        observe::observed!(
-            pending,
-            agent.unwrap_or("*"),
-            self.ledger.backend(),
-            self.open_adjudications(agent).map(observe::Read)
-        )
-        .map(|r| r.0)
+        observe::observed!(read pending, agent.unwrap_or("*"), self.ledger.backend(), self.open_adjudications(agent))
     }
 
     fn agents(&self) -> Result<Vec<AgentId>> {

@@ -29,7 +29,7 @@ impl Outcome for AdjudicationOutcome {
 }
 
 /// A read: its outcome is `ok`.
-pub(super) struct Read<T>(pub T);
+pub(crate) struct Read<T>(pub T);
 
 impl<T> Outcome for Read<T> {
     fn outcome(&self) -> (&'static str, Option<u64>) {
@@ -40,6 +40,11 @@ impl<T> Outcome for Read<T> {
 /// Runs `$body` as operation `$op` of `$agent`, inside its span `credence.$op`, and records its
 /// outcome and duration ([`finish`]).
 macro_rules! observed {
+    // A read: its outcome is `ok` (or the error's kind).
+    (read $op:ident, $agent:expr, $backend:expr, $body:expr) => {
+        $crate::engine::observe::observed!($op, $agent, $backend, $body.map($crate::engine::observe::Read))
+            .map(|read| read.0)
+    };
     ($op:ident, $agent:expr, $backend:expr, $body:expr) => {{
         let span = tracing::info_span!(
             concat!("credence.", stringify!($op)),
@@ -52,7 +57,7 @@ macro_rules! observed {
         $crate::engine::observe::finish(&span, stringify!($op), || $body)
     }};
 }
-pub(super) use observed;
+pub(crate) use observed;
 
 /// Runs `f` inside `span`, then records its outcome (a disposition, `ok`, or the error's kind)
 /// and the seq it wrote on the span, and counts it with its duration.
