@@ -455,21 +455,52 @@ async fn http_with_metrics_serves_the_operations_counts_in_prometheus_text() -> 
     let client = server.client(None).await?;
     ok(&client, "remember", json!({"subject": "alice", "predicate": "city", "value": "Lisbon"})).await?;
     ok(&client, "remember", json!({"subject": "alice", "predicate": "city", "value": "Porto"})).await?;
+    ok(&client, "remember", json!({"subject": "bob", "predicate": "city", "value": "Oslo"})).await?;
+    ok(&client, "remember", json!({"subject": "bob", "predicate": "city", "value": "Bergen", "queue": true}))
+        .await?;
     refused(&client, "search", json!({"text": "?!"})).await?;
     let url = server.url.clone();
     let (status, body) =
         tokio::task::spawn_blocking(move || http_get(&url, "/metrics").map_err(|e| e.to_string())).await??;
     assert!(status.contains("200"), "{status}");
-    for line in [
-        "credence_operations_total{operation=\"ingest\",outcome=\"CommittedCheap\"} 1",
-        "credence_operations_total{operation=\"ingest\",outcome=\"Contested\"} 1",
-        "credence_operations_total{operation=\"search\",outcome=\"InvalidQuery\"} 1",
+    let samples = prometheus_samples(&body)?;
+    for (series, value) in [
+        ("credence_operations_total{operation=\"ingest\",outcome=\"CommittedCheap\"}", 2.0),
+        ("credence_operations_total{operation=\"ingest\",outcome=\"Contested\"}", 1.0),
+        ("credence_operations_total{operation=\"ingest\",outcome=\"QueuedForAdjudication\"}", 1.0),
+        ("credence_operations_total{operation=\"search\",outcome=\"InvalidQuery\"}", 1.0),
+        // Read from the store when /metrics is asked.
+        ("credence_open_adjudications{agent=\"agent-1\"}", 1.0),
     ] {
-        assert!(body.lines().any(|l| l == line), "no {line:?} in:\n{body}");
+        assert_eq!(samples.get(series), Some(&value), "{series} in:\n{body}");
     }
-    assert!(body.contains("credence_operation_seconds"), "{body}");
+    // Every write waited for its agent's lock (SQLite: BEGIN IMMEDIATE), however briefly: the
+    // four ingests and the queued one's notification mark.
+    let waits = samples.get("credence_lock_wait_seconds_count{backend=\"sqlite\"}");
+    assert_eq!(waits, Some(&5.0), "{body}");
+    assert!(samples.keys().any(|k| k.starts_with("credence_operation_seconds")), "{body}");
     client.cancel().await?;
     server.stop().await
+}
+
+/// The samples of a Prometheus text exposition, series (name and labels) to value; an error
+/// for a line that is neither a comment nor `series value`.
+fn prometheus_samples(text: &str) -> Result<std::collections::HashMap<String, f64>, String> {
+    let mut samples = std::collections::HashMap::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').ok_or_else(|| format!("no value in {line:?}"))?;
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            return Err(format!("bad metric name in {line:?}"));
+        }
+        if name_end < series.len() && !series.ends_with('}') {
+            return Err(format!("unclosed labels in {line:?}"));
+        }
+        let value: f64 = value.parse().map_err(|e| format!("bad value in {line:?}: {e}"))?;
+        samples.insert(series.to_owned(), value);
+    }
+    Ok(samples)
 }
 
 #[test]

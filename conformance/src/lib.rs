@@ -30,6 +30,7 @@ mod list_faults;
 mod list_lifecycle;
 mod list_write;
 pub mod model;
+pub mod observe;
 
 pub use harness::{
     Capabilities, Case, CaseError, CaseResult, DynLedger, Factory, Fixture, RecordingOracle, Store, require,

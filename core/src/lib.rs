@@ -19,6 +19,7 @@ pub mod liveness;
 pub mod memory;
 pub mod record;
 pub mod redact;
+pub mod telemetry;
 pub mod terms;
 pub mod time;
 pub mod transfer;

@@ -61,6 +61,7 @@ impl PostgresLedger {
             .max_lifetime(config.pool.max_lifetime)
             .idle_timeout(config.pool.idle_timeout)
             .test_on_check_out(true)
+            .event_handler(Box::new(crate::pool::PoolEvents))
             .build_unchecked(manager);
         Ok(PostgresLedger {
             pool,

@@ -57,10 +57,19 @@ pub(crate) enum Lock {
 /// unit committed before it.
 const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
-/// The statement taking the transaction-scoped lock `key` as `how` says.
+/// The column in which a waited-for lock answers how long it waited, in microseconds.
+const WAITED_COLUMN: &str = "credence_lock_waited_us";
+
+/// The statement taking the transaction-scoped lock `key` as `how` says. A waited-for lock
+/// answers how long it waited ([`WAITED_COLUMN`]): the time since the server received the
+/// round trip (`statement_timestamp()`), in which only `BEGIN` runs before it. The lock is
+/// taken in a materialized CTE, so the clock is read after it was granted.
 pub(crate) fn lock_sql(key: i64, how: Lock) -> String {
     match how {
-        Lock::Wait => format!("SELECT pg_advisory_xact_lock({key})"),
+        Lock::Wait => format!(
+            "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock({key})) SELECT (extract(epoch FROM \
+             clock_timestamp() - statement_timestamp()) * 1000000)::bigint AS {WAITED_COLUMN} FROM l"
+        ),
         Lock::Try => format!(
             "SELECT credence_check(pg_try_advisory_xact_lock({key}), '{}', 'the agent is being written by another \
              transaction')",
@@ -85,6 +94,20 @@ pub(crate) fn begin_trying_all(keys: &[i64], setting: &str) -> String {
          FROM unnest(ARRAY[{}]::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)), ''), true)",
         keys.join(", ")
     )
+}
+
+/// How long the lock taken by a round trip that begins a transaction was waited for, from its
+/// messages: the first row, when it is a waited-for lock's (see [`lock_sql`]).
+pub(crate) fn waited(messages: &[postgres::SimpleQueryMessage]) -> Option<std::time::Duration> {
+    let row = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    })?;
+    if row.columns().first()?.name() != WAITED_COLUMN {
+        return None;
+    }
+    let micros: u64 = row.get(0)?.parse().ok()?;
+    Some(std::time::Duration::from_micros(micros))
 }
 
 /// The session lock serialising migrations of a schema (taken and released by `schema`).

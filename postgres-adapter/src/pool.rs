@@ -20,10 +20,10 @@ use postgres_openssl::MakeTlsConnector;
 use r2d2::ManageConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
-use credence_core::Head;
+use credence_core::{Head, telemetry};
 
 use crate::codec::UnitMark;
-use crate::error::{Failure, PgError, PgResult, is_connection_error};
+use crate::error::{BACKEND, Failure, PgError, PgResult, is_connection_error};
 
 /// One pooled connection.
 pub struct PgConnection {
@@ -157,7 +157,12 @@ impl PgConnection {
             return Ok(Vec::new());
         }
         match self.client.simple_query(&sql) {
-            Ok(messages) => Ok(messages),
+            Ok(messages) => {
+                if with_begin {
+                    report_lock_wait(&messages);
+                }
+                Ok(messages)
+            }
             Err(e) => {
                 let e = PgError::from(e);
                 let broke = matches!(&e, PgError::Db(db) if is_connection_error(db));
@@ -268,7 +273,9 @@ impl PgConnection {
         self.kept = None;
         self.pending.clear();
         self.begin_pending = false;
-        Ok(self.client.simple_query(begin_sql)?)
+        let messages = self.client.simple_query(begin_sql)?;
+        report_lock_wait(&messages);
+        Ok(messages)
     }
 
     /// A guard for a transaction already begun with [`PgConnection::begin_raw`].
@@ -455,6 +462,28 @@ impl ManageConnection for PgManager {
     }
 }
 
+/// Reports the wait for the agent's lock of a round trip that began a transaction, if it took
+/// one it waited for.
+fn report_lock_wait(messages: &[postgres::SimpleQueryMessage]) {
+    if let Some(waited) = crate::lock::waited(messages) {
+        telemetry::lock_wait(BACKEND, waited);
+    }
+}
+
+/// Reports the pool's checkouts and timeouts (SPEC §10).
+#[derive(Debug)]
+pub(crate) struct PoolEvents;
+
+impl r2d2::HandleEvent for PoolEvents {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        telemetry::pool_wait(BACKEND, event.duration());
+    }
+
+    fn handle_timeout(&self, event: r2d2::event::TimeoutEvent) {
+        telemetry::pool_timeout(BACKEND, event.timeout());
+    }
+}
+
 /// Maps a pool checkout failure.
 pub(crate) fn checkout(pool: &r2d2::Pool<PgManager>) -> PgResult<r2d2::PooledConnection<PgManager>> {
     pool.get().map_err(PgError::from)
@@ -472,6 +501,7 @@ pub(crate) fn begin_fresh<T>(
     match first(&mut conn) {
         Ok(t) => Ok((conn, t)),
         Err(PgError::Db(e)) if is_connection_error(&e) => {
+            telemetry::retry(BACKEND, "stale_connection", 1, 0, &e.to_string());
             drop(conn);
             let mut conn = checkout(pool)?;
             let t = first(&mut conn)?;

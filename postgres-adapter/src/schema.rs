@@ -1,7 +1,7 @@
 //! Schema management: refinery migrations on a dedicated connection under a session advisory
 //! lock, so any number of processes opening the same schema at once converge.
 
-use crate::error::{PgError, PgResult};
+use crate::error::{BACKEND, PgError, PgResult};
 use crate::lock::{MIGRATION_LOCK, MIGRATION_UNLOCK, migration_lock_key};
 use crate::pool::PgConnection;
 
@@ -43,10 +43,13 @@ fn migrate_locked(conn: &mut PgConnection, schema: &str) -> PgResult<()> {
     if found > supported {
         return Err(PgError::SchemaTooNew { found, supported });
     }
+    let started = std::time::Instant::now();
     // The name was validated to be a plain lower-case identifier.
     conn.raw().batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
     embedded::migrations::runner().set_migration_table_name(HISTORY_TABLE).run(conn.raw())?;
-    finish_rebuilds(conn)
+    finish_rebuilds(conn)?;
+    credence_core::telemetry::migrated(BACKEND, schema, found, supported, started.elapsed());
+    Ok(())
 }
 
 /// Builds what a migration left to build in Rust (`credence_rebuild`, see `rebuild`), in one

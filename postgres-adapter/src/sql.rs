@@ -1027,7 +1027,8 @@ mod tests {
             [("s".to_owned(), "p".to_owned())],
         );
         let (begin, rest) = group(&[unit(&rows, "a")], Lock::Wait)?;
-        assert!(begin.ends_with("; SELECT pg_advisory_xact_lock(7)"), "{begin}");
+        assert!(begin.ends_with(&format!("; {}", lock::lock_sql(7, Lock::Wait))), "{begin}");
+        assert!(begin.contains("pg_advisory_xact_lock(7)"), "{begin}");
         assert!(rest.starts_with("EXECUTE credence_expect(E'a', 2, "), "{rest}");
         assert!(rest.contains("EXECUTE credence_append(E'a', 3, 30, FALSE"), "{rest}");
         assert!(rest.ends_with("; COMMIT"), "{rest}");
@@ -1112,10 +1113,9 @@ mod unit_mark_tests {
             recorded_at: Timestamp(70),
         });
         let sql = unit_stored("o'k", 42, &UnitMark::of(&unit))?;
-        assert!(
-            sql.starts_with("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(42); "),
-            "{sql}"
-        );
+        let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; {}; ", lock::lock_sql(42, Lock::Wait));
+        assert!(sql.starts_with(&begin), "{sql}");
+        assert!(begin.contains("pg_advisory_xact_lock(42)"), "{begin}");
         assert!(sql.ends_with("; COMMIT"), "{sql}");
         assert!(sql.contains("agent_id = E'o''k' AND stream_seq = 7 AND tx_time = 70"), "{sql}");
         assert!(sql.contains(&format!("claim_ref = '{}' AND event = E'ValidityAsserted'", id(9))), "{sql}");

@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use credence_core::{AgentId, ReadUnit, Result};
+use credence_core::{AgentId, ReadUnit, Result, telemetry};
 use rusqlite::Connection;
 
 use crate::config::SqliteConfig;
-use crate::error::{SqlResult, SqliteError};
+use crate::error::{BACKEND, SqlResult, SqliteError};
 use crate::read::View;
-use crate::schema::{self, Pragmas, Role, Target};
+use crate::schema::{self, Checkpoint, Pragmas, Role, Target};
 use crate::turns::Turns;
 
 /// A batch commits after this many units that wrote (the rest go in the next transaction).
@@ -55,11 +55,19 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// Runs `f` again while it fails with BUSY/LOCKED, polling every [`POLL`], for at most `limit`.
+/// Only the first re-run is reported (see `credence_core::telemetry::retry`): the polls after
+/// it are one wait.
 fn poll_busy<T>(limit: Duration, mut f: impl FnMut() -> SqlResult<T>) -> SqlResult<T> {
     let started = Instant::now();
+    let mut polled = false;
     loop {
         match f() {
-            Err(e) if e.is_busy() && started.elapsed() < limit => std::thread::sleep(POLL),
+            Err(e) if e.is_busy() && started.elapsed() < limit => {
+                if !std::mem::replace(&mut polled, true) {
+                    telemetry::retry(BACKEND, "busy", 1, 0, &e.to_string());
+                }
+                std::thread::sleep(POLL);
+            }
             other => return other,
         }
     }
@@ -113,6 +121,9 @@ struct WriteState {
     /// Set when a unit of the current batch waited `busy_timeout` for the turn in vain: its
     /// other units fail at once instead of each waiting again.
     turn_refused: Option<String>,
+    /// When the batch being written asked for the state mutex: the lock wait of its first
+    /// transaction counts from there (see [`AgentDb::write_many`]).
+    lock_asked: Option<Instant>,
 }
 
 /// One unit's work on the write connection: `Some` to keep what it wrote. (Its body's panics
@@ -335,8 +346,10 @@ impl AgentDb {
             let e = credence_core::Error::from(e);
             return ops.iter().map(|_| Err(e.replicate())).collect();
         }
+        let asked = Instant::now();
         let mut st = self.lock_state();
         st.turn_refused = None;
+        st.lock_asked = Some(asked);
         let mut out: Vec<Option<Result<Option<T>>>> = ops.iter().map(|_| None).collect();
         // The units that wrote in the open transaction, answered when it ends.
         let mut joined: Vec<(usize, T)> = Vec::new();
@@ -376,6 +389,9 @@ impl AgentDb {
                 self.yield_to_readers();
             }
             self.checkpoint_if_due(st);
+            // The wait for the agent's lock: this process's other writers (the state mutex), the
+            // cross-process turn and `BEGIN IMMEDIATE`.
+            let asked = st.lock_asked.take().unwrap_or_else(Instant::now);
             // Within one batch, a turn waited for in vain is not waited for again per unit.
             if let Some(reason) = &st.turn_refused {
                 return Member::Alone(Err(SqliteError::TurnTimeout(reason.clone()).into()));
@@ -391,6 +407,7 @@ impl AgentDb {
                 self.end_turn(st);
                 return Member::Alone(Err(SqliteError::sqlite("starting the write transaction")(e).into()));
             }
+            telemetry::lock_wait(BACKEND, asked.elapsed());
             st.in_transaction = true;
         }
         let Some(conn) = st.conn.as_ref() else {
@@ -496,7 +513,7 @@ impl AgentDb {
         {
             st.commits_since_checkpoint = 0;
             if let Some(conn) = st.conn.as_ref() {
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                let _ = schema::checkpoint(conn, Checkpoint::Passive);
             }
         }
     }
@@ -583,7 +600,7 @@ impl Drop for AgentDb {
         if matches!(self.target, Target::File(_))
             && let Some(conn) = st.conn.as_ref()
         {
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = schema::checkpoint(conn, Checkpoint::Truncate);
         }
         self.end_turn(&mut st);
     }

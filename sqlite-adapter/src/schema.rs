@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use credence_core::telemetry;
+
 use crate::config::SqliteConfig;
-use crate::error::{SqlResult, SqliteError};
+use crate::error::{BACKEND, SqlResult, SqliteError};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -154,7 +156,7 @@ pub(crate) fn create_file(path: &std::path::Path, agent: &str, config: &SqliteCo
     let made = (|| {
         let mut conn = open(&Target::File(tmp.clone()), Role::Writer, config)?;
         migrate(&mut conn, agent, config.busy_timeout)?;
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        checkpoint(&conn, Checkpoint::Truncate)
             .map_err(SqliteError::sqlite("checkpointing the new agent file"))?;
         conn.close().map_err(|(_, e)| SqliteError::sqlite("closing the new agent file")(e))?;
         match std::fs::hard_link(&tmp, path) {
@@ -245,15 +247,50 @@ fn apply_pragmas(conn: &Connection, is_file: bool, role: Role, config: &SqliteCo
 pub(crate) fn retry_busy<T>(limit: Duration, mut f: impl FnMut() -> SqlResult<T>) -> SqlResult<T> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
+    let mut attempt = 0;
     loop {
         match f() {
             Err(e) if e.is_busy() && start.elapsed() < limit => {
+                telemetry::retry(BACKEND, "busy", 1, attempt, &e.to_string());
+                attempt += 1;
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
             other => return other,
         }
     }
+}
+
+/// The modes of `PRAGMA wal_checkpoint` the backend runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Checkpoint {
+    /// Copies what it can without waiting for readers or writers.
+    Passive,
+    /// Copies everything and truncates the WAL (waits for readers of old frames).
+    Truncate,
+}
+
+impl Checkpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Checkpoint::Passive => "PASSIVE",
+            Checkpoint::Truncate => "TRUNCATE",
+        }
+    }
+}
+
+/// Runs a WAL checkpoint on `conn` and reports it (SPEC §10): its mode, the frames it moved
+/// back into the database, and how long it took.
+pub(crate) fn checkpoint(conn: &Connection, mode: Checkpoint) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    let sql = match mode {
+        Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+        Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+    };
+    // The answer is (busy, frames in the WAL, frames checkpointed); -1 when not in WAL mode.
+    let frames: i64 = conn.query_row(sql, [], |r| r.get(2))?;
+    telemetry::checkpoint(BACKEND, mode.name(), frames.max(0), started.elapsed());
+    Ok(())
 }
 
 /// The newest schema version this build knows.
@@ -334,6 +371,7 @@ fn migrate_once(conn: &mut Connection, agent: &str) -> SqlResult<()> {
 }
 
 fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
+    let started = Instant::now();
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(SqliteError::sqlite("locking the database for migration"))?;
@@ -397,7 +435,11 @@ fn migrate_in_transaction(conn: &mut Connection, agent: &str) -> SqlResult<()> {
                 .map_err(SqliteError::sqlite("recording the agent id"))?;
         }
     }
-    tx.commit().map_err(SqliteError::sqlite("committing the migration"))
+    tx.commit().map_err(SqliteError::sqlite("committing the migration"))?;
+    if migrating {
+        telemetry::migrated(BACKEND, agent, current, supported, started.elapsed());
+    }
+    Ok(())
 }
 
 /// What a migration that copied rows must leave true, checked before it commits: what the

@@ -27,6 +27,7 @@ pub(super) async fn serve(
         config = config.disable_allowed_hosts();
     }
     let stop = config.cancellation_token.clone();
+    let gauges = server.clone();
     let service =
         StreamableHttpService::new(move || Ok(server.clone()), LocalSessionManager::default().into(), config);
     let mut router = axum::Router::new().nest_service("/mcp", service);
@@ -34,8 +35,11 @@ pub(super) async fn serve(
         router = router.route(
             "/metrics",
             axum::routing::get(move || {
-                let text = handle.render();
-                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+                let (handle, gauges) = (handle.clone(), gauges.clone());
+                async move {
+                    gauges.refresh_gauges().await;
+                    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+                }
             }),
         );
     }

@@ -37,6 +37,17 @@ impl CredenceServer {
     pub fn new(stores: Stores, agent: &crate::AgentId, read_only: bool) -> CredenceServer {
         CredenceServer { stores: Arc::new(stores), agent: agent.as_str().into(), read_only }
     }
+
+    /// Reads the agent's open adjudications, which sets the gauge `credence_open_adjudications`
+    /// (see `credence_core::telemetry`): `/metrics` calls it before it answers. A failed read
+    /// leaves the gauge as it was.
+    pub(super) async fn refresh_gauges(&self) {
+        let (stores, agent) = (self.stores.clone(), self.agent.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::ClaimEngine::pending(stores.plain.engine(), Some(&agent))
+        })
+        .await;
+    }
 }
 
 impl ServerHandler for CredenceServer {

@@ -225,7 +225,9 @@ impl<L: Ledger> Engine<L> {
         };
         let mut out = Vec::new();
         for agent in &agents {
-            out.extend(read_with(&self.ledger, agent, |view| view.open_adjudications())?);
+            let open = read_with(&self.ledger, agent, |view| view.open_adjudications())?;
+            crate::telemetry::open_adjudications(agent.as_str(), open.len());
+            out.extend(open);
         }
         out.sort_by_key(|a| (a.queued_at, a.handle));
         Ok(out)

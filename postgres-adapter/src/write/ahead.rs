@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use credence_core::{
     Adjudication, Append, Assertion, AuditRange, Claim, ClaimRef, Edge, EdgeKind, Error, Event, Handle, Head,
-    LedgerEntry, LedgerRead, LineRows, Result, Timestamp, Upto, WriteUnit,
+    LedgerEntry, LedgerRead, LineRows, Result, Timestamp, Upto, WriteUnit, telemetry,
 };
 
 use super::convoy::{Ready, Sent};
@@ -373,6 +373,7 @@ impl Writer {
                 self.known
                     .non_empty(agent, ready.assumed_empty.iter().map(|(s, p)| (s.as_str(), p.as_str())));
                 super::add(&self.counters.failed_guards, 1);
+                telemetry::retry(BACKEND, "guard_failed", 1, 0, "the agent's head or an empty line changed");
                 Alone::NotAhead
             }
             Err(Some(failure)) => Alone::Failed(failure),

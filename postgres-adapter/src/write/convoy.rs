@@ -27,11 +27,11 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use credence_core::{ClaimRef, Head};
+use credence_core::{ClaimRef, Head, telemetry};
 
 use super::{Pool, Writer};
 use crate::codec::{LineKey, UnitMark, UnitRows};
-use crate::error::Failure;
+use crate::error::{BACKEND, Failure};
 use crate::lock::Lock;
 use crate::pool::begin_fresh;
 use crate::{session, sql};
@@ -267,6 +267,15 @@ impl Writer {
             self.count_commit(written.len(), 0);
             let refused = group.len().saturating_sub(written.len());
             super::add(&self.counters.refused_in_groups, refused);
+            if refused > 0 {
+                telemetry::retry(
+                    BACKEND,
+                    "refused_in_group",
+                    refused,
+                    0,
+                    "lock held elsewhere or guard failed",
+                );
+            }
             return if refused == 0 { Sent::Committed } else { Sent::Partly(Arc::new(written)) };
         }
         let Some(failure) = c.failure().cloned() else {
@@ -282,6 +291,7 @@ impl Writer {
         }
         if group.len() > 1 {
             super::add(&self.counters.refused_in_groups, group.len());
+            telemetry::retry(BACKEND, "refused_in_group", group.len(), 0, failure.class.reason());
         }
         match c.rollback_raw() {
             Ok(()) => Sent::Refused,

@@ -127,12 +127,13 @@ impl Writer {
     /// after the round trip carrying its `COMMIT` broke; counted in the lost-commit statistics.
     pub(super) fn look_up(&self, pool: &Pool, agent: &str, lock_key: i64, mark: Option<&UnitMark>) -> Found {
         let found = look_up(pool, agent, lock_key, mark);
-        let counter = match found {
-            Found::Stored => &self.counters.lost_committed,
-            Found::NotStored => &self.counters.lost_not_committed,
-            Found::Unknown(_) => &self.counters.lost_unknown,
+        let (counter, name) = match found {
+            Found::Stored => (&self.counters.lost_committed, "stored"),
+            Found::NotStored => (&self.counters.lost_not_committed, "not_stored"),
+            Found::Unknown(_) => (&self.counters.lost_unknown, "unknown"),
         };
         super::add(counter, 1);
+        credence_core::telemetry::lost_commit(crate::error::BACKEND, name);
         found
     }
 

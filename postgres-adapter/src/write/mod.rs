@@ -30,7 +30,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use credence_core::{Error, Head, Result, WriteUnit};
+use credence_core::{Error, Head, Result, WriteUnit, telemetry};
 use r2d2::PooledConnection;
 
 use crate::error::{BACKEND, Failure, PgError, is_occ};
@@ -188,6 +188,8 @@ impl Writer {
                         results[i] = Some(Err(exhausted(tries + 1, &reason)));
                     }
                 } else {
+                    let reason = retry.first().map_or("", |(_, reason)| reason.as_str());
+                    telemetry::retry(BACKEND, "conflict", retry.len(), tries, reason);
                     backoff(tries);
                     tries += 1;
                 }

@@ -16,7 +16,7 @@
 //! before anyone is answered; a transaction whose first round trip found its pooled connection
 //! closed by the server (nothing of it ran) starts again once on a fresh one.
 
-use credence_core::{Head, WriteUnit};
+use credence_core::{Head, WriteUnit, telemetry};
 
 use super::ahead::AheadInTxn;
 use super::append::{self, Timing};
@@ -67,9 +67,12 @@ impl Run<'_> {
         connection(&mut self.conn, self.pool)
     }
 
-    /// Runs the current transaction's units again from its first, as `NotRun` until then.
-    fn restart(&mut self, members: &mut [Member], careful: bool) -> Next {
-        members[self.txn_start..].iter_mut().for_each(|m| *m = Member::NotRun);
+    /// Runs the current transaction's units again from its first, as `NotRun` until then,
+    /// reporting the retry and its `cause` (see `credence_core::telemetry::retry`).
+    fn restart(&mut self, members: &mut [Member], careful: bool, cause: &'static str, reason: &str) -> Next {
+        let again = &mut members[self.txn_start..];
+        telemetry::retry(BACKEND, cause, again.len(), 0, reason);
+        again.iter_mut().for_each(|m| *m = Member::NotRun);
         self.careful |= careful;
         self.ahead = AheadInTxn::default();
         Next::At(self.txn_start)
@@ -201,7 +204,7 @@ impl Writer {
             // nothing of it ran; again on a new one.
             run.stale_retry = false;
             run.conn = None;
-            return Ok(run.restart(members, false));
+            return Ok(run.restart(members, false, "stale_connection", failure.class.reason()));
         }
         let careful = run.careful;
         let c = run.conn()?;
@@ -217,7 +220,7 @@ impl Writer {
         if i > run.txn_start {
             // Earlier units shared the aborted transaction: again, carefully.
             self.unlearn(run.agent, &mut run.ahead);
-            return Ok(run.restart(members, true));
+            return Ok(run.restart(members, true, "shared_failure", failure.class.reason()));
         }
         Ok(Next::At(i + 1))
     }
@@ -257,7 +260,12 @@ impl Writer {
                 }
             }
             run.stale_retry = false;
-            return Ok(run.restart(members, false));
+            let (cause, reason) = match &failure {
+                Some(f) if f.commit_lost => ("lost_commit", f.class.reason()),
+                Some(f) => ("stale_connection", f.class.reason()),
+                None => ("stale_connection", ""),
+            };
+            return Ok(run.restart(members, false, cause, reason));
         }
         let failure = Failure::of(&e);
         let careful = run.careful;
@@ -271,7 +279,7 @@ impl Writer {
             c.rollback_raw().map_err(|e| Failure::of(&e))?;
         }
         self.unlearn(run.agent, &mut run.ahead);
-        Ok(run.restart(members, true))
+        Ok(run.restart(members, true, "shared_failure", failure.reason()))
     }
 
     /// Runs one unit's body against its view of `conn`, then appends its rows as `timing`
