@@ -69,7 +69,8 @@ pub fn lost_commit(backend: &'static str, found: &'static str) {
 }
 
 /// `backend` ran a WAL checkpoint in `mode` (e.g. `PASSIVE`), which took `took` and moved
-/// `frames` frames back into the database.
+/// `frames` frames back into the database, as the checkpoint reports them (a `TRUNCATE` one,
+/// which empties the WAL, reports 0).
 pub fn checkpoint(backend: &'static str, mode: &'static str, frames: i64, took: Duration) {
     tracing::debug!(backend, mode, frames, took_us = micros(took), "checkpoint");
     metrics::counter!("credence_checkpoints_total", "backend" => backend, "mode" => mode).increment(1);
