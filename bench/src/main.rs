@@ -45,6 +45,11 @@ struct Args {
     /// Longest line history for recall latency.
     #[arg(long, default_value_t = 10_000)]
     max_history: u64,
+    /// Also time sequential ingest with a `tracing` subscriber at this level or filter (e.g.
+    /// `info`), formatting every span and event into a sink, alternating with none: the cost per
+    /// ingest of logging.
+    #[arg(long)]
+    subscriber: Option<String>,
 }
 
 /// The arguments, checked.
@@ -129,6 +134,42 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
         b.finish()?;
     } else {
         rows.push(("sequential ingest/s (1 caller, 1 agent)".into(), format!("{sequential:.0}")));
+    }
+
+    if let Some(filter) = &args.subscriber {
+        progress(&format!("sequential ingest with a subscriber at {filter}, alternating with none"));
+        let per = |d: Duration, n: u64| d.as_secs_f64() * 1e6 / n as f64;
+        let (mut plain, mut logged, mut diffs) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..2 * ROUNDS {
+            let n = args.ingests / ROUNDS;
+            let without = sequential_ingest(&engine, "bench-log", claims..claims + n)?;
+            claims += n;
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?)
+                .with_writer(std::io::sink)
+                .with_ansi(false)
+                .finish();
+            let with = tracing::subscriber::with_default(subscriber, || {
+                sequential_ingest(&engine, "bench-log", claims..claims + n)
+            })?;
+            claims += n;
+            plain.push(per(without, n));
+            logged.push(per(with, n));
+            diffs.push(per(with, n) - per(without, n));
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        rows.push((
+            "sequential ingest, µs each (median of rounds)".into(),
+            format!("{:.1}", median(&mut plain)),
+        ));
+        rows.push((format!("  same, subscriber at {filter}"), format!("{:.1}", median(&mut logged))));
+        rows.push((
+            format!("  cost per ingest ({} rounds' median)", diffs.len()),
+            format!("{:+.1} µs", median(&mut diffs)),
+        ));
     }
 
     progress("64 callers, one agent");
