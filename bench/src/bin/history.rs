@@ -15,7 +15,7 @@
 //!
 //! Recall is timed now and as of the line's midpoint seq, against a one-claim line; a history
 //! page of `PAGE` claims from the middle of each line, against the whole of a line of `PAGE`
-//! claims built the same way.
+//! claims built the same way, the two reads alternating.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 // Rates and percentiles are floating-point summaries of counts; precision loss is irrelevant.
 
@@ -209,19 +209,27 @@ fn recall_p99(engine: &BenchEngine, query: &RecallQuery) -> Result<Duration, Str
     Ok(Latency::of(samples).p99)
 }
 
-/// p99 of reading the page of [`PAGE`] claims after `after` of `agent`'s line.
-fn page_p99(engine: &BenchEngine, agent: &str, after: Option<HistoryCursor>) -> Result<Duration, String> {
-    let query = HistoryQuery { after, ..HistoryQuery::new(agent, "line", "p", PAGE) };
-    let mut samples = Vec::with_capacity(RECALLS);
+/// p99 of reading the page of [`PAGE`] claims after each `(agent, after)` of `pages` from its
+/// line, the reads of the pages alternating (so a disturbance of the host hits them alike).
+fn pages_p99(
+    engine: &BenchEngine,
+    pages: [(&str, Option<HistoryCursor>); 2],
+) -> Result<[Duration; 2], String> {
+    let queries =
+        pages.map(|(agent, after)| HistoryQuery { after, ..HistoryQuery::new(agent, "line", "p", PAGE) });
+    let mut samples = [Vec::with_capacity(RECALLS), Vec::with_capacity(RECALLS)];
     for _ in 0..RECALLS {
-        let t = Instant::now();
-        let page = engine.history_page(&query).map_err(|e| e.to_string())?;
-        samples.push(t.elapsed());
-        if page.entries.len() != PAGE {
-            return Err(format!("a history page of {agent} held {} claims", page.entries.len()));
+        for (query, samples) in queries.iter().zip(samples.iter_mut()) {
+            let t = Instant::now();
+            let page = engine.history_page(query).map_err(|e| e.to_string())?;
+            samples.push(t.elapsed());
+            if page.entries.len() != PAGE {
+                return Err(format!("a history page of {} held {} claims", query.agent, page.entries.len()));
+            }
         }
     }
-    Ok(Latency::of(samples).p99)
+    let [a, b] = samples;
+    Ok([Latency::of(a).p99, Latency::of(b).p99])
 }
 
 /// Fills agent `agent` with `claims` claims over `lines` lines (16 writers, so the engine
@@ -370,7 +378,7 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
             .history_page(&HistoryQuery::new(agent, "line", "p", half))
             .map_err(|e| e.to_string())?
             .next;
-        let (page, whole) = (page_p99(&engine, agent, middle)?, page_p99(&engine, &short, None)?);
+        let [page, whole] = pages_p99(&engine, [(agent, middle), (&short, None)])?;
         rows.push((
             format!("{name}: history page of {PAGE} p99 from the middle / a {PAGE}-claim line"),
             format!("{} / {} = {:.1}×", ms(page), ms(whole), page.as_secs_f64() / whole.as_secs_f64()),
