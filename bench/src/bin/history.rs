@@ -15,7 +15,7 @@
 //!
 //! Recall is timed now and as of the line's midpoint seq, against a one-claim line; a history
 //! page of `PAGE` claims from the middle of each line, against the whole of a line of `PAGE`
-//! claims built the same way, the two reads alternating.
+//! claims built the same way; the reads compared run in turn.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 // Rates and percentiles are floating-point summaries of counts; precision loss is irrelevant.
 
@@ -199,37 +199,42 @@ fn build(
     Ok(built)
 }
 
-fn recall_p99(engine: &BenchEngine, query: &RecallQuery) -> Result<Duration, String> {
-    let mut samples = Vec::with_capacity(RECALLS);
+/// p99 of each of `reads`, run in turn [`RECALLS`] times each (so a disturbance of the host
+/// hits them alike).
+fn alternating_p99<const N: usize>(
+    reads: [&dyn Fn() -> Result<(), String>; N],
+) -> Result<[Duration; N], String> {
+    let mut samples: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(RECALLS));
     for _ in 0..RECALLS {
-        let t = Instant::now();
-        engine.recall(query).map_err(|e| e.to_string())?;
-        samples.push(t.elapsed());
-    }
-    Ok(Latency::of(samples).p99)
-}
-
-/// p99 of reading the page of [`PAGE`] claims after each `(agent, after)` of `pages` from its
-/// line, the reads of the pages alternating (so a disturbance of the host hits them alike).
-fn pages_p99(
-    engine: &BenchEngine,
-    pages: [(&str, Option<HistoryCursor>); 2],
-) -> Result<[Duration; 2], String> {
-    let queries =
-        pages.map(|(agent, after)| HistoryQuery { after, ..HistoryQuery::new(agent, "line", "p", PAGE) });
-    let mut samples = [Vec::with_capacity(RECALLS), Vec::with_capacity(RECALLS)];
-    for _ in 0..RECALLS {
-        for (query, samples) in queries.iter().zip(samples.iter_mut()) {
+        for (read, samples) in reads.iter().zip(samples.iter_mut()) {
             let t = Instant::now();
-            let page = engine.history_page(query).map_err(|e| e.to_string())?;
+            read()?;
             samples.push(t.elapsed());
-            if page.entries.len() != PAGE {
-                return Err(format!("a history page of {} held {} claims", query.agent, page.entries.len()));
-            }
         }
     }
-    let [a, b] = samples;
-    Ok([Latency::of(a).p99, Latency::of(b).p99])
+    Ok(samples.map(|s| Latency::of(s).p99))
+}
+
+/// A recall of `query`, for [`alternating_p99`].
+fn recall<'a>(engine: &'a BenchEngine, query: RecallQuery) -> impl Fn() -> Result<(), String> + 'a {
+    move || engine.recall(&query).map(drop).map_err(|e| e.to_string())
+}
+
+/// A read of the page of [`PAGE`] claims after `after` of `agent`'s line, for
+/// [`alternating_p99`].
+fn page<'a>(
+    engine: &'a BenchEngine,
+    agent: &str,
+    after: Option<HistoryCursor>,
+) -> impl Fn() -> Result<(), String> + 'a {
+    let query = HistoryQuery { after, ..HistoryQuery::new(agent, "line", "p", PAGE) };
+    move || {
+        let page = engine.history_page(&query).map_err(|e| e.to_string())?;
+        if page.entries.len() != PAGE {
+            return Err(format!("a history page of {} held {} claims", query.agent, page.entries.len()));
+        }
+        Ok(())
+    }
 }
 
 /// Fills agent `agent` with `claims` claims over `lines` lines (16 writers, so the engine
@@ -333,7 +338,6 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
     }
 
     ingest(&engine, IngestRequest::new("one", "line", "p", "only"))?;
-    let one = recall_p99(&engine, &RecallQuery::new("one", "line", "p"))?;
 
     let mut curves = Vec::new();
     for (name, line, agent) in [
@@ -347,8 +351,11 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
             format!("{:.0} → {:.0} = {:.0} %", built.first, built.last, 100.0 * built.last / built.first),
             "≥ 70 %",
         ));
-        let now = recall_p99(&engine, &RecallQuery::new(agent, "line", "p"))?;
-        let mid = recall_p99(&engine, &RecallQuery::new(agent, "line", "p").as_of_seq(built.midpoint_seq))?;
+        let [now, mid, one] = alternating_p99([
+            &recall(&engine, RecallQuery::new(agent, "line", "p")),
+            &recall(&engine, RecallQuery::new(agent, "line", "p").as_of_seq(built.midpoint_seq)),
+            &recall(&engine, RecallQuery::new("one", "line", "p")),
+        ])?;
         rows.push((
             format!("{name}: recall p99 now / at history 1"),
             format!("{} / {} = {:.1}×", ms(now), ms(one), now.as_secs_f64() / one.as_secs_f64()),
@@ -378,7 +385,7 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
             .history_page(&HistoryQuery::new(agent, "line", "p", half))
             .map_err(|e| e.to_string())?
             .next;
-        let [page, whole] = pages_p99(&engine, [(agent, middle), (&short, None)])?;
+        let [page, whole] = alternating_p99([&page(&engine, agent, middle), &page(&engine, &short, None)])?;
         rows.push((
             format!("{name}: history page of {PAGE} p99 from the middle / a {PAGE}-claim line"),
             format!("{} / {} = {:.1}×", ms(page), ms(whole), page.as_secs_f64() / whole.as_secs_f64()),
