@@ -260,37 +260,44 @@ fn fill_agent(engine: &BenchEngine, agent: &str, claims: u64, lines: u64) -> Res
     results.into_iter().collect()
 }
 
-/// Ingests `FRESH` claims on new lines of `agent` and recalls each; returns (ingest/s, recall
-/// p99).
-fn fresh_lines(engine: &BenchEngine, agent: &str, round: u64) -> Result<(f64, Duration), String> {
+/// Ingests `FRESH` claims on new lines of `agent` (round `round`); returns ingest/s.
+fn fresh_lines(engine: &BenchEngine, agent: &str, round: u64) -> Result<f64, String> {
     let start = Instant::now();
     for i in 0..FRESH {
         ingest(engine, IngestRequest::new(agent, format!("fresh-{round}-{i}"), "p", i))?;
     }
-    let rate = FRESH as f64 / start.elapsed().as_secs_f64();
-    let mut samples = Vec::with_capacity(FRESH as usize);
-    for i in 0..FRESH {
-        let q = RecallQuery::new(agent, format!("fresh-{round}-{i}"), "p");
-        let t = Instant::now();
-        engine.recall(&q).map_err(|e| e.to_string())?;
-        samples.push(t.elapsed());
-    }
-    Ok((rate, Latency::of(samples).p99))
+    Ok(FRESH as f64 / start.elapsed().as_secs_f64())
 }
 
-/// `RECALLS / ROUNDS` timed searches of `text` on `agent`, each finding exactly one line.
-fn search_samples(engine: &BenchEngine, agent: &str, text: &str) -> Result<Vec<Duration>, String> {
-    let query = SearchQuery::new(agent, text, 10);
-    let mut samples = Vec::new();
-    for _ in 0..RECALLS / ROUNDS as usize {
-        let t = Instant::now();
-        let found = engine.search(&query).map_err(|e| e.to_string())?;
-        samples.push(t.elapsed());
-        if found.hits.len() != 1 {
-            return Err(format!("search {text:?} on {agent} found {} lines", found.hits.len()));
+/// Recalls of the new lines of round `round` of each of `agents`, in turn: their samples.
+fn fresh_recalls(engine: &BenchEngine, agents: [&str; 2], round: u64) -> Result<[Vec<Duration>; 2], String> {
+    let mut samples = [Vec::new(), Vec::new()];
+    for i in 0..FRESH {
+        for (agent, samples) in agents.iter().zip(samples.iter_mut()) {
+            let q = RecallQuery::new(*agent, format!("fresh-{round}-{i}"), "p");
+            let t = Instant::now();
+            engine.recall(&q).map_err(|e| e.to_string())?;
+            samples.push(t.elapsed());
         }
     }
     Ok(samples)
+}
+
+/// A search of `text` on `agent` that must find exactly one line, for [`alternating_p99`].
+fn search<'a>(engine: &'a BenchEngine, agent: &str, text: &str) -> impl Fn() -> Result<(), String> + 'a {
+    let query = SearchQuery::new(agent, text, 10);
+    move || {
+        let found = engine.search(&query).map_err(|e| e.to_string())?;
+        if found.hits.len() != 1 {
+            return Err(format!(
+                "search {:?} on {} found {} lines",
+                query.text,
+                query.agent,
+                found.hits.len()
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -397,28 +404,28 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
     progress(&format!("filling an agent with {} claims over {} lines", args.agent_claims, args.agent_lines));
     fill_agent(&engine, "large", args.agent_claims, args.agent_lines)?;
     progress("fresh lines: large agent and empty agents, alternating");
-    let (mut large, mut empty) = ((0.0, Duration::ZERO), (0.0, Duration::ZERO));
+    let (mut large, mut empty) = (0.0, 0.0);
+    let mut recalls = [Vec::new(), Vec::new()];
     for round in 0..ROUNDS {
         // Each empty agent exists (one claim) before it is timed: creating it is not measured.
         ingest(&engine, IngestRequest::new(format!("empty-{round}"), "first", "p", 0))?;
     }
     for round in 0..ROUNDS {
-        let (rate, p99) = fresh_lines(&engine, "large", round)?;
-        large = (large.0 + rate / ROUNDS as f64, large.1.max(p99));
-        let (rate, p99) = fresh_lines(&engine, &format!("empty-{round}"), round)?;
-        empty = (empty.0 + rate / ROUNDS as f64, empty.1.max(p99));
+        let empty_agent = format!("empty-{round}");
+        large += fresh_lines(&engine, "large", round)? / ROUNDS as f64;
+        empty += fresh_lines(&engine, &empty_agent, round)? / ROUNDS as f64;
+        let [l, e] = fresh_recalls(&engine, ["large", &empty_agent], round)?;
+        recalls[0].extend(l);
+        recalls[1].extend(e);
     }
+    let [large_recall, empty_recall] = recalls.map(|s| Latency::of(s).p99);
     progress("search: large agent and a one-line agent, alternating");
     for agent in ["large", "one-line"] {
         ingest(&engine, IngestRequest::new(agent, "needle", "p", "a rare word"))?;
     }
     for text in ["rare", "p rare"] {
-        let (mut large, mut small) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            large.extend(search_samples(&engine, "large", text)?);
-            small.extend(search_samples(&engine, "one-line", text)?);
-        }
-        let (large, small) = (Latency::of(large).p99, Latency::of(small).p99);
+        let [large, small] =
+            alternating_p99([&search(&engine, "large", text), &search(&engine, "one-line", text)])?;
         rows.push((
             format!("(c) {} claims: search {text:?} p99 / one-line agent", args.agent_claims),
             format!("{} / {} = {:.2}×", ms(large), ms(small), large.as_secs_f64() / small.as_secs_f64()),
@@ -428,12 +435,17 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
     }
     rows.push((
         format!("(c) {} claims: fresh-line ingest/s / empty agent", args.agent_claims),
-        format!("{:.0} / {:.0} = {:.0} %", large.0, empty.0, 100.0 * large.0 / empty.0),
+        format!("{large:.0} / {empty:.0} = {:.0} %", 100.0 * large / empty),
         "≥ 80 %",
     ));
     rows.push((
         format!("(c) {} claims: fresh-line recall p99 / empty agent", args.agent_claims),
-        format!("{} / {} = {:.2}×", ms(large.1), ms(empty.1), large.1.as_secs_f64() / empty.1.as_secs_f64()),
+        format!(
+            "{} / {} = {:.2}×",
+            ms(large_recall),
+            ms(empty_recall),
+            large_recall.as_secs_f64() / empty_recall.as_secs_f64()
+        ),
         "≤ 1.2×",
     ));
 
