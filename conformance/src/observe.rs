@@ -109,6 +109,53 @@ impl Capture {
     }
 }
 
+/// The first value of a line, then a contradicting one: what [`check_two_ingests`] expects.
+pub fn two_ingests(engine: &dyn credence_core::ClaimEngine) -> credence_core::Result<()> {
+    engine.ingest(credence_core::IngestRequest::new("agent-7", "alice", "city", "Lisbon"))?;
+    engine.ingest(credence_core::IngestRequest::new("agent-7", "alice", "city", "Porto"))?;
+    Ok(())
+}
+
+/// Checks what [`two_ingests`] left in `capture` (and its `metrics`, taken once: taking them
+/// clears the histograms) on `backend`: two `credence.ingest` spans of agent `agent-7` naming
+/// the backend (CommittedCheap at seq 1, then Contested at seq 2), two group commits of one
+/// unit, and the operations counted by outcome.
+///
+/// # Errors
+/// What is missing, with the log.
+pub fn check_two_ingests(
+    capture: &Capture,
+    metrics: &BTreeMap<String, Value>,
+    backend: &str,
+) -> Result<(), String> {
+    let backend_field = format!("db.system.name=\"{backend}\"");
+    let ingests = capture.lines_with(&["credence.ingest", "close", &backend_field, "agent=\"agent-7\""]);
+    let expected = [("CommittedCheap", "seq=1"), ("Contested", "seq=2")];
+    let spans_right = ingests.len() == 2
+        && ingests.iter().zip(expected).all(|(line, (outcome, seq))| {
+            line.contains(&format!("outcome=\"{outcome}\"")) && line.contains(seq)
+        });
+    if !spans_right {
+        return Err(format!(
+            "expected the spans of a CommittedCheap then a Contested ingest:\n{}",
+            capture.log()
+        ));
+    }
+    if capture.lines_with(&["group commit", "units=1"]).len() != 2 {
+        return Err(format!("expected two group commits of one unit:\n{}", capture.log()));
+    }
+    for outcome in ["CommittedCheap", "Contested"] {
+        let series = format!("credence_operations_total{{operation=ingest,outcome={outcome}}}");
+        if counter(metrics, &series) != 1 {
+            return Err(format!("expected {series} = 1 in {metrics:?}"));
+        }
+    }
+    if samples(metrics, "credence_group_commit_units") != [1.0, 1.0] {
+        return Err(format!("expected two group commits of one unit in {metrics:?}"));
+    }
+    Ok(())
+}
+
 /// A counter's value in `metrics` (0 when it was never counted).
 pub fn counter(metrics: &BTreeMap<String, Value>, series: &str) -> u64 {
     match metrics.get(series) {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use credence_conformance::observe::{Capture, counter, samples};
+use credence_conformance::observe::{Capture, check_two_ingests, counter, samples, two_ingests};
 use credence_core::{AgentId, ClaimEngine, Engine, IngestRequest, Ledger, RecallQuery};
 use credence_sqlite::{SqliteConfig, SqliteLedger, rusqlite};
 
@@ -24,28 +24,14 @@ fn ingest_spans_group_commits_checkpoints_and_migrations() -> TestResult {
     let capture = Capture::new();
     capture.run(|| -> TestResult {
         let engine = Engine::new(SqliteLedger::open(dir.path(), config)?);
-        engine.ingest(IngestRequest::new("agent-7", "alice", "city", "Lisbon"))?;
-        engine.ingest(IngestRequest::new("agent-7", "alice", "city", "Porto"))?;
+        two_ingests(&engine)?;
         engine.recall(&RecallQuery::new("agent-7", "alice", "city"))?;
         Ok(())
     })?;
-    let ingests =
-        capture.lines_with(&["credence.ingest", "close", "db.system.name=\"sqlite\"", "agent=\"agent-7\""]);
-    assert_eq!(ingests.len(), 2, "{}", capture.log());
-    assert!(
-        ingests[0].contains("outcome=\"CommittedCheap\"") && ingests[0].contains("seq=1"),
-        "{}",
-        ingests[0]
-    );
-    assert!(ingests[1].contains("outcome=\"Contested\"") && ingests[1].contains("seq=2"), "{}", ingests[1]);
-    assert_eq!(capture.lines_with(&["group commit", "units=1"]).len(), 2, "{}", capture.log());
+    let metrics = capture.metrics();
+    check_two_ingests(&capture, &metrics, "sqlite")?;
     assert!(!capture.lines_with(&["migrated", "from=0"]).is_empty(), "{}", capture.log());
     assert!(!capture.lines_with(&["checkpoint", "mode=\"PASSIVE\""]).is_empty(), "{}", capture.log());
-
-    let metrics = capture.metrics();
-    assert_eq!(counter(&metrics, "credence_operations_total{operation=ingest,outcome=Contested}"), 1);
-    assert_eq!(counter(&metrics, "credence_operations_total{operation=ingest,outcome=CommittedCheap}"), 1);
-    assert_eq!(samples(&metrics, "credence_group_commit_units"), [1.0, 1.0]);
     assert_eq!(samples(&metrics, "credence_lock_wait_seconds{backend=sqlite}").len(), 2, "{metrics:?}");
     assert_eq!(counter(&metrics, "credence_migrations_total{backend=sqlite}"), 1, "{metrics:?}");
     // The second transaction starts after one commit: the first passive checkpoint is due.
