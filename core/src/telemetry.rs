@@ -54,9 +54,15 @@ pub fn pool_timeout(backend: &'static str, timeout: Duration) {
 
 /// `backend` runs `units` units of work again (attempt `attempt`, counting the first as 0)
 /// because of `cause` — a short fixed name such as `conflict` or `busy` — with `reason` saying
-/// what happened.
-pub fn retry(backend: &'static str, cause: &'static str, units: usize, attempt: u32, reason: &str) {
-    tracing::debug!(backend, cause, units, attempt, reason, "retry");
+/// what happened (formatted only when the event is recorded).
+pub fn retry(
+    backend: &'static str,
+    cause: &'static str,
+    units: usize,
+    attempt: u32,
+    reason: &dyn std::fmt::Display,
+) {
+    tracing::debug!(backend, cause, units, attempt, reason = %reason, "retry");
     metrics::counter!("credence_retries_total", "backend" => backend, "cause" => cause)
         .increment(u64::try_from(units).unwrap_or(u64::MAX));
 }

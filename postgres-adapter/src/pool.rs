@@ -501,7 +501,7 @@ pub(crate) fn begin_fresh<T>(
     match first(&mut conn) {
         Ok(t) => Ok((conn, t)),
         Err(PgError::Db(e)) if is_connection_error(&e) => {
-            telemetry::retry(BACKEND, "stale_connection", 1, 0, &e.to_string());
+            telemetry::retry(BACKEND, "stale_connection", 1, 0, &e);
             drop(conn);
             let mut conn = checkout(pool)?;
             let t = first(&mut conn)?;

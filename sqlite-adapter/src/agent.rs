@@ -64,7 +64,7 @@ fn poll_busy<T>(limit: Duration, mut f: impl FnMut() -> SqlResult<T>) -> SqlResu
         match f() {
             Err(e) if e.is_busy() && started.elapsed() < limit => {
                 if !std::mem::replace(&mut polled, true) {
-                    telemetry::retry(BACKEND, "busy", 1, 0, &e.to_string());
+                    telemetry::retry(BACKEND, "busy", 1, 0, &e);
                 }
                 std::thread::sleep(POLL);
             }
@@ -121,9 +121,6 @@ struct WriteState {
     /// Set when a unit of the current batch waited `busy_timeout` for the turn in vain: its
     /// other units fail at once instead of each waiting again.
     turn_refused: Option<String>,
-    /// When the batch being written asked for the state mutex: the lock wait of its first
-    /// transaction counts from there (see [`AgentDb::write_many`]).
-    lock_asked: Option<Instant>,
 }
 
 /// One unit's work on the write connection: `Some` to keep what it wrote. (Its body's panics
@@ -346,15 +343,15 @@ impl AgentDb {
             let e = credence_core::Error::from(e);
             return ops.iter().map(|_| Err(e.replicate())).collect();
         }
-        let asked = Instant::now();
+        // The lock wait of the batch's first transaction counts from asking for the state mutex.
+        let mut asked = Some(Instant::now());
         let mut st = self.lock_state();
         st.turn_refused = None;
-        st.lock_asked = Some(asked);
         let mut out: Vec<Option<Result<Option<T>>>> = ops.iter().map(|_| None).collect();
         // The units that wrote in the open transaction, answered when it ends.
         let mut joined: Vec<(usize, T)> = Vec::new();
         for (i, op) in ops.iter_mut().enumerate() {
-            match self.run_member(&mut st, &mut **op) {
+            match self.run_member(&mut st, &mut **op, &mut asked) {
                 Member::Joined(value) => joined.push((i, value)),
                 Member::Alone(result) => out[i] = Some(result),
             }
@@ -377,7 +374,14 @@ impl AgentDb {
             .collect()
     }
 
-    fn run_member<T>(&self, st: &mut WriteState, op: &mut MemberOp<'_, T>) -> Member<T> {
+    /// Runs `op`, in a new transaction if none is open; `asked` is when the lock was asked for
+    /// (taken by the first transaction; later ones count from their own start).
+    fn run_member<T>(
+        &self,
+        st: &mut WriteState,
+        op: &mut MemberOp<'_, T>,
+        asked: &mut Option<Instant>,
+    ) -> Member<T> {
         if st.conn.is_none() {
             match schema::open(&self.target, Role::Writer, &self.config) {
                 Ok(conn) => st.conn = Some(conn),
@@ -391,7 +395,7 @@ impl AgentDb {
             self.checkpoint_if_due(st);
             // The wait for the agent's lock: this process's other writers (the state mutex), the
             // cross-process turn and `BEGIN IMMEDIATE`.
-            let asked = st.lock_asked.take().unwrap_or_else(Instant::now);
+            let asked = asked.take().unwrap_or_else(Instant::now);
             // Within one batch, a turn waited for in vain is not waited for again per unit.
             if let Some(reason) = &st.turn_refused {
                 return Member::Alone(Err(SqliteError::TurnTimeout(reason.clone()).into()));

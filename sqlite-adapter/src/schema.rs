@@ -251,7 +251,7 @@ pub(crate) fn retry_busy<T>(limit: Duration, mut f: impl FnMut() -> SqlResult<T>
     loop {
         match f() {
             Err(e) if e.is_busy() && start.elapsed() < limit => {
-                telemetry::retry(BACKEND, "busy", 1, attempt, &e.to_string());
+                telemetry::retry(BACKEND, "busy", 1, attempt, &e);
                 attempt += 1;
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
@@ -283,12 +283,8 @@ impl Checkpoint {
 /// back into the database, and how long it took.
 pub(crate) fn checkpoint(conn: &Connection, mode: Checkpoint) -> rusqlite::Result<()> {
     let started = Instant::now();
-    let sql = match mode {
-        Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
-        Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
-    };
     // The answer is (busy, frames in the WAL, frames checkpointed); -1 when not in WAL mode.
-    let frames: i64 = conn.query_row(sql, [], |r| r.get(2))?;
+    let frames: i64 = conn.query_row(&format!("PRAGMA wal_checkpoint({})", mode.name()), [], |r| r.get(2))?;
     telemetry::checkpoint(BACKEND, mode.name(), frames.max(0), started.elapsed());
     Ok(())
 }

@@ -373,7 +373,7 @@ impl Writer {
                 self.known
                     .non_empty(agent, ready.assumed_empty.iter().map(|(s, p)| (s.as_str(), p.as_str())));
                 super::add(&self.counters.failed_guards, 1);
-                telemetry::retry(BACKEND, "guard_failed", 1, 0, "the agent's head or an empty line changed");
+                telemetry::retry(BACKEND, "guard_failed", 1, 0, &"the agent's head or an empty line changed");
                 Alone::NotAhead
             }
             Err(Some(failure)) => Alone::Failed(failure),

@@ -273,7 +273,7 @@ impl Writer {
                     "refused_in_group",
                     refused,
                     0,
-                    "lock held elsewhere or guard failed",
+                    &"lock held elsewhere or guard failed",
                 );
             }
             return if refused == 0 { Sent::Committed } else { Sent::Partly(Arc::new(written)) };
@@ -291,7 +291,7 @@ impl Writer {
         }
         if group.len() > 1 {
             super::add(&self.counters.refused_in_groups, group.len());
-            telemetry::retry(BACKEND, "refused_in_group", group.len(), 0, failure.class.reason());
+            telemetry::retry(BACKEND, "refused_in_group", group.len(), 0, &failure.class.reason());
         }
         match c.rollback_raw() {
             Ok(()) => Sent::Refused,

@@ -189,7 +189,7 @@ impl Writer {
                     }
                 } else {
                     let reason = retry.first().map_or("", |(_, reason)| reason.as_str());
-                    telemetry::retry(BACKEND, "conflict", retry.len(), tries, reason);
+                    telemetry::retry(BACKEND, "conflict", retry.len(), tries, &reason);
                     backoff(tries);
                     tries += 1;
                 }

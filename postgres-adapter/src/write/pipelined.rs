@@ -71,7 +71,7 @@ impl Run<'_> {
     /// reporting the retry and its `cause` (see `credence_core::telemetry::retry`).
     fn restart(&mut self, members: &mut [Member], careful: bool, cause: &'static str, reason: &str) -> Next {
         let again = &mut members[self.txn_start..];
-        telemetry::retry(BACKEND, cause, again.len(), 0, reason);
+        telemetry::retry(BACKEND, cause, again.len(), 0, &reason);
         again.iter_mut().for_each(|m| *m = Member::NotRun);
         self.careful |= careful;
         self.ahead = AheadInTxn::default();
