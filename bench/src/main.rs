@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use credence_core::Engine;
+use credence_sqlite::SqliteConfig;
 
 use credence_bench::baseline::{Baseline, PostgresBaseline, SqliteBaseline};
 use credence_bench::history;
@@ -50,6 +51,10 @@ struct Args {
     /// ingest of logging.
     #[arg(long)]
     subscriber: Option<String>,
+    /// `page_size` of the SQLite files the run makes (the raw baseline's stays SQLite's
+    /// default); the backend's default when left out.
+    #[arg(long)]
+    page_size: Option<u32>,
 }
 
 /// The arguments, checked.
@@ -93,7 +98,9 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
         _ => None,
     };
 
-    let (ledger, probe) = target.open()?;
+    let defaults = SqliteConfig::default();
+    let config = SqliteConfig { page_size: args.page_size.unwrap_or(defaults.page_size), ..defaults };
+    let (ledger, probe) = target.open_with(&config)?;
     let engine = Engine::new(ledger.clone());
     let mut claims: u64 = 0;
 

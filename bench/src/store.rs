@@ -70,6 +70,11 @@ impl Target {
     /// `(transactions, writes)` where the backend keeps them (group commit shows as more
     /// writes than transactions).
     pub fn open(&self) -> Result<(Arc<dyn Ledger>, CommitProbe), String> {
+        self.open_with(&SqliteConfig::default())
+    }
+
+    /// [`Target::open`], a SQLite store with `sqlite` (ignored by the other backends).
+    pub fn open_with(&self, sqlite_config: &SqliteConfig) -> Result<(Arc<dyn Ledger>, CommitProbe), String> {
         fn sqlite(l: SqliteLedger) -> (Arc<dyn Ledger>, CommitProbe) {
             let l = Arc::new(l);
             let probe = l.clone();
@@ -78,10 +83,10 @@ impl Target {
         Ok(match self {
             Target::Memory => (Arc::new(credence_core::MemoryLedger::new()), Box::new(|| None)),
             Target::SqliteInMemory => {
-                sqlite(SqliteLedger::in_memory(SqliteConfig::default()).map_err(|e| e.to_string())?)
+                sqlite(SqliteLedger::in_memory(sqlite_config.clone()).map_err(|e| e.to_string())?)
             }
             Target::SqliteDir(dir) => sqlite(
-                SqliteLedger::open(dir.join("store"), SqliteConfig::default()).map_err(|e| e.to_string())?,
+                SqliteLedger::open(dir.join("store"), sqlite_config.clone()).map_err(|e| e.to_string())?,
             ),
             Target::Postgres { url, schema } => {
                 let sep = if url.contains('?') { '&' } else { '?' };

@@ -98,8 +98,9 @@ impl PostgresLedger {
         self.writer.stats()
     }
 
-    /// Diagnostics: while on, every statement of [`Ledger::read`] is also `EXPLAIN`ed and its
-    /// plan kept for [`PostgresLedger::take_plans`] (used to check the read path uses indexes).
+    /// Diagnostics: while on, every statement of [`Ledger::read`] is also `EXPLAIN`ed — the
+    /// generic plan the session runs it with, made now — and the plan kept for
+    /// [`PostgresLedger::take_plans`] (used to check the read path uses indexes).
     pub fn capture_plans(&self, on: bool) {
         self.capture.store(on, Ordering::SeqCst);
     }

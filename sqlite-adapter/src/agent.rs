@@ -5,9 +5,11 @@
 //! writes of one agent queue in the engine and their leader brings them all). A batch runs
 //! under the state mutex — which also serialises callers that write the same agent outside an
 //! engine — in one `BEGIN IMMEDIATE` transaction (this is where another process is waited
-//! for, up to `busy_timeout`). Each unit runs inside its own `SAVEPOINT`: a unit that fails or
-//! writes nothing is rolled back to its savepoint alone, a unit that succeeds is `RELEASE`d.
-//! One `COMMIT` ends the batch (every [`MAX_BATCH`] units at most), and nobody is answered
+//! for, up to `busy_timeout`). In a batch of several, each unit runs inside its own
+//! `SAVEPOINT`: a unit that fails or writes nothing is rolled back to its savepoint alone, a unit
+//! that succeeds is `RELEASE`d. A unit alone in its batch runs without one (a savepoint copies
+//! every page the unit changes into its journal): when it fails or writes nothing, its
+//! transaction is rolled back. One `COMMIT` ends the batch (every [`MAX_BATCH`] units at most), and nobody is answered
 //! before it returned: a failed `COMMIT` fails every unit that wrote in it. Units of a batch
 //! run one after the other on the write connection, so each sees the rows of the ones before.
 
@@ -350,8 +352,11 @@ impl AgentDb {
         let mut out: Vec<Option<Result<Option<T>>>> = ops.iter().map(|_| None).collect();
         // The units that wrote in the open transaction, answered when it ends.
         let mut joined: Vec<(usize, T)> = Vec::new();
+        // A unit alone in its batch needs no savepoint: when it fails, its whole transaction
+        // is rolled back (a savepoint copies every page the unit changes into its journal).
+        let alone = ops.len() == 1;
         for (i, op) in ops.iter_mut().enumerate() {
-            match self.run_member(&mut st, &mut **op, &mut asked) {
+            match self.run_member(&mut st, &mut **op, &mut asked, alone) {
                 Member::Joined(value) => joined.push((i, value)),
                 Member::Alone(result) => out[i] = Some(result),
             }
@@ -374,13 +379,15 @@ impl AgentDb {
             .collect()
     }
 
-    /// Runs `op`, in a new transaction if none is open; `asked` is when the lock was asked for
-    /// (taken by the first transaction; later ones count from their own start).
+    /// Runs `op`, in a new transaction if none is open, in its own savepoint unless it is
+    /// `alone` in the transaction; `asked` is when the lock was asked for (taken by the first
+    /// transaction; later ones count from their own start).
     fn run_member<T>(
         &self,
         st: &mut WriteState,
         op: &mut MemberOp<'_, T>,
         asked: &mut Option<Instant>,
+        alone: bool,
     ) -> Member<T> {
         if st.conn.is_none() {
             match schema::open(&self.target, Role::Writer, &self.config) {
@@ -406,7 +413,7 @@ impl AgentDb {
                 }
                 return Member::Alone(Err(e.into()));
             }
-            let begun = st.conn.as_ref().map(|c| c.execute_batch("BEGIN IMMEDIATE"));
+            let begun = st.conn.as_ref().map(|c| run_cached(c, "BEGIN IMMEDIATE"));
             if let Some(Err(e)) = begun {
                 self.end_turn(st);
                 return Member::Alone(Err(SqliteError::sqlite("starting the write transaction")(e).into()));
@@ -417,6 +424,15 @@ impl AgentDb {
         let Some(conn) = st.conn.as_ref() else {
             return Member::Alone(Err(SqliteError::Internal("write connection missing".into()).into()));
         };
+        if alone {
+            // Nothing else is in the transaction: when the unit fails or writes nothing,
+            // `commit` rolls all of it back.
+            let member = match op(conn) {
+                Ok(Some(value)) => Member::Joined(value),
+                other => Member::Alone(other),
+            };
+            return self.after_member(st, member);
+        }
         let result = match run_cached(conn, SAVEPOINT) {
             Ok(()) => op(conn),
             Err(e) => Err(SqliteError::sqlite("opening the unit's savepoint")(e).into()),
@@ -434,7 +450,13 @@ impl AgentDb {
                 Member::Alone(other)
             }
         };
-        if conn.is_autocommit() {
+        self.after_member(st, member)
+    }
+
+    /// A unit ran: when SQLite rolled the transaction back meanwhile (see `write_many`), the
+    /// turn ends with it and a unit that wrote fails, its writes gone.
+    fn after_member<T>(&self, st: &mut WriteState, member: Member<T>) -> Member<T> {
+        if st.conn.as_ref().is_some_and(Connection::is_autocommit) {
             // SQLite ended the transaction itself (see `write_many`).
             st.in_transaction = false;
             self.end_turn(st);
@@ -480,7 +502,7 @@ impl AgentDb {
         }
         // BUSY leaves the transaction open (rolled back below): nothing was committed. After any
         // other failure SQLite does not tell whether the frames it wrote will count.
-        let outcome = conn.execute_batch("COMMIT").map_err(|e| {
+        let outcome = run_cached(conn, "COMMIT").map_err(|e| {
             let e = SqliteError::sqlite("committing")(e);
             if e.is_busy() { e } else { SqliteError::CommitUnknown(Box::new(e)) }
         });

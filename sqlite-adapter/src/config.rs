@@ -21,6 +21,9 @@ pub struct SqliteConfig {
     pub journal_size_limit: i64,
     /// A passive WAL checkpoint runs after this many commit units. Default 1000.
     pub checkpoint_every_n_commits: u64,
+    /// `PRAGMA page_size` of agent files this store creates: a power of two from 512 to 65 536.
+    /// A file keeps the page size it was made with. Default 4096.
+    pub page_size: u32,
     /// Writers of different processes take turns on an agent file (two lock files beside it,
     /// see the crate docs), so a busy process cannot starve another. Default on; off leaves the
     /// turns to SQLite's busy handler (measured in `credence-bench` as the "before").
@@ -35,6 +38,7 @@ impl Default for SqliteConfig {
             max_open_agents: 256,
             journal_size_limit: 64 * 1024 * 1024,
             checkpoint_every_n_commits: 1000,
+            page_size: 4096,
             fair_writers: true,
         }
     }
@@ -55,6 +59,9 @@ impl SqliteConfig {
         }
         if self.checkpoint_every_n_commits == 0 {
             return bad("checkpoint_every_n_commits must be at least 1");
+        }
+        if !(512..=65_536).contains(&self.page_size) || !self.page_size.is_power_of_two() {
+            return bad("page_size must be a power of two from 512 to 65536");
         }
         if i32::try_from(self.busy_timeout.as_millis()).is_err() {
             return bad("busy_timeout must be below 2^31 ms");

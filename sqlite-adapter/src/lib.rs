@@ -25,10 +25,13 @@
 //!   longer than 100 bytes; the id is also stored inside the file). Listing agents returns
 //!   the original ids.
 //! * Every connection: `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON`, an
-//!   explicit `busy_timeout`, `journal_size_limit` (and `fullfsync=ON` on macOS).
+//!   explicit `busy_timeout`, `journal_size_limit` (and `fullfsync=ON` on macOS). A new agent
+//!   file gets `SqliteConfig::page_size` (default 4096, SQLite's); a file keeps the page size
+//!   it was made with.
 //! * Per agent: one write connection (`BEGIN IMMEDIATE`) with **group commit** — the units of
 //!   a batch (concurrent engine writes, handed over together) share one transaction, each in
-//!   its own savepoint, and nobody is answered before `COMMIT` — and a small pool of
+//!   its own savepoint (a unit alone in its batch needs none: its failure rolls the
+//!   transaction back), and nobody is answered before `COMMIT` — and a small pool of
 //!   `query_only` read connections, each read in one read transaction. Agents never wait for
 //!   each other.
 //! * A bounded LRU of open agents (default 256); an idle agent leaving it is checkpointed

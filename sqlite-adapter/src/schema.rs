@@ -217,6 +217,12 @@ fn apply_pragmas(conn: &Connection, is_file: bool, role: Role, config: &SqliteCo
     // too coarsely to catch the gaps between write transactions.
     let busy = if !is_file && role == Role::Reader { Duration::ZERO } else { config.busy_timeout };
     conn.busy_timeout(busy).map_err(SqliteError::sqlite("setting busy_timeout"))?;
+    if is_file && role == Role::Writer {
+        // Takes effect only in a file with no page yet (one being made), and only before it
+        // enters WAL mode; a file keeps the page size it was made with.
+        conn.execute_batch(&format!("PRAGMA page_size={}", config.page_size))
+            .map_err(SqliteError::sqlite("setting page_size"))?;
+    }
     if is_file {
         // Switching to WAL needs a brief exclusive lock; concurrent openers may see BUSY
         // without the busy handler being invoked, so retry within busy_timeout.
@@ -519,6 +525,8 @@ pub struct Pragmas {
     pub journal_size_limit: i64,
     /// `query_only`.
     pub query_only: bool,
+    /// `page_size` in bytes (the file's, set when it was made).
+    pub page_size: i64,
 }
 
 /// Reads the PRAGMAs of `conn`.
@@ -538,5 +546,6 @@ pub(crate) fn read_pragmas(conn: &Connection) -> SqlResult<Pragmas> {
         busy_timeout_ms: int("busy_timeout")?,
         journal_size_limit: int("journal_size_limit")?,
         query_only: int("query_only")? != 0,
+        page_size: int("page_size")?,
     })
 }

@@ -1,5 +1,5 @@
 //! Group commit: the units of a batch (concurrent engine writes) share one transaction,
-//! each in its own savepoint.
+//! each in its own savepoint; a unit alone in its batch runs without one.
 
 use std::sync::{Arc, Barrier};
 
@@ -47,6 +47,39 @@ fn failing_unit_in_a_batch_rolls_back_alone_and_the_rest_commit_once() -> TestRe
     let after = ledger.commit_stats();
     assert_eq!(after.writes - before.writes, 2);
     assert_eq!(after.transactions - before.transactions, 1, "the two units were not committed together");
+    Ok(())
+}
+
+#[test]
+fn unit_alone_failing_after_writing_rows_leaves_none_of_them() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let ledger = SqliteLedger::open(dir.path(), SqliteConfig::default())?;
+    let agent = AgentId::new("alone")?;
+    let edge = |seq| credence_core::Edge {
+        seq,
+        from: credence_core::ClaimRef(uuid::Uuid::from_u128(1)),
+        to: credence_core::ClaimRef(uuid::Uuid::from_u128(2)),
+        kind: credence_core::EdgeKind::DependsOn,
+    };
+    let with_edge = |v: &dyn credence_core::LedgerRead| {
+        let mut unit = next_unit(v)?;
+        unit.edges = vec![edge(unit.seq)];
+        Ok(Some(unit))
+    };
+    ledger.write(&agent, &mut |v| with_edge(v))?;
+    // A unit alone in its batch runs without a savepoint: its commits and ledger rows are
+    // written before its edge, already stored, is refused, and must go with the transaction.
+    let repeated = ledger.write(&agent, &mut |v| with_edge(v));
+    assert!(matches!(repeated, Err(Error::Conflict { .. })), "{repeated:?}");
+    let mut read = (None, 0);
+    ledger.read(&agent, &mut |v| {
+        read = (v.head()?.map(|h| h.seq), v.units(0, 10)?.len());
+        Ok(())
+    })?;
+    assert_eq!(read, (Some(1), 1), "the failed unit's rows were committed");
+    let head = ledger.write(&agent, &mut |v| next_unit(v).map(Some))?;
+    assert_eq!(head.map(|h| h.seq), Some(2), "the next unit takes the seq the failed one left");
+    assert_eq!(ledger.commit_stats().writes, 2);
     Ok(())
 }
 

@@ -42,6 +42,34 @@ fn open_file_connections_read_back_wal_full_foreign_keys_and_busy_timeout() -> T
 }
 
 #[test]
+fn new_agent_files_take_the_configured_page_size_and_old_ones_keep_theirs() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let page_size =
+        |engine: &Engine<SqliteLedger>, id: &str| -> Result<(i64, i64), Box<dyn std::error::Error>> {
+            let (writer, reader) =
+                engine.ledger().connection_pragmas(&agent(id))?.ok_or("agent has a database")?;
+            Ok((writer.page_size, reader.page_size))
+        };
+    {
+        let engine = Engine::new(SqliteLedger::open(dir.path(), SqliteConfig::default())?);
+        engine.ingest(IngestRequest::new("old", "s", "p", 1))?;
+        assert_eq!(page_size(&engine, "old")?, (4096, 4096), "the default");
+    }
+    let engine = Engine::new(SqliteLedger::open(
+        dir.path(),
+        SqliteConfig { page_size: 1024, ..SqliteConfig::default() },
+    )?);
+    engine.ingest(IngestRequest::new("new", "s", "p", 1))?;
+    engine.ingest(IngestRequest::new("old", "t", "p", 2))?;
+    assert_eq!(page_size(&engine, "new")?, (1024, 1024));
+    assert_eq!(page_size(&engine, "old")?, (4096, 4096), "a file keeps the page size it was made with");
+    assert_eq!(engine.recall(&RecallQuery::new("new", "s", "p"))?.value, Some(1.into()));
+    assert_eq!(engine.recall(&RecallQuery::new("old", "s", "p"))?.value, Some(1.into()));
+    assert_eq!(engine.recall(&RecallQuery::new("old", "t", "p"))?.value, Some(2.into()));
+    Ok(())
+}
+
+#[test]
 fn library_version_is_at_least_3_51_3() {
     assert!(rusqlite::version_number() >= credence_sqlite::MIN_SQLITE_VERSION, "{}", rusqlite::version());
 }
@@ -129,6 +157,9 @@ fn open_invalid_config_is_invalid_config() -> TestResult {
         SqliteConfig { max_open_agents: 0, ..SqliteConfig::default() },
         SqliteConfig { journal_size_limit: -1, ..SqliteConfig::default() },
         SqliteConfig { checkpoint_every_n_commits: 0, ..SqliteConfig::default() },
+        SqliteConfig { page_size: 256, ..SqliteConfig::default() },
+        SqliteConfig { page_size: 3000, ..SqliteConfig::default() },
+        SqliteConfig { page_size: 131_072, ..SqliteConfig::default() },
         // rusqlite's busy_timeout panics on a value beyond i32::MAX ms; the check stops it.
         SqliteConfig { busy_timeout: Duration::MAX, ..SqliteConfig::default() },
         SqliteConfig { busy_timeout: Duration::from_millis(1 << 31), ..SqliteConfig::default() },
