@@ -104,9 +104,8 @@ pub(crate) const AUDIT: [&str; 8] = [
 /// The line's claims are read in `claims_by_line` order (`ORDER BY stream_seq, claim_ref` in
 /// each part): that makes `claims_by_line` the cheapest index even when the plan is made while
 /// the tables are tiny (a generic plan cached per connection), where otherwise
-/// `claims_by_unit` ties and is picked, and then scans every claim of the agent on each write;
-/// the seq bound is on `(predicate, stream_seq)`, a range only `claims_by_line` can take (see
-/// [`PAGE_BY_TX`]). `OFFSET 0` keeps the lateral lookups from being flattened into a scan of the whole ledger.
+/// `claims_by_unit` ties and is picked, and then scans every claim of the agent on each write.
+/// `OFFSET 0` keeps the lateral lookups from being flattened into a scan of the whole ledger.
 macro_rules! line_parts {
     () => {
         "(SELECT 0 AS k, agent_id, claim_ref, stream_seq, subject, predicate, value, provenance, \
@@ -114,8 +113,8 @@ macro_rules! line_parts {
      vt_start_granularity, vt_end_granularity, tx_time, derived_from, depends_on, NULL::bigint AS \
      idx, NULL::text AS event, NULL::text AS disposition, NULL::uuid AS assertion_ref, NULL::uuid AS \
      target, NULL::text AS kind, NULL::bigint AS at, claim_ref AS o2, ord::bigint AS o3 FROM claims \
-     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND (predicate, stream_seq) <= ($3, $4) \
-     ORDER BY stream_seq, claim_ref) UNION ALL (SELECT 1, NULL, e.claim_ref, e.stream_seq, NULL, NULL, NULL, \
+     WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND stream_seq <= $4 ORDER BY \
+     stream_seq, claim_ref) UNION ALL (SELECT 1, NULL, e.claim_ref, e.stream_seq, NULL, NULL, NULL, \
      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.idx, e.event, \
      e.disposition, NULL, NULL, NULL, NULL, NULL, e.idx FROM (SELECT agent_id, claim_ref FROM claims \
      WHERE agent_id = $1 AND subject = $2 AND predicate = $3 ORDER BY stream_seq, claim_ref) c CROSS \
@@ -147,8 +146,7 @@ pub(crate) const LINE_HEAD_SQL: &str = concat!(
 /// (`$4`–`$7`), in canonical order, at most `$10`.
 pub(crate) const PAGE_BY_START: &str = claims_sql!(
     "WHERE agent_id = $1 AND subject = $2 AND predicate = $3 AND vt_start IS NOT NULL AND vt_start >= $4 \
-     AND vt_confidence >= $8 AND (predicate, stream_seq) <= ($3, $9) \
-     AND (vt_start, tx_time, stream_seq, claim_ref) > ($4, $5, $6, $7) \
+     AND vt_confidence >= $8 AND stream_seq <= $9 AND (vt_start, tx_time, stream_seq, claim_ref) > ($4, $5, $6, $7) \
      ORDER BY vt_start, stream_seq, claim_ref LIMIT $10"
 );
 
@@ -156,19 +154,13 @@ pub(crate) const PAGE_BY_START: &str = claims_sql!(
 /// with seq, so seq order is their canonical order): no window start trusted at `$8`, from the
 /// unit current at the cursor's key `$4` to seq `$9` and, when `$11` is not NULL, to the unit
 /// current at `$11`; strictly after the cursor (`$4`–`$7`), at most `$10`.
-///
-/// The seq bounds are compared as `(predicate, stream_seq)` rows: only `claims_by_line` can
-/// take them as its range. Written on `stream_seq` alone, a generic plan may scan the agent's
-/// claims by unit (`claims_by_unit`) from the cursor's seq and sort them all before the limit —
-/// as costly as the claims after the cursor — whenever that index looks cheaper (measured on a
-/// server without statistics: the page from the middle of a 10 000-claim line read 5 000 rows).
 pub(crate) const PAGE_BY_TX: &str = claims_sql!(
     "WHERE agent_id = $1 AND subject = $2 AND predicate = $3 \
-     AND (predicate, stream_seq) >= ($3, COALESCE((SELECT u.stream_seq FROM units u WHERE u.agent_id = $1 \
-       AND u.tx_time <= $4 ORDER BY u.tx_time DESC, u.stream_seq DESC LIMIT 1), 0)) \
-     AND (predicate, stream_seq) <= ($3, LEAST($9, COALESCE((SELECT u.stream_seq FROM units u WHERE u.agent_id = $1 \
+     AND stream_seq >= COALESCE((SELECT u.stream_seq FROM units u WHERE u.agent_id = $1 AND u.tx_time <= $4 \
+       ORDER BY u.tx_time DESC, u.stream_seq DESC LIMIT 1), 0) \
+     AND stream_seq <= LEAST($9, COALESCE((SELECT u.stream_seq FROM units u WHERE u.agent_id = $1 \
        AND u.tx_time <= $11 ORDER BY u.tx_time DESC, u.stream_seq DESC LIMIT 1), \
-       CASE WHEN $11::bigint IS NULL THEN $9::bigint ELSE 0::bigint END))) \
+       CASE WHEN $11::bigint IS NULL THEN $9::bigint ELSE 0::bigint END)) \
      AND NOT (vt_start IS NOT NULL AND vt_confidence >= $8) \
      AND (tx_time, tx_time, stream_seq, claim_ref) > ($4, $5, $6, $7) \
      ORDER BY stream_seq, claim_ref LIMIT $10"
@@ -206,10 +198,9 @@ pub(crate) const SUBJECTS: [&str; 2] = [
 pub(crate) const TERM_LINES: &str = "SELECT subject, predicate FROM terms WHERE agent_id = $1 AND term = $2 \
      AND first_seq <= $3 ORDER BY subject, predicate LIMIT $4";
 
-/// The seq of the line's newest claim with seq ≤ `$4` (the bound on `(predicate, stream_seq)`
-/// as in [`PAGE_BY_TX`], so no plan walks the agent's claims by unit).
+/// The seq of the line's newest claim with seq ≤ `$4`.
 pub(crate) const LINE_LATEST: &str = "SELECT stream_seq FROM claims WHERE agent_id = $1 AND subject = $2 \
-     AND predicate = $3 AND (predicate, stream_seq) <= ($3, $4) ORDER BY stream_seq DESC, claim_ref DESC LIMIT 1";
+     AND predicate = $3 AND stream_seq <= $4 ORDER BY stream_seq DESC, claim_ref DESC LIMIT 1";
 
 /// The newest unit with `tx_time ≤ $2`.
 pub(crate) const SEQ_AT: &str = "SELECT stream_seq, tx_time FROM units WHERE agent_id = $1 AND tx_time <= $2 \
@@ -250,7 +241,7 @@ pub(crate) const EDGES_FROM: &str = "SELECT from_ref, to_ref, kind, stream_seq F
 /// the subject's claims), in bytewise order (`lines` compares with `COLLATE "C"`).
 pub(crate) const PREDICATES: &str = "SELECT l.predicate FROM lines l WHERE l.agent_id = $1 AND l.subject = $2 \
      AND EXISTS (SELECT 1 FROM claims c WHERE c.agent_id = l.agent_id AND c.subject = l.subject \
-     AND c.predicate = l.predicate AND (c.predicate, c.stream_seq) <= (l.predicate, $3)) ORDER BY l.predicate";
+     AND c.predicate = l.predicate AND c.stream_seq <= $3) ORDER BY l.predicate";
 
 /// One adjudication row by handle.
 pub(crate) const ADJUDICATION: &str = adjudications_sql!("WHERE agent_id = $1 AND handle = $2");

@@ -6,12 +6,13 @@
 //! under the state mutex — which also serialises callers that write the same agent outside an
 //! engine — in one `BEGIN IMMEDIATE` transaction (this is where another process is waited
 //! for, up to `busy_timeout`). In a batch of several, each unit runs inside its own
-//! `SAVEPOINT`: a unit that fails or writes nothing is rolled back to its savepoint alone, a unit
-//! that succeeds is `RELEASE`d. A unit alone in its batch runs without one (a savepoint copies
-//! every page the unit changes into its journal): when it fails or writes nothing, its
-//! transaction is rolled back. One `COMMIT` ends the batch (every [`MAX_BATCH`] units at most), and nobody is answered
-//! before it returned: a failed `COMMIT` fails every unit that wrote in it. Units of a batch
-//! run one after the other on the write connection, so each sees the rows of the ones before.
+//! `SAVEPOINT`: a unit that fails or writes nothing is rolled back to its savepoint alone, a
+//! unit that succeeds is `RELEASE`d. A unit alone in its batch runs without one (a savepoint
+//! copies every page the unit changes into its journal): when it fails or writes nothing, its
+//! transaction is rolled back. One `COMMIT` ends the batch (every [`MAX_BATCH`] units at most),
+//! and nobody is answered before it returned: a failed `COMMIT` fails every unit that wrote in
+//! it. Units of a batch run one after the other on the write connection, so each sees the rows
+//! of the ones before.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
