@@ -364,21 +364,14 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
         }
         let rate = |took: Duration| n as f64 / took.as_secs_f64();
         let (seq, base, by_hand, bare) = (rate(seq_took), rate(base_took), rate(rows_took), rate(bare_took));
-        rows.push((
-            "sequential ingest on new lines / raw single-row baseline".into(),
-            format!("{seq:.0} / {base:.0} = {:.0} %", 100.0 * seq / base),
-            "≥ 65 %",
-        ));
-        rows.push((
-            "  an ingest's rows by hand (raw driver, credence's schema) / the baseline".into(),
-            format!("{by_hand:.0} / {base:.0} = {:.0} %", 100.0 * by_hand / base),
-            "(bound)",
-        ));
-        rows.push((
-            "  the same rows without the search postings / the baseline".into(),
-            format!("{bare:.0} / {base:.0} = {:.0} %", 100.0 * bare / base),
-            "",
-        ));
+        let share = |rate: f64| format!("{rate:.0} / {base:.0} = {:.0} %", 100.0 * rate / base);
+        for (label, rate, target) in [
+            ("sequential ingest on new lines / raw single-row baseline", seq, "≥ 65 %"),
+            ("  an ingest's rows by hand (raw driver, credence's schema) / the baseline", by_hand, "(bound)"),
+            ("  the same rows without the search postings / the baseline", bare, ""),
+        ] {
+            rows.push((label.into(), share(rate), target));
+        }
         rows.push((
             "  sequential ingest / its rows by hand".into(),
             format!("{:.0} %", 100.0 * seq / by_hand),
