@@ -5,6 +5,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Sets the PRAGMAs credence-sqlite gives its write connections that bear on a commit's cost:
+/// WAL, `synchronous=FULL`, foreign keys checked.
+pub fn durable(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+}
+
 /// Single-row inserts with rusqlite into a fresh file, with the PRAGMAs credence-sqlite uses
 /// (WAL, synchronous=FULL), one `BEGIN IMMEDIATE … COMMIT` per row.
 pub struct SqliteBaseline {
@@ -17,9 +25,7 @@ impl SqliteBaseline {
     pub fn open(dir: &Path) -> Result<SqliteBaseline, String> {
         let err = |e: rusqlite::Error| e.to_string();
         let conn = rusqlite::Connection::open(dir.join("baseline.db")).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        durable(&conn).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE baseline (agent_id TEXT NOT NULL, stream_seq INTEGER NOT NULL, claim_ref TEXT NOT NULL,

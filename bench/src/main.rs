@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use credence_core::Engine;
-use credence_sqlite::SqliteConfig;
 
 use credence_bench::baseline::{Baseline, PostgresBaseline, SqliteBaseline};
 use credence_bench::history;
@@ -98,8 +97,7 @@ fn run(args: &Args, target: &Target) -> Result<String, String> {
         _ => None,
     };
 
-    let defaults = SqliteConfig::default();
-    let config = SqliteConfig { page_size: args.page_size.unwrap_or(defaults.page_size), ..defaults };
+    let config = credence_bench::store::sqlite_config(args.page_size);
     let (ledger, probe) = target.open_with(&config)?;
     let engine = Engine::new(ledger.clone());
     let mut claims: u64 = 0;

@@ -46,12 +46,9 @@ impl SqliteRows {
     /// exists with credence's schema), closes it and opens the file with the backend's PRAGMAs.
     pub fn open(dir: &Path, config: &SqliteConfig) -> Result<SqliteRows, String> {
         let err = |e: rusqlite::Error| e.to_string();
-        {
-            let ledger = SqliteLedger::open(dir, config.clone()).map_err(|e| e.to_string())?;
-            let ledger = std::sync::Arc::new(ledger);
-            let engine = Engine::new(ledger);
-            engine.ingest(IngestRequest::new(AGENT, "first", "p", 0)).map_err(|e| e.to_string())?;
-        }
+        let engine = Engine::new(SqliteLedger::open(dir, config.clone()).map_err(|e| e.to_string())?);
+        engine.ingest(IngestRequest::new(AGENT, "first", "p", 0)).map_err(|e| e.to_string())?;
+        drop(engine);
         let file = std::fs::read_dir(dir)
             .map_err(|e| e.to_string())?
             .filter_map(Result::ok)
@@ -59,9 +56,7 @@ impl SqliteRows {
             .find(|p| p.extension().is_some_and(|x| x == "sqlite3"))
             .ok_or("no agent file was made")?;
         let conn = rusqlite::Connection::open(file).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        crate::baseline::durable(&conn).map_err(err)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(err)?;
         let (seq, tx, id) = conn
             .query_row(
@@ -147,7 +142,7 @@ impl PostgresRows {
             let sep = if url.contains('?') { '&' } else { '?' };
             let ledger = credence_postgres::PostgresLedger::from_url(&format!("{url}{sep}schema={schema}"))
                 .map_err(|e| e.to_string())?;
-            let engine = Engine::new(std::sync::Arc::new(ledger));
+            let engine = Engine::new(ledger);
             engine.ingest(IngestRequest::new(AGENT, "first", "p", 0)).map_err(|e| e.to_string())?;
         }
         let mut client = crate::baseline::pg_client(url)?;

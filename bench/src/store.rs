@@ -25,6 +25,12 @@ pub enum Target {
     Postgres { url: String, schema: String },
 }
 
+/// The SQLite backend's defaults, with `page_size` for the files it makes when given.
+pub fn sqlite_config(page_size: Option<u32>) -> SqliteConfig {
+    let defaults = SqliteConfig::default();
+    SqliteConfig { page_size: page_size.unwrap_or(defaults.page_size), ..defaults }
+}
+
 fn run_tag() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     format!("{}_{nanos}", std::process::id())

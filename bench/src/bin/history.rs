@@ -31,7 +31,6 @@ use credence_core::{
     ClaimEngine, Disposition, Engine, HistoryCursor, HistoryQuery, IngestRequest, RecallQuery, SearchQuery,
     Timestamp, ValidTime, time::MICROS_PER_SECOND,
 };
-use credence_sqlite::SqliteConfig;
 
 /// Chunks each line is built in (the rate is reported per chunk).
 const CHUNKS: u64 = 10;
@@ -326,8 +325,7 @@ fn ms(d: Duration) -> String {
 
 fn run(args: &Args, target: &Target) -> Result<String, String> {
     let progress = |what: &str| eprintln!("[history] {what}");
-    let defaults = SqliteConfig::default();
-    let config = SqliteConfig { page_size: args.page_size.unwrap_or(defaults.page_size), ..defaults };
+    let config = credence_bench::store::sqlite_config(args.page_size);
     let (ledger, _probe) = target.open_with(&config)?;
     let engine: BenchEngine = Engine::new(ledger.clone());
     let mut rows: Vec<(String, String, &str)> = Vec::new();
