@@ -98,8 +98,8 @@ impl PostgresLedger {
         self.writer.stats()
     }
 
-    /// Diagnostics: while on, every statement of [`Ledger::read`] is also `EXPLAIN`ed — the
-    /// generic plan the session runs it with, made now — and the plan kept for
+    /// Diagnostics: while on, every statement of [`Ledger::read`] is also `EXPLAIN`ed after it
+    /// ran — the generic plan its connection keeps for it — and the plan kept for
     /// [`PostgresLedger::take_plans`] (used to check the read path uses indexes).
     pub fn capture_plans(&self, on: bool) {
         self.capture.store(on, Ordering::SeqCst);

@@ -24,6 +24,7 @@ use credence_core::{Head, telemetry};
 
 use crate::codec::UnitMark;
 use crate::error::{BACKEND, Failure, PgError, PgResult, is_connection_error};
+use crate::sql;
 
 /// One pooled connection.
 pub struct PgConnection {
@@ -251,6 +252,53 @@ impl PgConnection {
         let s = self.client.prepare(sql)?;
         self.statements.insert(sql, s.clone());
         Ok(s)
+    }
+
+    /// Runs the prepared statement `sql` with `params`. The session forces generic plans, so a
+    /// statement's first run makes the plan the connection keeps for it; for the statements of
+    /// [`sql::PLANNED_WITHOUT_SORTS`] that run has sorts disabled, and the statement is kept
+    /// only once it succeeded (otherwise the next run prepares it again).
+    pub(crate) fn query_prepared(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> PgResult<Vec<postgres::Row>> {
+        if self.statements.contains_key(sql) || !sql::PLANNED_WITHOUT_SORTS.contains(&sql) {
+            let stmt = self.statement(sql)?;
+            return Ok(self.client.query(&stmt, params)?);
+        }
+        let stmt = self.client.prepare(sql)?;
+        let rows = self.without_sorts(|client| Ok(client.query(&stmt, params)?))?;
+        self.statements.insert(sql, stmt);
+        Ok(rows)
+    }
+
+    /// The plan this connection keeps for its prepared statement `sql` (of `params`
+    /// parameters), as `EXPLAIN` prints it: the session forces generic plans, made once
+    /// whatever the values bound, so NULLs stand for them.
+    pub(crate) fn plan_of(&mut self, sql: &'static str, params: usize) -> PgResult<String> {
+        let named = self.client.query_opt(
+            "SELECT name FROM pg_prepared_statements WHERE statement = $1 AND NOT from_sql",
+            &[&sql],
+        )?;
+        let Some(named) = named else {
+            return Ok("(not prepared on this connection)".to_owned());
+        };
+        let name: String = named.get(0);
+        let nulls = vec!["NULL"; params].join(", ");
+        let rows = self.client.query(&format!("EXPLAIN EXECUTE {name}({nulls})"), &[])?;
+        Ok(rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect::<Vec<_>>().join("\n"))
+    }
+
+    /// `run` with sorts disabled for this session, then the setting reset. When `run` fails
+    /// inside a transaction, the reset fails too, and rolling back undoes the setting.
+    pub(crate) fn without_sorts<T>(&mut self, run: impl FnOnce(&mut Client) -> PgResult<T>) -> PgResult<T> {
+        self.client.batch_execute(sql::SORTS_OFF)?;
+        let result = run(&mut self.client);
+        let reset = self.client.batch_execute(sql::RESET_PLAN_SETTING);
+        let value = result?;
+        reset?;
+        Ok(value)
     }
 
     /// `BEGIN …` without a guard: the caller owns the (pooled) connection, and returning it

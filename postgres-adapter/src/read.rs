@@ -126,25 +126,13 @@ impl<'c> PgView<'c> {
         if let Some(pipeline) = self.pipeline {
             pipeline.before(&mut conn, self.agent)?;
         }
-        if let Some(plans) = self.plans {
-            // The plan the statement runs with: the session forces generic plans, made once
-            // per connection whatever the values bound, so NULLs stand for them. (`EXPLAIN` of
-            // the text with the values would show a plan made for those values.)
-            let raw = conn.raw();
-            raw.batch_execute(&format!("PREPARE credence_capture AS {sql}"))?;
-            let nulls = vec!["NULL"; params.len()].join(", ");
-            let explained = raw.query(&format!("EXPLAIN EXECUTE credence_capture({nulls})"), &[]);
-            raw.batch_execute("DEALLOCATE credence_capture")?;
-            let plan = explained?
-                .iter()
-                .filter_map(|r| r.try_get::<_, String>(0).ok())
-                .collect::<Vec<_>>()
-                .join("\n");
-            plans.lock().unwrap_or_else(PoisonError::into_inner).push(QueryPlan { sql, plan });
-        }
-        let result = conn.statement(sql).and_then(|stmt| Ok(conn.raw().query(&stmt, params)?));
+        let result = conn.query_prepared(sql, params);
         if let Err(e) = &result {
             conn.note_failure(e);
+        }
+        if let (Some(plans), Ok(_)) = (self.plans, &result) {
+            let plan = conn.plan_of(sql, params.len())?;
+            plans.lock().unwrap_or_else(PoisonError::into_inner).push(QueryPlan { sql, plan });
         }
         result
     }

@@ -826,8 +826,21 @@ pub(crate) fn prepare_line() -> String {
     )
 }
 
-/// Undoes the sort setting [`PLAN_EXPECT`] turns off, when preparing failed half-way.
+/// Undoes the sort setting [`PLAN_EXPECT`] and [`SORTS_OFF`] turn off.
 pub(crate) const RESET_PLAN_SETTING: &str = "RESET enable_sort";
+
+/// Turns sorts off while a [`PLANNED_WITHOUT_SORTS`] statement makes its plan.
+pub(crate) const SORTS_OFF: &str = "SET enable_sort = off";
+
+/// The reads of a line in index order whose generic plan is made with sorts disabled (see
+/// `PgConnection::query_prepared`): a history page's two ranges and a line's newest claim.
+/// Before PostgreSQL has analysed the claims table, every condition is guessed to keep a few
+/// rows, so walking the agent's claims by unit (`claims_by_unit`) and sorting the few left
+/// costs about as much as walking the line (`claims_by_line`), whose wide keys make it the
+/// deeper index; that plan, kept for the session, reads every claim the agent wrote after the
+/// cursor. With statistics `claims_by_line` wins clearly, so a plan made again after an
+/// `ANALYZE` (or a reset of the plan cache) keeps the session's usual settings.
+pub(crate) const PLANNED_WITHOUT_SORTS: [&str; 3] = [PAGE_BY_START, PAGE_BY_TX, LINE_LATEST];
 
 /// Makes and caches the guards' generic plans when the session is prepared, with sorts
 /// disabled: while the claims table holds a few rows, probing a line through `claims_by_unit`

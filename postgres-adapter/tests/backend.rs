@@ -652,6 +652,54 @@ fn discovery_reads_ranges_of_their_indexes_in_a_plan_made_on_tiny_tables() -> Te
     Ok(())
 }
 
+/// A line's reads in seq order — a history page's claims keyed by transaction time and a
+/// line's newest claim — planned on a large table that was never analysed (no statistics, as
+/// before PostgreSQL's first `ANALYZE` of it) and wide subjects (a deep `claims_by_line`), walk
+/// the line in `claims_by_line` order: not the agent's claims by unit, sorted, which costs as
+/// many rows as the agent wrote after the cursor.
+#[test]
+fn line_reads_walk_the_line_in_a_plan_made_on_a_large_unanalysed_table() -> TestResult {
+    let base = require_server!();
+    let guard = support::SchemaGuard::new(&base);
+    let ledger = Arc::new(PostgresLedger::from_url(&guard.url("pool_max=1"))?);
+    let engine = engine(ledger.clone(), 5)?;
+    let mut admin = support::admin_client(&base)?;
+    let s = &guard.schema;
+    // 20 000 units of one line for `big`, then 20 000 claims of 20 other agents on lines with
+    // 400-byte subjects; nothing analysed.
+    admin.batch_execute(&format!(
+        "INSERT INTO {s}.units SELECT 'big', g, g FROM generate_series(1, 20000) g;
+         INSERT INTO {s}.claims SELECT 'big', gen_random_uuid(), g, 0, 's', 'p', '1', 'FirstHand',
+             'Functional', 1.0, 'Medium', false, NULL, NULL, NULL, NULL, NULL, g, '{{}}', '{{}}'
+             FROM generate_series(1, 20000) g;
+         INSERT INTO {s}.units SELECT 'other-' || (g % 20), g, g FROM generate_series(1, 20000) g;
+         INSERT INTO {s}.claims SELECT 'other-' || (g % 20), gen_random_uuid(), g, 0,
+             'subj-' || repeat('x', 400) || g, 'p', '1', 'FirstHand', 'Functional', 1.0, 'Medium', false,
+             NULL, NULL, NULL, NULL, NULL, g, '{{}}', '{{}}' FROM generate_series(1, 20000) g;"
+    ))?;
+    engine.ingest(IngestRequest::new("big", "alice", "city", "lisbon"))?;
+    ledger.capture_plans(true);
+    let mut page = credence_core::HistoryQuery::new("big", "s", "p", 100);
+    page.after = Some(credence_core::HistoryCursor {
+        key: Timestamp(10_000),
+        tx_time: Timestamp(10_000),
+        seq: 10_000,
+        claim_ref: credence_core::ClaimRef(uuid::Uuid::nil()),
+    });
+    engine.history_page(&page)?;
+    engine.search(&credence_core::SearchQuery::new("big", "lisbon", 5))?;
+    ledger.capture_plans(false);
+    let plans = ledger.take_plans();
+    for (read, bound) in [("LEAST($9", "stream_seq >="), ("ORDER BY stream_seq DESC", "stream_seq <=")] {
+        assert_range_of(&plans, read, "claims_by_line", bound)?;
+        for plan in plans.iter().filter(|p| p.sql.contains(read)) {
+            assert!(!plan.plan.contains("claims_by_unit"), "the agent's claims by unit:\n{}", plan.plan);
+            assert!(!plan.plan.contains("Sort"), "a sort:\n{}", plan.plan);
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn read_path_on_large_table_uses_indexes_not_sequential_scans() -> TestResult {
     let base = require_server!();
