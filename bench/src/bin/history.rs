@@ -36,7 +36,7 @@ use credence_core::{
 /// Chunks each line is built in (the rate is reported per chunk).
 const CHUNKS: u64 = 10;
 /// Samples per recall latency figure.
-const RECALLS: usize = 1000;
+const RECALLS: usize = 3000;
 /// Claims per history page timed.
 const PAGE: usize = 100;
 /// Ingests (and recalls) per round of workload (c), and its rounds.
