@@ -1,5 +1,6 @@
 //! The benchmark harness shared by the `credence-bench` and `history` binaries: opening the
-//! store under test, the raw-driver baselines (one row; an ingest's rows by hand), and workloads written once against the engine.
+//! store under test, the raw-driver baselines (one row; an ingest's rows by hand), and
+//! workloads written once against the engine.
 //! Unpublished; the binaries print the tables.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 // Rates and percentiles are floating-point summaries of counts; precision loss is irrelevant.

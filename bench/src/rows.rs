@@ -139,8 +139,7 @@ impl PostgresRows {
     pub fn open(url: &str, schema: &str) -> Result<PostgresRows, String> {
         let err = |e: postgres::Error| e.to_string();
         {
-            let sep = if url.contains('?') { '&' } else { '?' };
-            let ledger = credence_postgres::PostgresLedger::from_url(&format!("{url}{sep}schema={schema}"))
+            let ledger = credence_postgres::PostgresLedger::from_url(&crate::store::schema_url(url, schema))
                 .map_err(|e| e.to_string())?;
             let engine = Engine::new(ledger);
             engine.ingest(IngestRequest::new(AGENT, "first", "p", 0)).map_err(|e| e.to_string())?;

@@ -31,6 +31,12 @@ pub fn sqlite_config(page_size: Option<u32>) -> SqliteConfig {
     SqliteConfig { page_size: page_size.unwrap_or(defaults.page_size), ..defaults }
 }
 
+/// `url` with credence's `schema` parameter added.
+pub fn schema_url(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}")
+}
+
 fn run_tag() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     format!("{}_{nanos}", std::process::id())
@@ -95,11 +101,10 @@ impl Target {
                 SqliteLedger::open(dir.join("store"), sqlite_config.clone()).map_err(|e| e.to_string())?,
             ),
             Target::Postgres { url, schema } => {
-                let sep = if url.contains('?') { '&' } else { '?' };
                 // The backend's default pool (10 connections): a larger one (this bench used
                 // 72) made the 64-agent run measure mostly the opening of 64 TLS connections,
                 // each agent's first write wanting its own.
-                let full = format!("{url}{sep}schema={schema}");
+                let full = schema_url(url, schema);
                 let l = Arc::new(PostgresLedger::from_url(&full).map_err(|e| e.to_string())?);
                 let probe = l.clone();
                 (l, Box::new(move || Some((probe.write_stats().transactions, probe.write_stats().units))))

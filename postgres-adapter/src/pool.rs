@@ -256,19 +256,22 @@ impl PgConnection {
 
     /// Runs the prepared statement `sql` with `params`. The session forces generic plans, so a
     /// statement's first run makes the plan the connection keeps for it; for the statements of
-    /// [`sql::PLANNED_WITHOUT_SORTS`] that run has sorts disabled, and the statement is kept
-    /// only once it succeeded (otherwise the next run prepares it again).
+    /// [`sql::PLANNED_WITHOUT_SORTS`] that run has sorts disabled. A statement is kept only
+    /// once its first run succeeded (otherwise the next run prepares it again).
     pub(crate) fn query_prepared(
         &mut self,
         sql: &'static str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> PgResult<Vec<postgres::Row>> {
-        if self.statements.contains_key(sql) || !sql::PLANNED_WITHOUT_SORTS.contains(&sql) {
-            let stmt = self.statement(sql)?;
-            return Ok(self.client.query(&stmt, params)?);
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(self.client.query(stmt, params)?);
         }
         let stmt = self.client.prepare(sql)?;
-        let rows = self.without_sorts(|client| Ok(client.query(&stmt, params)?))?;
+        let rows = if sql::PLANNED_WITHOUT_SORTS.contains(&sql) {
+            self.without_sorts(|client| Ok(client.query(&stmt, params)?))?
+        } else {
+            self.client.query(&stmt, params)?
+        };
         self.statements.insert(sql, stmt);
         Ok(rows)
     }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use credence_bench::store::schema_url;
 use credence_core::{ClaimEngine, Engine, IngestRequest};
 use credence_postgres::PostgresLedger;
 
@@ -40,8 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mode = args.get(2).map_or("seq", String::as_str);
     let n: usize = args.get(3).map_or(Ok(3000), |v| v.parse())?;
     let schema = format!("credence_profile_{}", std::process::id());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let ledger = Arc::new(PostgresLedger::from_url(&format!("{url}{sep}schema={schema}&pool_max=72"))?);
+    let ledger = Arc::new(PostgresLedger::from_url(&format!("{}&pool_max=72", schema_url(url, &schema)))?);
     let engine = Engine::new(ledger.clone());
     // Warm up the connections and plans.
     for i in 0..50 {
